@@ -1,0 +1,44 @@
+//! `auditctl`: the audit trail's command line.
+
+mod produce;
+mod up;
+
+use std::process::ExitCode;
+
+use audit_core::telemetry::{self, LogArgs};
+use clap::{Parser, Subcommand};
+
+/// The audit trail's command line.
+#[derive(Debug, Parser)]
+#[command(name = "auditctl", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    #[command(flatten)]
+    log: LogArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the whole stack in this process: broker (unless --kafka) and every service.
+    Up(up::UpArgs),
+    /// Generate realistic raw audit events into audit.raw.
+    Produce(produce::ProduceArgs),
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(&cli.log);
+    let result = match cli.command {
+        Command::Up(args) => up::run(args).await,
+        Command::Produce(args) => produce::run(args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("auditctl: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! Flags and env variables shared by every service, validated once.
+//!
+//! Each flag `--some-name` has the env variable `AUDIT_SOME_NAME`. Raw values are
+//! parsed by clap, then [`KafkaArgs::validate`] turns them into a [`KafkaConfig`] of
+//! checked values, so nothing downstream re-parses a string.
+
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::CoreError;
+
+/// Kafka connection and batching flags of a pipeline stage.
+#[derive(Debug, Clone, Args)]
+pub struct KafkaArgs {
+    /// Bootstrap servers, HOST:PORT[,HOST:PORT...].
+    #[arg(long = "kafka", env = "AUDIT_KAFKA", default_value = "127.0.0.1:9092")]
+    pub kafka: String,
+    /// Partitions of each topic this service creates when it is missing.
+    #[arg(long, env = "AUDIT_PARTITIONS", default_value_t = 4)]
+    pub partitions: i32,
+    /// Replication factor of created topics (1 on a single broker).
+    #[arg(long, env = "AUDIT_REPLICATION_FACTOR", default_value_t = 1)]
+    pub replication_factor: i32,
+    /// Most records handled in one batch.
+    #[arg(long, env = "AUDIT_BATCH_MAX_RECORDS", default_value_t = 2000)]
+    pub batch_max_records: usize,
+    /// Longest wait, in milliseconds, for a batch to fill once its first record came.
+    #[arg(long, env = "AUDIT_BATCH_MAX_WAIT_MS", default_value_t = 20)]
+    pub batch_max_wait_ms: u64,
+    /// Consumer group session timeout in milliseconds: how soon a crashed member's
+    /// partitions move to another member.
+    #[arg(long, env = "AUDIT_SESSION_TIMEOUT_MS", default_value_t = 10_000)]
+    pub session_timeout_ms: u64,
+    /// Extra librdkafka properties, KEY=VALUE, repeatable (e.g. security.protocol=SSL).
+    #[arg(long = "kafka-property", env = "AUDIT_KAFKA_PROPERTY", value_delimiter = ';')]
+    pub kafka_properties: Vec<String>,
+}
+
+/// Validated Kafka settings.
+#[derive(Debug, Clone)]
+pub struct KafkaConfig {
+    /// Bootstrap servers.
+    pub bootstrap: String,
+    /// Partitions of created topics.
+    pub partitions: i32,
+    /// Replication factor of created topics.
+    pub replication_factor: i32,
+    /// Batch size limit.
+    pub batch_max_records: usize,
+    /// Batch fill time limit.
+    pub batch_max_wait: Duration,
+    /// Group session timeout.
+    pub session_timeout: Duration,
+    /// Extra client properties.
+    pub properties: Vec<(String, String)>,
+}
+
+impl KafkaArgs {
+    /// Checks every value once.
+    pub fn validate(&self) -> Result<KafkaConfig, CoreError> {
+        let invalid = |name, reason: &str| CoreError::InvalidSetting { name, reason: reason.into() };
+        if self.kafka.split(',').any(|server| !server.contains(':')) {
+            return Err(invalid("kafka", "expected HOST:PORT[,HOST:PORT...]"));
+        }
+        if !(1..=10_000).contains(&self.partitions) {
+            return Err(invalid("partitions", "expected 1 to 10000"));
+        }
+        if !(1..=100).contains(&self.replication_factor) {
+            return Err(invalid("replication-factor", "expected 1 to 100"));
+        }
+        if !(1..=100_000).contains(&self.batch_max_records) {
+            return Err(invalid("batch-max-records", "expected 1 to 100000"));
+        }
+        if !(1_000..=300_000).contains(&self.session_timeout_ms) {
+            return Err(invalid("session-timeout-ms", "expected 1000 to 300000"));
+        }
+        let properties = self
+            .kafka_properties
+            .iter()
+            .map(|pair| {
+                let (key, value) = pair
+                    .split_once('=')
+                    .ok_or_else(|| invalid("kafka-property", "expected KEY=VALUE"))?;
+                Ok((key.trim().to_owned(), value.trim().to_owned()))
+            })
+            .collect::<Result<_, CoreError>>()?;
+        Ok(KafkaConfig {
+            bootstrap: self.kafka.clone(),
+            partitions: self.partitions,
+            replication_factor: self.replication_factor,
+            batch_max_records: self.batch_max_records,
+            batch_max_wait: Duration::from_millis(self.batch_max_wait_ms),
+            session_timeout: Duration::from_millis(self.session_timeout_ms),
+            properties,
+        })
+    }
+}
+
+impl KafkaConfig {
+    /// Defaults for a broker at `bootstrap`, as the flags would give them.
+    pub fn for_bootstrap(bootstrap: &str) -> KafkaConfig {
+        KafkaConfig {
+            bootstrap: bootstrap.to_owned(),
+            partitions: 4,
+            replication_factor: 1,
+            batch_max_records: 2000,
+            batch_max_wait: Duration::from_millis(20),
+            session_timeout: Duration::from_secs(10),
+            properties: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        kafka: KafkaArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<KafkaConfig, CoreError> {
+        let mut argv = vec!["test"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv).expect("flags parse").kafka.validate()
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let config = parse(&[]).unwrap();
+        assert_eq!(config.bootstrap, "127.0.0.1:9092");
+        assert_eq!(config.partitions, 4);
+    }
+
+    #[test]
+    fn bad_values_name_their_flag() {
+        for (args, flag) in [
+            (&["--kafka", "localhost"][..], "kafka"),
+            (&["--partitions", "0"][..], "partitions"),
+            (&["--batch-max-records", "0"][..], "batch-max-records"),
+            (&["--session-timeout-ms", "10"][..], "session-timeout-ms"),
+            (&["--kafka-property", "novalue"][..], "kafka-property"),
+        ] {
+            match parse(args) {
+                Err(CoreError::InvalidSetting { name, .. }) => assert_eq!(name, flag),
+                other => panic!("{args:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn kafka_properties_split_on_the_first_equals() {
+        let config = parse(&["--kafka-property", "sasl.password=a=b"]).unwrap();
+        assert_eq!(config.properties, vec![("sasl.password".into(), "a=b".into())]);
+    }
+}

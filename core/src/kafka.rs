@@ -1,0 +1,81 @@
+//! Kafka client settings shared by every stage, and topic creation.
+//!
+//! Consumers never let librdkafka store offsets on its own
+//! (`enable.auto.offset.store=false`): the stage runtime stores an offset only after
+//! the output it covers is acknowledged, and librdkafka's periodic commit then
+//! commits only stored offsets. Producers are idempotent, so a retried send never
+//! duplicates or reorders a partition.
+
+use std::time::Duration;
+
+use rdkafka::{
+    ClientConfig,
+    admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
+    client::DefaultClientContext,
+    error::RDKafkaErrorCode,
+    producer::FutureProducer,
+};
+
+use crate::{CoreError, config::KafkaConfig};
+
+/// Settings common to every client of `config`.
+pub fn base_client_config(config: &KafkaConfig) -> ClientConfig {
+    let mut client = ClientConfig::new();
+    client.set("bootstrap.servers", &config.bootstrap);
+    for (key, value) in &config.properties {
+        client.set(key, value);
+    }
+    client
+}
+
+/// Consumer settings for `group_id`; the runtime stores offsets itself.
+pub fn consumer_config(config: &KafkaConfig, group_id: &str) -> ClientConfig {
+    let mut client = base_client_config(config);
+    client
+        .set("group.id", group_id)
+        .set("enable.auto.commit", "true")
+        .set("auto.commit.interval.ms", "1000")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", config.session_timeout.as_millis().to_string())
+        .set("statistics.interval.ms", "5000");
+    client
+}
+
+/// An idempotent producer; keys are placed with Java's murmur2 partitioner so other
+/// clients co-partition with us.
+pub fn producer(config: &KafkaConfig) -> Result<FutureProducer, CoreError> {
+    let mut client = base_client_config(config);
+    client
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "5")
+        .set("partitioner", "murmur2_random");
+    client.create().map_err(|source| CoreError::ClientCreation { role: "producer", source })
+}
+
+/// Creates each topic that does not exist yet with the configured partition count.
+/// Some brokers (tansu among them) do not create topics on first use.
+pub async fn ensure_topics(config: &KafkaConfig, topics: &[&str]) -> Result<(), CoreError> {
+    let admin: AdminClient<DefaultClientContext> = base_client_config(config)
+        .create()
+        .map_err(|source| CoreError::ClientCreation { role: "admin", source })?;
+    let new_topics: Vec<NewTopic> = topics
+        .iter()
+        .map(|topic| {
+            NewTopic::new(topic, config.partitions, TopicReplication::Fixed(config.replication_factor))
+        })
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let results = admin.create_topics(&new_topics, &options).await.map_err(|error| {
+        CoreError::TopicCreation { topic: topics.join(","), detail: error.to_string() }
+    })?;
+    for result in results {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => {
+                return Err(CoreError::TopicCreation { topic, detail: code.to_string() });
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,29 @@
+//! Shared library of the audit trail services.
+//!
+//! # Layout
+//! - [`stage`]: the consume → transform → produce loop every pipeline stage runs; the
+//!   stage's own logic plugs in as a [`stage::Stage`] and is tested without Kafka.
+//! - [`offsets`]: which offsets a finished batch allows to commit (the one place that
+//!   says how at-least-once is kept).
+//! - [`kafka`]: client settings and topic creation.
+//! - [`dlq`]: how a rejected message is written to the dead-letter topic.
+//! - [`metrics`], [`ops`]: Prometheus metrics and the `/metrics` + `/healthz` server.
+//! - [`config`]: flags and env variables shared by every service.
+//! - [`shutdown`], [`telemetry`]: SIGTERM handling and logs.
+//! - [`traffic`]: realistic raw events from the seed catalogue (`auditctl produce`,
+//!   tests and benchmarks).
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod dlq;
+pub mod error;
+pub mod kafka;
+pub mod metrics;
+pub mod offsets;
+pub mod ops;
+pub mod shutdown;
+pub mod stage;
+pub mod telemetry;
+pub mod traffic;
+
+pub use error::CoreError;

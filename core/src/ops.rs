@@ -1,0 +1,82 @@
+//! The operations HTTP server every service runs: `GET /metrics` (Prometheus text)
+//! and `GET /healthz` (200 once the service is ready, 503 while starting or stopping).
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicU8, Ordering},
+};
+
+use axum::{Router, extract::State, http::StatusCode, http::header, response::IntoResponse, routing::get};
+use prometheus::{Encoder, Registry, TextEncoder};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::CoreError;
+
+const STARTING: u8 = 0;
+const READY: u8 = 1;
+const STOPPING: u8 = 2;
+
+/// Lifecycle of a service as `/healthz` reports it; cheap to clone and share.
+#[derive(Clone, Default)]
+pub struct Health(Arc<AtomicU8>);
+
+impl Health {
+    /// The service serves traffic.
+    pub fn set_ready(&self) {
+        self.0.store(READY, Ordering::Release);
+    }
+
+    /// The service is draining.
+    pub fn set_stopping(&self) {
+        self.0.store(STOPPING, Ordering::Release);
+    }
+
+    /// The status word `/healthz` answers with.
+    pub fn status(&self) -> &'static str {
+        match self.0.load(Ordering::Acquire) {
+            READY => "ready",
+            STOPPING => "stopping",
+            _ => "starting",
+        }
+    }
+}
+
+/// What the ops server exposes.
+#[derive(Clone)]
+pub struct OpsState {
+    /// The service's metrics.
+    pub registry: Registry,
+    /// The service's lifecycle.
+    pub health: Health,
+}
+
+/// Serves `/metrics` and `/healthz` on `listener` until `shutdown`.
+pub async fn serve(listener: TcpListener, state: OpsState, shutdown: CancellationToken) -> Result<(), CoreError> {
+    let app = Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
+        .with_state(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+        .map_err(|source| CoreError::OpsServer { source })
+}
+
+async fn metrics(State(state): State<OpsState>) -> impl IntoResponse {
+    let mut body = Vec::new();
+    let encoded = TextEncoder::new().encode(&state.registry.gather(), &mut body);
+    match encoded {
+        Ok(()) => (StatusCode::OK, [(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)], body),
+        Err(error) => {
+            let body = format!("cannot encode metrics: {error}").into_bytes();
+            (StatusCode::INTERNAL_SERVER_ERROR, [(header::CONTENT_TYPE, "text/plain")], body)
+        }
+    }
+}
+
+async fn healthz(State(state): State<OpsState>) -> impl IntoResponse {
+    let status = state.health.status();
+    let code = if status == "ready" { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (code, axum::Json(serde_json::json!({ "status": status })))
+}

@@ -1,0 +1,210 @@
+//! The consumer side of the stage runtime: group membership, batches, offsets.
+
+use std::{collections::HashSet, sync::Arc, time::Duration};
+
+use rdkafka::{
+    ClientContext, Message, Statistics,
+    consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer},
+    error::{KafkaError, RDKafkaErrorCode},
+    message::BorrowedMessage,
+};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use super::StageParams;
+use crate::{CoreError, config::KafkaConfig, metrics::StageMetrics, offsets::BatchOffsets};
+
+/// One input message, detached from the consumer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputMessage {
+    /// Topic it was read from.
+    pub topic: String,
+    /// Partition it was read from.
+    pub partition: i32,
+    /// Its offset.
+    pub offset: i64,
+    /// Kafka key.
+    pub key: Option<Vec<u8>>,
+    /// Kafka value.
+    pub payload: Option<Vec<u8>>,
+    /// Producer or broker timestamp, milliseconds since the epoch.
+    pub timestamp_ms: Option<i64>,
+}
+
+impl InputMessage {
+    fn from_borrowed(message: &BorrowedMessage<'_>) -> Self {
+        InputMessage {
+            topic: message.topic().to_owned(),
+            partition: message.partition(),
+            offset: message.offset(),
+            key: message.key().map(<[u8]>::to_vec),
+            payload: message.payload().map(<[u8]>::to_vec),
+            timestamp_ms: message.timestamp().to_millis(),
+        }
+    }
+}
+
+/// Consumer callbacks: commit before revocation, lag from statistics.
+pub struct StageContext {
+    metrics: Arc<StageMetrics>,
+}
+
+impl ClientContext for StageContext {
+    fn stats(&self, statistics: Statistics) {
+        for (topic_name, topic) in &statistics.topics {
+            for (partition, stats) in &topic.partitions {
+                if *partition >= 0 && stats.consumer_lag >= 0 {
+                    let partition = partition.to_string();
+                    let gauge = self.metrics.consumer_lag.with_label_values(&[topic_name, &partition]);
+                    gauge.set(stats.consumer_lag);
+                }
+            }
+        }
+    }
+}
+
+impl ConsumerContext for StageContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        // Stored offsets cover acknowledged work only (the loop polls between batches),
+        // so committing them now spares the partitions' next owner from redoing it.
+        if let Rebalance::Revoke(partitions) = rebalance {
+            info!(partitions = partitions.count(), "partitions revoked");
+            commit_stored(consumer);
+        }
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(partitions) = rebalance {
+            info!(partitions = partitions.count(), "partitions assigned");
+        }
+    }
+}
+
+/// The consumer type of every stage.
+pub type StageConsumer = StreamConsumer<StageContext>;
+
+/// Batch size and fill-time limits.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchLimits {
+    max_records: usize,
+    max_wait: Duration,
+}
+
+impl From<&KafkaConfig> for BatchLimits {
+    fn from(config: &KafkaConfig) -> Self {
+        BatchLimits { max_records: config.batch_max_records, max_wait: config.batch_max_wait }
+    }
+}
+
+/// Creates the group consumer and subscribes to the input topic.
+pub fn subscribe(params: &StageParams) -> Result<StageConsumer, CoreError> {
+    let context = StageContext { metrics: params.metrics.clone() };
+    let consumer: StageConsumer = crate::kafka::consumer_config(&params.kafka, &params.group_id)
+        .create_with_context(context)
+        .map_err(|source| CoreError::ClientCreation { role: "consumer", source })?;
+    consumer
+        .subscribe(&[&params.topics.input])
+        .map_err(|source| CoreError::Consume { source })?;
+    Ok(consumer)
+}
+
+/// Waits for a first message (or cancellation: then the batch is empty), then fills
+/// the batch until it is full or `max_wait` has passed.
+pub async fn next_batch(
+    consumer: &StageConsumer,
+    limits: BatchLimits,
+    shutdown: &CancellationToken,
+) -> Result<Vec<InputMessage>, CoreError> {
+    let mut batch = Vec::with_capacity(limits.max_records);
+    loop {
+        tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => return Ok(batch),
+            received = consumer.recv() => {
+                if let Some(message) = accept(received)? {
+                    batch.push(message);
+                    break;
+                }
+            }
+        }
+    }
+    let deadline = Instant::now() + limits.max_wait;
+    while batch.len() < limits.max_records {
+        match tokio::time::timeout_at(deadline, consumer.recv()).await {
+            Err(_elapsed) => break,
+            Ok(received) => batch.extend(accept(received)?),
+        }
+    }
+    Ok(retain_assigned(consumer, batch))
+}
+
+/// A message, or `None` for a consumer error worth logging and riding out.
+fn accept(received: Result<BorrowedMessage<'_>, KafkaError>) -> Result<Option<InputMessage>, CoreError> {
+    match received {
+        Ok(message) => Ok(Some(InputMessage::from_borrowed(&message))),
+        Err(KafkaError::MessageConsumption(RDKafkaErrorCode::UnknownTopicOrPartition)) => {
+            warn!("input topic not available yet");
+            Ok(None)
+        }
+        Err(error @ KafkaError::MessageConsumptionFatal(_)) => Err(CoreError::Consume { source: error }),
+        Err(error) => {
+            warn!(%error, "consumer error");
+            Ok(None)
+        }
+    }
+}
+
+/// Drops messages of partitions revoked while the batch was filling: their new owner
+/// reads them from the committed position.
+fn retain_assigned(consumer: &StageConsumer, mut batch: Vec<InputMessage>) -> Vec<InputMessage> {
+    let Ok(assignment) = consumer.assignment() else { return batch };
+    let assigned: HashSet<(String, i32)> = assignment
+        .elements()
+        .iter()
+        .map(|element| (element.topic().to_owned(), element.partition()))
+        .collect();
+    batch.retain(|message| assigned.contains(&(message.topic.clone(), message.partition)));
+    batch
+}
+
+/// Stores the offsets of a fully delivered batch; the periodic commit picks them up.
+pub fn store_offsets(consumer: &StageConsumer, topic: &str, batch: &[InputMessage]) {
+    let mut offsets = BatchOffsets::default();
+    for message in batch {
+        offsets.finish(message.partition, message.offset);
+    }
+    let stored = offsets.to_partition_list(topic).and_then(|list| consumer.store_offsets(&list));
+    if let Err(error) = stored {
+        // Happens when a partition was revoked meanwhile: its new owner redoes the batch.
+        warn!(%error, "offsets not stored");
+    }
+}
+
+/// Commits stored offsets synchronously and leaves the group.
+pub async fn close(consumer: StageConsumer) -> Result<(), CoreError> {
+    let consumer = Arc::new(consumer);
+    let closing = consumer.clone();
+    let committed = tokio::task::spawn_blocking(move || {
+        let committed = commit_state(closing.as_ref());
+        closing.unsubscribe();
+        committed
+    })
+    .await
+    .expect("commit task does not panic");
+    drop(consumer);
+    committed
+}
+
+fn commit_state<C: Consumer<StageContext>>(consumer: &C) -> Result<(), CoreError> {
+    match consumer.commit_consumer_state(CommitMode::Sync) {
+        Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => Ok(()),
+        Err(source) => Err(CoreError::Commit { source }),
+    }
+}
+
+fn commit_stored(consumer: &BaseConsumer<StageContext>) {
+    if let Err(error) = commit_state(consumer) {
+        warn!(%error, "commit before revocation failed");
+    }
+}

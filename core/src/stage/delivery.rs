@@ -1,0 +1,129 @@
+//! The producer side of the stage runtime: writes a batch's outcomes and waits until
+//! the broker acknowledged every record, which is what allows its offsets to move.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use rdkafka::{
+    Message,
+    error::{KafkaError, RDKafkaErrorCode},
+    producer::{DeliveryFuture, FutureProducer, FutureRecord},
+};
+
+use super::{InputMessage, Outcome, StageParams};
+use crate::{CoreError, dlq, metrics::StageMetrics};
+
+/// What one delivered batch amounted to, for the metrics.
+#[derive(Debug, Default)]
+pub struct Delivered {
+    /// Records written to the output topic.
+    pub produced: u64,
+    rejected: BTreeMap<&'static str, u64>,
+    skipped: BTreeMap<&'static str, u64>,
+}
+
+impl Delivered {
+    /// Counts the batch once.
+    pub fn record(&self, metrics: &StageMetrics, consumed: usize) {
+        metrics.records_consumed.inc_by(consumed as u64);
+        metrics.records_produced.inc_by(self.produced);
+        for (code, count) in &self.rejected {
+            metrics.records_rejected.with_label_values(&[code]).inc_by(*count);
+        }
+        for (reason, count) in &self.skipped {
+            metrics.records_skipped.with_label_values(&[reason]).inc_by(*count);
+        }
+    }
+}
+
+/// Sends every outcome of `batch` and waits for all acknowledgements.
+pub async fn deliver(
+    producer: &FutureProducer,
+    params: &StageParams,
+    batch: &[InputMessage],
+    outcomes: &[Outcome],
+) -> Result<Delivered, CoreError> {
+    let mut in_flight = InFlight { producer, pending: VecDeque::new() };
+    let mut delivered = Delivered::default();
+    for (input, outcome) in batch.iter().zip(outcomes) {
+        match outcome {
+            Outcome::Forward(records) => {
+                for record in records {
+                    let output = FutureRecord::to(&params.topics.output).key(&record.key).payload(&record.payload);
+                    in_flight.send(output).await?;
+                }
+                delivered.produced += records.len() as u64;
+            }
+            Outcome::Reject(rejection) => {
+                let source = dlq::Source {
+                    stage: params.service,
+                    topic: &input.topic,
+                    partition: input.partition,
+                    offset: input.offset,
+                };
+                let mut record = FutureRecord::<[u8], [u8]>::to(&params.topics.dlq)
+                    .headers(dlq::headers(rejection, source));
+                record.key = input.key.as_deref();
+                record.payload = input.payload.as_deref();
+                in_flight.send(record).await?;
+                *delivered.rejected.entry(rejection.code).or_default() += 1;
+            }
+            Outcome::Skip { reason } => *delivered.skipped.entry(reason).or_default() += 1,
+        }
+    }
+    in_flight.drain().await?;
+    Ok(delivered)
+}
+
+/// Enqueued records whose acknowledgement is still awaited.
+struct InFlight<'p> {
+    producer: &'p FutureProducer,
+    pending: VecDeque<DeliveryFuture>,
+}
+
+impl InFlight<'_> {
+    /// Enqueues `record`; when the client's queue is full, waits for the oldest
+    /// acknowledgement first, which bounds memory.
+    async fn send(&mut self, mut record: FutureRecord<'_, [u8], [u8]>) -> Result<(), CoreError> {
+        loop {
+            match self.producer.send_result(record) {
+                Ok(delivery) => {
+                    self.pending.push_back(delivery);
+                    return Ok(());
+                }
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
+                    record = returned;
+                    self.wait_oldest().await?;
+                }
+                Err((source, returned)) => {
+                    return Err(CoreError::Delivery { topic: returned.topic.to_owned(), source });
+                }
+            }
+        }
+    }
+
+    async fn wait_oldest(&mut self) -> Result<(), CoreError> {
+        match self.pending.pop_front() {
+            Some(delivery) => acknowledged(delivery).await,
+            None => {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                Ok(())
+            }
+        }
+    }
+
+    async fn drain(mut self) -> Result<(), CoreError> {
+        while !self.pending.is_empty() {
+            self.wait_oldest().await?;
+        }
+        Ok(())
+    }
+}
+
+async fn acknowledged(delivery: DeliveryFuture) -> Result<(), CoreError> {
+    match delivery.await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err((source, message))) => Err(CoreError::Delivery { topic: message.topic().to_owned(), source }),
+        // Only a dropped producer cancels a delivery; the producer outlives the batch.
+        Err(_canceled) => Err(CoreError::Delivery { topic: String::new(), source: KafkaError::Canceled }),
+    }
+}

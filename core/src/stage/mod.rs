@@ -1,0 +1,168 @@
+//! The consume → transform → produce loop every pipeline stage runs.
+//!
+//! A stage's logic is a [`Stage`]: it turns a batch of input messages into one
+//! [`Outcome`] per input and knows nothing of Kafka, so it is unit-tested alone.
+//! [`run_stage`] is the adapter around it. Guarantees:
+//! - at-least-once: offsets are stored only after every output and DLQ record of
+//!   the batch is acknowledged (see [`crate::offsets`]); a crash redoes at most the
+//!   uncommitted batches, and stages derive output ids from input so a redo yields
+//!   the same records;
+//! - back-pressure: the next batch is read only when the previous one is delivered;
+//! - rebalances: stored offsets are committed before partitions are revoked, and a
+//!   batch keeps only messages of partitions still assigned;
+//! - shutdown: on cancellation the current batch finishes, offsets are committed
+//!   synchronously and the consumer leaves its group.
+
+mod consumer;
+mod delivery;
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use crate::{CoreError, config::KafkaConfig, dlq::Rejection, metrics::StageMetrics, ops::Health};
+
+pub use consumer::InputMessage;
+
+/// One produced record; the runtime writes it to the stage's output topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputRecord {
+    /// Kafka key (the tenant id on every topic after `audit.raw`).
+    pub key: Vec<u8>,
+    /// Encoded value.
+    pub payload: Vec<u8>,
+}
+
+/// What a stage decided for one input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Write these records to the output topic (possibly none).
+    Forward(Vec<OutputRecord>),
+    /// Write the input to the DLQ with this reason.
+    Reject(Rejection),
+    /// Nothing to write, e.g. a duplicate already forwarded; `reason` labels a metric.
+    Skip {
+        /// Bounded reason label.
+        reason: &'static str,
+    },
+}
+
+/// A failure that retrying the same batch may fix (a dependency is unavailable).
+#[derive(Debug, thiserror::Error)]
+#[error("transient stage failure: {0}")]
+pub struct TransientError(pub String);
+
+/// The pure part of a pipeline stage.
+pub trait Stage: Send {
+    /// Turns `batch` into exactly one outcome per input, in order.
+    fn process(
+        &mut self,
+        batch: &[InputMessage],
+    ) -> impl Future<Output = Result<Vec<Outcome>, TransientError>> + Send;
+
+    /// Called once the last processed batch is acknowledged and its offsets stored;
+    /// state that must only reflect delivered work (e.g. a dedupe window) moves here.
+    fn on_delivered(&mut self) {}
+}
+
+/// Topics a stage reads and writes.
+#[derive(Debug, Clone)]
+pub struct Topics {
+    /// Input topic.
+    pub input: String,
+    /// Output topic.
+    pub output: String,
+    /// Dead-letter topic.
+    pub dlq: String,
+}
+
+/// Everything [`run_stage`] needs besides the stage itself.
+pub struct StageParams {
+    /// Service name, for logs and DLQ headers.
+    pub service: &'static str,
+    /// Consumer group; instances of one stage share it to split the partitions.
+    pub group_id: String,
+    /// Topics.
+    pub topics: Topics,
+    /// Kafka settings.
+    pub kafka: KafkaConfig,
+    /// The service's metrics.
+    pub metrics: Arc<StageMetrics>,
+    /// Set ready once subscribed, stopping on shutdown.
+    pub health: Health,
+}
+
+/// Runs `stage` until `shutdown` is cancelled or a non-retryable error happens.
+pub async fn run_stage<S: Stage>(
+    mut stage: S,
+    params: StageParams,
+    shutdown: CancellationToken,
+) -> Result<(), CoreError> {
+    let consumer = consumer::subscribe(&params)?;
+    let producer = crate::kafka::producer(&params.kafka)?;
+    params.health.set_ready();
+    info!(service = params.service, input = %params.topics.input, "stage started");
+    let result = consume_loop(&mut stage, &params, &consumer, &producer, &shutdown).await;
+    params.health.set_stopping();
+    consumer::close(consumer).await?;
+    info!(service = params.service, "stage stopped");
+    result
+}
+
+async fn consume_loop<S: Stage>(
+    stage: &mut S,
+    params: &StageParams,
+    consumer: &consumer::StageConsumer,
+    producer: &rdkafka::producer::FutureProducer,
+    shutdown: &CancellationToken,
+) -> Result<(), CoreError> {
+    let limits = consumer::BatchLimits::from(&params.kafka);
+    loop {
+        let batch = consumer::next_batch(consumer, limits, shutdown).await?;
+        if batch.is_empty() {
+            return Ok(()); // cancelled while waiting: nothing in flight
+        }
+        let started = std::time::Instant::now();
+        let Some(outcomes) = process_with_retry(stage, params, &batch, shutdown).await? else {
+            return Ok(()); // cancelled while retrying: the batch stays uncommitted
+        };
+        let delivered = delivery::deliver(producer, params, &batch, &outcomes).await?;
+        consumer::store_offsets(consumer, &params.topics.input, &batch);
+        stage.on_delivered();
+        delivered.record(&params.metrics, batch.len());
+        params.metrics.batch_duration.observe(started.elapsed().as_secs_f64());
+        debug!(records = batch.len(), produced = delivered.produced, "batch delivered");
+    }
+}
+
+/// Calls the stage until it succeeds; `None` when shutdown interrupts the retries.
+async fn process_with_retry<S: Stage>(
+    stage: &mut S,
+    params: &StageParams,
+    batch: &[InputMessage],
+    shutdown: &CancellationToken,
+) -> Result<Option<Vec<Outcome>>, CoreError> {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match stage.process(batch).await {
+            Ok(outcomes) if outcomes.len() == batch.len() => return Ok(Some(outcomes)),
+            Ok(outcomes) => {
+                return Err(CoreError::OutcomeCount {
+                    stage: params.service,
+                    outcomes: outcomes.len(),
+                    inputs: batch.len(),
+                });
+            }
+            Err(error) => {
+                params.metrics.batch_retries.inc();
+                warn!(%error, retry_in_ms = backoff.as_millis() as u64, "batch will be retried");
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return Ok(None),
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}

@@ -1,0 +1,151 @@
+//! Ingestor throughput against a bare consume-produce loop on the same broker.
+//!
+//! One embedded broker (memory storage) holds the same raw events for every run; each
+//! run reads all of `audit.raw` with its own consumer group and writes to its own
+//! topic, and is timed until its output topic holds every record. Printed: records/s
+//! of (1) a bare rdkafka loop, (2) the stage runtime passing records through, (3) the
+//! ingestor, and the ingestor-to-bare ratio.
+
+use std::time::{Duration, Instant};
+
+use audit_broker::{BrokerParams, EmbeddedBroker, Storage};
+use audit_core::{
+    config::KafkaConfig,
+    kafka::{consumer_config, ensure_topics, producer},
+    metrics::StageMetrics,
+    ops::Health,
+    stage::{InputMessage, Outcome, OutputRecord, Stage, StageParams, Topics, TransientError, run_stage},
+    traffic::{Generator, TrafficParams},
+};
+use futures::StreamExt;
+use rdkafka::{
+    ClientConfig, Message,
+    consumer::{BaseConsumer, Consumer, StreamConsumer},
+    producer::FutureRecord,
+};
+use tokio_util::sync::CancellationToken;
+
+const RECORDS: usize = 100_000;
+
+#[tokio::main]
+async fn main() {
+    let broker = EmbeddedBroker::start(BrokerParams { listen: "127.0.0.1:0".parse().unwrap(), storage: Storage::Memory })
+        .await
+        .expect("broker starts");
+    let mut kafka = KafkaConfig::for_bootstrap(&broker.bootstrap());
+    kafka.partitions = 4;
+    let bytes = load_raw(&kafka).await;
+    println!("input: {RECORDS} raw events, {:.0} bytes on average, 4 partitions", bytes as f64 / RECORDS as f64);
+
+    let bare = timed(&kafka, "bench.bare", bare_loop(kafka.clone())).await;
+    let runtime = timed(&kafka, "bench.passthrough", passthrough(kafka.clone())).await;
+    let ingest = timed(&kafka, "bench.normalized", ingestor(kafka.clone())).await;
+    report("bare rdkafka consume-produce", bare);
+    report("stage runtime, pass-through", runtime);
+    report("ingestor", ingest);
+    println!("ratio ingestor / bare: {:.2} (target >= 0.8)", ingest / bare);
+    println!("ratio ingestor / runtime pass-through: {:.2}", ingest / runtime);
+    broker.stop().await;
+}
+
+fn report(name: &str, records_per_second: f64) {
+    println!("{name:<32} {records_per_second:>10.0} records/s");
+}
+
+async fn load_raw(kafka: &KafkaConfig) -> usize {
+    ensure_topics(kafka, &["audit.raw"]).await.unwrap();
+    let producer = producer(kafka).unwrap();
+    let mut generator = Generator::new(TrafficParams {
+        tenants: 50,
+        malformed_ratio: 0.0,
+        duplicate_ratio: 0.0,
+        seed: 1,
+        start_ms: chrono::Utc::now().timestamp_millis() - 86_400_000,
+    });
+    let (mut deliveries, mut bytes) = (Vec::with_capacity(RECORDS), 0);
+    for _ in 0..RECORDS {
+        let event = generator.next_event();
+        bytes += event.payload.len();
+        let mut record = FutureRecord::<[u8], [u8]>::to("audit.raw").payload(&event.payload);
+        record.key = event.key.as_deref();
+        deliveries.push(producer.send(record, Duration::from_secs(30)));
+        if deliveries.len() == 10_000 {
+            futures::future::join_all(deliveries.drain(..)).await;
+        }
+    }
+    futures::future::join_all(deliveries).await;
+    bytes
+}
+
+/// Runs `work` until `output` holds every record; returns records per second.
+async fn timed(kafka: &KafkaConfig, output: &str, work: impl Future<Output = ()> + Send + 'static) -> f64 {
+    ensure_topics(kafka, &[output, "audit.dlq"]).await.unwrap();
+    let started = Instant::now();
+    let task = tokio::spawn(work);
+    while end_offsets(kafka, output).await < RECORDS as i64 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    task.abort();
+    RECORDS as f64 / elapsed
+}
+
+async fn end_offsets(kafka: &KafkaConfig, topic: &str) -> i64 {
+    let (bootstrap, topic) = (kafka.bootstrap.clone(), topic.to_owned());
+    tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer = ClientConfig::new().set("bootstrap.servers", &bootstrap).create().unwrap();
+        (0..4).map(|partition| consumer.fetch_watermarks(&topic, partition, Duration::from_secs(5)).unwrap().1).sum()
+    })
+    .await
+    .unwrap()
+}
+
+async fn bare_loop(kafka: KafkaConfig) {
+    let consumer: StreamConsumer = consumer_config(&kafka, "bench-bare").create().unwrap();
+    consumer.subscribe(&["audit.raw"]).unwrap();
+    let producer = producer(&kafka).unwrap();
+    let mut stream = consumer.stream();
+    while let Some(Ok(message)) = stream.next().await {
+        let mut record = FutureRecord::<[u8], [u8]>::to("bench.bare").payload(message.payload().unwrap_or_default());
+        record.key = message.key();
+        while let Err((_, returned)) = producer.send_result(record) {
+            record = returned;
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+}
+
+struct PassThrough;
+
+impl Stage for PassThrough {
+    async fn process(&mut self, batch: &[InputMessage]) -> Result<Vec<Outcome>, TransientError> {
+        let forward = |message: &InputMessage| {
+            let key = message.key.clone().unwrap_or_default();
+            let payload = message.payload.clone().unwrap_or_default();
+            Outcome::Forward(vec![OutputRecord { key, payload }])
+        };
+        Ok(batch.iter().map(forward).collect())
+    }
+}
+
+async fn passthrough(kafka: KafkaConfig) {
+    let registry = prometheus::Registry::new();
+    let params = StageParams {
+        service: "passthrough",
+        group_id: "bench-passthrough".into(),
+        topics: Topics { input: "audit.raw".into(), output: "bench.passthrough".into(), dlq: "audit.dlq".into() },
+        kafka,
+        metrics: std::sync::Arc::new(StageMetrics::register("passthrough", &registry).unwrap()),
+        health: Health::default(),
+    };
+    run_stage(PassThrough, params, CancellationToken::new()).await.unwrap();
+}
+
+async fn ingestor(kafka: KafkaConfig) {
+    let mut config = ingestor::Config::defaults_for(&kafka.bootstrap);
+    config.kafka = kafka;
+    config.group_id = "bench-ingestor".into();
+    config.topics.output = "bench.normalized".into();
+    let ops = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    ingestor::run(config, ops, CancellationToken::new()).await.unwrap();
+}

@@ -1,0 +1,134 @@
+//! The ingestor's flags and env variables (`--flag` ↔ `AUDIT_FLAG`), validated once.
+
+use std::net::SocketAddr;
+
+use audit_core::{
+    CoreError,
+    config::{KafkaArgs, KafkaConfig},
+    stage::Topics,
+    telemetry::LogArgs,
+};
+use clap::{ArgAction, Parser};
+
+use crate::limits::Limits;
+
+/// Command line of the ingestor.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "ingestor", version, about = "Validates and normalizes raw audit events")]
+pub struct IngestorArgs {
+    /// Kafka settings.
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    /// Log settings.
+    #[command(flatten)]
+    pub log: LogArgs,
+    /// Topic of raw JSON events.
+    #[arg(long, env = "AUDIT_INPUT_TOPIC", default_value = "audit.raw")]
+    pub input_topic: String,
+    /// Topic of normalized Avro records.
+    #[arg(long, env = "AUDIT_OUTPUT_TOPIC", default_value = "audit.normalized")]
+    pub output_topic: String,
+    /// Dead-letter topic.
+    #[arg(long, env = "AUDIT_DLQ_TOPIC", default_value = "audit.dlq")]
+    pub dlq_topic: String,
+    /// Consumer group shared by all ingestor instances.
+    #[arg(long, env = "AUDIT_GROUP_ID", default_value = "audit-ingestor")]
+    pub group_id: String,
+    /// Address of the `/metrics` and `/healthz` server.
+    #[arg(long, env = "AUDIT_OPS_LISTEN", default_value = "127.0.0.1:9101")]
+    pub ops_listen: SocketAddr,
+    /// Largest raw message accepted, in bytes.
+    #[arg(long, env = "AUDIT_MAX_MESSAGE_BYTES", default_value_t = 65_536)]
+    pub max_message_bytes: usize,
+    /// How far in the future `created` may lie, in seconds (producers' clock skew).
+    #[arg(long, env = "AUDIT_MAX_FUTURE_SKEW_SECS", default_value_t = 3600)]
+    pub max_future_skew_secs: i64,
+    /// How many recent record ids are remembered to drop eventId duplicates.
+    #[arg(long, env = "AUDIT_DEDUPE_WINDOW", default_value_t = 200_000)]
+    pub dedupe_window: usize,
+    /// Create missing topics at start (needs the right to create topics).
+    #[arg(long, env = "AUDIT_CREATE_TOPICS", default_value_t = true, action = ArgAction::Set)]
+    pub create_topics: bool,
+}
+
+/// Validated ingestor settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Kafka settings.
+    pub kafka: KafkaConfig,
+    /// Topics.
+    pub topics: Topics,
+    /// Consumer group.
+    pub group_id: String,
+    /// Ops server address.
+    pub ops_listen: SocketAddr,
+    /// Input bounds.
+    pub limits: Limits,
+    /// Dedupe window size.
+    pub dedupe_window: usize,
+    /// Create missing topics at start.
+    pub create_topics: bool,
+}
+
+impl IngestorArgs {
+    /// Checks every value once.
+    pub fn validate(&self) -> Result<Config, CoreError> {
+        let invalid = |name, reason: &str| CoreError::InvalidSetting { name, reason: reason.into() };
+        if !(1_024..=16 * 1_048_576).contains(&self.max_message_bytes) {
+            return Err(invalid("max-message-bytes", "expected 1024 to 16777216"));
+        }
+        if !(0..=7 * 86_400).contains(&self.max_future_skew_secs) {
+            return Err(invalid("max-future-skew-secs", "expected 0 to 604800"));
+        }
+        let topics = [&self.input_topic, &self.output_topic, &self.dlq_topic];
+        if topics.iter().any(|topic| topic.is_empty()) || self.input_topic == self.output_topic {
+            return Err(invalid("output-topic", "topics must be non-empty and input differ from output"));
+        }
+        Ok(Config {
+            kafka: self.kafka.validate()?,
+            topics: Topics {
+                input: self.input_topic.clone(),
+                output: self.output_topic.clone(),
+                dlq: self.dlq_topic.clone(),
+            },
+            group_id: self.group_id.clone(),
+            ops_listen: self.ops_listen,
+            limits: Limits {
+                max_message_bytes: self.max_message_bytes,
+                min_created_ms: Limits::earliest_plausible_ms(),
+                max_future_skew_ms: self.max_future_skew_secs * 1000,
+            },
+            dedupe_window: self.dedupe_window,
+            create_topics: self.create_topics,
+        })
+    }
+}
+
+impl Config {
+    /// The defaults, against the broker at `bootstrap` (what `auditctl up` runs).
+    pub fn defaults_for(bootstrap: &str) -> Config {
+        let args = IngestorArgs::parse_from(["ingestor", "--kafka", bootstrap]);
+        args.validate().expect("default settings are valid")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate() {
+        let config = Config::defaults_for("127.0.0.1:9092");
+        assert_eq!(config.topics.input, "audit.raw");
+        assert_eq!(config.topics.output, "audit.normalized");
+        assert!(config.create_topics);
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_their_flag() {
+        let args = IngestorArgs::parse_from(["ingestor", "--max-message-bytes", "10"]);
+        assert!(matches!(args.validate(), Err(CoreError::InvalidSetting { name: "max-message-bytes", .. })));
+        let args = IngestorArgs::parse_from(["ingestor", "--output-topic", "audit.raw"]);
+        assert!(matches!(args.validate(), Err(CoreError::InvalidSetting { name: "output-topic", .. })));
+    }
+}

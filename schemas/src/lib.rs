@@ -1,0 +1,15 @@
+//! Avro schemas of the records that travel between services, and their codec.
+//!
+//! Owns the wire format: every record on an internal topic is Avro single-object
+//! encoded (`C3 01`, the writer schema's 8-byte Rabin fingerprint, then the datum),
+//! so a reader always knows which schema wrote a message. The [`catalogue`] lists
+//! every published version of every schema; published `.avsc` files are never edited,
+//! a change is a new version that current readers resolve against old writers.
+
+pub mod catalogue;
+pub mod codec;
+pub mod normalized;
+
+pub use catalogue::{Catalogue, SchemaVersion};
+pub use codec::{Codec, CodecError};
+pub use normalized::{Action, NormalizedRecord, Session, UserRef};

@@ -1,0 +1,124 @@
+//! Schema round trips and compatibility: the newest reader of each family must read
+//! every older writer in the catalogue, and a future version that adds a defaulted
+//! field must read what today's writer wrote.
+
+use std::collections::BTreeMap;
+
+use apache_avro::schema_compatibility::SchemaCompatibility;
+use audit_schemas::{
+    Action, Catalogue, Codec, CodecError, NormalizedRecord, SchemaVersion, Session, UserRef,
+    catalogue::PUBLISHED,
+};
+
+fn sample() -> NormalizedRecord {
+    NormalizedRecord {
+        id: "0b9a3b1e-6a7c-5d59-9d2e-3f1f6c1b7a10".into(),
+        tenant_id: "tdf1808f3d368517208759".into(),
+        created: 1_672_848_274_678,
+        action: Action {
+            action_name: "indirectPrimaryAuthenticateUP".into(),
+            action_parameters: BTreeMap::from([
+                ("ATC".into(), "AT_STDPWD".into()),
+                ("ARP".into(), "HOSTADDRESS[10.7.252.38]".into()),
+            ]),
+        },
+        result: Some("RESPONSE_SUCCESS".into()),
+        return_value: Some(BTreeMap::from([("response".into(), "SUCCESS".into())])),
+        message: None,
+        host: Some("10.7.252.38".into()),
+        target_user: Some(UserRef {
+            id: Some("admin@company.com".into()),
+            immutable_id: Some("11092".into()),
+            session: Some(Session { id: Some("1ea9".into()), authentication_method: None }),
+        }),
+        acting_user: Some(UserRef::default()),
+        external_id: Some("IDP-test-company".into()),
+        event_id: None,
+    }
+}
+
+#[test]
+fn normalized_record_round_trips() {
+    let codec = Codec::<NormalizedRecord>::published("NormalizedRecord").unwrap();
+    let bytes = codec.encode(&sample()).unwrap();
+    assert_eq!(&bytes[..2], &[0xC3, 0x01]);
+    assert_eq!(&bytes[2..10], &codec.fingerprint());
+    assert_eq!(codec.decode(&bytes).unwrap(), sample());
+}
+
+#[test]
+fn newest_reader_reads_every_older_writer() {
+    let catalogue = Catalogue::published();
+    let mut families: Vec<&str> = PUBLISHED.iter().map(|version| version.family).collect();
+    families.dedup();
+    for family in families {
+        let newest = catalogue.latest(family).unwrap();
+        for older in catalogue.versions(family) {
+            SchemaCompatibility::can_read(&older.schema, &newest.schema).unwrap_or_else(|error| {
+                panic!("{family} v{} unreadable by v{}: {error}", older.version.version, newest.version.version)
+            });
+        }
+    }
+}
+
+const FUTURE_V2: &str = r#"{
+  "type": "record", "name": "NormalizedRecord", "namespace": "audit.trail",
+  "fields": [
+    {"name": "id", "type": "string"},
+    {"name": "tenantId", "type": "string"},
+    {"name": "created", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+    {"name": "action", "type": {"type": "record", "name": "Action", "fields": [
+      {"name": "actionName", "type": "string"},
+      {"name": "actionParameters", "type": {"type": "map", "values": "string"}, "default": {}}]}},
+    {"name": "result", "type": ["null", "string"], "default": null},
+    {"name": "return_value", "type": ["null", {"type": "map", "values": "string"}], "default": null},
+    {"name": "message", "type": ["null", "string"], "default": null},
+    {"name": "host", "type": ["null", "string"], "default": null},
+    {"name": "targetUserId", "type": ["null", {"type": "record", "name": "UserRef", "fields": [
+      {"name": "id", "type": ["null", "string"], "default": null},
+      {"name": "immutableId", "type": ["null", "string"], "default": null},
+      {"name": "session", "type": ["null", {"type": "record", "name": "Session", "fields": [
+        {"name": "id", "type": ["null", "string"], "default": null},
+        {"name": "authenticationMethod", "type": ["null", "string"], "default": null}]}], "default": null}]}],
+     "default": null},
+    {"name": "actingUserId", "type": ["null", "UserRef"], "default": null},
+    {"name": "externalId", "type": ["null", "string"], "default": null},
+    {"name": "eventId", "type": ["null", "string"], "default": null},
+    {"name": "region", "type": "string", "default": "eu-1"}
+  ]
+}"#;
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct FutureRecord {
+    id: String,
+    #[serde(rename = "tenantId")]
+    tenant_id: String,
+    created: i64,
+    region: String,
+}
+
+#[test]
+fn a_future_reader_resolves_todays_writer_through_the_catalogue() {
+    let future = SchemaVersion { family: "NormalizedRecord", version: 2, text: FUTURE_V2 };
+    let versions = Box::leak(Box::new([PUBLISHED[0], future]));
+    let catalogue: &'static Catalogue = Box::leak(Box::new(Catalogue::try_new(versions).unwrap()));
+    let today = Codec::<NormalizedRecord>::published("NormalizedRecord").unwrap();
+    let future_codec = Codec::<FutureRecord>::try_new(catalogue, "NormalizedRecord").unwrap();
+
+    let decoded = future_codec.decode(&today.encode(&sample()).unwrap()).unwrap();
+    assert_eq!(decoded.id, sample().id);
+    assert_eq!(decoded.created, sample().created);
+    assert_eq!(decoded.region, "eu-1", "the added field takes its default");
+}
+
+#[test]
+fn foreign_and_truncated_messages_are_refused() {
+    let codec = Codec::<NormalizedRecord>::published("NormalizedRecord").unwrap();
+    assert!(matches!(codec.decode(b"{\"json\":true}"), Err(CodecError::NotSingleObject)));
+    assert!(matches!(codec.decode(&[0xC3, 0x01, 1, 2]), Err(CodecError::NotSingleObject)));
+    let unknown = [0xC3, 0x01, 1, 2, 3, 4, 5, 6, 7, 8, 0];
+    assert!(matches!(codec.decode(&unknown), Err(CodecError::UnknownFingerprint { .. })));
+    let mut truncated = codec.encode(&sample()).unwrap();
+    truncated.truncate(truncated.len() / 2);
+    assert!(matches!(codec.decode(&truncated), Err(CodecError::Avro { .. })));
+}

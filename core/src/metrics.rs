@@ -74,7 +74,7 @@ impl StageMetrics {
 /// A registry with the process collector (CPU, memory, file descriptors) of `service`.
 pub fn service_registry(service: &str) -> Result<Registry, prometheus::Error> {
     let registry = Registry::new();
-    registry.register(Box::new(ProcessCollector::new(std::process::id(), service)))?;
+    registry.register(Box::new(ProcessCollector::new(std::process::id() as i32, service)))?;
     Ok(registry)
 }
 

@@ -13,11 +13,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::CoreError;
 
-const STARTING: u8 = 0;
 const READY: u8 = 1;
 const STOPPING: u8 = 2;
 
-/// Lifecycle of a service as `/healthz` reports it; cheap to clone and share.
+/// Lifecycle of a service as `/healthz` reports it (starting until set otherwise);
+/// cheap to clone and share.
 #[derive(Clone, Default)]
 pub struct Health(Arc<AtomicU8>);
 

@@ -34,6 +34,8 @@ async fn main() {
         .expect("broker starts");
     let mut kafka = KafkaConfig::for_bootstrap(&broker.bootstrap());
     kafka.partitions = 4;
+    // Every run uses a fresh group: no predecessor to wait out.
+    kafka.join_delay = Duration::ZERO;
     let bytes = load_raw(&kafka).await;
     println!("input: {RECORDS} raw events, {:.0} bytes on average, 4 partitions", bytes as f64 / RECORDS as f64);
 

@@ -117,6 +117,13 @@ fn parse(bytes: &[u8]) -> Result<RawEvent, Rejection> {
     let text = std::str::from_utf8(bytes).map_err(|error| {
         Rejection::new("invalid_utf8", format!("invalid utf-8 at byte {}", error.valid_up_to()))
     })?;
+    if !text.trim_start().starts_with('{') {
+        // serde would read a JSON array positionally into the struct: refuse it first.
+        return Err(match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+            Ok(_) => Rejection::new("not_an_object", "the event must be a json object"),
+            Err(error) => Rejection::new("invalid_json", error.to_string()),
+        });
+    }
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let raw: RawEvent = serde_path_to_error::deserialize(&mut deserializer).map_err(classify)?;
     deserializer.end().map_err(|error| Rejection::new("invalid_json", error.to_string()))?;
@@ -132,9 +139,14 @@ fn classify(error: serde_path_to_error::Error<serde_json::Error>) -> Rejection {
         return Rejection::new("invalid_json", inner.to_string());
     }
     let text = inner.to_string();
+    // The path names the containing struct, or already the field itself for unknown ones.
     let field = |message: &str| -> String {
         let name = message.split('`').nth(1).unwrap_or_default();
-        if path == "." { name.to_owned() } else { format!("{path}.{name}") }
+        match path.as_str() {
+            "." => name.to_owned(),
+            _ if path == name || path.ends_with(&format!(".{name}")) => path.clone(),
+            _ => format!("{path}.{name}"),
+        }
     };
     if text.starts_with("missing field") {
         Rejection::new("missing_field", format!("missing required field {}", field(&text)))

@@ -20,7 +20,7 @@ fn decode_all(reads: &[support::Read]) -> Vec<(Vec<u8>, NormalizedRecord)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn valid_events_arrive_once_and_malformed_ones_reach_the_dlq_with_their_reason() {
-    let broker = broker().await;
+    let (broker, _storage) = broker().await;
     let kafka = kafka(&broker);
     let mut config = ingestor::Config::defaults_for(&kafka.bootstrap);
     config.kafka = kafka.clone();
@@ -76,19 +76,30 @@ async fn valid_events_arrive_once_and_malformed_ones_reach_the_dlq_with_their_re
     assert_eq!(committed, ends, "a graceful stop commits everything it handled");
 }
 
-fn spawn_ingestor(bootstrap: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_ingestor"))
+/// A child process killed when the test ends, however it ends.
+struct ChildGuard(Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_ingestor(bootstrap: &str) -> ChildGuard {
+    let child = Command::new(env!("CARGO_BIN_EXE_ingestor"))
         .args(["--kafka", bootstrap, "--ops-listen", "127.0.0.1:0", "--session-timeout-ms", "6000"])
         .args(["--partitions", &support::PARTITIONS.to_string(), "--batch-max-records", "500"])
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
-        .expect("ingestor binary starts")
+        .expect("ingestor binary starts");
+    ChildGuard(child)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_ingestor_loses_nothing_and_duplicates_keep_their_id() {
-    let broker = broker().await;
+    let (broker, _storage) = broker().await;
     let kafka = kafka(&broker);
     let mut first = spawn_ingestor(&kafka.bootstrap);
     let mut events = produce_raw(&kafka, traffic(7, 0.0, 0.0), 10_000).await;
@@ -96,8 +107,8 @@ async fn a_killed_ingestor_loses_nothing_and_duplicates_keep_their_id() {
     // Kill without warning once part of the stream is through.
     let spec = ReadSpec { topic: "audit.normalized", expected: 3_000, settle: Duration::ZERO, timeout: Duration::from_secs(60) };
     let partial = read(&kafka, spec).await;
-    first.kill().unwrap();
-    first.wait().unwrap();
+    first.0.kill().unwrap();
+    first.0.wait().unwrap();
     assert!(partial.len() >= 3_000, "the ingestor made progress before the kill");
     // More traffic arrives while it is down.
     events.extend(produce_raw(&kafka, traffic(8, 0.0, 0.0), 10_000).await);
@@ -115,9 +126,50 @@ async fn a_killed_ingestor_loses_nothing_and_duplicates_keep_their_id() {
     }
     eprintln!("crash test: {} inputs, {} outputs, {} redelivered", events.len(), records.len(), records.len() - events.len());
 
-    let status = Command::new("kill").args(["-TERM", &second.id().to_string()]).status().unwrap();
+    let status = Command::new("kill").args(["-TERM", &second.0.id().to_string()]).status().unwrap();
     assert!(status.success());
-    assert!(second.wait().unwrap().success(), "SIGTERM stops the ingestor cleanly");
+    assert!(second.0.wait().unwrap().success(), "SIGTERM stops the ingestor cleanly");
     let (committed, ends) = committed_and_end(&kafka, "audit-ingestor", "audit.raw").await;
     assert_eq!(committed, ends, "offsets committed on SIGTERM");
+}
+
+async fn start_in_process(kafka: &audit_core::config::KafkaConfig) -> (CancellationToken, tokio::task::JoinHandle<Result<(), ingestor::IngestorError>>) {
+    let mut config = ingestor::Config::defaults_for(&kafka.bootstrap);
+    config.kafka = kafka.clone();
+    config.kafka.batch_max_records = 300;
+    let ops = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let shutdown = CancellationToken::new();
+    (shutdown.clone(), tokio::spawn(ingestor::run(config, ops, shutdown)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_added_and_removed_mid_stream_share_the_work_without_loss() {
+    let (broker, _storage) = broker().await;
+    let kafka = kafka(&broker);
+    let (stop_first, first) = start_in_process(&kafka).await;
+    let mut events = produce_raw(&kafka, traffic(11, 0.0, 0.0), 8_000).await;
+    let spec = ReadSpec { topic: "audit.normalized", expected: 2_000, settle: Duration::ZERO, timeout: Duration::from_secs(60) };
+    read(&kafka, spec).await;
+
+    // A second member joins (rebalance), more traffic, then the first leaves (rebalance).
+    let (stop_second, second) = start_in_process(&kafka).await;
+    events.extend(produce_raw(&kafka, traffic(12, 0.0, 0.0), 8_000).await);
+    stop_first.cancel();
+    first.await.unwrap().unwrap();
+
+    let normalized = read_topic(&kafka, "audit.normalized", events.len(), Duration::from_secs(120)).await;
+    let records = decode_all(&normalized);
+    let mut ids_by_event: HashMap<String, HashSet<String>> = HashMap::new();
+    for (_, record) in &records {
+        ids_by_event.entry(record.event_id.clone().unwrap()).or_default().insert(record.id.clone());
+    }
+    for event in &events {
+        let ids = ids_by_event.get(event.event_id.as_deref().unwrap()).expect("every input is in the output");
+        assert_eq!(ids.len(), 1, "a redelivered input keeps its id");
+    }
+    eprintln!("rebalance test: {} inputs, {} outputs", events.len(), records.len());
+    stop_second.cancel();
+    second.await.unwrap().unwrap();
+    let (committed, ends) = committed_and_end(&kafka, "audit-ingestor", "audit.raw").await;
+    assert_eq!(committed, ends);
 }

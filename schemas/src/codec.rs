@@ -7,7 +7,7 @@
 
 use std::{collections::HashMap, marker::PhantomData};
 
-use apache_avro::{GenericDatumReader, GenericDatumWriter, from_value};
+use apache_avro::{from_value, reader::datum::GenericDatumReader, writer::datum::GenericDatumWriter};
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::catalogue::{Catalogue, Entry};

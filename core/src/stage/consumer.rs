@@ -97,6 +97,24 @@ impl From<&KafkaConfig> for BatchLimits {
     }
 }
 
+/// Waits the join delay before this member joins its group.
+///
+/// A member that died without leaving (SIGKILL, crash) stays in the group until its
+/// session expires, and the embedded broker (tansu 0.6) can leave a member that joins
+/// before then without partitions for good. Joining one session timeout after start
+/// lets the broker expire any predecessor first. Apache Kafka needs no delay (0).
+pub async fn join_delay(params: &StageParams, shutdown: &CancellationToken) {
+    let delay = params.kafka.join_delay;
+    if delay.is_zero() {
+        return;
+    }
+    info!(delay_ms = delay.as_millis() as u64, "joining the consumer group after the join delay");
+    tokio::select! {
+        _ = shutdown.cancelled() => {}
+        _ = tokio::time::sleep(delay) => {}
+    }
+}
+
 /// Creates the group consumer and subscribes to the input topic.
 pub fn subscribe(params: &StageParams) -> Result<StageConsumer, CoreError> {
     let context = StageContext { metrics: params.metrics.clone() };

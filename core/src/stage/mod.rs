@@ -99,6 +99,7 @@ pub async fn run_stage<S: Stage>(
     params: StageParams,
     shutdown: CancellationToken,
 ) -> Result<(), CoreError> {
+    consumer::join_delay(&params, &shutdown).await;
     let consumer = consumer::subscribe(&params)?;
     let producer = crate::kafka::producer(&params.kafka)?;
     params.health.set_ready();

@@ -17,16 +17,20 @@ use rdkafka::{
 
 pub const PARTITIONS: i32 = 4;
 
-/// A broker with memory storage on a free loopback port.
-pub async fn broker() -> EmbeddedBroker {
-    let params = BrokerParams { listen: "127.0.0.1:0".parse().unwrap(), storage: Storage::Memory };
-    EmbeddedBroker::start(params).await.expect("embedded broker starts")
+/// A broker on a free loopback port with SQLite storage in a temporary directory
+/// (what the stack runs; tansu's memory storage misreports high watermarks).
+pub async fn broker() -> (EmbeddedBroker, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::Sqlite(dir.path().join("broker.db"));
+    let params = BrokerParams { listen: "127.0.0.1:0".parse().unwrap(), storage };
+    (EmbeddedBroker::start(params).await.expect("embedded broker starts"), dir)
 }
 
 pub fn kafka(broker: &EmbeddedBroker) -> KafkaConfig {
     let mut config = KafkaConfig::for_bootstrap(&broker.bootstrap());
     config.partitions = PARTITIONS;
     config.session_timeout = Duration::from_secs(6);
+    config.join_delay = Duration::from_secs(7);
     config
 }
 

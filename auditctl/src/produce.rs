@@ -97,7 +97,10 @@ async fn enqueue(
     loop {
         match producer.send_result(record) {
             Ok(delivery) => return Ok(delivery),
-            Err((rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull), back)) => {
+            Err((
+                rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull),
+                back,
+            )) => {
                 record = back;
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }

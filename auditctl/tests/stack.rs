@@ -57,13 +57,25 @@ async fn up_reaches_healthy_produce_flows_through_and_sigterm_commits() {
     let broker_port = free_port();
     let stack = start_stack(&data_dir, broker_port);
     let healthz = format!("http://{}/healthz", stack.ops);
-    wait_for("a healthy ingestor", Duration::from_secs(60), async || {
-        matches!(reqwest::get(&healthz).await, Ok(response) if response.status() == 200)
-    })
+    wait_for(
+        "a healthy ingestor",
+        Duration::from_secs(60),
+        async || matches!(reqwest::get(&healthz).await, Ok(response) if response.status() == 200),
+    )
     .await;
 
     let produced = Command::new(env!("CARGO_BIN_EXE_auditctl"))
-        .args(["produce", "--kafka", &stack.broker, "--count", "500", "--seed", "3", "--malformed-ratio", "0.1"])
+        .args([
+            "produce",
+            "--kafka",
+            &stack.broker,
+            "--count",
+            "500",
+            "--seed",
+            "3",
+            "--malformed-ratio",
+            "0.1",
+        ])
         .stdout(Stdio::piped())
         .output()
         .unwrap();
@@ -86,7 +98,10 @@ async fn up_reaches_healthy_produce_flows_through_and_sigterm_commits() {
     // The lag gauge appears once the consumer owns and has fetched its partitions.
     wait_for("the restarted ingestor to fetch", Duration::from_secs(60), async || {
         let body = reqwest::get(format!("http://{ops}/metrics")).await;
-        let body = match body { Ok(response) => response.text().await.unwrap_or_default(), Err(_) => String::new() };
+        let body = match body {
+            Ok(response) => response.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
         body.contains("ingestor_consumer_lag_records{partition=\"0\",topic=\"audit.raw\"} 0")
     })
     .await;

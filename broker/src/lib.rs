@@ -169,13 +169,16 @@ impl OpenStorage {
 
 fn open_storage_url(storage: &Storage) -> Result<OpenStorage, BrokerError> {
     match storage {
-        Storage::Memory => Ok(OpenStorage { url: Url::parse("memory://audit-trail/").expect("valid url"), directory: None }),
+        Storage::Memory => {
+            Ok(OpenStorage { url: Url::parse("memory://audit-trail/").expect("valid url"), directory: None })
+        }
         Storage::Sqlite(path) => sqlite_storage(path),
     }
 }
 
 fn sqlite_storage(path: &Path) -> Result<OpenStorage, BrokerError> {
-    let invalid = |detail: &str| BrokerError::Storage { storage: path.display().to_string(), detail: detail.into() };
+    let invalid =
+        |detail: &str| BrokerError::Storage { storage: path.display().to_string(), detail: detail.into() };
     let directory = path.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(directory).map_err(|error| invalid(&error.to_string()))?;
     let file = path.file_name().and_then(|name| name.to_str()).ok_or_else(|| invalid("not a file name"))?;

@@ -86,9 +86,8 @@ impl KafkaArgs {
             .kafka_properties
             .iter()
             .map(|pair| {
-                let (key, value) = pair
-                    .split_once('=')
-                    .ok_or_else(|| invalid("kafka-property", "expected KEY=VALUE"))?;
+                let (key, value) =
+                    pair.split_once('=').ok_or_else(|| invalid("kafka-property", "expected KEY=VALUE"))?;
                 Ok((key.trim().to_owned(), value.trim().to_owned()))
             })
             .collect::<Result<_, CoreError>>()?;

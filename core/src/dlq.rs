@@ -65,9 +65,7 @@ pub fn headers(rejection: &Rejection, source: Source<'_>) -> OwnedHeaders {
         (header::SOURCE_OFFSET, offset.as_str()),
     ]
     .into_iter()
-    .fold(OwnedHeaders::new(), |headers, (key, value)| {
-        headers.insert(Header { key, value: Some(value) })
-    })
+    .fold(OwnedHeaders::new(), |headers, (key, value)| headers.insert(Header { key, value: Some(value) }))
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use rdkafka::{
     ClientConfig,
     admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
     client::DefaultClientContext,
+    consumer::{BaseConsumer, Consumer},
     error::RDKafkaErrorCode,
     producer::FutureProducer,
 };
@@ -46,10 +47,7 @@ pub fn consumer_config(config: &KafkaConfig, group_id: &str) -> ClientConfig {
 /// clients co-partition with us.
 pub fn producer(config: &KafkaConfig) -> Result<FutureProducer, CoreError> {
     let mut client = base_client_config(config);
-    client
-        .set("enable.idempotence", "true")
-        .set("linger.ms", "5")
-        .set("partitioner", "murmur2_random");
+    client.set("enable.idempotence", "true").set("linger.ms", "5").set("partitioner", "murmur2_random");
     client.create().map_err(|source| CoreError::ClientCreation { role: "producer", source })
 }
 
@@ -59,23 +57,51 @@ pub async fn ensure_topics(config: &KafkaConfig, topics: &[&str]) -> Result<(), 
     let admin: AdminClient<DefaultClientContext> = base_client_config(config)
         .create()
         .map_err(|source| CoreError::ClientCreation { role: "admin", source })?;
-    let new_topics: Vec<NewTopic> = topics
+    let missing = missing_topics(config, topics).await?;
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let new_topics: Vec<NewTopic> = missing
         .iter()
         .map(|topic| {
             NewTopic::new(topic, config.partitions, TopicReplication::Fixed(config.replication_factor))
         })
         .collect();
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
-    let results = admin.create_topics(&new_topics, &options).await.map_err(|error| {
-        CoreError::TopicCreation { topic: topics.join(","), detail: error.to_string() }
-    })?;
+    let results = admin
+        .create_topics(&new_topics, &options)
+        .await
+        .map_err(|error| CoreError::TopicCreation { topic: missing.join(","), detail: error.to_string() })?;
     for result in results {
         match result {
+            // Another service may have created it meanwhile.
             Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((topic, code)) => {
-                return Err(CoreError::TopicCreation { topic, detail: code.to_string() });
-            }
+            Err((topic, code)) => return Err(CoreError::TopicCreation { topic, detail: code.to_string() }),
         }
     }
     Ok(())
+}
+
+async fn missing_topics(config: &KafkaConfig, topics: &[&str]) -> Result<Vec<String>, CoreError> {
+    let metadata_error = |detail: String| CoreError::TopicCreation {
+        topic: topics.join(","),
+        detail: format!("cannot read cluster metadata: {detail}"),
+    };
+    let client_config = base_client_config(config);
+    // Metadata requests block: keep them off the async workers.
+    let existing = tokio::task::spawn_blocking(move || {
+        let client: BaseConsumer = client_config.create()?;
+        let metadata = client.fetch_metadata(None, Duration::from_secs(30))?;
+        Ok::<_, rdkafka::error::KafkaError>(
+            metadata.topics().iter().map(|topic| topic.name().to_owned()).collect::<Vec<_>>(),
+        )
+    })
+    .await
+    .map_err(|error| metadata_error(error.to_string()))?
+    .map_err(|error| metadata_error(error.to_string()))?;
+    Ok(topics
+        .iter()
+        .filter(|topic| !existing.iter().any(|name| name == *topic))
+        .map(|topic| (*topic).to_owned())
+        .collect())
 }

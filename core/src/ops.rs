@@ -52,11 +52,12 @@ pub struct OpsState {
 }
 
 /// Serves `/metrics` and `/healthz` on `listener` until `shutdown`.
-pub async fn serve(listener: TcpListener, state: OpsState, shutdown: CancellationToken) -> Result<(), CoreError> {
-    let app = Router::new()
-        .route("/metrics", get(metrics))
-        .route("/healthz", get(healthz))
-        .with_state(state);
+pub async fn serve(
+    listener: TcpListener,
+    state: OpsState,
+    shutdown: CancellationToken,
+) -> Result<(), CoreError> {
+    let app = Router::new().route("/metrics", get(metrics)).route("/healthz", get(healthz)).with_state(state);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await

@@ -20,9 +20,13 @@ pub struct LogArgs {
     pub log_format: LogFormat,
 }
 
-/// Installs the global subscriber; `RUST_LOG` overrides the `info` default.
+/// The default filter: our own logs at info; the embedded broker only when it warns.
+const DEFAULT_FILTER: &str =
+    "info,tansu_broker=warn,tansu_storage=warn,tansu_service=warn,tansu_sans_io=warn";
+
+/// Installs the global subscriber; `RUST_LOG` overrides the default filter.
 pub fn init(args: &LogArgs) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let installed = match args.log_format {
         LogFormat::Text => builder.try_init(),

@@ -29,15 +29,21 @@ const RECORDS: usize = 100_000;
 
 #[tokio::main]
 async fn main() {
-    let broker = EmbeddedBroker::start(BrokerParams { listen: "127.0.0.1:0".parse().unwrap(), storage: Storage::Memory })
-        .await
-        .expect("broker starts");
+    let broker = EmbeddedBroker::start(BrokerParams {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        storage: Storage::Memory,
+    })
+    .await
+    .expect("broker starts");
     let mut kafka = KafkaConfig::for_bootstrap(&broker.bootstrap());
     kafka.partitions = 4;
     // Every run uses a fresh group: no predecessor to wait out.
     kafka.join_delay = Duration::ZERO;
     let bytes = load_raw(&kafka).await;
-    println!("input: {RECORDS} raw events, {:.0} bytes on average, 4 partitions", bytes as f64 / RECORDS as f64);
+    println!(
+        "input: {RECORDS} raw events, {:.0} bytes on average, 4 partitions",
+        bytes as f64 / RECORDS as f64
+    );
 
     let bare = timed(&kafka, "bench.bare", bare_loop(kafka.clone())).await;
     let runtime = timed(&kafka, "bench.passthrough", passthrough(kafka.clone())).await;
@@ -70,9 +76,14 @@ async fn load_raw(kafka: &KafkaConfig) -> usize {
         bytes += event.payload.len();
         let mut record = FutureRecord::<[u8], [u8]>::to("audit.raw").payload(&event.payload);
         record.key = event.key.as_deref();
-        deliveries.push(producer.send(record, Duration::from_secs(30)));
-        if deliveries.len() == 10_000 {
-            futures::future::join_all(deliveries.drain(..)).await;
+        loop {
+            match producer.send_result(record) {
+                Ok(delivery) => break deliveries.push(delivery),
+                Err((_queue_full, returned)) => {
+                    record = returned;
+                    futures::future::join_all(deliveries.drain(..)).await;
+                }
+            }
         }
     }
     futures::future::join_all(deliveries).await;
@@ -95,8 +106,11 @@ async fn timed(kafka: &KafkaConfig, output: &str, work: impl Future<Output = ()>
 async fn end_offsets(kafka: &KafkaConfig, topic: &str) -> i64 {
     let (bootstrap, topic) = (kafka.bootstrap.clone(), topic.to_owned());
     tokio::task::spawn_blocking(move || {
-        let consumer: BaseConsumer = ClientConfig::new().set("bootstrap.servers", &bootstrap).create().unwrap();
-        (0..4).map(|partition| consumer.fetch_watermarks(&topic, partition, Duration::from_secs(5)).unwrap().1).sum()
+        let consumer: BaseConsumer =
+            ClientConfig::new().set("bootstrap.servers", &bootstrap).create().unwrap();
+        (0..4)
+            .map(|partition| consumer.fetch_watermarks(&topic, partition, Duration::from_secs(5)).unwrap().1)
+            .sum()
     })
     .await
     .unwrap()
@@ -108,7 +122,8 @@ async fn bare_loop(kafka: KafkaConfig) {
     let producer = producer(&kafka).unwrap();
     let mut stream = consumer.stream();
     while let Some(Ok(message)) = stream.next().await {
-        let mut record = FutureRecord::<[u8], [u8]>::to("bench.bare").payload(message.payload().unwrap_or_default());
+        let mut record =
+            FutureRecord::<[u8], [u8]>::to("bench.bare").payload(message.payload().unwrap_or_default());
         record.key = message.key();
         while let Err((_, returned)) = producer.send_result(record) {
             record = returned;
@@ -135,7 +150,11 @@ async fn passthrough(kafka: KafkaConfig) {
     let params = StageParams {
         service: "passthrough",
         group_id: "bench-passthrough".into(),
-        topics: Topics { input: "audit.raw".into(), output: "bench.passthrough".into(), dlq: "audit.dlq".into() },
+        topics: Topics {
+            input: "audit.raw".into(),
+            output: "bench.passthrough".into(),
+            dlq: "audit.dlq".into(),
+        },
         kafka,
         metrics: std::sync::Arc::new(StageMetrics::register("passthrough", &registry).unwrap()),
         health: Health::default(),

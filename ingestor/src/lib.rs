@@ -29,7 +29,11 @@ pub use error::IngestorError;
 pub const SERVICE: &str = "ingestor";
 
 /// Runs the ingestor until `shutdown`, serving `/metrics` and `/healthz` on `ops_listener`.
-pub async fn run(config: Config, ops_listener: TcpListener, shutdown: CancellationToken) -> Result<(), IngestorError> {
+pub async fn run(
+    config: Config,
+    ops_listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), IngestorError> {
     let (registry, metrics) = metrics::register()?;
     let health = Health::default();
     let ops_shutdown = CancellationToken::new();

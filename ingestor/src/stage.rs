@@ -67,7 +67,8 @@ pub struct IngestStage {
 impl IngestStage {
     /// A stage with `limits` and a dedupe window of `dedupe_window` ids.
     pub fn new(limits: Limits, dedupe_window: usize, codec: Codec<NormalizedRecord>) -> Self {
-        let delivered = RecentIds { members: HashSet::new(), order: VecDeque::new(), capacity: dedupe_window };
+        let delivered =
+            RecentIds { members: HashSet::new(), order: VecDeque::new(), capacity: dedupe_window };
         IngestStage { limits, codec, delivered, in_flight: HashSet::new() }
     }
 
@@ -84,7 +85,9 @@ impl IngestStage {
         }
         record.id = id.to_string();
         match self.codec.encode(&record) {
-            Ok(payload) => Outcome::Forward(vec![OutputRecord { key: record.tenant_id.into_bytes(), payload }]),
+            Ok(payload) => {
+                Outcome::Forward(vec![OutputRecord { key: record.tenant_id.into_bytes(), payload }])
+            }
             Err(error) => Outcome::Reject(Rejection::new("encoding_failed", error.to_string())),
         }
     }
@@ -109,7 +112,11 @@ mod tests {
     use super::*;
 
     fn limits() -> Limits {
-        Limits { max_message_bytes: 65_536, min_created_ms: Limits::earliest_plausible_ms(), max_future_skew_ms: 3_600_000 }
+        Limits {
+            max_message_bytes: 65_536,
+            min_created_ms: Limits::earliest_plausible_ms(),
+            max_future_skew_ms: 3_600_000,
+        }
     }
 
     fn stage(window: usize) -> IngestStage {
@@ -129,7 +136,8 @@ mod tests {
 
     const EVENT: &str = r#"{"tenantId":"tdf1808f3d368517208759","created":"2023-01-04T16:04:34.678Z",
         "action":{"actionName":"logout"},"eventId":"e-1"}"#;
-    const NO_EVENT_ID: &str = r#"{"tenantId":"t1","created":"2023-01-04T16:04:34.678Z","action":{"actionName":"logout"}}"#;
+    const NO_EVENT_ID: &str =
+        r#"{"tenantId":"t1","created":"2023-01-04T16:04:34.678Z","action":{"actionName":"logout"}}"#;
 
     fn forwarded(outcome: Outcome) -> NormalizedRecord {
         let Outcome::Forward(records) = outcome else { panic!("not forwarded: {outcome:?}") };

@@ -106,10 +106,9 @@ fn user_ref(raw: RawUser) -> UserRef {
             IdValue::Text(text) => text,
             IdValue::Number(number) => number.to_string(),
         }),
-        session: raw.session.map(|session| Session {
-            id: session.id,
-            authentication_method: session.authentication_method,
-        }),
+        session: raw
+            .session
+            .map(|session| Session { id: session.id, authentication_method: session.authentication_method }),
     }
 }
 

@@ -3,7 +3,11 @@
 use super::*;
 
 fn limits() -> Limits {
-    Limits { max_message_bytes: 4096, min_created_ms: Limits::earliest_plausible_ms(), max_future_skew_ms: 3_600_000 }
+    Limits {
+        max_message_bytes: 4096,
+        min_created_ms: Limits::earliest_plausible_ms(),
+        max_future_skew_ms: 3_600_000,
+    }
 }
 
 /// A valid event with `field` replaced by the raw JSON `value` (or removed if None).
@@ -11,9 +15,16 @@ fn event_with(field: &str, value: Option<&str>) -> Vec<u8> {
     let mut fields = vec![
         ("tenantId", r#""tdf1808f3d368517208759""#.to_owned()),
         ("created", r#""2023-01-04T16:04:34.678Z""#.to_owned()),
-        ("action", r#"{"actionName":"indirectPrimaryAuthenticateUP","actionParameters":{"ATC":"AT_STDPWD"}}"#.to_owned()),
+        (
+            "action",
+            r#"{"actionName":"indirectPrimaryAuthenticateUP","actionParameters":{"ATC":"AT_STDPWD"}}"#
+                .to_owned(),
+        ),
         ("result", r#""RESPONSE_SUCCESS""#.to_owned()),
-        ("targetUserId", r#"{"id":"admin@company.com","immutableId":"11092","session":{"id":"1ea9"}}"#.to_owned()),
+        (
+            "targetUserId",
+            r#"{"id":"admin@company.com","immutableId":"11092","session":{"id":"1ea9"}}"#.to_owned(),
+        ),
     ];
     fields.retain(|(name, _)| *name != field);
     if let Some(value) = value {
@@ -88,7 +99,10 @@ fn every_bad_input_gets_its_reason() {
         match normalize(&input, &limits) {
             Ok(_) => failures.push(format!("{case}: accepted")),
             Err(rejection) if rejection.code != expected => {
-                failures.push(format!("{case}: got {} ({}), expected {expected}", rejection.code, rejection.message));
+                failures.push(format!(
+                    "{case}: got {} ({}), expected {expected}",
+                    rejection.code, rejection.message
+                ));
             }
             Err(rejection) => assert!(!rejection.message.is_empty(), "{case}: empty detail"),
         }
@@ -99,7 +113,9 @@ fn every_bad_input_gets_its_reason() {
 
 #[test]
 fn details_name_the_field_but_never_echo_a_value() {
-    let rejection = normalize(&event_with("targetUserId", Some(r#"{"email":"jane@example.com"}"#)), &limits()).unwrap_err();
+    let rejection =
+        normalize(&event_with("targetUserId", Some(r#"{"email":"jane@example.com"}"#)), &limits())
+            .unwrap_err();
     assert_eq!(rejection.message, "unknown field targetUserId.email");
     let rejection = normalize(&event_with("action", Some(r#"{"parameters":{}}"#)), &limits()).unwrap_err();
     assert!(rejection.message.contains("action"), "{}", rejection.message);
@@ -120,7 +136,10 @@ fn a_seed_record_is_normalized_with_every_field() {
     assert_eq!(record.created, 1_672_848_263_268);
     assert_eq!(record.action.action_parameters["ARP"], "HOSTADDRESS[10.7.252.38]");
     assert_eq!(record.target_user.as_ref().unwrap().immutable_id.as_deref(), Some("200"));
-    assert_eq!(record.target_user.unwrap().session.unwrap().authentication_method.as_deref(), Some("AT_SYSLOG"));
+    assert_eq!(
+        record.target_user.unwrap().session.unwrap().authentication_method.as_deref(),
+        Some("AT_SYSLOG")
+    );
     assert_eq!(record.acting_user.unwrap().session.unwrap().id.as_deref(), Some("16c5"));
     assert_eq!(record.external_id.as_deref(), Some("IDP-test-company"));
     assert_eq!(record.return_value.unwrap()["response"], "SUCCESS");
@@ -129,6 +148,7 @@ fn a_seed_record_is_normalized_with_every_field() {
 
 #[test]
 fn precision_beyond_milliseconds_is_cut_and_offsets_are_applied() {
-    let record = normalize(&event_with("created", Some(r#""2023-01-04T17:04:34.678999+01:00""#)), &limits()).unwrap();
+    let record =
+        normalize(&event_with("created", Some(r#""2023-01-04T17:04:34.678999+01:00""#)), &limits()).unwrap();
     assert_eq!(record.created, 1_672_848_274_678);
 }

@@ -105,7 +105,12 @@ async fn a_killed_ingestor_loses_nothing_and_duplicates_keep_their_id() {
     let mut events = produce_raw(&kafka, traffic(7, 0.0, 0.0), 10_000).await;
 
     // Kill without warning once part of the stream is through.
-    let spec = ReadSpec { topic: "audit.normalized", expected: 3_000, settle: Duration::ZERO, timeout: Duration::from_secs(60) };
+    let spec = ReadSpec {
+        topic: "audit.normalized",
+        expected: 3_000,
+        settle: Duration::ZERO,
+        timeout: Duration::from_secs(60),
+    };
     let partial = read(&kafka, spec).await;
     first.0.kill().unwrap();
     first.0.wait().unwrap();
@@ -124,7 +129,12 @@ async fn a_killed_ingestor_loses_nothing_and_duplicates_keep_their_id() {
         let ids = ids_by_event.get(event.event_id.as_deref().unwrap()).expect("every input is in the output");
         assert_eq!(ids.len(), 1, "a duplicate carries the same id");
     }
-    eprintln!("crash test: {} inputs, {} outputs, {} redelivered", events.len(), records.len(), records.len() - events.len());
+    eprintln!(
+        "crash test: {} inputs, {} outputs, {} redelivered",
+        events.len(),
+        records.len(),
+        records.len() - events.len()
+    );
 
     let status = Command::new("kill").args(["-TERM", &second.0.id().to_string()]).status().unwrap();
     assert!(status.success());
@@ -133,7 +143,9 @@ async fn a_killed_ingestor_loses_nothing_and_duplicates_keep_their_id() {
     assert_eq!(committed, ends, "offsets committed on SIGTERM");
 }
 
-async fn start_in_process(kafka: &audit_core::config::KafkaConfig) -> (CancellationToken, tokio::task::JoinHandle<Result<(), ingestor::IngestorError>>) {
+async fn start_in_process(
+    kafka: &audit_core::config::KafkaConfig,
+) -> (CancellationToken, tokio::task::JoinHandle<Result<(), ingestor::IngestorError>>) {
     let mut config = ingestor::Config::defaults_for(&kafka.bootstrap);
     config.kafka = kafka.clone();
     config.kafka.batch_max_records = 300;
@@ -148,7 +160,12 @@ async fn instances_added_and_removed_mid_stream_share_the_work_without_loss() {
     let kafka = kafka(&broker);
     let (stop_first, first) = start_in_process(&kafka).await;
     let mut events = produce_raw(&kafka, traffic(11, 0.0, 0.0), 8_000).await;
-    let spec = ReadSpec { topic: "audit.normalized", expected: 2_000, settle: Duration::ZERO, timeout: Duration::from_secs(60) };
+    let spec = ReadSpec {
+        topic: "audit.normalized",
+        expected: 2_000,
+        settle: Duration::ZERO,
+        timeout: Duration::from_secs(60),
+    };
     read(&kafka, spec).await;
 
     // A second member joins (rebalance), more traffic, then the first leaves (rebalance).

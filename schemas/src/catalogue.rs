@@ -58,12 +58,10 @@ impl Catalogue {
     pub fn try_new(versions: &[SchemaVersion]) -> Result<Catalogue, CodecError> {
         let mut entries: Vec<Entry> = Vec::with_capacity(versions.len());
         for version in versions {
-            let schema = Schema::parse_str(version.text).map_err(|source| {
-                CodecError::InvalidSchema {
-                    family: version.family,
-                    version: version.version,
-                    detail: source.to_string(),
-                }
+            let schema = Schema::parse_str(version.text).map_err(|source| CodecError::InvalidSchema {
+                family: version.family,
+                version: version.version,
+                detail: source.to_string(),
             })?;
             let fingerprint = fingerprint_of(&schema);
             if entries.iter().any(|entry| entry.fingerprint == fingerprint) {
@@ -134,8 +132,7 @@ mod tests {
         let mut families: Vec<&str> = PUBLISHED.iter().map(|version| version.family).collect();
         families.dedup();
         for family in families {
-            let numbers: Vec<u32> =
-                catalogue.versions(family).map(|entry| entry.version.version).collect();
+            let numbers: Vec<u32> = catalogue.versions(family).map(|entry| entry.version.version).collect();
             let expected: Vec<u32> = (1..=numbers.len() as u32).collect();
             assert_eq!(numbers, expected, "{family}");
         }

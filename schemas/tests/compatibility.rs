@@ -55,7 +55,10 @@ fn newest_reader_reads_every_older_writer() {
         let newest = catalogue.latest(family).unwrap();
         for older in catalogue.versions(family) {
             SchemaCompatibility::can_read(&older.schema, &newest.schema).unwrap_or_else(|error| {
-                panic!("{family} v{} unreadable by v{}: {error}", older.version.version, newest.version.version)
+                panic!(
+                    "{family} v{} unreadable by v{}: {error}",
+                    older.version.version, newest.version.version
+                )
             });
         }
     }

@@ -121,9 +121,7 @@ pub fn subscribe(params: &StageParams) -> Result<StageConsumer, CoreError> {
     let consumer: StageConsumer = crate::kafka::consumer_config(&params.kafka, &params.group_id)
         .create_with_context(context)
         .map_err(|source| CoreError::ClientCreation { role: "consumer", source })?;
-    consumer
-        .subscribe(&[&params.topics.input])
-        .map_err(|source| CoreError::Consume { source })?;
+    consumer.subscribe(&[&params.topics.input]).map_err(|source| CoreError::Consume { source })?;
     Ok(consumer)
 }
 

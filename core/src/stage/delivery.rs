@@ -48,7 +48,9 @@ pub async fn deliver(
         match outcome {
             Outcome::Forward(records) => {
                 for record in records {
-                    let output = FutureRecord::<[u8], [u8]>::to(&params.topics.output).key(record.key.as_slice()).payload(record.payload.as_slice());
+                    let output = FutureRecord::<[u8], [u8]>::to(&params.topics.output)
+                        .key(record.key.as_slice())
+                        .payload(record.payload.as_slice());
                     in_flight.send(output).await?;
                 }
                 delivered.produced += records.len() as u64;

@@ -138,8 +138,10 @@ struct Person {
     immutable_id: u32,
 }
 
-const FIRST_NAMES: &[&str] = &["anna", "bruno", "chloe", "david", "elena", "farid", "grace", "hugo", "ines", "jonas"];
-const LAST_NAMES: &[&str] = &["martin", "schmidt", "rossi", "garcia", "nowak", "dubois", "jensen", "silva", "kowalski"];
+const FIRST_NAMES: &[&str] =
+    &["anna", "bruno", "chloe", "david", "elena", "farid", "grace", "hugo", "ines", "jonas"];
+const LAST_NAMES: &[&str] =
+    &["martin", "schmidt", "rossi", "garcia", "nowak", "dubois", "jensen", "silva", "kowalski"];
 const DOMAINS: &[&str] = &["company.com", "example.org", "bank.example", "corp.example.net"];
 
 impl Person {
@@ -150,7 +152,12 @@ impl Person {
         Person {
             email: format!("{first}.{last}{number}@{}", DOMAINS.choose(rng).expect("not empty")),
             username: format!("{first}{last}{number}"),
-            address: format!("10.{}.{}.{}", rng.random::<u8>(), rng.random::<u8>(), rng.random_range(1..255u8)),
+            address: format!(
+                "10.{}.{}.{}",
+                rng.random::<u8>(),
+                rng.random::<u8>(),
+                rng.random_range(1..255u8)
+            ),
             immutable_id: rng.random_range(10_000..99_999),
         }
     }
@@ -208,7 +215,10 @@ fn parameters(rng: &mut StdRng, action: &str, group: &[&str], user: &Person) -> 
         put("AVT", "2027-12-31".into());
     } else {
         put("GRC", format!("GRP{}", rng.random_range(1..400u32)));
-        put("GRN", ["Finance", "Support", "Admins", "Contractors"].choose(rng).expect("not empty").to_string());
+        put(
+            "GRN",
+            ["Finance", "Support", "Admins", "Contractors"].choose(rng).expect("not empty").to_string(),
+        );
         put("ROC", ["ORG_ADMIN", "HELPDESK", "AUDITOR"].choose(rng).expect("not empty").to_string());
     }
     codes
@@ -242,15 +252,23 @@ mod tests {
     use super::*;
 
     fn params(malformed_ratio: f64) -> TrafficParams {
-        TrafficParams { tenants: 3, malformed_ratio, duplicate_ratio: 0.0, seed: 7, start_ms: 1_700_000_000_000 }
+        TrafficParams {
+            tenants: 3,
+            malformed_ratio,
+            duplicate_ratio: 0.0,
+            seed: 7,
+            start_ms: 1_700_000_000_000,
+        }
     }
 
     #[test]
     fn the_same_seed_gives_the_same_traffic() {
-        let first: Vec<Vec<u8>> = (0..50).map({
-            let mut generator = Generator::new(params(0.1));
-            move |_| generator.next_event().payload
-        }).collect();
+        let first: Vec<Vec<u8>> = (0..50)
+            .map({
+                let mut generator = Generator::new(params(0.1));
+                move |_| generator.next_event().payload
+            })
+            .collect();
         let mut generator = Generator::new(params(0.1));
         let second: Vec<Vec<u8>> = (0..50).map(|_| generator.next_event().payload).collect();
         assert_eq!(first, second);

@@ -84,7 +84,12 @@ pub struct ReadSpec {
 
 /// Reads `topic` from the beginning until `expected` messages arrived and then no
 /// more for two seconds, or until `timeout`; returns everything read.
-pub async fn read_topic(kafka: &KafkaConfig, topic: &'static str, expected: usize, timeout: Duration) -> Vec<Read> {
+pub async fn read_topic(
+    kafka: &KafkaConfig,
+    topic: &'static str,
+    expected: usize,
+    timeout: Duration,
+) -> Vec<Read> {
     read(kafka, ReadSpec { topic, expected, settle: Duration::from_secs(2), timeout }).await
 }
 
@@ -156,7 +161,8 @@ pub async fn committed_and_end(kafka: &KafkaConfig, group: &str, topic: &str) ->
             partitions.add_partition(&topic, partition);
         }
         let committed = consumer.committed_offsets(partitions, Duration::from_secs(10)).unwrap();
-        let committed = committed.elements().iter().map(|element| element.offset().to_raw().unwrap_or(-1)).collect();
+        let committed =
+            committed.elements().iter().map(|element| element.offset().to_raw().unwrap_or(-1)).collect();
         let ends = (0..PARTITIONS)
             .map(|partition| consumer.fetch_watermarks(&topic, partition, Duration::from_secs(10)).unwrap().1)
             .collect();

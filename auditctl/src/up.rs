@@ -36,20 +36,21 @@ pub struct UpArgs {
 
 /// Runs the stack until a signal.
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
-    let broker = match &args.kafka {
-        Some(_) => None,
-        None => Some(start_broker(&args).await?),
-    };
-    let bootstrap = match (&args.kafka, &broker) {
-        (Some(kafka), _) => kafka.clone(),
-        (None, Some(broker)) => broker.bootstrap(),
-        (None, None) => unreachable!("a broker is started when --kafka is absent"),
+    let (broker, bootstrap) = match &args.kafka {
+        Some(kafka) => (None, kafka.clone()),
+        None => {
+            let broker = start_broker(&args).await?;
+            let bootstrap = broker.bootstrap();
+            (Some(broker), bootstrap)
+        }
     };
     let shutdown = shutdown::on_signal();
-    let services = start_services(&args, &bootstrap, &shutdown).await?;
-    eprintln!("audit trail up: kafka {bootstrap}, ingestor ops http://{}", args.ingestor_ops_listen);
+    let ingestor = start_ingestor(&args, &bootstrap, &shutdown).await?;
+    eprintln!("audit trail starting: kafka {bootstrap}, data in {}", args.data_dir.display());
+    eprintln!("  ingestor  http://{}/healthz  http://{0}/metrics", args.ingestor_ops_listen);
     eprintln!("press Ctrl-C to stop");
-    let outcome = services.await.context("ingestor task")?;
+    let outcome = ingestor.await.context("ingestor task")?;
+    // Services have drained and committed: only now may the broker go.
     if let Some(broker) = broker {
         broker.stop().await;
     }
@@ -64,7 +65,7 @@ async fn start_broker(args: &UpArgs) -> anyhow::Result<EmbeddedBroker> {
         .with_context(|| format!("starting the embedded broker on {}", args.broker_listen))
 }
 
-async fn start_services(
+async fn start_ingestor(
     args: &UpArgs,
     bootstrap: &str,
     shutdown: &CancellationToken,

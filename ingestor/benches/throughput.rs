@@ -6,7 +6,13 @@
 //! of (1) a bare rdkafka loop, (2) the stage runtime passing records through, (3) the
 //! ingestor, and the ingestor-to-bare ratio.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
 use audit_broker::{BrokerParams, EmbeddedBroker, Storage};
 use audit_core::{
@@ -21,7 +27,7 @@ use futures::StreamExt;
 use rdkafka::{
     ClientConfig, Message,
     consumer::{BaseConsumer, Consumer, StreamConsumer},
-    producer::FutureRecord,
+    producer::{FutureRecord, Producer},
 };
 use tokio_util::sync::CancellationToken;
 
@@ -45,9 +51,9 @@ async fn main() {
         bytes as f64 / RECORDS as f64
     );
 
-    let bare = timed(&kafka, "bench.bare", bare_loop(kafka.clone())).await;
-    let runtime = timed(&kafka, "bench.passthrough", passthrough(kafka.clone())).await;
-    let ingest = timed(&kafka, "bench.normalized", ingestor(kafka.clone())).await;
+    let bare = timed(&kafka, "bench.bare", |done| bare_loop(kafka.clone(), done)).await;
+    let runtime = timed(&kafka, "bench.passthrough", |done| passthrough(kafka.clone(), done)).await;
+    let ingest = timed(&kafka, "bench.normalized", |done| ingestor(kafka.clone(), done)).await;
     report("bare rdkafka consume-produce", bare);
     report("stage runtime, pass-through", runtime);
     report("ingestor", ingest);
@@ -70,7 +76,7 @@ async fn load_raw(kafka: &KafkaConfig) -> usize {
         seed: 1,
         start_ms: chrono::Utc::now().timestamp_millis() - 86_400_000,
     });
-    let (mut deliveries, mut bytes) = (Vec::with_capacity(RECORDS), 0);
+    let (mut deliveries, mut bytes, mut failed) = (Vec::with_capacity(RECORDS), 0, 0);
     for _ in 0..RECORDS {
         let event = generator.next_event();
         bytes += event.payload.len();
@@ -81,22 +87,48 @@ async fn load_raw(kafka: &KafkaConfig) -> usize {
                 Ok(delivery) => break deliveries.push(delivery),
                 Err((_queue_full, returned)) => {
                     record = returned;
-                    futures::future::join_all(deliveries.drain(..)).await;
+                    failed += count_failed(deliveries.drain(..)).await;
                 }
             }
         }
     }
-    futures::future::join_all(deliveries).await;
+    failed += count_failed(deliveries.drain(..)).await;
+    let stored = end_offsets(kafka, "audit.raw").await;
+    assert_eq!(failed, 0, "every raw event is acknowledged");
+    // tansu's ListOffsets can under-report; the runs below count acknowledged output.
+    assert!(stored <= RECORDS as i64, "watermarks {stored}");
     bytes
 }
 
-/// Runs `work` until `output` holds every record; returns records per second.
-async fn timed(kafka: &KafkaConfig, output: &str, work: impl Future<Output = ()> + Send + 'static) -> f64 {
+async fn count_failed(deliveries: impl Iterator<Item = rdkafka::producer::DeliveryFuture>) -> usize {
+    let mut failed = 0;
+    for delivery in deliveries {
+        if let Ok(Err((error, _))) | Err(error) =
+            delivery.await.map_err(|_| rdkafka::error::KafkaError::Canceled)
+        {
+            failed += 1;
+            if failed == 1 {
+                eprintln!("  delivery failed: {error}");
+            }
+        }
+    }
+    failed
+}
+
+/// Runs `work` until it reports every record acknowledged on its output topic;
+/// returns records per second. (Watermarks are not used: tansu under-reports them.)
+async fn timed<W, F>(kafka: &KafkaConfig, output: &str, work: W) -> f64
+where
+    W: FnOnce(Arc<AtomicU64>) -> F,
+    F: Future<Output = ()> + Send + 'static,
+{
     ensure_topics(kafka, &[output, "audit.dlq"]).await.unwrap();
+    let acknowledged = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
-    let task = tokio::spawn(work);
-    while end_offsets(kafka, output).await < RECORDS as i64 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    let task = tokio::spawn(work(acknowledged.clone()));
+    while acknowledged.load(Ordering::Acquire) < RECORDS as u64 {
+        assert!(started.elapsed() < Duration::from_secs(600), "{output} did not fill within 10 minutes");
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let elapsed = started.elapsed().as_secs_f64();
     task.abort();
@@ -116,18 +148,31 @@ async fn end_offsets(kafka: &KafkaConfig, topic: &str) -> i64 {
     .unwrap()
 }
 
-async fn bare_loop(kafka: KafkaConfig) {
+/// Consumes and re-produces without any bookkeeping; done once all are consumed and
+/// a flush has returned, i.e. every record is acknowledged.
+async fn bare_loop(kafka: KafkaConfig, done: Arc<AtomicU64>) {
     let consumer: StreamConsumer = consumer_config(&kafka, "bench-bare").create().unwrap();
     consumer.subscribe(&["audit.raw"]).unwrap();
     let producer = producer(&kafka).unwrap();
     let mut stream = consumer.stream();
-    while let Some(Ok(message)) = stream.next().await {
+    let mut consumed = 0;
+    while let Some(received) = stream.next().await {
+        let Ok(message) = received else { continue };
         let mut record =
             FutureRecord::<[u8], [u8]>::to("bench.bare").payload(message.payload().unwrap_or_default());
         record.key = message.key();
         while let Err((_, returned)) = producer.send_result(record) {
             record = returned;
             tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        consumed += 1;
+        if consumed == RECORDS {
+            let producer = producer.clone();
+            tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(60)))
+                .await
+                .unwrap()
+                .unwrap();
+            done.store(consumed as u64, Ordering::Release);
         }
     }
 }
@@ -145,8 +190,16 @@ impl Stage for PassThrough {
     }
 }
 
-async fn passthrough(kafka: KafkaConfig) {
+async fn passthrough(kafka: KafkaConfig, done: Arc<AtomicU64>) {
     let registry = prometheus::Registry::new();
+    let metrics = Arc::new(StageMetrics::register("passthrough", &registry).unwrap());
+    let produced = metrics.records_produced.clone();
+    tokio::spawn(async move {
+        loop {
+            done.store(produced.get(), Ordering::Release);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
     let params = StageParams {
         service: "passthrough",
         group_id: "bench-passthrough".into(),
@@ -156,17 +209,32 @@ async fn passthrough(kafka: KafkaConfig) {
             dlq: "audit.dlq".into(),
         },
         kafka,
-        metrics: std::sync::Arc::new(StageMetrics::register("passthrough", &registry).unwrap()),
+        metrics,
         health: Health::default(),
     };
     run_stage(PassThrough, params, CancellationToken::new()).await.unwrap();
 }
 
-async fn ingestor(kafka: KafkaConfig) {
+/// The ingestor as it runs in production; progress read from its own `/metrics`.
+async fn ingestor(kafka: KafkaConfig, done: Arc<AtomicU64>) {
     let mut config = ingestor::Config::defaults_for(&kafka.bootstrap);
     config.kafka = kafka;
     config.group_id = "bench-ingestor".into();
     config.topics.output = "bench.normalized".into();
     let ops = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let metrics_url = format!("http://{}/metrics", ops.local_addr().unwrap());
+    tokio::spawn(async move {
+        loop {
+            if let Some(produced) = produced_so_far(&metrics_url).await {
+                done.store(produced, Ordering::Release);
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
     ingestor::run(config, ops, CancellationToken::new()).await.unwrap();
+}
+
+async fn produced_so_far(metrics_url: &str) -> Option<u64> {
+    let body = reqwest::get(metrics_url).await.ok()?.text().await.ok()?;
+    body.lines().find_map(|line| line.strip_prefix("ingestor_records_produced_total ")?.parse().ok())
 }

@@ -8,10 +8,22 @@ use std::{
     time::Duration,
 };
 
-use audit_core::dlq::header;
+use audit_core::{dlq::header, traffic::RawEvent};
 use audit_schemas::{Codec, NormalizedRecord};
 use support::{ReadSpec, broker, committed_and_end, kafka, produce_raw, read, read_topic, traffic};
 use tokio_util::sync::CancellationToken;
+
+/// Every input is in the output, and all copies of one input carry one id.
+fn assert_every_event_with_one_id(events: &[RawEvent], records: &[(Vec<u8>, NormalizedRecord)]) {
+    let mut ids_by_event: HashMap<String, HashSet<String>> = HashMap::new();
+    for (_, record) in records {
+        ids_by_event.entry(record.event_id.clone().unwrap()).or_default().insert(record.id.clone());
+    }
+    for event in events {
+        let ids = ids_by_event.get(event.event_id.as_deref().unwrap()).expect("every input is in the output");
+        assert_eq!(ids.len(), 1, "a redelivered input keeps its id");
+    }
+}
 
 fn decode_all(reads: &[support::Read]) -> Vec<(Vec<u8>, NormalizedRecord)> {
     let codec = Codec::<NormalizedRecord>::published("NormalizedRecord").unwrap();
@@ -121,14 +133,7 @@ async fn a_killed_ingestor_loses_nothing_and_duplicates_keep_their_id() {
     let mut second = spawn_ingestor(&kafka.bootstrap);
     let normalized = read_topic(&kafka, "audit.normalized", events.len(), Duration::from_secs(120)).await;
     let records = decode_all(&normalized);
-    let mut ids_by_event: HashMap<String, HashSet<String>> = HashMap::new();
-    for (_, record) in &records {
-        ids_by_event.entry(record.event_id.clone().unwrap()).or_default().insert(record.id.clone());
-    }
-    for event in &events {
-        let ids = ids_by_event.get(event.event_id.as_deref().unwrap()).expect("every input is in the output");
-        assert_eq!(ids.len(), 1, "a duplicate carries the same id");
-    }
+    assert_every_event_with_one_id(&events, &records);
     eprintln!(
         "crash test: {} inputs, {} outputs, {} redelivered",
         events.len(),
@@ -176,14 +181,7 @@ async fn instances_added_and_removed_mid_stream_share_the_work_without_loss() {
 
     let normalized = read_topic(&kafka, "audit.normalized", events.len(), Duration::from_secs(120)).await;
     let records = decode_all(&normalized);
-    let mut ids_by_event: HashMap<String, HashSet<String>> = HashMap::new();
-    for (_, record) in &records {
-        ids_by_event.entry(record.event_id.clone().unwrap()).or_default().insert(record.id.clone());
-    }
-    for event in &events {
-        let ids = ids_by_event.get(event.event_id.as_deref().unwrap()).expect("every input is in the output");
-        assert_eq!(ids.len(), 1, "a redelivered input keeps its id");
-    }
+    assert_every_event_with_one_id(&events, &records);
     eprintln!("rebalance test: {} inputs, {} outputs", events.len(), records.len());
     stop_second.cancel();
     second.await.unwrap().unwrap();

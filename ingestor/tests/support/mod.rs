@@ -65,6 +65,8 @@ pub fn traffic(seed: u64, malformed_ratio: f64, duplicate_ratio: f64) -> Traffic
 /// One message read back from a topic.
 #[derive(Debug, Clone)]
 pub struct Read {
+    pub partition: i32,
+    pub offset: i64,
     pub key: Option<Vec<u8>>,
     pub payload: Vec<u8>,
     pub headers: HashMap<String, String>,
@@ -123,6 +125,8 @@ fn read_blocking(bootstrap: &str, spec: &ReadSpec) -> Vec<Read> {
             Some(Ok(message)) => {
                 last_message = std::time::Instant::now();
                 read.push(Read {
+                    partition: message.partition(),
+                    offset: message.offset(),
                     key: message.key().map(<[u8]>::to_vec),
                     payload: message.payload().unwrap_or_default().to_vec(),
                     headers: headers_of(&message),
@@ -146,11 +150,24 @@ fn headers_of(message: &rdkafka::message::BorrowedMessage<'_>) -> HashMap<String
         .collect()
 }
 
-/// Committed offsets of `group` on `topic`, and the topic's end offsets.
-pub async fn committed_and_end(kafka: &KafkaConfig, group: &str, topic: &str) -> (Vec<i64>, Vec<i64>) {
+/// Committed offsets of `group` on `topic`, and the topic's end offsets as found by
+/// reading it (tansu's ListOffsets can under-report the high watermark).
+pub async fn committed_and_end(
+    kafka: &KafkaConfig,
+    group: &str,
+    topic: &'static str,
+) -> (Vec<i64>, Vec<i64>) {
+    let spec =
+        ReadSpec { topic, expected: 1, settle: Duration::from_secs(2), timeout: Duration::from_secs(30) };
+    let everything = read(kafka, spec).await;
+    let mut ends = vec![0i64; PARTITIONS as usize];
+    for message in &everything {
+        let end = &mut ends[message.partition as usize];
+        *end = (*end).max(message.offset + 1);
+    }
     let bootstrap = kafka.bootstrap.clone();
-    let (group, topic) = (group.to_owned(), topic.to_owned());
-    tokio::task::spawn_blocking(move || {
+    let group = group.to_owned();
+    let committed = tokio::task::spawn_blocking(move || {
         let consumer: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", &bootstrap)
             .set("group.id", &group)
@@ -158,16 +175,12 @@ pub async fn committed_and_end(kafka: &KafkaConfig, group: &str, topic: &str) ->
             .unwrap();
         let mut partitions = TopicPartitionList::new();
         for partition in 0..PARTITIONS {
-            partitions.add_partition(&topic, partition);
+            partitions.add_partition(topic, partition);
         }
         let committed = consumer.committed_offsets(partitions, Duration::from_secs(10)).unwrap();
-        let committed =
-            committed.elements().iter().map(|element| element.offset().to_raw().unwrap_or(-1)).collect();
-        let ends = (0..PARTITIONS)
-            .map(|partition| consumer.fetch_watermarks(&topic, partition, Duration::from_secs(10)).unwrap().1)
-            .collect();
-        (committed, ends)
+        committed.elements().iter().map(|element| element.offset().to_raw().unwrap_or(-1)).collect()
     })
     .await
-    .unwrap()
+    .unwrap();
+    (committed, ends)
 }

@@ -175,12 +175,9 @@ fn accept(received: Result<BorrowedMessage<'_>, KafkaError>) -> Result<Option<In
 /// reads them from the committed position.
 fn retain_assigned(consumer: &StageConsumer, mut batch: Vec<InputMessage>) -> Vec<InputMessage> {
     let Ok(assignment) = consumer.assignment() else { return batch };
-    let assigned: HashSet<(String, i32)> = assignment
-        .elements()
-        .iter()
-        .map(|element| (element.topic().to_owned(), element.partition()))
-        .collect();
-    batch.retain(|message| assigned.contains(&(message.topic.clone(), message.partition)));
+    // A stage subscribes to one topic, so partitions identify assignments.
+    let assigned: HashSet<i32> = assignment.elements().iter().map(|element| element.partition()).collect();
+    batch.retain(|message| assigned.contains(&message.partition));
     batch
 }
 

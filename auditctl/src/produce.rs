@@ -50,7 +50,7 @@ pub struct ProduceArgs {
 pub async fn run(args: ProduceArgs) -> anyhow::Result<()> {
     anyhow::ensure!((0.0..=1.0).contains(&args.malformed_ratio), "--malformed-ratio must be between 0 and 1");
     anyhow::ensure!((0.0..=1.0).contains(&args.duplicate_ratio), "--duplicate-ratio must be between 0 and 1");
-    let mut kafka = KafkaConfig::for_bootstrap(&args.kafka);
+    let mut kafka = KafkaConfig::for_bootstrap(&args.kafka)?;
     kafka.partitions = args.partitions;
     ensure_topics(&kafka, &[&args.topic]).await.context("creating the topic")?;
     let producer = producer(&kafka)?;

@@ -105,18 +105,17 @@ impl KafkaArgs {
 }
 
 impl KafkaConfig {
-    /// Defaults for a broker at `bootstrap`, as the flags would give them.
-    pub fn for_bootstrap(bootstrap: &str) -> KafkaConfig {
-        KafkaConfig {
-            bootstrap: bootstrap.to_owned(),
-            partitions: 4,
-            replication_factor: 1,
-            batch_max_records: 2000,
-            batch_max_wait: Duration::from_millis(20),
-            session_timeout: Duration::from_secs(10),
-            join_delay: Duration::from_secs(11),
-            properties: Vec::new(),
+    /// Defaults for a broker at `bootstrap`, exactly as the flags (and their env
+    /// variables) give them, so the defaults are written in one place.
+    pub fn for_bootstrap(bootstrap: &str) -> Result<KafkaConfig, CoreError> {
+        #[derive(clap::Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            kafka: KafkaArgs,
         }
+        let defaults = <Defaults as clap::Parser>::try_parse_from(["defaults", "--kafka", bootstrap])
+            .map_err(|error| CoreError::InvalidSetting { name: "kafka", reason: error.to_string() })?;
+        defaults.kafka.validate()
     }
 }
 
@@ -160,6 +159,13 @@ mod tests {
                 other => panic!("{args:?}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn programmatic_defaults_equal_the_flag_defaults() {
+        let config = KafkaConfig::for_bootstrap("127.0.0.1:9092").unwrap();
+        assert_eq!(format!("{config:?}"), format!("{:?}", parse(&[]).unwrap()));
+        assert!(KafkaConfig::for_bootstrap("localhost").is_err(), "no port is refused, not a panic");
     }
 
     #[test]

@@ -54,13 +54,13 @@ pub fn producer(config: &KafkaConfig) -> Result<FutureProducer, CoreError> {
 /// Creates each topic that does not exist yet with the configured partition count.
 /// Some brokers (tansu among them) do not create topics on first use.
 pub async fn ensure_topics(config: &KafkaConfig, topics: &[&str]) -> Result<(), CoreError> {
-    let admin: AdminClient<DefaultClientContext> = base_client_config(config)
-        .create()
-        .map_err(|source| CoreError::ClientCreation { role: "admin", source })?;
     let missing = missing_topics(config, topics).await?;
     if missing.is_empty() {
         return Ok(());
     }
+    let admin: AdminClient<DefaultClientContext> = base_client_config(config)
+        .create()
+        .map_err(|source| CoreError::ClientCreation { role: "admin", source })?;
     let new_topics: Vec<NewTopic> = missing
         .iter()
         .map(|topic| {

@@ -25,8 +25,8 @@ use audit_core::{
 };
 use futures::StreamExt;
 use rdkafka::{
-    ClientConfig, Message,
-    consumer::{BaseConsumer, Consumer, StreamConsumer},
+    Message,
+    consumer::{Consumer, StreamConsumer},
     producer::{FutureRecord, Producer},
 };
 use tokio_util::sync::CancellationToken;
@@ -41,7 +41,7 @@ async fn main() {
     })
     .await
     .expect("broker starts");
-    let mut kafka = KafkaConfig::for_bootstrap(&broker.bootstrap());
+    let mut kafka = KafkaConfig::for_bootstrap(&broker.bootstrap()).unwrap();
     kafka.partitions = 4;
     // Every run uses a fresh group: no predecessor to wait out.
     kafka.join_delay = Duration::ZERO;
@@ -93,10 +93,7 @@ async fn load_raw(kafka: &KafkaConfig) -> usize {
         }
     }
     failed += count_failed(deliveries.drain(..)).await;
-    let stored = end_offsets(kafka, "audit.raw").await;
     assert_eq!(failed, 0, "every raw event is acknowledged");
-    // tansu's ListOffsets can under-report; the runs below count acknowledged output.
-    assert!(stored <= RECORDS as i64, "watermarks {stored}");
     bytes
 }
 
@@ -133,19 +130,6 @@ where
     let elapsed = started.elapsed().as_secs_f64();
     task.abort();
     RECORDS as f64 / elapsed
-}
-
-async fn end_offsets(kafka: &KafkaConfig, topic: &str) -> i64 {
-    let (bootstrap, topic) = (kafka.bootstrap.clone(), topic.to_owned());
-    tokio::task::spawn_blocking(move || {
-        let consumer: BaseConsumer =
-            ClientConfig::new().set("bootstrap.servers", &bootstrap).create().unwrap();
-        (0..4)
-            .map(|partition| consumer.fetch_watermarks(&topic, partition, Duration::from_secs(5)).unwrap().1)
-            .sum()
-    })
-    .await
-    .unwrap()
 }
 
 /// Consumes and re-produces without any bookkeeping; done once all are consumed and

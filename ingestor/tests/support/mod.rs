@@ -27,7 +27,7 @@ pub async fn broker() -> (EmbeddedBroker, tempfile::TempDir) {
 }
 
 pub fn kafka(broker: &EmbeddedBroker) -> KafkaConfig {
-    let mut config = KafkaConfig::for_bootstrap(&broker.bootstrap());
+    let mut config = KafkaConfig::for_bootstrap(&broker.bootstrap()).unwrap();
     config.partitions = PARTITIONS;
     config.session_timeout = Duration::from_secs(6);
     config.join_delay = Duration::from_secs(7);

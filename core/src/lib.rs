@@ -10,6 +10,7 @@
 //! - [`metrics`], [`ops`]: Prometheus metrics and the `/metrics` + `/healthz` server.
 //! - [`config`]: flags and env variables shared by every service.
 //! - [`shutdown`], [`telemetry`]: SIGTERM handling and logs.
+//! - [`vault_api`]: the vault's batched service API on the wire.
 //! - [`traffic`]: realistic raw events from the seed catalogue (`auditctl produce`,
 //!   tests and benchmarks).
 #![warn(missing_docs)]
@@ -25,5 +26,6 @@ pub mod shutdown;
 pub mod stage;
 pub mod telemetry;
 pub mod traffic;
+pub mod vault_api;
 
 pub use error::CoreError;

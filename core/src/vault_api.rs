@@ -1,0 +1,136 @@
+//! The vault's service API on the wire: what the tokenizer and the query-api send and
+//! receive. The vault serves it; [`crate::vault_client`] calls it.
+//!
+//! Every call is batched, so a pipeline batch costs one round trip whatever its size.
+//! These types carry clear values: they are never logged (no `Debug` on values).
+
+use serde::{Deserialize, Serialize};
+
+/// Path of the batched tokenize call.
+pub const TOKENIZE_PATH: &str = "/v1/tokenize";
+/// Path of the value-to-token lookup (search by clear value).
+pub const LOOKUP_PATH: &str = "/v1/lookup";
+/// Path of the batched detokenize call.
+pub const DETOKENIZE_PATH: &str = "/v1/detokenize";
+
+/// The data subject a value belongs to.
+#[derive(Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Owner {
+    /// The subject's stable internal id (an event's `immutableId`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The subject's external id (an event's user `id`); clear, kept only as a keyed index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ext_id: Option<String>,
+}
+
+/// One clear value to tokenize.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenizeItem {
+    /// The clear value.
+    pub value: String,
+    /// Whose value it is; the first owner of a value keeps it.
+    #[serde(default)]
+    pub owner: Owner,
+}
+
+/// The values of one tenant within a tokenize call.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantValues {
+    /// Tenant id.
+    pub tenant: String,
+    /// Values in request order.
+    pub items: Vec<TokenizeItem>,
+}
+
+/// `POST /v1/tokenize`.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenizeRequest {
+    /// Per tenant, the values to tokenize.
+    pub tenants: Vec<TenantValues>,
+}
+
+/// The tokens of one tenant, in the order of its items.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantTokens {
+    /// Tenant id.
+    pub tenant: String,
+    /// One token per item.
+    pub tokens: Vec<String>,
+}
+
+/// Answer to [`TokenizeRequest`], tenants in request order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenizeResponse {
+    /// Per tenant, the tokens.
+    pub tenants: Vec<TenantTokens>,
+}
+
+/// `POST /v1/lookup`: the tokens of clear values, without creating any.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LookupRequest {
+    /// Tenant id.
+    pub tenant: String,
+    /// Clear values.
+    pub values: Vec<String>,
+}
+
+/// Answer to [`LookupRequest`]: a token per value, `None` for values never seen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LookupResponse {
+    /// Tokens in request order.
+    pub tokens: Vec<Option<String>>,
+}
+
+/// Who a service detokenizes for, and why: it goes into the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Requester {
+    /// The end user's subject (`sub` of their bearer token).
+    pub subject: String,
+    /// Why the values are revealed, e.g. `search`.
+    pub reason: String,
+}
+
+/// `POST /v1/detokenize`.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DetokenizeRequest {
+    /// Tenant id.
+    pub tenant: String,
+    /// Tokens to reveal.
+    pub tokens: Vec<String>,
+    /// The user the calling service acts for.
+    pub on_behalf_of: Requester,
+}
+
+/// What a token reveals.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "status")]
+pub enum Revealed {
+    /// The clear value.
+    Value {
+        /// The clear value.
+        value: String,
+    },
+    /// The value's data subject was erased: the value is gone for good.
+    Erased,
+    /// Not a token of this tenant.
+    Unknown,
+}
+
+/// Answer to [`DetokenizeRequest`]: one entry per token, in request order.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DetokenizeResponse {
+    /// What each token revealed.
+    pub values: Vec<Revealed>,
+}

@@ -1,0 +1,42 @@
+//! The vault's one error type. Messages name what happened, never a clear value or a
+//! key; [`crate::http::error_response`] maps each to its HTTP status.
+
+use crate::keys::KeyError;
+use crate::store::StoreError;
+
+/// What went wrong in the vault.
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A stored key or value did not open: wrong master key or tampered data.
+    #[error("stored key material does not open: {0}")]
+    Key(#[from] KeyError),
+    /// A token was inserted but could not be read back.
+    #[error("token not found after insert")]
+    TokenNotStored,
+    /// A subject key vanished while a batch was sealing (erased concurrently).
+    #[error("subject key missing while sealing; the subject was erased concurrently")]
+    SubjectKeyMissing,
+    /// Erasure needs an `ownerId` or `ownerExtId`.
+    #[error("erasure names no data subject")]
+    NoSubject,
+    /// The configuration is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// A listener or the master key file failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: &'static str,
+        /// The failure.
+        source: std::io::Error,
+    },
+    /// Metrics could not be registered.
+    #[error("metrics registration failed: {0}")]
+    Metrics(#[from] prometheus::Error),
+    /// Kafka (for detokenization audit events) failed.
+    #[error(transparent)]
+    Kafka(#[from] audit_core::CoreError),
+}

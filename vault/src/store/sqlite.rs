@@ -1,0 +1,288 @@
+//! The embedded engine: one libSQL (SQLite) file, one connection.
+//!
+//! SQLite has one writer at a time, so one connection behind an async mutex is the
+//! whole pool: statements run in microseconds and a batch is one transaction. The
+//! file runs in WAL mode with `synchronous=FULL`: a token the vault answered is on
+//! disk before any record carrying it can reach a topic.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use libsql::{Connection, Value, params_from_iter};
+use tokio::sync::Mutex;
+
+use super::migrations::{self, SCHEMA_TABLE, SQLITE};
+use super::{BlindIndex, StoreError, TokenPage, TokenQuery, TokenRow};
+
+const TOKEN_COLUMNS: &str = "token, blind_index, owner_id, owner_ext_index, sealed, created_ms, erased_ms";
+
+/// The SQLite store.
+#[derive(Clone)]
+pub struct SqliteStore {
+    connection: Arc<Mutex<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("SqliteStore")
+    }
+}
+
+impl SqliteStore {
+    /// Opens or creates the database file and applies pending migrations.
+    pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let database = libsql::Builder::new_local(path).build().await?;
+        let connection = database.connect()?;
+        connection.busy_timeout(std::time::Duration::from_secs(5))?;
+        // journal_mode answers with a row, so it is queried rather than executed.
+        connection.query("PRAGMA journal_mode = WAL", ()).await?;
+        connection.execute("PRAGMA synchronous = FULL", ()).await?;
+        migrate(&connection).await?;
+        Ok(SqliteStore { connection: Arc::new(Mutex::new(connection)) })
+    }
+
+    pub(super) async fn tenant_key(&self, tenant: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let connection = self.connection.lock().await;
+        let sql = "SELECT wrapped_key FROM tenant_keys WHERE tenant_id = ?1";
+        let mut rows = connection.query(sql, [tenant]).await?;
+        Ok(match rows.next().await? {
+            Some(row) => Some(row.get::<Vec<u8>>(0)?),
+            None => None,
+        })
+    }
+
+    pub(super) async fn insert_tenant_key(&self, tenant: &str, wrapped: &[u8]) -> Result<Vec<u8>, StoreError> {
+        {
+            let connection = self.connection.lock().await;
+            let sql = "INSERT INTO tenant_keys (tenant_id, wrapped_key, created_ms) VALUES (?1, ?2, ?3)
+                       ON CONFLICT (tenant_id) DO NOTHING";
+            let params = vec![text(tenant), Value::Blob(wrapped.to_vec()), Value::Integer(migrations::now_ms())];
+            connection.execute(sql, params_from_iter(params)).await?;
+        }
+        self.tenant_key(tenant).await?.ok_or(StoreError::Corrupt("tenant key vanished after insert"))
+    }
+
+    pub(super) async fn subject_keys(
+        &self,
+        tenant: &str,
+        owners: &[&str],
+    ) -> Result<HashMap<String, Vec<u8>>, StoreError> {
+        let mut keys = HashMap::with_capacity(owners.len());
+        if owners.is_empty() {
+            return Ok(keys);
+        }
+        let sql = format!(
+            "SELECT owner_id, wrapped_key FROM subject_keys WHERE tenant_id = ?1 AND owner_id IN ({})",
+            placeholders(2, owners.len())
+        );
+        let params = std::iter::once(text(tenant)).chain(owners.iter().map(|owner| text(owner)));
+        let connection = self.connection.lock().await;
+        let mut rows = connection.query(&sql, params_from_iter(params)).await?;
+        while let Some(row) = rows.next().await? {
+            keys.insert(row.get::<String>(0)?, row.get::<Vec<u8>>(1)?);
+        }
+        Ok(keys)
+    }
+
+    pub(super) async fn insert_subject_keys(
+        &self,
+        tenant: &str,
+        keys: &[(String, Vec<u8>)],
+    ) -> Result<(), StoreError> {
+        let connection = self.connection.lock().await;
+        let transaction = connection.transaction().await?;
+        let sql = "INSERT INTO subject_keys (tenant_id, owner_id, wrapped_key, created_ms) VALUES (?1, ?2, ?3, ?4)
+                   ON CONFLICT (tenant_id, owner_id) DO NOTHING";
+        let now = migrations::now_ms();
+        for (owner, wrapped) in keys {
+            let params = vec![text(tenant), text(owner), Value::Blob(wrapped.clone()), Value::Integer(now)];
+            transaction.execute(sql, params_from_iter(params)).await?;
+        }
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn tokens_by_index(
+        &self,
+        tenant: &str,
+        indexes: &[BlindIndex],
+    ) -> Result<HashMap<BlindIndex, String>, StoreError> {
+        let mut tokens = HashMap::with_capacity(indexes.len());
+        let connection = self.connection.lock().await;
+        // SQLite allows 32,766 parameters per statement; chunks stay far below.
+        for chunk in indexes.chunks(1000) {
+            let sql = format!(
+                "SELECT blind_index, token FROM tokens WHERE tenant_id = ?1 AND blind_index IN ({})",
+                placeholders(2, chunk.len())
+            );
+            let params = std::iter::once(text(tenant)).chain(chunk.iter().map(|index| Value::Blob(index.to_vec())));
+            let mut rows = connection.query(&sql, params_from_iter(params)).await?;
+            while let Some(row) = rows.next().await? {
+                tokens.insert(row.get::<[u8; 32]>(0)?, row.get::<String>(1)?);
+            }
+        }
+        Ok(tokens)
+    }
+
+    pub(super) async fn insert_tokens(&self, tenant: &str, rows: &[TokenRow]) -> Result<(), StoreError> {
+        let connection = self.connection.lock().await;
+        let transaction = connection.transaction().await?;
+        let sql = format!(
+            "INSERT INTO tokens (tenant_id, {TOKEN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (tenant_id, blind_index) DO NOTHING"
+        );
+        let statement = transaction.prepare(&sql).await?;
+        for row in rows {
+            let params = std::iter::once(text(tenant)).chain(row_values(row));
+            statement.execute(params_from_iter(params)).await?;
+            statement.reset();
+        }
+        drop(statement);
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn tokens(&self, tenant: &str, tokens: &[&str]) -> Result<Vec<TokenRow>, StoreError> {
+        let mut found = Vec::with_capacity(tokens.len());
+        let connection = self.connection.lock().await;
+        for chunk in tokens.chunks(1000) {
+            let sql = format!(
+                "SELECT {TOKEN_COLUMNS} FROM tokens WHERE tenant_id = ?1 AND token IN ({})",
+                placeholders(2, chunk.len())
+            );
+            let params = std::iter::once(text(tenant)).chain(chunk.iter().map(|token| text(token)));
+            let mut rows = connection.query(&sql, params_from_iter(params)).await?;
+            while let Some(row) = rows.next().await? {
+                found.push(token_row(&row)?);
+            }
+        }
+        Ok(found)
+    }
+
+    pub(super) async fn search(&self, tenant: &str, query: &TokenQuery) -> Result<TokenPage, StoreError> {
+        let (condition, params) = search_condition(tenant, query);
+        let connection = self.connection.lock().await;
+        let count_sql = format!("SELECT COUNT(*) FROM tokens WHERE {condition}");
+        let mut rows = connection.query(&count_sql, params_from_iter(params.clone())).await?;
+        let total = match rows.next().await? {
+            Some(row) => row.get::<u64>(0)?,
+            None => 0,
+        };
+        let page_sql = format!(
+            "SELECT {TOKEN_COLUMNS} FROM tokens WHERE {condition} ORDER BY created_ms, token LIMIT {} OFFSET {}",
+            query.limit, query.offset
+        );
+        let mut rows = connection.query(&page_sql, params_from_iter(params)).await?;
+        let mut page = Vec::new();
+        while let Some(row) = rows.next().await? {
+            page.push(token_row(&row)?);
+        }
+        Ok(TokenPage { total, rows: page })
+    }
+
+    pub(super) async fn erase_subject(&self, tenant: &str, owner: &str, now_ms: i64) -> Result<u64, StoreError> {
+        let connection = self.connection.lock().await;
+        let transaction = connection.transaction().await?;
+        let erased = transaction
+            .execute(
+                "UPDATE tokens SET sealed = NULL, blind_index = NULL, owner_ext_index = NULL, erased_ms = ?3
+                 WHERE tenant_id = ?1 AND owner_id = ?2 AND sealed IS NOT NULL",
+                params_from_iter([text(tenant), text(owner), Value::Integer(now_ms)]),
+            )
+            .await?;
+        transaction
+            .execute("DELETE FROM subject_keys WHERE tenant_id = ?1 AND owner_id = ?2", [tenant, owner])
+            .await?;
+        transaction.commit().await?;
+        Ok(erased)
+    }
+}
+
+async fn migrate(connection: &Connection) -> Result<(), StoreError> {
+    connection.execute(SCHEMA_TABLE, ()).await?;
+    let transaction = connection.transaction_with_behavior(libsql::TransactionBehavior::Immediate).await?;
+    let mut rows = transaction.query("SELECT COALESCE(MAX(version), 0) FROM vault_schema", ()).await?;
+    let applied = match rows.next().await? {
+        Some(row) => row.get::<i64>(0)?,
+        None => 0,
+    };
+    drop(rows);
+    let known = migrations::latest(SQLITE);
+    if applied > known {
+        return Err(StoreError::SchemaTooNew { found: applied, known });
+    }
+    for migration in SQLITE.iter().filter(|migration| migration.version > applied) {
+        transaction.execute_batch(migration.sql).await?;
+        let params = vec![
+            Value::Integer(migration.version),
+            text(migration.name),
+            Value::Integer(migrations::now_ms()),
+        ];
+        transaction
+            .execute("INSERT INTO vault_schema (version, name, applied_ms) VALUES (?1, ?2, ?3)", params_from_iter(params))
+            .await?;
+    }
+    transaction.commit().await?;
+    Ok(())
+}
+
+/// `?first, ?first+1, ...`: `count` numbered placeholders.
+fn placeholders(first: usize, count: usize) -> String {
+    let numbered: Vec<String> = (first..first + count).map(|number| format!("?{number}")).collect();
+    numbered.join(", ")
+}
+
+fn search_condition(tenant: &str, query: &TokenQuery) -> (String, Vec<Value>) {
+    let mut condition = String::from("tenant_id = ?1");
+    let mut params = vec![text(tenant)];
+    let mut add = |column: &str, value: Value| {
+        params.push(value);
+        condition.push_str(&format!(" AND {column} = ?{}", params.len()));
+    };
+    if let Some(token) = &query.token {
+        add("token", text(token));
+    }
+    if let Some(index) = &query.blind_index {
+        add("blind_index", Value::Blob(index.to_vec()));
+    }
+    if let Some(owner) = &query.owner_id {
+        add("owner_id", text(owner));
+    }
+    if let Some(index) = &query.owner_ext_index {
+        add("owner_ext_index", Value::Blob(index.to_vec()));
+    }
+    (condition, params)
+}
+
+fn text(value: &str) -> Value {
+    Value::Text(value.to_owned())
+}
+
+fn optional<T>(value: Option<T>, into: impl FnOnce(T) -> Value) -> Value {
+    value.map_or(Value::Null, into)
+}
+
+fn row_values(row: &TokenRow) -> Vec<Value> {
+    vec![
+        text(&row.token),
+        optional(row.blind_index, |index| Value::Blob(index.to_vec())),
+        optional(row.owner_id.as_deref(), text),
+        optional(row.owner_ext_index, |index| Value::Blob(index.to_vec())),
+        optional(row.sealed.clone(), Value::Blob),
+        Value::Integer(row.created_ms),
+        optional(row.erased_ms, Value::Integer),
+    ]
+}
+
+fn token_row(row: &libsql::Row) -> Result<TokenRow, StoreError> {
+    Ok(TokenRow {
+        token: row.get(0)?,
+        blind_index: row.get(1)?,
+        owner_id: row.get(2)?,
+        owner_ext_index: row.get(3)?,
+        sealed: row.get(4)?,
+        created_ms: row.get(5)?,
+        erased_ms: row.get(6)?,
+    })
+}

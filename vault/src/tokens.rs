@@ -1,0 +1,255 @@
+//! The vault's operations on one tenant's tokens: tokenize, look up, reveal, search,
+//! erase. Pure logic over [`Store`] and [`Keyring`]; the HTTP layer only translates.
+//!
+//! Guarantees: one clear value has one token per tenant, also under racing writers
+//! (the store's unique blind index decides and the losers read the winner back); a
+//! token is a random UUID v4 that says nothing about its value; a value is sealed
+//! under its subject's key, bound to tenant and token.
+
+use std::collections::{HashMap, HashSet};
+
+use audit_core::vault_api::{Owner, Revealed, TokenizeItem};
+use zeroize::Zeroizing;
+
+use crate::VaultError;
+use crate::keyring::{CreateMissing, Keyring, SubjectKeyParams, SubjectKeys, TenantKeys};
+use crate::keys::Context;
+use crate::store::{BlindIndex, Store, TokenQuery, TokenRow, now_ms};
+
+/// One token as revealed to a privileged reader.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RevealedToken {
+    /// The token.
+    pub token: String,
+    /// Its data subject's internal id, if it has one.
+    pub owner_id: Option<String>,
+    /// The clear value, or why there is none.
+    pub revealed: Revealed,
+}
+
+/// Equality conditions of a search, on clear values; all present ones must hold.
+#[derive(Clone, Default)]
+pub struct SearchFilter {
+    /// `token eq`.
+    pub token: Option<String>,
+    /// `value eq` (clear).
+    pub value: Option<String>,
+    /// `ownerId eq`.
+    pub owner_id: Option<String>,
+    /// `ownerExtId eq` (clear).
+    pub owner_ext_id: Option<String>,
+}
+
+/// The Token Vault over its store.
+#[derive(Debug)]
+pub struct Vault {
+    store: Store,
+    keyring: Keyring,
+}
+
+impl Vault {
+    /// A vault keeping its data in `store`, keys under `keyring`.
+    pub fn new(store: Store, keyring: Keyring) -> Vault {
+        Vault { store, keyring }
+    }
+
+    /// One token per item, in order; values seen before keep their token.
+    pub async fn tokenize(&self, tenant: &str, items: &[TokenizeItem]) -> Result<Vec<String>, VaultError> {
+        let keys = self.keyring.tenant(&self.store, tenant).await?;
+        let indexes: Vec<BlindIndex> = items.iter().map(|item| keys.blind_index(&item.value)).collect();
+        let mut tokens = self.store.tokens_by_index(tenant, &unique(&indexes)).await?;
+        let new_rows = self.new_rows(tenant, &keys, items, &indexes, &tokens).await?;
+        if !new_rows.is_empty() {
+            self.store.insert_tokens(tenant, &new_rows).await?;
+            let inserted: Vec<BlindIndex> = new_rows.iter().filter_map(|row| row.blind_index).collect();
+            tokens.extend(self.store.tokens_by_index(tenant, &inserted).await?);
+        }
+        indexes
+            .iter()
+            .map(|index| tokens.get(index).cloned().ok_or(VaultError::TokenNotStored))
+            .collect()
+    }
+
+    /// Rows for the values that have no token yet, each value once, sealed under the
+    /// key of the first item's owner.
+    async fn new_rows(
+        &self,
+        tenant: &str,
+        keys: &TenantKeys,
+        items: &[TokenizeItem],
+        indexes: &[BlindIndex],
+        existing: &HashMap<BlindIndex, String>,
+    ) -> Result<Vec<TokenRow>, VaultError> {
+        let mut seen = HashSet::new();
+        let new_items: Vec<(&TokenizeItem, BlindIndex)> = items
+            .iter()
+            .zip(indexes)
+            .filter(|(_, index)| !existing.contains_key(*index) && seen.insert(**index))
+            .map(|(item, index)| (item, *index))
+            .collect();
+        let owners: Vec<Option<String>> = new_items.iter().map(|(item, _)| owner_key(keys, &item.owner)).collect();
+        let owner_set: Vec<&str> = unique_owners(&owners);
+        let subject_keys = SubjectKeys::load(SubjectKeyParams {
+            store: &self.store,
+            tenant,
+            keys,
+            owners: &owner_set,
+            create: CreateMissing::Yes,
+        })
+        .await?;
+        let now = now_ms();
+        let mut rows = Vec::with_capacity(new_items.len());
+        for ((item, index), owner) in new_items.into_iter().zip(owners) {
+            let token = uuid::Uuid::new_v4().to_string();
+            let key = subject_keys.sealing_key(keys, owner.as_deref()).ok_or(VaultError::SubjectKeyMissing)?;
+            let sealed = key.seal_text(&Context::value(tenant, &token), &item.value);
+            let owner_ext_index = item.owner.ext_id.as_deref().map(|ext| keys.blind_index(ext));
+            rows.push(TokenRow {
+                token,
+                blind_index: Some(index),
+                owner_id: owner,
+                owner_ext_index,
+                sealed: Some(sealed),
+                created_ms: now,
+                erased_ms: None,
+            });
+        }
+        Ok(rows)
+    }
+
+    /// The token of each clear value, `None` where the tenant never saw the value.
+    pub async fn lookup(&self, tenant: &str, values: &[String]) -> Result<Vec<Option<String>>, VaultError> {
+        let Some(keys) = self.keyring.existing_tenant(&self.store, tenant).await? else {
+            return Ok(vec![None; values.len()]);
+        };
+        let indexes: Vec<BlindIndex> = values.iter().map(|value| keys.blind_index(value)).collect();
+        let tokens = self.store.tokens_by_index(tenant, &unique(&indexes)).await?;
+        Ok(indexes.iter().map(|index| tokens.get(index).cloned()).collect())
+    }
+
+    /// What each token reveals, in order.
+    pub async fn detokenize(&self, tenant: &str, tokens: &[String]) -> Result<Vec<RevealedToken>, VaultError> {
+        let Some(keys) = self.keyring.existing_tenant(&self.store, tenant).await? else {
+            return Ok(tokens.iter().map(|token| unknown(token)).collect());
+        };
+        let wanted: Vec<&str> = unique_strs(tokens);
+        let rows = self.store.tokens(tenant, &wanted).await?;
+        let revealed = self.reveal(tenant, &keys, rows).await?;
+        let by_token: HashMap<&str, &RevealedToken> =
+            revealed.iter().map(|entry| (entry.token.as_str(), entry)).collect();
+        Ok(tokens.iter().map(|token| by_token.get(token.as_str()).map_or_else(|| unknown(token), |e| (*e).clone())).collect())
+    }
+
+    /// One page of the tenant's tokens matching `filter`, and the total match count.
+    pub async fn search(
+        &self,
+        tenant: &str,
+        filter: &SearchFilter,
+        page: Page,
+    ) -> Result<(u64, Vec<RevealedToken>), VaultError> {
+        let Some(keys) = self.keyring.existing_tenant(&self.store, tenant).await? else {
+            return Ok((0, Vec::new()));
+        };
+        let query = TokenQuery {
+            token: filter.token.clone(),
+            blind_index: filter.value.as_deref().map(|value| keys.blind_index(value)),
+            owner_id: filter.owner_id.clone(),
+            owner_ext_index: filter.owner_ext_id.as_deref().map(|ext| keys.blind_index(ext)),
+            offset: page.offset,
+            limit: page.limit,
+        };
+        let found = self.store.search(tenant, &query).await?;
+        Ok((found.total, self.reveal(tenant, &keys, found.rows).await?))
+    }
+
+    /// Erases a data subject: their values become unrecoverable, their tokens stay.
+    /// Returns how many values were erased.
+    pub async fn erase(&self, tenant: &str, owner: &Owner) -> Result<u64, VaultError> {
+        let Some(keys) = self.keyring.existing_tenant(&self.store, tenant).await? else {
+            return Ok(0);
+        };
+        let owner = owner_key(&keys, owner).ok_or(VaultError::NoSubject)?;
+        Ok(self.store.erase_subject(tenant, &owner, now_ms()).await?)
+    }
+
+    async fn reveal(
+        &self,
+        tenant: &str,
+        keys: &TenantKeys,
+        rows: Vec<TokenRow>,
+    ) -> Result<Vec<RevealedToken>, VaultError> {
+        let owners: Vec<&str> = unique_owners_of(&rows);
+        let subject_keys = SubjectKeys::load(SubjectKeyParams {
+            store: &self.store,
+            tenant,
+            keys,
+            owners: &owners,
+            create: CreateMissing::No,
+        })
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                let key = subject_keys.sealing_key(keys, row.owner_id.as_deref());
+                let revealed = match (row.sealed.as_deref(), key) {
+                    (Some(sealed), Some(key)) => {
+                        let value: Zeroizing<String> = key.open_text(&Context::value(tenant, &row.token), sealed)?;
+                        Revealed::Value { value: value.as_str().to_owned() }
+                    }
+                    _ => Revealed::Erased,
+                };
+                Ok(RevealedToken { token: row.token, owner_id: public_owner(row.owner_id), revealed })
+            })
+            .collect()
+    }
+}
+
+/// Which rows of a search to return.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    /// Rows to skip.
+    pub offset: u64,
+    /// Rows to return at most.
+    pub limit: u64,
+}
+
+/// Prefix of owner keys made from an external id, for subjects without an internal id.
+const EXT_OWNER_PREFIX: &str = "ext:";
+
+/// The key a subject's values are filed under: the internal id, or for subjects known
+/// only by their (clear, personal) external id, its keyed blind index.
+fn owner_key(keys: &TenantKeys, owner: &Owner) -> Option<String> {
+    match (&owner.id, &owner.ext_id) {
+        (Some(id), _) => Some(id.clone()),
+        (None, Some(ext)) => Some(format!("{EXT_OWNER_PREFIX}{}", hex::encode(keys.blind_index(ext)))),
+        (None, None) => None,
+    }
+}
+
+/// Owner ids made from blind indexes are internal: readers see internal ids only.
+fn public_owner(owner: Option<String>) -> Option<String> {
+    owner.filter(|owner| !owner.starts_with(EXT_OWNER_PREFIX))
+}
+
+fn unknown(token: &str) -> RevealedToken {
+    RevealedToken { token: token.to_owned(), owner_id: None, revealed: Revealed::Unknown }
+}
+
+fn unique(indexes: &[BlindIndex]) -> Vec<BlindIndex> {
+    let mut seen = HashSet::with_capacity(indexes.len());
+    indexes.iter().copied().filter(|index| seen.insert(*index)).collect()
+}
+
+fn unique_strs(values: &[String]) -> Vec<&str> {
+    let mut seen = HashSet::with_capacity(values.len());
+    values.iter().map(String::as_str).filter(|value| seen.insert(*value)).collect()
+}
+
+fn unique_owners(owners: &[Option<String>]) -> Vec<&str> {
+    let mut seen = HashSet::new();
+    owners.iter().flatten().map(String::as_str).filter(|owner| seen.insert(*owner)).collect()
+}
+
+fn unique_owners_of(rows: &[TokenRow]) -> Vec<&str> {
+    let mut seen = HashSet::new();
+    rows.iter().filter_map(|row| row.owner_id.as_deref()).filter(|owner| seen.insert(*owner)).collect()
+}

@@ -8,6 +8,7 @@
 //! - [`kafka`]: client settings and topic creation.
 //! - [`dlq`]: how a rejected message is written to the dead-letter topic.
 //! - [`metrics`], [`ops`]: Prometheus metrics and the `/metrics` + `/healthz` server.
+//! - [`auth`]: bearer JWTs for users, credentials for services, the local issuer.
 //! - [`config`]: flags and env variables shared by every service.
 //! - [`shutdown`], [`telemetry`]: SIGTERM handling and logs.
 //! - [`vault_api`]: the vault's batched service API on the wire.
@@ -15,6 +16,7 @@
 //!   tests and benchmarks).
 #![warn(missing_docs)]
 
+pub mod auth;
 pub mod config;
 pub mod dlq;
 pub mod error;

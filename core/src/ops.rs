@@ -57,11 +57,15 @@ pub async fn serve(
     state: OpsState,
     shutdown: CancellationToken,
 ) -> Result<(), CoreError> {
-    let app = Router::new().route("/metrics", get(metrics)).route("/healthz", get(healthz)).with_state(state);
-    axum::serve(listener, app)
+    axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
         .map_err(|source| CoreError::OpsServer { source })
+}
+
+/// `/metrics` and `/healthz`, for services that serve them beside their API.
+pub fn router<S>(state: OpsState) -> Router<S> {
+    Router::new().route("/metrics", get(metrics)).route("/healthz", get(healthz)).with_state(state)
 }
 
 async fn metrics(State(state): State<OpsState>) -> impl IntoResponse {

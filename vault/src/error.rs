@@ -1,6 +1,8 @@
 //! The vault's one error type. Messages name what happened, never a clear value or a
 //! key; [`crate::http::error_response`] maps each to its HTTP status.
 
+use audit_core::auth::AuthError;
+
 use crate::keys::KeyError;
 use crate::store::StoreError;
 
@@ -39,4 +41,24 @@ pub enum VaultError {
     /// Kafka (for detokenization audit events) failed.
     #[error(transparent)]
     Kafka(#[from] audit_core::CoreError),
+    /// The caller is not authenticated or not allowed.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// The request is not valid; `scim_type` classifies it as SCIM does.
+    #[error("invalid request: {detail}")]
+    InvalidRequest {
+        /// SCIM error type, e.g. `invalidFilter`.
+        scim_type: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
+    /// No such token in this tenant.
+    #[error("token not found")]
+    TokenNotFound,
+    /// The token's data subject was erased.
+    #[error("the value of this token was erased with its data subject")]
+    ValueErased,
+    /// The audit event of an access could not be written: nothing is revealed.
+    #[error("audit event not recorded: {0}")]
+    AuditUnavailable(String),
 }

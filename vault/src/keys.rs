@@ -96,6 +96,11 @@ impl Key {
         Ok(Key(bytes))
     }
 
+    /// The key as 64 hex digits, for the key file it is kept in.
+    pub fn to_hex(&self) -> Zeroizing<String> {
+        Zeroizing::new(hex::encode(self.0.as_ref()))
+    }
+
     /// Encrypts `plaintext` bound to `context`: nonce followed by ciphertext and tag.
     pub fn seal(&self, context: &Context, plaintext: &[u8]) -> Vec<u8> {
         let nonce: [u8; NONCE_LEN] = rand::random();

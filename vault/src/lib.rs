@@ -1,5 +1,7 @@
 //! The Token Vault: the only component that ever holds clear personal data.
 //!
+//! [`run`] is what `main` and the tests call.
+//!
 //! # Layout
 //! - [`keys`]: the key hierarchy and the cryptography over it: clear values sealed
 //!   with XChaCha20-Poly1305, bound to their tenant and token; keyed blind indexes
@@ -10,11 +12,57 @@
 //! - [`store`]: SQLite (embedded) or PostgreSQL (replicas) behind one interface,
 //!   with migrations for both.
 //! - [`tokens`]: tokenize, look up, reveal, search and erase: the vault's logic.
+//! - [`http`]: the TokensVault SCIM API, the batched service API, ops endpoints.
+//! - [`audit`]: every reveal and erasure written to the raw topic first.
 
+pub mod audit;
+pub mod config;
 pub mod error;
+pub mod http;
 pub mod keyring;
 pub mod keys;
+pub mod metrics;
 pub mod store;
 pub mod tokens;
 
+use std::sync::Arc;
+
+use audit_core::auth::Authenticator;
+use audit_core::auth::service::ServiceCredentials;
+use audit_core::ops::{Health, OpsState};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use config::{Config, VaultArgs};
 pub use error::VaultError;
+
+/// Service name: metric prefix and log field.
+pub const SERVICE: &str = "vault";
+
+/// Runs the vault's API on `listener` until `shutdown`; in-flight requests finish.
+pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<(), VaultError> {
+    let (registry, metrics) = metrics::VaultMetrics::register()?;
+    let health = Health::default();
+    let store = store::Store::open(&config.store).await?;
+    let vault = tokens::Vault::new(store, keyring::Keyring::new(config.master_key));
+    let auth = Authenticator::new(&config.auth).map_err(|error| VaultError::Config(error.to_string()))?;
+    let state = http::AppState {
+        vault: Arc::new(vault),
+        auth: Arc::new(auth),
+        services: Arc::new(ServiceCredentials::new(&config.services)),
+        access_log: Arc::new(audit::AccessLog::new(&config.kafka, &config.audit_topic)?),
+        metrics,
+    };
+    let app = http::router(state, OpsState { registry, health: health.clone() });
+    health.set_ready();
+    tracing::info!(address = %listener.local_addr().map_err(|source| VaultError::Io { context: "listener", source })?, "vault listening");
+    let stopping = health.clone();
+    let signal = shutdown.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            signal.cancelled().await;
+            stopping.set_stopping();
+        })
+        .await
+        .map_err(|source| VaultError::Io { context: "vault server failed", source })
+}

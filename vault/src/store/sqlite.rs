@@ -76,7 +76,9 @@ impl SqliteStore {
             "SELECT owner_id, wrapped_key FROM subject_keys WHERE tenant_id = ?1 AND owner_id IN ({})",
             placeholders(2, owners.len())
         );
-        let params = std::iter::once(text(tenant)).chain(owners.iter().map(|owner| text(owner)));
+        // Parameters are collected before any await: a lazy iterator held across one
+        // makes the future's Send-ness unprovable for the compiler.
+        let params: Vec<Value> = std::iter::once(text(tenant)).chain(owners.iter().map(|owner| text(owner))).collect();
         let connection = self.connection.lock().await;
         let mut rows = connection.query(&sql, params_from_iter(params)).await?;
         while let Some(row) = rows.next().await? {
@@ -116,7 +118,8 @@ impl SqliteStore {
                 "SELECT blind_index, token FROM tokens WHERE tenant_id = ?1 AND blind_index IN ({})",
                 placeholders(2, chunk.len())
             );
-            let params = std::iter::once(text(tenant)).chain(chunk.iter().map(|index| Value::Blob(index.to_vec())));
+            let params: Vec<Value> =
+                std::iter::once(text(tenant)).chain(chunk.iter().map(|index| Value::Blob(index.to_vec()))).collect();
             let mut rows = connection.query(&sql, params_from_iter(params)).await?;
             while let Some(row) = rows.next().await? {
                 tokens.insert(row.get::<[u8; 32]>(0)?, row.get::<String>(1)?);
@@ -134,7 +137,7 @@ impl SqliteStore {
         );
         let statement = transaction.prepare(&sql).await?;
         for row in rows {
-            let params = std::iter::once(text(tenant)).chain(row_values(row));
+            let params: Vec<Value> = std::iter::once(text(tenant)).chain(row_values(row)).collect();
             statement.execute(params_from_iter(params)).await?;
             statement.reset();
         }
@@ -151,7 +154,7 @@ impl SqliteStore {
                 "SELECT {TOKEN_COLUMNS} FROM tokens WHERE tenant_id = ?1 AND token IN ({})",
                 placeholders(2, chunk.len())
             );
-            let params = std::iter::once(text(tenant)).chain(chunk.iter().map(|token| text(token)));
+            let params: Vec<Value> = std::iter::once(text(tenant)).chain(chunk.iter().map(|token| text(token))).collect();
             let mut rows = connection.query(&sql, params_from_iter(params)).await?;
             while let Some(row) = rows.next().await? {
                 found.push(token_row(&row)?);

@@ -1,0 +1,166 @@
+//! The vault's flags and env variables (`--flag` ↔ `AUDIT_FLAG`), validated once.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use audit_core::auth::AuthSettings;
+use audit_core::auth::issuer::{AUDIENCE, LOCAL_ISSUER};
+use audit_core::auth::service::ServiceCredential;
+use audit_core::config::{KafkaArgs, KafkaConfig};
+use audit_core::telemetry::LogArgs;
+use clap::{ArgAction, Parser};
+
+use crate::VaultError;
+use crate::keys::Key;
+use crate::store::StoreLocation;
+
+/// Command line of the vault.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "vault", version, about = "Token Vault: clear personal data, encrypted, behind an API")]
+pub struct VaultArgs {
+    /// Kafka settings (detokenization audit events go to the raw topic).
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    /// Log settings.
+    #[command(flatten)]
+    pub log: LogArgs,
+    /// Address of the API, `/metrics` and `/healthz`.
+    #[arg(long, env = "AUDIT_VAULT_LISTEN", default_value = "127.0.0.1:8081")]
+    pub listen: SocketAddr,
+    /// Database: `sqlite:PATH` (embedded) or `postgres://user:password@host:port/db`.
+    #[arg(long, env = "AUDIT_VAULT_DATABASE", default_value = "sqlite:data/vault/vault.db")]
+    pub database: String,
+    /// File holding the master key (64 hex digits); never logged.
+    #[arg(long, env = "AUDIT_VAULT_MASTER_KEY_FILE", default_value = "data/vault/master.key")]
+    pub master_key_file: PathBuf,
+    /// Create the master key file with a random key if it does not exist.
+    #[arg(long, env = "AUDIT_VAULT_CREATE_MASTER_KEY", default_value_t = false, action = ArgAction::Set)]
+    pub create_master_key: bool,
+    /// JWK Set file of the public keys that sign users' bearer tokens.
+    #[arg(long, env = "AUDIT_AUTH_JWKS_FILE", default_value = "data/keys/jwks.json")]
+    pub auth_jwks_file: PathBuf,
+    /// Required `iss` of bearer tokens.
+    #[arg(long, env = "AUDIT_AUTH_ISSUER", default_value = LOCAL_ISSUER)]
+    pub auth_issuer: String,
+    /// Required `aud` of bearer tokens.
+    #[arg(long, env = "AUDIT_AUTH_AUDIENCE", default_value = AUDIENCE)]
+    pub auth_audience: String,
+    /// Credentials of the services allowed to call `/v1/*`, `name:secret`, comma-separated.
+    #[arg(long, env = "AUDIT_VAULT_SERVICE_CREDENTIALS", value_delimiter = ',')]
+    pub service_credentials: Vec<ServiceCredential>,
+    /// Topic that receives an audit event for every detokenization and erasure.
+    #[arg(long, env = "AUDIT_RAW_TOPIC", default_value = "audit.raw")]
+    pub audit_topic: String,
+}
+
+/// Validated vault settings.
+#[derive(Debug)]
+pub struct Config {
+    /// API address.
+    pub listen: SocketAddr,
+    /// Where data lives.
+    pub store: StoreLocation,
+    /// The master key.
+    pub master_key: Key,
+    /// Bearer token rules.
+    pub auth: AuthSettings,
+    /// Accepted service credentials.
+    pub services: Vec<ServiceCredential>,
+    /// Kafka settings.
+    pub kafka: KafkaConfig,
+    /// Topic of detokenization audit events.
+    pub audit_topic: String,
+}
+
+impl VaultArgs {
+    /// Checks every value once and reads the key and JWKS files.
+    pub fn validate(&self) -> Result<Config, VaultError> {
+        let invalid = |reason: String| VaultError::Config(reason);
+        let store = parse_database(&self.database).map_err(invalid)?;
+        let master_key = read_master_key(&self.master_key_file, self.create_master_key)?;
+        let jwks_text = std::fs::read_to_string(&self.auth_jwks_file)
+            .map_err(|source| VaultError::Io { context: "cannot read the auth jwks file", source })?;
+        let jwks = serde_json::from_str(&jwks_text).map_err(|error| invalid(format!("auth jwks file: {error}")))?;
+        if self.service_credentials.is_empty() {
+            return Err(invalid("no service credentials: the pipeline could not reach the vault".into()));
+        }
+        Ok(Config {
+            listen: self.listen,
+            store,
+            master_key,
+            auth: AuthSettings { issuer: self.auth_issuer.clone(), audience: self.auth_audience.clone(), jwks },
+            services: self.service_credentials.clone(),
+            kafka: self.kafka.validate()?,
+            audit_topic: self.audit_topic.clone(),
+        })
+    }
+}
+
+/// `sqlite:PATH` or a `postgres://` / `postgresql://` URL.
+pub fn parse_database(database: &str) -> Result<StoreLocation, String> {
+    if let Some(path) = database.strip_prefix("sqlite:") {
+        let path = path.strip_prefix("//").unwrap_or(path);
+        if path.is_empty() {
+            return Err("database sqlite: needs a file path".into());
+        }
+        return Ok(StoreLocation::Sqlite(PathBuf::from(path)));
+    }
+    if database.starts_with("postgres://") || database.starts_with("postgresql://") {
+        return Ok(StoreLocation::Postgres(database.to_owned()));
+    }
+    Err("database must be sqlite:PATH or a postgres:// url".into())
+}
+
+fn read_master_key(path: &std::path::Path, create: bool) -> Result<Key, VaultError> {
+    let io = |context| move |source| VaultError::Io { context, source };
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Key::from_hex(&text)?),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound && create => {
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(io("cannot create the master key directory"))?;
+            }
+            let key = Key::generate();
+            write_private(path, &key.to_hex()).map_err(io("cannot write the master key file"))?;
+            Ok(key)
+        }
+        Err(error) => Err(io("cannot read the master key file")(error)),
+    }
+}
+
+fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    file.write_all(contents.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn databases_parse_to_their_engine() {
+        let cases = [
+            ("sqlite:data/vault.db", Ok(StoreLocation::Sqlite("data/vault.db".into()))),
+            ("sqlite:///var/lib/vault.db", Ok(StoreLocation::Sqlite("/var/lib/vault.db".into()))),
+            ("postgres://u:p@db:5432/vault", Ok(StoreLocation::Postgres("postgres://u:p@db:5432/vault".into()))),
+            ("sqlite:", Err(())),
+            ("mysql://db/vault", Err(())),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(parse_database(text).map_err(|_| ()), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn the_master_key_file_is_created_only_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys/master.key");
+        assert!(read_master_key(&path, false).is_err());
+        let created = read_master_key(&path, true).unwrap();
+        let again = read_master_key(&path, false).unwrap();
+        assert_eq!(created.to_hex().as_str(), again.to_hex().as_str());
+        std::fs::write(&path, "not hex").unwrap();
+        assert!(matches!(read_master_key(&path, false), Err(VaultError::Key(_))));
+    }
+}

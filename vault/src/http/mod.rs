@@ -1,0 +1,127 @@
+//! The vault's HTTP surface: the TokensVault SCIM API for users ([`scim`]), the
+//! batched service API for the pipeline ([`service`]), `/metrics` and `/healthz`.
+//!
+//! Nothing but health and metrics answers without credentials: users present bearer
+//! JWTs, services their Basic credentials. [`error_response`] is the one place that
+//! turns an error into a status and a SCIM error body; it never echoes a value.
+
+pub mod filter;
+pub mod scim;
+pub mod service;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use audit_core::auth::Authenticator;
+use audit_core::auth::service::ServiceCredentials;
+use audit_core::ops::{self, OpsState};
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use crate::VaultError;
+use crate::audit::AccessLog;
+use crate::metrics::VaultMetrics;
+use crate::tokens::Vault;
+
+/// SCIM error message schema.
+const SCIM_ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+/// Largest request body accepted, in bytes.
+const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The vault's logic.
+    pub vault: Arc<Vault>,
+    /// Bearer token checks.
+    pub auth: Arc<Authenticator>,
+    /// Accepted service credentials.
+    pub services: Arc<ServiceCredentials>,
+    /// Where accesses are recorded.
+    pub access_log: Arc<AccessLog>,
+    /// Request and value counters.
+    pub metrics: VaultMetrics,
+}
+
+/// The vault's routes.
+pub fn router(state: AppState, ops_state: OpsState) -> Router {
+    let api = Router::new()
+        .route("/scim/{tenant}/v2/TokensVault/.search", post(scim::search))
+        .route("/scim/{tenant}/v2/TokensVault/.erase", post(scim::erase))
+        .route("/scim/{tenant}/v2/TokensVault/{token}", get(scim::get_token))
+        .route(audit_core::vault_api::TOKENIZE_PATH, post(service::tokenize))
+        .route(audit_core::vault_api::LOOKUP_PATH, post(service::lookup))
+        .route(audit_core::vault_api::DETOKENIZE_PATH, post(service::detokenize))
+        .with_state(state);
+    api.merge(ops::router(ops_state)).layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+/// The `Authorization` header's value, if any.
+pub fn authorization(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok())
+}
+
+/// Times a handler and counts its outcome under `endpoint`.
+pub async fn measured<F>(metrics: &VaultMetrics, endpoint: &'static str, handler: F) -> Response
+where
+    F: Future<Output = Result<Response, VaultError>>,
+{
+    let started = Instant::now();
+    let response = handler.await.unwrap_or_else(|error| error_response(&error));
+    metrics.request(endpoint, response.status().as_u16(), started.elapsed().as_secs_f64());
+    response
+}
+
+/// The status and SCIM error body of `error`; server faults are logged, not shown.
+pub fn error_response(error: &VaultError) -> Response {
+    let (status, scim_type, detail) = match error {
+        VaultError::Auth(auth) => {
+            tracing::info!(error = %auth, "request refused");
+            let status = StatusCode::from_u16(auth.status()).unwrap_or(StatusCode::UNAUTHORIZED);
+            let detail = if status == StatusCode::FORBIDDEN { auth.to_string() } else { "authentication required".into() };
+            (status, None, detail)
+        }
+        VaultError::InvalidRequest { scim_type, detail } => (StatusCode::BAD_REQUEST, Some(*scim_type), detail.clone()),
+        VaultError::TokenNotFound => (StatusCode::NOT_FOUND, None, error.to_string()),
+        VaultError::ValueErased => (StatusCode::GONE, None, error.to_string()),
+        VaultError::AuditUnavailable(_) => {
+            tracing::error!(%error, "access not recorded; nothing revealed");
+            (StatusCode::SERVICE_UNAVAILABLE, None, "the access could not be recorded; retry later".into())
+        }
+        other => {
+            tracing::error!(error = %other, "request failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, None, "internal error".into())
+        }
+    };
+    let mut body = serde_json::json!({ "schemas": [SCIM_ERROR], "status": status.as_u16().to_string(), "detail": detail });
+    if let Some(scim_type) = scim_type {
+        body["scimType"] = scim_type.into();
+    }
+    let mut response = (status, axum::Json(body)).into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+    }
+    set_scim_content_type(&mut response);
+    response
+}
+
+/// SCIM responses are `application/scim+json`.
+pub fn scim_json(status: StatusCode, body: serde_json::Value) -> Response {
+    let mut response = (status, axum::Json(body)).into_response();
+    set_scim_content_type(&mut response);
+    response
+}
+
+fn set_scim_content_type(response: &mut Response) {
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/scim+json;charset=utf-8"));
+}
+
+/// The body parsed as JSON, with a SCIM `invalidSyntax` error when it is not.
+pub fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, VaultError> {
+    serde_json::from_slice(body)
+        .map_err(|error| VaultError::InvalidRequest { scim_type: "invalidSyntax", detail: format!("body: {error}") })
+}

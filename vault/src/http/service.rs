@@ -1,0 +1,86 @@
+//! The batched API for the pipeline's services (tokenizer, query-api), behind
+//! service credentials. Detokenization names the end user it acts for and is recorded
+//! in the audit trail before any value is returned.
+
+use audit_core::vault_api::{
+    DetokenizeRequest, DetokenizeResponse, LookupRequest, LookupResponse, Revealed, TenantTokens,
+    TokenizeRequest, TokenizeResponse,
+};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+
+use super::{AppState, authorization, measured, parse_body};
+use crate::VaultError;
+use crate::audit::{Access, AccessKind};
+
+/// Most values in one call.
+const MAX_BATCH: usize = 20_000;
+
+/// `POST /v1/tokenize`.
+pub async fn tokenize(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    measured(&state.metrics, "tokenize", async {
+        state.services.verify(authorization(&headers))?;
+        let request: TokenizeRequest = parse_body(&body)?;
+        let total: usize = request.tenants.iter().map(|tenant| tenant.items.len()).sum();
+        check_batch(total)?;
+        let mut tenants = Vec::with_capacity(request.tenants.len());
+        for values in &request.tenants {
+            let tokens = state.vault.tokenize(&values.tenant, &values.items).await?;
+            tenants.push(TenantTokens { tenant: values.tenant.clone(), tokens });
+        }
+        state.metrics.values("tokenize", total);
+        Ok(Json(TokenizeResponse { tenants }).into_response())
+    })
+    .await
+}
+
+/// `POST /v1/lookup`.
+pub async fn lookup(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    measured(&state.metrics, "lookup", async {
+        state.services.verify(authorization(&headers))?;
+        let request: LookupRequest = parse_body(&body)?;
+        check_batch(request.values.len())?;
+        let tokens = state.vault.lookup(&request.tenant, &request.values).await?;
+        state.metrics.values("lookup", tokens.len());
+        Ok(Json(LookupResponse { tokens }).into_response())
+    })
+    .await
+}
+
+/// `POST /v1/detokenize`.
+pub async fn detokenize(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    measured(&state.metrics, "detokenize", async {
+        let service = state.services.verify(authorization(&headers))?;
+        let request: DetokenizeRequest = parse_body(&body)?;
+        check_batch(request.tokens.len())?;
+        let revealed = state.vault.detokenize(&request.tenant, &request.tokens).await?;
+        let values: Vec<Revealed> = revealed.into_iter().map(|entry| entry.revealed).collect();
+        let count = values.iter().filter(|value| matches!(value, Revealed::Value { .. })).count();
+        if count > 0 {
+            let access = Access {
+                tenant: &request.tenant,
+                kind: AccessKind::Detokenize,
+                subject: &request.on_behalf_of.subject,
+                service: Some(&service),
+                reason: &request.on_behalf_of.reason,
+                count,
+                erased_owner_id: None,
+            };
+            state.access_log.record(&access).await?;
+        }
+        state.metrics.values("reveal", count);
+        Ok(Json(DetokenizeResponse { values }).into_response())
+    })
+    .await
+}
+
+fn check_batch(size: usize) -> Result<(), VaultError> {
+    if size > MAX_BATCH {
+        let detail = format!("batch of {size} values exceeds {MAX_BATCH}");
+        return Err(VaultError::InvalidRequest { scim_type: "tooMany", detail });
+    }
+    Ok(())
+}

@@ -1,6 +1,6 @@
 //! End-to-end tests of the ingestor through a real Kafka-protocol broker.
 
-mod support;
+use testkit::kafka as support;
 
 use std::{
     collections::{HashMap, HashSet},

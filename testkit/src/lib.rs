@@ -1,6 +1,8 @@
 //! Real servers for tests, started by the tests themselves on loopback.
 //!
+//! - [`kafka`]: the embedded broker, raw traffic, topic and offset readers.
 //! - [`postgres`]: a private PostgreSQL cluster per test process, a fresh database
 //!   per test.
 
+pub mod kafka;
 pub mod postgres;

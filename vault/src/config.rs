@@ -51,6 +51,9 @@ pub struct VaultArgs {
     /// Topic that receives an audit event for every detokenization and erasure.
     #[arg(long, env = "AUDIT_RAW_TOPIC", default_value = "audit.raw")]
     pub audit_topic: String,
+    /// Create the audit topic at start if it is missing (needs the right to create topics).
+    #[arg(long, env = "AUDIT_CREATE_TOPICS", default_value_t = true, action = ArgAction::Set)]
+    pub create_topics: bool,
 }
 
 /// Validated vault settings.
@@ -70,6 +73,8 @@ pub struct Config {
     pub kafka: KafkaConfig,
     /// Topic of detokenization audit events.
     pub audit_topic: String,
+    /// Create the audit topic at start.
+    pub create_topics: bool,
 }
 
 impl VaultArgs {
@@ -92,6 +97,7 @@ impl VaultArgs {
             services: self.service_credentials.clone(),
             kafka: self.kafka.validate()?,
             audit_topic: self.audit_topic.clone(),
+            create_topics: self.create_topics,
         })
     }
 }

@@ -44,6 +44,9 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
     let (registry, metrics) = metrics::VaultMetrics::register()?;
     let health = Health::default();
     let store = store::Store::open(&config.store).await?;
+    if config.create_topics {
+        audit_core::kafka::ensure_topics(&config.kafka, &[&config.audit_topic]).await?;
+    }
     let vault = tokens::Vault::new(store, keyring::Keyring::new(config.master_key));
     let auth = Authenticator::new(&config.auth).map_err(|error| VaultError::Config(error.to_string()))?;
     let state = http::AppState {

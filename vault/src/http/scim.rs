@@ -92,6 +92,15 @@ pub async fn search(
     .await
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct EraseRequest {
+    #[serde(default)]
+    owner_id: Option<String>,
+    #[serde(default)]
+    owner_ext_id: Option<String>,
+}
+
 /// `POST /scim/{tenant}/v2/TokensVault/.erase` with `{"ownerId": ..}` or `{"ownerExtId": ..}`.
 pub async fn erase(
     State(state): State<AppState>,
@@ -101,7 +110,8 @@ pub async fn erase(
 ) -> Response {
     measured(&state.metrics, "erase", async {
         let principal = state.auth.authorize(authorization(&headers), &tenant)?;
-        let owner: Owner = parse_body(&body)?;
+        let request: EraseRequest = parse_body(&body)?;
+        let owner = Owner { id: request.owner_id, ext_id: request.owner_ext_id };
         if owner.id.is_none() && owner.ext_id.is_none() {
             let detail = "name the data subject with ownerId or ownerExtId".into();
             return Err(VaultError::InvalidRequest { scim_type: "invalidValue", detail });

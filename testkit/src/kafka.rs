@@ -1,4 +1,5 @@
-//! Test helpers: an embedded broker, raw traffic, and readers of whole topics.
+//! A real Kafka-protocol broker for tests (the embedded one, on a free loopback port),
+//! raw traffic into it, and readers of whole topics and committed offsets.
 
 use std::{collections::HashMap, time::Duration};
 

@@ -11,7 +11,8 @@
 //! - [`auth`]: bearer JWTs for users, credentials for services, the local issuer.
 //! - [`config`]: flags and env variables shared by every service.
 //! - [`shutdown`], [`telemetry`]: SIGTERM handling and logs.
-//! - [`vault_api`]: the vault's batched service API on the wire.
+//! - [`vault_api`], [`vault_client`]: the vault's batched service API on the wire,
+//!   and the services' client of it.
 //! - [`traffic`]: realistic raw events from the seed catalogue (`auditctl produce`,
 //!   tests and benchmarks).
 #![warn(missing_docs)]
@@ -29,5 +30,6 @@ pub mod stage;
 pub mod telemetry;
 pub mod traffic;
 pub mod vault_api;
+pub mod vault_client;
 
 pub use error::CoreError;

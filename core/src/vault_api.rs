@@ -25,6 +25,14 @@ pub struct Owner {
     pub ext_id: Option<String>,
 }
 
+/// Debug shows the internal id only: the external id is personal data.
+impl std::fmt::Debug for Owner {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ext_id = self.ext_id.as_ref().map(|_| "<redacted>");
+        formatter.debug_struct("Owner").field("id", &self.id).field("ext_id", &ext_id).finish()
+    }
+}
+
 /// One clear value to tokenize.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -22,11 +22,18 @@ pub struct SchemaVersion {
 }
 
 /// Every version this build knows, oldest first within a family.
-pub const PUBLISHED: &[SchemaVersion] = &[SchemaVersion {
-    family: "NormalizedRecord",
-    version: 1,
-    text: include_str!("../avro/normalized_record.v1.avsc"),
-}];
+pub const PUBLISHED: &[SchemaVersion] = &[
+    SchemaVersion {
+        family: "NormalizedRecord",
+        version: 1,
+        text: include_str!("../avro/normalized_record.v1.avsc"),
+    },
+    SchemaVersion {
+        family: "TokenizedRecord",
+        version: 1,
+        text: include_str!("../avro/tokenized_record.v1.avsc"),
+    },
+];
 
 /// A parsed catalogue entry.
 #[derive(Debug)]
@@ -107,7 +114,8 @@ mod tests {
 
     /// Fingerprints of published versions, hex. A published schema is immutable: if
     /// this test fails, the `.avsc` was edited in place instead of adding a version.
-    const PINNED: &[(&str, u32, &str)] = &[("NormalizedRecord", 1, "24d0ce6be429404a")];
+    const PINNED: &[(&str, u32, &str)] =
+        &[("NormalizedRecord", 1, "24d0ce6be429404a"), ("TokenizedRecord", 1, "26ef3710ac236dd2")];
 
     fn hex(bytes: &[u8]) -> String {
         bytes.iter().map(|byte| format!("{byte:02x}")).collect()

@@ -9,7 +9,9 @@
 pub mod catalogue;
 pub mod codec;
 pub mod normalized;
+pub mod tokenized;
 
 pub use catalogue::{Catalogue, SchemaVersion};
 pub use codec::{Codec, CodecError};
 pub use normalized::{Action, NormalizedRecord, Session, UserRef};
+pub use tokenized::TokenizedRecord;

@@ -53,6 +53,19 @@ pub fn find_host_addresses(arp: &str) -> Vec<Span> {
     spans
 }
 
+/// The personal data of an event code: the contents of each `HOSTADDRESS[...]`, and
+/// every other e-mail or IP address, in order, not overlapping.
+pub fn find_in_code(text: &str) -> Vec<Span> {
+    let mut spans = find_host_addresses(text);
+    for span in find_pii(text) {
+        if !spans.iter().any(|host| overlaps(&host.range, &span.range)) {
+            spans.push(span);
+        }
+    }
+    spans.sort_by_key(|span| span.range.start);
+    spans
+}
+
 /// `text` with each span replaced by its replacement, in order.
 pub fn replace_spans(text: &str, spans: &[Span], replacements: &[&str]) -> String {
     let mut replaced =

@@ -7,3 +7,4 @@
 //! The PII policy, the vault round trip and the stage follow (issue 3).
 
 pub mod detect;
+pub mod policy;

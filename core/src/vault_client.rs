@@ -1,0 +1,110 @@
+//! The services' client of the vault's batched API ([`crate::vault_api`]).
+//!
+//! One call per batch, authenticated with the service's credential. Errors say which
+//! call failed and how (transport, status), never which values were sent.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::auth::service::ServiceCredential;
+use crate::vault_api::{
+    DETOKENIZE_PATH, DetokenizeRequest, DetokenizeResponse, LOOKUP_PATH, LookupRequest, LookupResponse,
+    TOKENIZE_PATH, TokenizeRequest, TokenizeResponse,
+};
+
+/// How long one vault call may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A vault call that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum VaultClientError {
+    /// The vault could not be reached or did not answer in time.
+    #[error("vault {path} unreachable: {detail}")]
+    Unreachable {
+        /// The endpoint.
+        path: &'static str,
+        /// The transport error.
+        detail: String,
+    },
+    /// The vault answered with an error status.
+    #[error("vault {path} answered {status}: {detail}")]
+    Status {
+        /// The endpoint.
+        path: &'static str,
+        /// HTTP status.
+        status: u16,
+        /// The SCIM error's detail.
+        detail: String,
+    },
+}
+
+impl VaultClientError {
+    /// Whether retrying later may succeed (the vault is down or overloaded), as
+    /// opposed to a refusal that will not change (bad credentials, bad request).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            VaultClientError::Unreachable { .. } => true,
+            VaultClientError::Status { status, .. } => *status >= 500 || *status == 429,
+        }
+    }
+}
+
+/// A client of one vault.
+#[derive(Debug, Clone)]
+pub struct VaultClient {
+    http: reqwest::Client,
+    base_url: String,
+    authorization: String,
+}
+
+impl VaultClient {
+    /// A client of the vault at `base_url` (`http://host:port`) presenting `credential`.
+    pub fn new(base_url: &str, credential: &ServiceCredential) -> VaultClient {
+        let http = reqwest::Client::builder().timeout(CALL_TIMEOUT).build().expect("a plain http client builds");
+        VaultClient {
+            http,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            authorization: credential.authorization(),
+        }
+    }
+
+    /// Tokens for every value of every tenant in `request`.
+    pub async fn tokenize(&self, request: &TokenizeRequest) -> Result<TokenizeResponse, VaultClientError> {
+        self.call(TOKENIZE_PATH, request).await
+    }
+
+    /// Tokens of clear values, without creating any.
+    pub async fn lookup(&self, request: &LookupRequest) -> Result<LookupResponse, VaultClientError> {
+        self.call(LOOKUP_PATH, request).await
+    }
+
+    /// Clear values of tokens, recorded in the audit trail by the vault.
+    pub async fn detokenize(&self, request: &DetokenizeRequest) -> Result<DetokenizeResponse, VaultClientError> {
+        self.call(DETOKENIZE_PATH, request).await
+    }
+
+    async fn call<Q: Serialize, A: DeserializeOwned>(
+        &self,
+        path: &'static str,
+        request: &Q,
+    ) -> Result<A, VaultClientError> {
+        let unreachable = |error: reqwest::Error| VaultClientError::Unreachable { path, detail: error.to_string() };
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base_url))
+            .header(reqwest::header::AUTHORIZATION, &self.authorization)
+            .json(request)
+            .send()
+            .await
+            .map_err(unreachable)?;
+        let status = response.status();
+        if !status.is_success() {
+            let body: serde_json::Value = response.json().await.unwrap_or_default();
+            let detail = body["detail"].as_str().unwrap_or("no detail").to_owned();
+            return Err(VaultClientError::Status { path, status: status.as_u16(), detail });
+        }
+        response.json().await.map_err(unreachable)
+    }
+}

@@ -62,7 +62,8 @@ pub struct VaultClient {
 impl VaultClient {
     /// A client of the vault at `base_url` (`http://host:port`) presenting `credential`.
     pub fn new(base_url: &str, credential: &ServiceCredential) -> VaultClient {
-        let http = reqwest::Client::builder().timeout(CALL_TIMEOUT).build().expect("a plain http client builds");
+        let http =
+            reqwest::Client::builder().timeout(CALL_TIMEOUT).build().expect("a plain http client builds");
         VaultClient {
             http,
             base_url: base_url.trim_end_matches('/').to_owned(),
@@ -81,7 +82,10 @@ impl VaultClient {
     }
 
     /// Clear values of tokens, recorded in the audit trail by the vault.
-    pub async fn detokenize(&self, request: &DetokenizeRequest) -> Result<DetokenizeResponse, VaultClientError> {
+    pub async fn detokenize(
+        &self,
+        request: &DetokenizeRequest,
+    ) -> Result<DetokenizeResponse, VaultClientError> {
         self.call(DETOKENIZE_PATH, request).await
     }
 
@@ -90,7 +94,8 @@ impl VaultClient {
         path: &'static str,
         request: &Q,
     ) -> Result<A, VaultClientError> {
-        let unreachable = |error: reqwest::Error| VaultClientError::Unreachable { path, detail: error.to_string() };
+        let unreachable =
+            |error: reqwest::Error| VaultClientError::Unreachable { path, detail: error.to_string() };
         let response = self
             .http
             .post(format!("{}{path}", self.base_url))

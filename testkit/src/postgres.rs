@@ -109,7 +109,8 @@ fn spawn_guarded(bin: &Path, dir: &Path, port: u16, as_root: bool) -> Result<Chi
 }
 
 fn run_shell(command: &str, as_root: bool) -> Result<(), String> {
-    let command = if as_root { format!("runuser -u {SYSTEM_USER} -- sh -c '{command}'") } else { command.into() };
+    let command =
+        if as_root { format!("runuser -u {SYSTEM_USER} -- sh -c '{command}'") } else { command.into() };
     let status = Command::new("sh").arg("-c").arg(&command).status().map_err(|e| e.to_string())?;
     status.success().then_some(()).ok_or_else(|| format!("`{command}` failed: {status}"))
 }

@@ -62,10 +62,14 @@ impl Policy {
                 whole(id, &acting, replace).then(|| paths.push("actingUserId.id".to_owned()));
             }
         }
-        if self.host && let Some(host) = record.host.as_mut() {
+        if self.host
+            && let Some(host) = record.host.as_mut()
+        {
             whole(host, &default_owner, replace).then(|| paths.push("host".to_owned()));
         }
-        if self.message && let Some(message) = record.message.as_mut() {
+        if self.message
+            && let Some(message) = record.message.as_mut()
+        {
             scanned(message, find_pii, &default_owner, replace).then(|| paths.push("message".to_owned()));
         }
         for (code, value) in record.action.action_parameters.iter_mut() {
@@ -110,7 +114,12 @@ fn whole(value: &mut String, owner: &Owner, replace: &mut Replace<'_>) -> bool {
 }
 
 /// Offers each span `find` reports; true if any was replaced.
-fn scanned(value: &mut String, find: fn(&str) -> Vec<Span>, owner: &Owner, replace: &mut Replace<'_>) -> bool {
+fn scanned(
+    value: &mut String,
+    find: fn(&str) -> Vec<Span>,
+    owner: &Owner,
+    replace: &mut Replace<'_>,
+) -> bool {
     let spans = find(value);
     // Every span is offered, also when collecting, so one pass finds them all.
     let offered: Vec<Option<String>> =

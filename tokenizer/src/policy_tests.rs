@@ -28,7 +28,11 @@ fn seed_record() -> NormalizedRecord {
             immutable_id: Some("11092".into()),
             session: Some(Session { id: Some("1ea9ac7d".into()), authentication_method: None }),
         }),
-        acting_user: Some(UserRef { id: Some("r7wcHxsAGjT7jweAjtQCwMw6".into()), immutable_id: Some("200".into()), session: None }),
+        acting_user: Some(UserRef {
+            id: Some("r7wcHxsAGjT7jweAjtQCwMw6".into()),
+            immutable_id: Some("200".into()),
+            session: None,
+        }),
         external_id: Some("IDP-test-company".into()),
         event_id: None,
     }

@@ -85,7 +85,8 @@ impl VaultArgs {
         let master_key = read_master_key(&self.master_key_file, self.create_master_key)?;
         let jwks_text = std::fs::read_to_string(&self.auth_jwks_file)
             .map_err(|source| VaultError::Io { context: "cannot read the auth jwks file", source })?;
-        let jwks = serde_json::from_str(&jwks_text).map_err(|error| invalid(format!("auth jwks file: {error}")))?;
+        let jwks =
+            serde_json::from_str(&jwks_text).map_err(|error| invalid(format!("auth jwks file: {error}")))?;
         if self.service_credentials.is_empty() {
             return Err(invalid("no service credentials: the pipeline could not reach the vault".into()));
         }
@@ -93,7 +94,11 @@ impl VaultArgs {
             listen: self.listen,
             store,
             master_key,
-            auth: AuthSettings { issuer: self.auth_issuer.clone(), audience: self.auth_audience.clone(), jwks },
+            auth: AuthSettings {
+                issuer: self.auth_issuer.clone(),
+                audience: self.auth_audience.clone(),
+                jwks,
+            },
             services: self.service_credentials.clone(),
             kafka: self.kafka.validate()?,
             audit_topic: self.audit_topic.clone(),
@@ -149,7 +154,10 @@ mod tests {
         let cases = [
             ("sqlite:data/vault.db", Ok(StoreLocation::Sqlite("data/vault.db".into()))),
             ("sqlite:///var/lib/vault.db", Ok(StoreLocation::Sqlite("/var/lib/vault.db".into()))),
-            ("postgres://u:p@db:5432/vault", Ok(StoreLocation::Postgres("postgres://u:p@db:5432/vault".into()))),
+            (
+                "postgres://u:p@db:5432/vault",
+                Ok(StoreLocation::Postgres("postgres://u:p@db:5432/vault".into())),
+            ),
             ("sqlite:", Err(())),
             ("mysql://db/vault", Err(())),
         ];

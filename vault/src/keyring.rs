@@ -8,9 +8,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+use crate::VaultError;
 use crate::keys::{Context, Key};
 use crate::store::{BlindIndex, Store};
-use crate::VaultError;
 
 /// A tenant's unwrapped keys.
 #[derive(Debug)]
@@ -61,7 +61,11 @@ impl Keyring {
     }
 
     /// `tenant`'s keys if it has any, without creating them.
-    pub async fn existing_tenant(&self, store: &Store, tenant: &str) -> Result<Option<Arc<TenantKeys>>, VaultError> {
+    pub async fn existing_tenant(
+        &self,
+        store: &Store,
+        tenant: &str,
+    ) -> Result<Option<Arc<TenantKeys>>, VaultError> {
         if let Some(keys) = self.cached(tenant) {
             return Ok(Some(keys));
         }
@@ -85,7 +89,8 @@ impl SubjectKeys {
     pub async fn load(params: SubjectKeyParams<'_>) -> Result<SubjectKeys, VaultError> {
         let SubjectKeyParams { store, tenant, keys, owners, create } = params;
         let mut wrapped = store.subject_keys(tenant, owners).await?;
-        let missing: Vec<&str> = owners.iter().copied().filter(|owner| !wrapped.contains_key(*owner)).collect();
+        let missing: Vec<&str> =
+            owners.iter().copied().filter(|owner| !wrapped.contains_key(*owner)).collect();
         if create == CreateMissing::Yes && !missing.is_empty() {
             let fresh: Vec<(String, Vec<u8>)> = missing
                 .iter()

@@ -40,7 +40,11 @@ pub use error::VaultError;
 pub const SERVICE: &str = "vault";
 
 /// Runs the vault's API on `listener` until `shutdown`; in-flight requests finish.
-pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<(), VaultError> {
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), VaultError> {
     let (registry, metrics) = metrics::VaultMetrics::register()?;
     let health = Health::default();
     let store = store::Store::open(&config.store).await?;

@@ -64,10 +64,7 @@ impl Vault {
             let inserted: Vec<BlindIndex> = new_rows.iter().filter_map(|row| row.blind_index).collect();
             tokens.extend(self.store.tokens_by_index(tenant, &inserted).await?);
         }
-        indexes
-            .iter()
-            .map(|index| tokens.get(index).cloned().ok_or(VaultError::TokenNotStored))
-            .collect()
+        indexes.iter().map(|index| tokens.get(index).cloned().ok_or(VaultError::TokenNotStored)).collect()
     }
 
     /// Rows for the values that have no token yet, each value once, sealed under the
@@ -87,7 +84,8 @@ impl Vault {
             .filter(|(_, index)| !existing.contains_key(*index) && seen.insert(**index))
             .map(|(item, index)| (item, *index))
             .collect();
-        let owners: Vec<Option<String>> = new_items.iter().map(|(item, _)| owner_key(keys, &item.owner)).collect();
+        let owners: Vec<Option<String>> =
+            new_items.iter().map(|(item, _)| owner_key(keys, &item.owner)).collect();
         let owner_set: Vec<&str> = unique_owners(&owners);
         let subject_keys = SubjectKeys::load(SubjectKeyParams {
             store: &self.store,
@@ -101,7 +99,8 @@ impl Vault {
         let mut rows = Vec::with_capacity(new_items.len());
         for ((item, index), owner) in new_items.into_iter().zip(owners) {
             let token = uuid::Uuid::new_v4().to_string();
-            let key = subject_keys.sealing_key(keys, owner.as_deref()).ok_or(VaultError::SubjectKeyMissing)?;
+            let key =
+                subject_keys.sealing_key(keys, owner.as_deref()).ok_or(VaultError::SubjectKeyMissing)?;
             let sealed = key.seal_text(&Context::value(tenant, &token), &item.value);
             let owner_ext_index = item.owner.ext_id.as_deref().map(|ext| keys.blind_index(ext));
             rows.push(TokenRow {
@@ -128,7 +127,11 @@ impl Vault {
     }
 
     /// What each token reveals, in order.
-    pub async fn detokenize(&self, tenant: &str, tokens: &[String]) -> Result<Vec<RevealedToken>, VaultError> {
+    pub async fn detokenize(
+        &self,
+        tenant: &str,
+        tokens: &[String],
+    ) -> Result<Vec<RevealedToken>, VaultError> {
         let Some(keys) = self.keyring.existing_tenant(&self.store, tenant).await? else {
             return Ok(tokens.iter().map(|token| unknown(token)).collect());
         };
@@ -137,7 +140,10 @@ impl Vault {
         let revealed = self.reveal(tenant, &keys, rows).await?;
         let by_token: HashMap<&str, &RevealedToken> =
             revealed.iter().map(|entry| (entry.token.as_str(), entry)).collect();
-        Ok(tokens.iter().map(|token| by_token.get(token.as_str()).map_or_else(|| unknown(token), |e| (*e).clone())).collect())
+        Ok(tokens
+            .iter()
+            .map(|token| by_token.get(token.as_str()).map_or_else(|| unknown(token), |e| (*e).clone()))
+            .collect())
     }
 
     /// One page of the tenant's tokens matching `filter`, and the total match count.
@@ -192,7 +198,8 @@ impl Vault {
                 let key = subject_keys.sealing_key(keys, row.owner_id.as_deref());
                 let revealed = match (row.sealed.as_deref(), key) {
                     (Some(sealed), Some(key)) => {
-                        let value: Zeroizing<String> = key.open_text(&Context::value(tenant, &row.token), sealed)?;
+                        let value: Zeroizing<String> =
+                            key.open_text(&Context::value(tenant, &row.token), sealed)?;
                         Revealed::Value { value: value.as_str().to_owned() }
                     }
                     _ => Revealed::Erased,

@@ -56,7 +56,8 @@ async fn start(database: Option<String>, bootstrap: &str) -> Vault {
 impl Vault {
     fn bearer(&self, tenant: &str, roles: &[&str]) -> String {
         let roles: Vec<String> = roles.iter().map(|role| role.to_string()).collect();
-        let token = self.issuer.mint(&TokenSpec { subject: "auditor@corp", tenant, roles: &roles, ttl_seconds: 300 });
+        let token =
+            self.issuer.mint(&TokenSpec { subject: "auditor@corp", tenant, roles: &roles, ttl_seconds: 300 });
         format!("Bearer {token}")
     }
 
@@ -124,26 +125,118 @@ async fn nothing_is_answered_without_the_right_credentials() {
     let tokens = vault.tokenize("t1", json!([{"value": "admin@company.com"}])).await;
     let get = format!("/scim/t1/v2/TokensVault/{}", tokens[0]);
     let admin = Some(vault.bearer("t1", &["ORG_ADMIN"]));
-    let stranger = Issuer::generate().mint(&TokenSpec { subject: "x", tenant: "t1", roles: &["ORG_ADMIN".into()], ttl_seconds: 60 });
+    let stranger = Issuer::generate().mint(&TokenSpec {
+        subject: "x",
+        tenant: "t1",
+        roles: &["ORG_ADMIN".into()],
+        ttl_seconds: 60,
+    });
     let impostor: ServiceCredential = "tokenizer:not-the-real-secret-at-all".parse().unwrap();
     let search = json!({"filter": "value eq admin@company.com"});
     let lookup = json!({"tenant": "t1", "values": ["admin@company.com"]});
     let cases = vec![
-        ("admin reads", Case::new(Method::GET, &get, admin.clone(), None), StatusCode::OK, "admin@company.com"),
-        ("no token", Case::new(Method::GET, &get, None, None), StatusCode::UNAUTHORIZED, "authentication required"),
-        ("garbage", Case::new(Method::GET, &get, Some("Bearer x.y.z".into()), None), StatusCode::UNAUTHORIZED, "urn:ietf:params:scim:api:messages:2.0:Error"),
-        ("foreign key", Case::new(Method::GET, &get, Some(format!("Bearer {stranger}")), None), StatusCode::UNAUTHORIZED, "401"),
-        ("wrong tenant", Case::new(Method::GET, &get, Some(vault.bearer("t2", &["ORG_ADMIN"])), None), StatusCode::FORBIDDEN, "tenant"),
-        ("other tenant's path", Case::new(Method::GET, &get.replace("/t1/", "/t2/"), admin.clone(), None), StatusCode::FORBIDDEN, "tenant"),
-        ("unprivileged", Case::new(Method::GET, &get, Some(vault.bearer("t1", &["USER"])), None), StatusCode::FORBIDDEN, "privileged"),
-        ("m2m searches", Case::new(Method::POST, "/scim/t1/v2/TokensVault/.search", Some(vault.bearer("t1", &["M2M_CLIENT"])), Some(search.clone())), StatusCode::OK, &tokens[0]),
-        ("search unauthenticated", Case::new(Method::POST, "/scim/t1/v2/TokensVault/.search", None, Some(search)), StatusCode::UNAUTHORIZED, ""),
-        ("erase unprivileged", Case::new(Method::POST, "/scim/t1/v2/TokensVault/.erase", Some(vault.bearer("t1", &["USER"])), Some(json!({"ownerId": "1"}))), StatusCode::FORBIDDEN, ""),
-        ("service without credentials", Case::new(Method::POST, "/v1/lookup", None, Some(lookup.clone())), StatusCode::UNAUTHORIZED, ""),
-        ("service with a user token", Case::new(Method::POST, "/v1/lookup", admin.clone(), Some(lookup.clone())), StatusCode::UNAUTHORIZED, ""),
-        ("service with a wrong secret", Case::new(Method::POST, "/v1/detokenize", Some(impostor.authorization()), Some(json!({"tenant": "t1", "tokens": tokens, "onBehalfOf": {"subject": "a", "reason": "b"}}))), StatusCode::UNAUTHORIZED, ""),
+        (
+            "admin reads",
+            Case::new(Method::GET, &get, admin.clone(), None),
+            StatusCode::OK,
+            "admin@company.com",
+        ),
+        (
+            "no token",
+            Case::new(Method::GET, &get, None, None),
+            StatusCode::UNAUTHORIZED,
+            "authentication required",
+        ),
+        (
+            "garbage",
+            Case::new(Method::GET, &get, Some("Bearer x.y.z".into()), None),
+            StatusCode::UNAUTHORIZED,
+            "urn:ietf:params:scim:api:messages:2.0:Error",
+        ),
+        (
+            "foreign key",
+            Case::new(Method::GET, &get, Some(format!("Bearer {stranger}")), None),
+            StatusCode::UNAUTHORIZED,
+            "401",
+        ),
+        (
+            "wrong tenant",
+            Case::new(Method::GET, &get, Some(vault.bearer("t2", &["ORG_ADMIN"])), None),
+            StatusCode::FORBIDDEN,
+            "tenant",
+        ),
+        (
+            "other tenant's path",
+            Case::new(Method::GET, &get.replace("/t1/", "/t2/"), admin.clone(), None),
+            StatusCode::FORBIDDEN,
+            "tenant",
+        ),
+        (
+            "unprivileged",
+            Case::new(Method::GET, &get, Some(vault.bearer("t1", &["USER"])), None),
+            StatusCode::FORBIDDEN,
+            "privileged",
+        ),
+        (
+            "m2m searches",
+            Case::new(
+                Method::POST,
+                "/scim/t1/v2/TokensVault/.search",
+                Some(vault.bearer("t1", &["M2M_CLIENT"])),
+                Some(search.clone()),
+            ),
+            StatusCode::OK,
+            &tokens[0],
+        ),
+        (
+            "search unauthenticated",
+            Case::new(Method::POST, "/scim/t1/v2/TokensVault/.search", None, Some(search)),
+            StatusCode::UNAUTHORIZED,
+            "",
+        ),
+        (
+            "erase unprivileged",
+            Case::new(
+                Method::POST,
+                "/scim/t1/v2/TokensVault/.erase",
+                Some(vault.bearer("t1", &["USER"])),
+                Some(json!({"ownerId": "1"})),
+            ),
+            StatusCode::FORBIDDEN,
+            "",
+        ),
+        (
+            "service without credentials",
+            Case::new(Method::POST, "/v1/lookup", None, Some(lookup.clone())),
+            StatusCode::UNAUTHORIZED,
+            "",
+        ),
+        (
+            "service with a user token",
+            Case::new(Method::POST, "/v1/lookup", admin.clone(), Some(lookup.clone())),
+            StatusCode::UNAUTHORIZED,
+            "",
+        ),
+        (
+            "service with a wrong secret",
+            Case::new(
+                Method::POST,
+                "/v1/detokenize",
+                Some(impostor.authorization()),
+                Some(
+                    json!({"tenant": "t1", "tokens": tokens, "onBehalfOf": {"subject": "a", "reason": "b"}}),
+                ),
+            ),
+            StatusCode::UNAUTHORIZED,
+            "",
+        ),
         ("health is open", Case::new(Method::GET, "/healthz", None, None), StatusCode::OK, "ready"),
-        ("metrics are open", Case::new(Method::GET, "/metrics", None, None), StatusCode::OK, "vault_requests_total"),
+        (
+            "metrics are open",
+            Case::new(Method::GET, "/metrics", None, None),
+            StatusCode::OK,
+            "vault_requests_total",
+        ),
     ];
     check(&vault, cases).await;
     let (_, metrics) = vault.call(&Case::new(Method::GET, "/metrics", None, None)).await;
@@ -157,27 +250,57 @@ async fn tokens_search_erasure_and_access_events(database: Option<String>) {
     let admin = Some(vault.bearer("t1", &["ORG_ADMIN"]));
     let subject = json!({"id": "11092", "extId": "admin@company.com"});
     let tokens = vault
-        .tokenize("t1", json!([
-            {"value": "admin@company.com", "owner": subject},
-            {"value": "10.7.252.38", "owner": subject},
-            {"value": "bob@company.com", "owner": {"id": "200"}},
-        ]))
+        .tokenize(
+            "t1",
+            json!([
+                {"value": "admin@company.com", "owner": subject},
+                {"value": "10.7.252.38", "owner": subject},
+                {"value": "bob@company.com", "owner": {"id": "200"}},
+            ]),
+        )
         .await;
     let search = |filter: &str, count: u64, start: u64| {
         let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": filter, "count": count, "startIndex": start});
         Case::new(Method::POST, "/scim/t1/v2/TokensVault/.search", admin.clone(), Some(body))
     };
-    let get = |token: &str| Case::new(Method::GET, &format!("/scim/t1/v2/TokensVault/{token}"), admin.clone(), None);
-    let erase = Case::new(Method::POST, "/scim/t1/v2/TokensVault/.erase", admin.clone(), Some(json!({"ownerId": "11092"})));
+    let get = |token: &str| {
+        Case::new(Method::GET, &format!("/scim/t1/v2/TokensVault/{token}"), admin.clone(), None)
+    };
+    let erase = Case::new(
+        Method::POST,
+        "/scim/t1/v2/TokensVault/.erase",
+        admin.clone(),
+        Some(json!({"ownerId": "11092"})),
+    );
     let cases = vec![
-        ("get", get(&tokens[0]), StatusCode::OK, r#""schemas":["urn:hid:scim:api:idp:2.0:PseudonymizationToken"]"#),
+        (
+            "get",
+            get(&tokens[0]),
+            StatusCode::OK,
+            r#""schemas":["urn:hid:scim:api:idp:2.0:PseudonymizationToken"]"#,
+        ),
         ("unknown token", get("00000000-0000-4000-8000-000000000000"), StatusCode::NOT_FOUND, "not found"),
         ("by value", search("value eq \"10.7.252.38\"", 10, 1), StatusCode::OK, &tokens[1]),
         ("by owner, paged", search("ownerId eq 11092", 1, 2), StatusCode::OK, r#""totalResults":2"#),
-        ("by owner ext id and token", search(&format!("ownerExtId eq \"admin@company.com\" and token eq {}", tokens[0]), 10, 0), StatusCode::OK, r#""totalResults":1"#),
+        (
+            "by owner ext id and token",
+            search(&format!("ownerExtId eq \"admin@company.com\" and token eq {}", tokens[0]), 10, 0),
+            StatusCode::OK,
+            r#""totalResults":1"#,
+        ),
         ("count capped", search("ownerId eq 200", 1000, 1), StatusCode::OK, "bob@company.com"),
         ("bad filter", search("value co admin", 10, 1), StatusCode::BAD_REQUEST, "invalidFilter"),
-        ("bad body", Case::new(Method::POST, "/scim/t1/v2/TokensVault/.search", admin.clone(), Some(json!({"count": "ten"}))), StatusCode::BAD_REQUEST, "invalidSyntax"),
+        (
+            "bad body",
+            Case::new(
+                Method::POST,
+                "/scim/t1/v2/TokensVault/.search",
+                admin.clone(),
+                Some(json!({"count": "ten"})),
+            ),
+            StatusCode::BAD_REQUEST,
+            "invalidSyntax",
+        ),
         ("erase", erase, StatusCode::OK, r#""erased":2"#),
         ("erased value", get(&tokens[0]), StatusCode::GONE, "erased"),
         ("other subject untouched", get(&tokens[2]), StatusCode::OK, "bob@company.com"),
@@ -185,12 +308,25 @@ async fn tokens_search_erasure_and_access_events(database: Option<String>) {
     ];
     check(&vault, cases).await;
 
-    let lookup: LookupResponse =
-        serde_json::from_value(vault.post_service("/v1/lookup", json!({"tenant": "t1", "values": ["bob@company.com", "admin@company.com"]})).await).unwrap();
-    assert_eq!(lookup.tokens, vec![Some(tokens[2].clone()), None], "an erased value no longer finds its token");
+    let lookup: LookupResponse = serde_json::from_value(
+        vault
+            .post_service(
+                "/v1/lookup",
+                json!({"tenant": "t1", "values": ["bob@company.com", "admin@company.com"]}),
+            )
+            .await,
+    )
+    .unwrap();
+    assert_eq!(
+        lookup.tokens,
+        vec![Some(tokens[2].clone()), None],
+        "an erased value no longer finds its token"
+    );
     let body = json!({"tenant": "t1", "tokens": tokens, "onBehalfOf": {"subject": "carol@corp", "reason": "search"}});
-    let revealed: DetokenizeResponse = serde_json::from_value(vault.post_service("/v1/detokenize", body).await).unwrap();
-    let statuses: Vec<Value> = revealed.values.iter().map(|value| serde_json::to_value(value).unwrap()["status"].clone()).collect();
+    let revealed: DetokenizeResponse =
+        serde_json::from_value(vault.post_service("/v1/detokenize", body).await).unwrap();
+    let statuses: Vec<Value> =
+        revealed.values.iter().map(|value| serde_json::to_value(value).unwrap()["status"].clone()).collect();
     assert_eq!(statuses, vec![json!("erased"), json!("erased"), json!("value")]);
 
     let events = access_events(&broker).await;
@@ -222,7 +358,12 @@ async fn tokens_search_erasure_and_access_events(database: Option<String>) {
 }
 
 async fn access_events(broker: &audit_broker::EmbeddedBroker) -> Vec<Value> {
-    let spec = ReadSpec { topic: "audit.raw", expected: 8, settle: Duration::from_millis(500), timeout: Duration::from_secs(30) };
+    let spec = ReadSpec {
+        topic: "audit.raw",
+        expected: 8,
+        settle: Duration::from_millis(500),
+        timeout: Duration::from_secs(30),
+    };
     let mut read = read(&kafka(broker), spec).await;
     read.sort_by_key(|message| (message.partition, message.offset));
     read.iter().map(|message| serde_json::from_slice(&message.payload).unwrap()).collect()

@@ -38,7 +38,11 @@ async fn one_value_one_token_per_tenant() {
     let dir = tempfile::tempdir().unwrap();
     for location in locations(&dir).await {
         let vault = open(&location).await;
-        let batch = [item("alice@example.com", Some("1")), item("10.0.0.7", None), item("alice@example.com", Some("1"))];
+        let batch = [
+            item("alice@example.com", Some("1")),
+            item("10.0.0.7", None),
+            item("alice@example.com", Some("1")),
+        ];
         let first = vault.tokenize("t1", &batch).await.unwrap();
         assert_eq!(first[0], first[2], "{location:?}: one value in one batch, one token");
         assert_ne!(first[0], first[1]);
@@ -60,7 +64,8 @@ async fn tokens_reveal_their_values_in_their_tenant_only() {
     let dir = tempfile::tempdir().unwrap();
     for location in locations(&dir).await {
         let vault = open(&location).await;
-        let tokens = vault.tokenize("t1", &[item("bob", Some("7")), item("Zoë@bücher.example", None)]).await.unwrap();
+        let tokens =
+            vault.tokenize("t1", &[item("bob", Some("7")), item("Zoë@bücher.example", None)]).await.unwrap();
         let asked = vec![tokens[1].clone(), tokens[0].clone(), uuid::Uuid::new_v4().to_string()];
         let revealed = vault.detokenize("t1", &asked).await.unwrap();
         assert_eq!(value_of(&revealed[0].revealed), Some("Zoë@bücher.example"), "{location:?}");
@@ -136,12 +141,21 @@ async fn search_filters_by_token_value_and_owner_with_paging() {
         let by_ext = SearchFilter { owner_ext_id: Some("carol".into()), ..SearchFilter::default() };
         let (total, rows) = vault.search("t1", &by_ext, page(1, 2)).await.unwrap();
         assert_eq!((total, rows.len()), (5, 2), "{location:?}");
-        let by_value = SearchFilter { value: Some("carol-3".into()), owner_id: Some("42".into()), ..Default::default() };
+        let by_value =
+            SearchFilter { value: Some("carol-3".into()), owner_id: Some("42".into()), ..Default::default() };
         let (total, rows) = vault.search("t1", &by_value, page(0, 10)).await.unwrap();
         assert_eq!(total, 1);
         assert_eq!(rows[0].token, tokens[3]);
-        let by_token = SearchFilter { token: Some(tokens[0].clone()), owner_id: Some("43".into()), ..Default::default() };
-        assert_eq!(vault.search("t1", &by_token, page(0, 10)).await.unwrap().0, 0, "conditions are joined by and");
+        let by_token = SearchFilter {
+            token: Some(tokens[0].clone()),
+            owner_id: Some("43".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            vault.search("t1", &by_token, page(0, 10)).await.unwrap().0,
+            0,
+            "conditions are joined by and"
+        );
         let all = vault.search("t1", &SearchFilter::default(), page(0, 100)).await.unwrap();
         assert_eq!(all.0, 6);
     }
@@ -167,7 +181,10 @@ async fn the_sqlite_file_holds_no_clear_value() {
     let values: Vec<String> = (0..200).map(|n| format!("person{n}@clear.example")).collect();
     let items: Vec<TokenizeItem> = values
         .iter()
-        .map(|value| TokenizeItem { value: value.clone(), owner: Owner { id: None, ext_id: Some(value.clone()) } })
+        .map(|value| TokenizeItem {
+            value: value.clone(),
+            owner: Owner { id: None, ext_id: Some(value.clone()) },
+        })
         .collect();
     vault.tokenize("t1", &items).await.unwrap();
     drop(vault);
@@ -176,7 +193,12 @@ async fn the_sqlite_file_holds_no_clear_value() {
         bytes.extend(std::fs::read(entry.unwrap().path()).unwrap());
     }
     assert!(bytes.len() > 4096, "the database was written");
-    for needle in values.iter().map(String::as_bytes).chain([b"clear.example".as_slice(), MASTER.as_bytes()]) {
-        assert!(!bytes.windows(needle.len()).any(|window| window == needle), "found {:?}", String::from_utf8_lossy(needle));
+    for needle in values.iter().map(String::as_bytes).chain([b"clear.example".as_slice(), MASTER.as_bytes()])
+    {
+        assert!(
+            !bytes.windows(needle.len()).any(|window| window == needle),
+            "found {:?}",
+            String::from_utf8_lossy(needle)
+        );
     }
 }

@@ -70,8 +70,9 @@ impl Issuer {
     pub fn load_or_create(path: &Path) -> std::io::Result<Issuer> {
         if let Ok(text) = std::fs::read_to_string(path) {
             let mut seed = [0u8; 32];
-            hex::decode_to_slice(text.trim(), &mut seed)
-                .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "issuer key is not 64 hex digits"))?;
+            hex::decode_to_slice(text.trim(), &mut seed).map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::InvalidData, "issuer key is not 64 hex digits")
+            })?;
             return Ok(Issuer::from_seed(seed));
         }
         let issuer = Issuer::generate();
@@ -98,7 +99,8 @@ impl Issuer {
 
     /// A signed bearer token.
     pub fn mint(&self, spec: &TokenSpec<'_>) -> String {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
+        let now =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
         let claims = Claims {
             iss: LOCAL_ISSUER,
             aud: AUDIENCE,

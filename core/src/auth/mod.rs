@@ -114,7 +114,8 @@ impl Authenticator {
             let kid = jwk.common.key_id.clone().ok_or_else(|| AuthConfigError("a key has no kid".into()))?;
             let algorithm = key_algorithm(&jwk.algorithm)
                 .ok_or_else(|| AuthConfigError(format!("key {kid} is not a supported public key")))?;
-            let key = DecodingKey::from_jwk(jwk).map_err(|error| AuthConfigError(format!("key {kid}: {error}")))?;
+            let key =
+                DecodingKey::from_jwk(jwk).map_err(|error| AuthConfigError(format!("key {kid}: {error}")))?;
             let mut validation = Validation::new(algorithm);
             validation.set_issuer(&[&settings.issuer]);
             validation.set_audience(&[&settings.audience]);
@@ -135,7 +136,8 @@ impl Authenticator {
         let header = jsonwebtoken::decode_header(token).map_err(|error| invalid(error.to_string()))?;
         let kid = header.kid.ok_or_else(|| invalid("no kid".into()))?;
         let (key, validation) = self.keys.get(&kid).ok_or_else(|| invalid(format!("unknown kid {kid}")))?;
-        let data = jsonwebtoken::decode::<Claims>(token, key, validation).map_err(|error| invalid(error.to_string()))?;
+        let data = jsonwebtoken::decode::<Claims>(token, key, validation)
+            .map_err(|error| invalid(error.to_string()))?;
         let claims = data.claims;
         if claims.tenant != tenant {
             return Err(AuthError::WrongTenant);

@@ -63,7 +63,8 @@ pub struct ServiceCredentials {
 impl ServiceCredentials {
     /// Accepts exactly `credentials`.
     pub fn new(credentials: &[ServiceCredential]) -> ServiceCredentials {
-        let digests = credentials.iter().map(|credential| (credential.name.clone(), digest(&credential.secret)));
+        let digests =
+            credentials.iter().map(|credential| (credential.name.clone(), digest(&credential.secret)));
         ServiceCredentials { digests: digests.collect() }
     }
 

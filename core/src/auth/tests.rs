@@ -4,7 +4,8 @@ use super::*;
 use base64::Engine;
 
 fn authenticator(issuer: &Issuer) -> Authenticator {
-    let settings = AuthSettings { issuer: LOCAL_ISSUER.into(), audience: AUDIENCE.into(), jwks: issuer.jwks() };
+    let settings =
+        AuthSettings { issuer: LOCAL_ISSUER.into(), audience: AUDIENCE.into(), jwks: issuer.jwks() };
     Authenticator::new(&settings).unwrap()
 }
 
@@ -36,7 +37,8 @@ fn bearer_tokens_are_checked_as_specified() {
         "roles": ["ORG_ADMIN"], "exp": now + 600});
     let unsigned = format!(
         "{}.{}.",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"none","kid":"{}"}}"#, issuer.kid())),
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(format!(r#"{{"alg":"none","kid":"{}"}}"#, issuer.kid())),
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(good_claims.to_string())
     );
     let cases: Vec<(&str, Option<String>, Result<&str, AuthError>)> = vec![
@@ -45,8 +47,16 @@ fn bearer_tokens_are_checked_as_specified() {
         ("no header", None, Err(AuthError::Missing)),
         ("not bearer", Some("Token abc".into()), Err(AuthError::Malformed)),
         ("empty bearer", Some("Bearer ".into()), Err(AuthError::Malformed)),
-        ("wrong tenant", Some(format!("Bearer {}", mint(&issuer, "t2", &["ORG_ADMIN"]))), Err(AuthError::WrongTenant)),
-        ("no role", Some(format!("Bearer {}", mint(&issuer, "t1", &["USER"]))), Err(AuthError::NotPrivileged)),
+        (
+            "wrong tenant",
+            Some(format!("Bearer {}", mint(&issuer, "t2", &["ORG_ADMIN"]))),
+            Err(AuthError::WrongTenant),
+        ),
+        (
+            "no role",
+            Some(format!("Bearer {}", mint(&issuer, "t1", &["USER"]))),
+            Err(AuthError::NotPrivileged),
+        ),
     ];
     for (name, header, expected) in cases {
         let result = auth.authorize(header.as_deref(), "t1").map(|principal| principal.subject);
@@ -56,7 +66,10 @@ fn bearer_tokens_are_checked_as_specified() {
         ("garbage", "Bearer not.a.jwt".into()),
         ("other key", format!("Bearer {}", mint(&stranger, "t1", &["ORG_ADMIN"]))),
         ("alg none", format!("Bearer {unsigned}")),
-        ("hmac with the public key's kid", format!("Bearer {}", forge(&issuer, good_claims, Algorithm::HS256))),
+        (
+            "hmac with the public key's kid",
+            format!("Bearer {}", forge(&issuer, good_claims, Algorithm::HS256)),
+        ),
         ("expired", format!("Bearer {}", sign_claims(&issuer, &expired))),
     ];
     for (name, header) in refused {

@@ -64,8 +64,8 @@ fn words(text: &str) -> Result<Vec<Word>, VaultError> {
     while !rest.is_empty() {
         if rest.starts_with('"') {
             let end = closing_quote(rest).ok_or_else(|| invalid("unterminated quoted value".into()))?;
-            let text: String = serde_json::from_str(&rest[..=end])
-                .map_err(|_| invalid("malformed quoted value".into()))?;
+            let text: String =
+                serde_json::from_str(&rest[..=end]).map_err(|_| invalid("malformed quoted value".into()))?;
             words.push(Word { text, quoted: true });
             rest = &rest[end + 1..];
         } else {
@@ -112,7 +112,10 @@ mod tests {
         let cases: Vec<(&str, Result<[Option<String>; 4], &str>)> = vec![
             (r#"token eq "abc""#, Ok([some("abc"), None, None, None])),
             ("value eq admin@company.com", Ok([None, some("admin@company.com"), None, None])),
-            (r#"VALUE EQ "a \"quoted\" and spaced""#, Ok([None, some("a \"quoted\" and spaced"), None, None])),
+            (
+                r#"VALUE EQ "a \"quoted\" and spaced""#,
+                Ok([None, some("a \"quoted\" and spaced"), None, None]),
+            ),
             ("ownerId eq 11092 and ownerExtId eq \"x y\"", Ok([None, None, some("11092"), some("x y")])),
             ("ownerid eq 1 AND token eq t", Ok([some("t"), None, some("1"), None])),
             ("", Err("empty filter")),

@@ -80,10 +80,16 @@ pub fn error_response(error: &VaultError) -> Response {
         VaultError::Auth(auth) => {
             tracing::info!(error = %auth, "request refused");
             let status = StatusCode::from_u16(auth.status()).unwrap_or(StatusCode::UNAUTHORIZED);
-            let detail = if status == StatusCode::FORBIDDEN { auth.to_string() } else { "authentication required".into() };
+            let detail = if status == StatusCode::FORBIDDEN {
+                auth.to_string()
+            } else {
+                "authentication required".into()
+            };
             (status, None, detail)
         }
-        VaultError::InvalidRequest { scim_type, detail } => (StatusCode::BAD_REQUEST, Some(*scim_type), detail.clone()),
+        VaultError::InvalidRequest { scim_type, detail } => {
+            (StatusCode::BAD_REQUEST, Some(*scim_type), detail.clone())
+        }
         VaultError::TokenNotFound => (StatusCode::NOT_FOUND, None, error.to_string()),
         VaultError::ValueErased => (StatusCode::GONE, None, error.to_string()),
         VaultError::AuditUnavailable(_) => {
@@ -115,13 +121,16 @@ pub fn scim_json(status: StatusCode, body: serde_json::Value) -> Response {
 }
 
 fn set_scim_content_type(response: &mut Response) {
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/scim+json;charset=utf-8"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/scim+json;charset=utf-8"),
+    );
 }
 
 /// The body parsed as JSON, with a SCIM `invalidSyntax` error when it is not.
 pub fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, VaultError> {
-    serde_json::from_slice(body)
-        .map_err(|error| VaultError::InvalidRequest { scim_type: "invalidSyntax", detail: format!("body: {error}") })
+    serde_json::from_slice(body).map_err(|error| VaultError::InvalidRequest {
+        scim_type: "invalidSyntax",
+        detail: format!("body: {error}"),
+    })
 }

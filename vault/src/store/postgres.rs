@@ -83,7 +83,11 @@ impl PostgresStore {
         Ok(row.map(|row| row.get(0)))
     }
 
-    pub(super) async fn insert_tenant_key(&self, tenant: &str, wrapped: &[u8]) -> Result<Vec<u8>, StoreError> {
+    pub(super) async fn insert_tenant_key(
+        &self,
+        tenant: &str,
+        wrapped: &[u8],
+    ) -> Result<Vec<u8>, StoreError> {
         let client = self.client().await?;
         let sql = "INSERT INTO tenant_keys (tenant_id, wrapped_key, created_ms) VALUES ($1, $2, $3)
                    ON CONFLICT (tenant_id) DO NOTHING";
@@ -98,7 +102,8 @@ impl PostgresStore {
         owners: &[&str],
     ) -> Result<HashMap<String, Vec<u8>>, StoreError> {
         let client = self.client().await?;
-        let sql = "SELECT owner_id, wrapped_key FROM subject_keys WHERE tenant_id = $1 AND owner_id = ANY($2)";
+        let sql =
+            "SELECT owner_id, wrapped_key FROM subject_keys WHERE tenant_id = $1 AND owner_id = ANY($2)";
         let rows = client.query(sql, &[&tenant, &owners]).await?;
         Ok(rows.into_iter().map(|row| (row.get(0), row.get(1))).collect())
     }
@@ -130,7 +135,8 @@ impl PostgresStore {
         let mut tokens = HashMap::with_capacity(rows.len());
         for row in rows {
             let index: Vec<u8> = row.get(0);
-            let index: BlindIndex = index.try_into().map_err(|_| StoreError::Corrupt("blind index length"))?;
+            let index: BlindIndex =
+                index.try_into().map_err(|_| StoreError::Corrupt("blind index length"))?;
             tokens.insert(index, row.get(1));
         }
         Ok(tokens)
@@ -178,7 +184,8 @@ impl PostgresStore {
             AND ($5::bytea IS NULL OR owner_ext_index = $5)";
         let params: [&(dyn ToSql + Sync); 5] = [&tenant, &token, &value, &owner, &owner_ext];
         let client = self.client().await?;
-        let count = client.query_one(&format!("SELECT COUNT(*) FROM tokens WHERE {condition}"), &params).await?;
+        let count =
+            client.query_one(&format!("SELECT COUNT(*) FROM tokens WHERE {condition}"), &params).await?;
         let total: i64 = count.get(0);
         let page_sql = format!(
             "SELECT {TOKEN_COLUMNS} FROM tokens WHERE {condition} ORDER BY created_ms, token LIMIT {} OFFSET {}",
@@ -189,7 +196,12 @@ impl PostgresStore {
         Ok(TokenPage { total: u64::try_from(total).unwrap_or(0), rows })
     }
 
-    pub(super) async fn erase_subject(&self, tenant: &str, owner: &str, now_ms: i64) -> Result<u64, StoreError> {
+    pub(super) async fn erase_subject(
+        &self,
+        tenant: &str,
+        owner: &str,
+        now_ms: i64,
+    ) -> Result<u64, StoreError> {
         let mut client = self.client().await?;
         let transaction = client.transaction().await?;
         let erased = transaction
@@ -221,7 +233,10 @@ impl<'a> From<&'a [TokenRow]> for TokenColumns<'a> {
     fn from(rows: &'a [TokenRow]) -> Self {
         TokenColumns {
             tokens: rows.iter().map(|row| row.token.as_str()).collect(),
-            blind_indexes: rows.iter().map(|row| row.blind_index.as_ref().map(|index| index.as_slice())).collect(),
+            blind_indexes: rows
+                .iter()
+                .map(|row| row.blind_index.as_ref().map(|index| index.as_slice()))
+                .collect(),
             owners: rows.iter().map(|row| row.owner_id.as_deref()).collect(),
             owner_ext_indexes: rows
                 .iter()

@@ -52,12 +52,17 @@ impl SqliteStore {
         })
     }
 
-    pub(super) async fn insert_tenant_key(&self, tenant: &str, wrapped: &[u8]) -> Result<Vec<u8>, StoreError> {
+    pub(super) async fn insert_tenant_key(
+        &self,
+        tenant: &str,
+        wrapped: &[u8],
+    ) -> Result<Vec<u8>, StoreError> {
         {
             let connection = self.connection.lock().await;
             let sql = "INSERT INTO tenant_keys (tenant_id, wrapped_key, created_ms) VALUES (?1, ?2, ?3)
                        ON CONFLICT (tenant_id) DO NOTHING";
-            let params = vec![text(tenant), Value::Blob(wrapped.to_vec()), Value::Integer(migrations::now_ms())];
+            let params =
+                vec![text(tenant), Value::Blob(wrapped.to_vec()), Value::Integer(migrations::now_ms())];
             connection.execute(sql, params_from_iter(params)).await?;
         }
         self.tenant_key(tenant).await?.ok_or(StoreError::Corrupt("tenant key vanished after insert"))
@@ -78,7 +83,8 @@ impl SqliteStore {
         );
         // Parameters are collected before any await: a lazy iterator held across one
         // makes the future's Send-ness unprovable for the compiler.
-        let params: Vec<Value> = std::iter::once(text(tenant)).chain(owners.iter().map(|owner| text(owner))).collect();
+        let params: Vec<Value> =
+            std::iter::once(text(tenant)).chain(owners.iter().map(|owner| text(owner))).collect();
         let connection = self.connection.lock().await;
         let mut rows = connection.query(&sql, params_from_iter(params)).await?;
         while let Some(row) = rows.next().await? {
@@ -94,7 +100,8 @@ impl SqliteStore {
     ) -> Result<(), StoreError> {
         let connection = self.connection.lock().await;
         let transaction = connection.transaction().await?;
-        let sql = "INSERT INTO subject_keys (tenant_id, owner_id, wrapped_key, created_ms) VALUES (?1, ?2, ?3, ?4)
+        let sql =
+            "INSERT INTO subject_keys (tenant_id, owner_id, wrapped_key, created_ms) VALUES (?1, ?2, ?3, ?4)
                    ON CONFLICT (tenant_id, owner_id) DO NOTHING";
         let now = migrations::now_ms();
         for (owner, wrapped) in keys {
@@ -118,8 +125,9 @@ impl SqliteStore {
                 "SELECT blind_index, token FROM tokens WHERE tenant_id = ?1 AND blind_index IN ({})",
                 placeholders(2, chunk.len())
             );
-            let params: Vec<Value> =
-                std::iter::once(text(tenant)).chain(chunk.iter().map(|index| Value::Blob(index.to_vec()))).collect();
+            let params: Vec<Value> = std::iter::once(text(tenant))
+                .chain(chunk.iter().map(|index| Value::Blob(index.to_vec())))
+                .collect();
             let mut rows = connection.query(&sql, params_from_iter(params)).await?;
             while let Some(row) = rows.next().await? {
                 tokens.insert(row.get::<[u8; 32]>(0)?, row.get::<String>(1)?);
@@ -154,7 +162,8 @@ impl SqliteStore {
                 "SELECT {TOKEN_COLUMNS} FROM tokens WHERE tenant_id = ?1 AND token IN ({})",
                 placeholders(2, chunk.len())
             );
-            let params: Vec<Value> = std::iter::once(text(tenant)).chain(chunk.iter().map(|token| text(token))).collect();
+            let params: Vec<Value> =
+                std::iter::once(text(tenant)).chain(chunk.iter().map(|token| text(token))).collect();
             let mut rows = connection.query(&sql, params_from_iter(params)).await?;
             while let Some(row) = rows.next().await? {
                 found.push(token_row(&row)?);
@@ -184,7 +193,12 @@ impl SqliteStore {
         Ok(TokenPage { total, rows: page })
     }
 
-    pub(super) async fn erase_subject(&self, tenant: &str, owner: &str, now_ms: i64) -> Result<u64, StoreError> {
+    pub(super) async fn erase_subject(
+        &self,
+        tenant: &str,
+        owner: &str,
+        now_ms: i64,
+    ) -> Result<u64, StoreError> {
         let connection = self.connection.lock().await;
         let transaction = connection.transaction().await?;
         let erased = transaction
@@ -223,7 +237,10 @@ async fn migrate(connection: &Connection) -> Result<(), StoreError> {
             Value::Integer(migrations::now_ms()),
         ];
         transaction
-            .execute("INSERT INTO vault_schema (version, name, applied_ms) VALUES (?1, ?2, ?3)", params_from_iter(params))
+            .execute(
+                "INSERT INTO vault_schema (version, name, applied_ms) VALUES (?1, ?2, ?3)",
+                params_from_iter(params),
+            )
             .await?;
     }
     transaction.commit().await?;

@@ -1,0 +1,84 @@
+//! A bounded cache of recent tokens, so most batches need no vault round trip.
+//!
+//! Two generations: lookups promote hits from the old generation into the new one;
+//! when the new one is full it becomes the old one and the oldest generation is
+//! dropped. Memory stays under `capacity` entries and hot values stay cached. Tokens
+//! of a value never change, so a cached token is never stale, only absent.
+
+use std::collections::HashMap;
+
+/// Tokens by tenant and clear value.
+#[derive(Debug)]
+pub struct TokenCache {
+    young: HashMap<String, String>,
+    old: HashMap<String, String>,
+    generation_capacity: usize,
+}
+
+impl TokenCache {
+    /// A cache of about `capacity` entries (zero disables it).
+    pub fn new(capacity: usize) -> TokenCache {
+        TokenCache { young: HashMap::new(), old: HashMap::new(), generation_capacity: capacity / 2 }
+    }
+
+    /// The cached token of `value` in `tenant`.
+    pub fn get(&mut self, tenant: &str, value: &str) -> Option<String> {
+        let key = key(tenant, value);
+        if let Some(token) = self.young.get(&key) {
+            return Some(token.clone());
+        }
+        let token = self.old.remove(&key)?;
+        self.insert_key(key, token.clone());
+        Some(token)
+    }
+
+    /// Remembers the token of `value` in `tenant`.
+    pub fn insert(&mut self, tenant: &str, value: &str, token: String) {
+        self.insert_key(key(tenant, value), token);
+    }
+
+    /// Entries held.
+    pub fn len(&self) -> usize {
+        self.young.len() + self.old.len()
+    }
+
+    /// Whether the cache is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn insert_key(&mut self, key: String, token: String) {
+        if self.generation_capacity == 0 {
+            return;
+        }
+        if self.young.len() >= self.generation_capacity {
+            self.old = std::mem::take(&mut self.young);
+        }
+        self.young.insert(key, token);
+    }
+}
+
+fn key(tenant: &str, value: &str) -> String {
+    format!("{tenant}\u{0}{value}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cache_stays_bounded_and_keeps_hot_values() {
+        let mut cache = TokenCache::new(100);
+        cache.insert("t1", "hot", "token-hot".into());
+        for n in 0..1_000 {
+            cache.insert("t1", &format!("v{n}"), format!("token-{n}"));
+            assert_eq!(cache.get("t1", "hot").as_deref(), Some("token-hot"), "hot value kept at {n}");
+            assert!(cache.len() <= 100);
+        }
+        assert_eq!(cache.get("t1", "v0"), None, "cold values leave");
+        assert_eq!(cache.get("t2", "hot"), None, "tenants do not share tokens");
+        let mut disabled = TokenCache::new(0);
+        disabled.insert("t1", "x", "y".into());
+        assert!(disabled.is_empty());
+    }
+}

@@ -1,6 +1,7 @@
 //! `auditctl`: the audit trail's command line.
 
 mod produce;
+mod token;
 mod up;
 
 use std::process::ExitCode;
@@ -24,6 +25,8 @@ enum Command {
     Up(up::UpArgs),
     /// Generate realistic raw audit events into audit.raw.
     Produce(produce::ProduceArgs),
+    /// Mint a bearer token the local stack accepts.
+    Token(token::TokenArgs),
 }
 
 #[tokio::main]
@@ -33,6 +36,7 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Up(args) => up::run(args).await,
         Command::Produce(args) => produce::run(args).await,
+        Command::Token(args) => token::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

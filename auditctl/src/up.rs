@@ -1,25 +1,31 @@
 //! `auditctl up`: the whole stack in one process.
 //!
 //! Starts the embedded broker with durable SQLite storage under the data directory
-//! (or uses `--kafka`), then every service on its default address. On SIGTERM or
-//! Ctrl-C the services drain first (finish their batch, commit, leave the group) and
-//! the broker stops last, so no service loses its broker mid-commit.
+//! (or uses `--kafka`), the vault on an embedded database, then every pipeline
+//! service on its default address. The local token issuer's key and the vault's
+//! master key live under the data directory; service credentials are fresh random
+//! secrets for each run, since every service runs in this process. On SIGTERM or
+//! Ctrl-C the pipeline services drain first (finish their batch, commit, leave the
+//! group), then the vault they call while draining, and the broker last.
 
-use std::{net::SocketAddr, path::PathBuf};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use audit_broker::{BrokerParams, EmbeddedBroker, Storage};
+use audit_core::auth::issuer::Issuer;
+use audit_core::auth::service::ServiceCredential;
 use audit_core::shutdown;
-use clap::Args;
+use clap::{Args, Parser};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 /// Flags of `auditctl up`.
 #[derive(Debug, Args)]
 pub struct UpArgs {
-    /// Directory for all durable state (broker log, later the vault and indexes).
+    /// Directory for all durable state (broker log, vault, keys, later the indexes).
     #[arg(long, env = "AUDIT_DATA_DIR", default_value = "./data")]
-    data_dir: PathBuf,
+    pub data_dir: PathBuf,
     /// Use this Kafka cluster (HOST:PORT) instead of the embedded broker.
     #[arg(long, env = "AUDIT_KAFKA")]
     kafka: Option<String>,
@@ -32,7 +38,15 @@ pub struct UpArgs {
     /// `/metrics` and `/healthz` of the ingestor.
     #[arg(long, env = "AUDIT_INGESTOR_OPS_LISTEN", default_value = "127.0.0.1:9101")]
     ingestor_ops_listen: SocketAddr,
+    /// `/metrics` and `/healthz` of the tokenizer.
+    #[arg(long, env = "AUDIT_TOKENIZER_OPS_LISTEN", default_value = "127.0.0.1:9102")]
+    tokenizer_ops_listen: SocketAddr,
+    /// The vault's API (also its `/metrics` and `/healthz`).
+    #[arg(long, env = "AUDIT_VAULT_LISTEN", default_value = "127.0.0.1:8081")]
+    vault_listen: SocketAddr,
 }
+
+type Service<E> = tokio::task::JoinHandle<Result<(), E>>;
 
 /// Runs the stack until a signal.
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
@@ -45,16 +59,28 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         }
     };
     let shutdown = shutdown::on_signal();
+    let vault_shutdown = CancellationToken::new();
+    let tokenizer_credential = ServiceCredential::generate(tokenizer::SERVICE);
+    let vault = start_vault(&args, &bootstrap, &tokenizer_credential, &vault_shutdown).await?;
     let ingestor = start_ingestor(&args, &bootstrap, &shutdown).await?;
+    let tokenizer = start_tokenizer(&args, &bootstrap, &tokenizer_credential, &shutdown).await?;
     eprintln!("audit trail starting: kafka {bootstrap}, data in {}", args.data_dir.display());
-    eprintln!("  ingestor  http://{}/healthz  http://{0}/metrics", args.ingestor_ops_listen);
+    eprintln!("  vault      http://{}  (TokensVault API, /healthz, /metrics)", args.vault_listen);
+    eprintln!("  ingestor   http://{}/healthz  http://{0}/metrics", args.ingestor_ops_listen);
+    eprintln!("  tokenizer  http://{}/healthz  http://{0}/metrics", args.tokenizer_ops_listen);
+    eprintln!("  a bearer token: auditctl token --tenant <tenant> --role ORG_ADMIN");
     eprintln!("press Ctrl-C to stop");
-    let outcome = ingestor.await.context("ingestor task")?;
-    // Services have drained and committed: only now may the broker go.
+    let ingested = ingestor.await.context("ingestor task")?;
+    let tokenized = tokenizer.await.context("tokenizer task")?;
+    // The tokenizer has drained: the vault may go, then the broker.
+    vault_shutdown.cancel();
+    let vaulted = vault.await.context("vault task")?;
     if let Some(broker) = broker {
         broker.stop().await;
     }
-    outcome.context("ingestor stopped")
+    ingested.context("ingestor stopped")?;
+    tokenized.context("tokenizer stopped")?;
+    vaulted.context("vault stopped")
 }
 
 async fn start_broker(args: &UpArgs) -> anyhow::Result<EmbeddedBroker> {
@@ -69,7 +95,7 @@ async fn start_ingestor(
     args: &UpArgs,
     bootstrap: &str,
     shutdown: &CancellationToken,
-) -> anyhow::Result<tokio::task::JoinHandle<Result<(), ingestor::IngestorError>>> {
+) -> anyhow::Result<Service<ingestor::IngestorError>> {
     let mut config = ingestor::Config::defaults_for(bootstrap);
     config.kafka.partitions = args.partitions;
     config.ops_listen = args.ingestor_ops_listen;
@@ -77,4 +103,56 @@ async fn start_ingestor(
         .await
         .with_context(|| format!("binding the ingestor ops server on {}", config.ops_listen))?;
     Ok(tokio::spawn(ingestor::run(config, listener, shutdown.clone())))
+}
+
+/// The local token issuer's key, created under the data directory on first use.
+pub fn local_issuer(data_dir: &Path) -> anyhow::Result<Issuer> {
+    let path = data_dir.join("keys").join("issuer.key");
+    Issuer::load_or_create(&path).with_context(|| format!("loading the local token issuer key {}", path.display()))
+}
+
+async fn start_vault(
+    args: &UpArgs,
+    bootstrap: &str,
+    tokenizer: &ServiceCredential,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Service<vault::VaultError>> {
+    let jwks_file = args.data_dir.join("keys").join("jwks.json");
+    let jwks = serde_json::to_string_pretty(&local_issuer(&args.data_dir)?.jwks())?;
+    std::fs::write(&jwks_file, jwks).with_context(|| format!("writing {}", jwks_file.display()))?;
+    let vault_dir = args.data_dir.join("vault");
+    std::fs::create_dir_all(&vault_dir).with_context(|| format!("creating {}", vault_dir.display()))?;
+    let path = |path: PathBuf| path.display().to_string();
+    let config = vault::VaultArgs::parse_from([
+        "vault".to_owned(),
+        format!("--kafka={bootstrap}"),
+        format!("--partitions={}", args.partitions),
+        format!("--listen={}", args.vault_listen),
+        format!("--database=sqlite:{}", path(vault_dir.join("vault.db"))),
+        format!("--master-key-file={}", path(vault_dir.join("master.key"))),
+        "--create-master-key=true".to_owned(),
+        format!("--auth-jwks-file={}", path(jwks_file)),
+        format!("--service-credentials={}", tokenizer.expose()),
+    ])
+    .validate()?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding the vault on {}", config.listen))?;
+    Ok(tokio::spawn(vault::run(config, listener, shutdown.clone())))
+}
+
+async fn start_tokenizer(
+    args: &UpArgs,
+    bootstrap: &str,
+    credential: &ServiceCredential,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Service<tokenizer::TokenizerError>> {
+    let vault_url = format!("http://{}", args.vault_listen);
+    let mut config = tokenizer::Config::defaults_for(bootstrap, &vault_url, credential);
+    config.kafka.partitions = args.partitions;
+    config.ops_listen = args.tokenizer_ops_listen;
+    let listener = TcpListener::bind(config.ops_listen)
+        .await
+        .with_context(|| format!("binding the tokenizer ops server on {}", config.ops_listen))?;
+    Ok(tokio::spawn(tokenizer::run(config, listener, shutdown.clone())))
 }

@@ -24,6 +24,8 @@ fn start_stack(data_dir: &Path, broker_port: u16) -> Stack {
     let child = Command::new(env!("CARGO_BIN_EXE_auditctl"))
         .args(["up", "--data-dir", data_dir.to_str().unwrap(), "--broker-listen", &broker])
         .args(["--ingestor-ops-listen", &ops])
+        .args(["--tokenizer-ops-listen", &format!("127.0.0.1:{}", free_port())])
+        .args(["--vault-listen", &format!("127.0.0.1:{}", free_port())])
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()

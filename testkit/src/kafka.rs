@@ -37,20 +37,28 @@ pub fn kafka(broker: &EmbeddedBroker) -> KafkaConfig {
 
 /// Generates `count` events and writes them to `audit.raw`.
 pub async fn produce_raw(kafka: &KafkaConfig, params: TrafficParams, count: usize) -> Vec<RawEvent> {
-    ensure_topics(kafka, &["audit.raw"]).await.unwrap();
-    let producer = producer(kafka).unwrap();
     let mut generator = Generator::new(params);
     let events: Vec<RawEvent> = (0..count).map(|_| generator.next_event()).collect();
-    let mut deliveries = Vec::with_capacity(count);
-    for event in &events {
-        let mut record = FutureRecord::<[u8], [u8]>::to("audit.raw").payload(&event.payload);
-        record.key = event.key.as_deref();
+    let messages: Vec<(Option<Vec<u8>>, Vec<u8>)> =
+        events.iter().map(|event| (event.key.clone(), event.payload.clone())).collect();
+    produce(kafka, "audit.raw", &messages).await;
+    events
+}
+
+/// Writes `(key, payload)` messages to `topic` (created if missing) and waits for
+/// every acknowledgement.
+pub async fn produce(kafka: &KafkaConfig, topic: &str, messages: &[(Option<Vec<u8>>, Vec<u8>)]) {
+    ensure_topics(kafka, &[topic]).await.unwrap();
+    let producer = producer(kafka).unwrap();
+    let mut deliveries = Vec::with_capacity(messages.len());
+    for (key, payload) in messages {
+        let mut record = FutureRecord::<[u8], [u8]>::to(topic).payload(payload);
+        record.key = key.as_deref();
         deliveries.push(producer.send_result(record).map_err(|(error, _)| error).unwrap());
     }
     for delivery in deliveries {
         delivery.await.unwrap().map_err(|(error, _)| error).unwrap();
     }
-    events
 }
 
 pub fn traffic(seed: u64, malformed_ratio: f64, duplicate_ratio: f64) -> TrafficParams {

@@ -196,17 +196,18 @@ pub fn store_offsets(consumer: &StageConsumer, topic: &str, batch: &[InputMessag
 
 /// Commits stored offsets synchronously and leaves the group.
 pub async fn close(consumer: StageConsumer) -> Result<(), CoreError> {
-    let consumer = Arc::new(consumer);
-    let closing = consumer.clone();
-    let committed = tokio::task::spawn_blocking(move || {
-        let committed = commit_state(closing.as_ref());
-        closing.unsubscribe();
+    // Committing, leaving the group and destroying the client all wait on the broker.
+    // They run off the async workers, which may be the ones serving that broker (the
+    // embedded broker of `auditctl up` shares the process): dropping the client on a
+    // worker deadlocked two stages closing at once on a two-thread runtime.
+    tokio::task::spawn_blocking(move || {
+        let committed = commit_state(&consumer);
+        consumer.unsubscribe();
+        drop(consumer);
         committed
     })
     .await
-    .expect("commit task does not panic");
-    drop(consumer);
-    committed
+    .expect("commit task does not panic")
 }
 
 fn commit_state<C: Consumer<StageContext>>(consumer: &C) -> Result<(), CoreError> {

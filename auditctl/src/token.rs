@@ -35,7 +35,12 @@ pub fn run(args: TokenArgs) -> anyhow::Result<()> {
         anyhow::bail!("--tenant must not be empty");
     }
     let issuer = crate::up::local_issuer(&args.data_dir)?;
-    let spec = TokenSpec { subject: &args.subject, tenant: &args.tenant, roles: &args.roles, ttl_seconds: args.ttl_seconds };
+    let spec = TokenSpec {
+        subject: &args.subject,
+        tenant: &args.tenant,
+        roles: &args.roles,
+        ttl_seconds: args.ttl_seconds,
+    };
     println!("{}", issuer.mint(&spec));
     Ok(())
 }

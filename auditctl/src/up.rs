@@ -108,7 +108,8 @@ async fn start_ingestor(
 /// The local token issuer's key, created under the data directory on first use.
 pub fn local_issuer(data_dir: &Path) -> anyhow::Result<Issuer> {
     let path = data_dir.join("keys").join("issuer.key");
-    Issuer::load_or_create(&path).with_context(|| format!("loading the local token issuer key {}", path.display()))
+    Issuer::load_or_create(&path)
+        .with_context(|| format!("loading the local token issuer key {}", path.display()))
 }
 
 async fn start_vault(

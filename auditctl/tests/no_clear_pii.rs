@@ -48,15 +48,22 @@ fn event(n: usize) -> Value {
 fn clear_values() -> Vec<String> {
     let mut values = vec!["pii.example".to_owned(), "uname".to_owned(), "extref".to_owned()];
     for subject in 0..20 {
-        values.extend([format!("10.7.{subject}.55"), format!("10.9.{subject}.77"), format!("10.8.{subject}.66")]);
+        values.extend([
+            format!("10.7.{subject}.55"),
+            format!("10.9.{subject}.77"),
+            format!("10.8.{subject}.66"),
+        ]);
     }
     values
 }
 
 fn assert_clean(what: &str, bytes: &[u8]) {
     for value in clear_values() {
-        let found = bytes.windows(value.len()).any(|window| window == value.as_bytes());
-        assert!(!found, "{what} contains the clear value {value}");
+        if let Some(at) = bytes.windows(value.len()).position(|window| window == value.as_bytes()) {
+            let context =
+                String::from_utf8_lossy(&bytes[at.saturating_sub(300)..(at + 100).min(bytes.len())]);
+            panic!("{what} contains the clear value {value}: ...{context}...");
+        }
     }
 }
 
@@ -72,10 +79,18 @@ fn start_stack(data_dir: &Path, log: &Path) -> Stack {
     let tokenizer_ops = format!("127.0.0.1:{}", free_port());
     let vault = format!("127.0.0.1:{}", free_port());
     let child = Command::new(env!("CARGO_BIN_EXE_auditctl"))
-        .args(["--log-format", "json", "up", "--data-dir", data_dir.to_str().unwrap(), "--broker-listen", &broker])
+        .args([
+            "--log-format",
+            "json",
+            "up",
+            "--data-dir",
+            data_dir.to_str().unwrap(),
+            "--broker-listen",
+            &broker,
+        ])
         .args(["--ingestor-ops-listen", &format!("127.0.0.1:{}", free_port())])
         .args(["--tokenizer-ops-listen", &tokenizer_ops, "--vault-listen", &vault])
-        .env("RUST_LOG", "debug,tansu_broker=warn,tansu_storage=warn,tansu_sans_io=warn,libsql=warn,hyper=info,h2=info")
+        .env("RUST_LOG", "debug")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(log).unwrap())
         .spawn()
@@ -98,7 +113,13 @@ fn bearer(data_dir: &Path, tenant: &str) -> String {
 }
 
 /// Replaces every token in `text` by what the vault reveals for it.
-async fn detokenize_text(vault: &str, tenant: &str, authorization: &str, text: &str, cache: &mut HashMap<String, String>) -> String {
+async fn detokenize_text(
+    vault: &str,
+    tenant: &str,
+    authorization: &str,
+    text: &str,
+    cache: &mut HashMap<String, String>,
+) -> String {
     let mut result = text.to_owned();
     for word in text.split(|c: char| !(c.is_ascii_hexdigit() || c == '-')) {
         if uuid::Uuid::parse_str(word).is_err() || word.len() != 36 {
@@ -106,7 +127,8 @@ async fn detokenize_text(vault: &str, tenant: &str, authorization: &str, text: &
         }
         if !cache.contains_key(word) {
             let url = format!("http://{vault}/scim/{tenant}/v2/TokensVault/{word}");
-            let response = reqwest::Client::new().get(url).header("authorization", authorization).send().await.unwrap();
+            let response =
+                reqwest::Client::new().get(url).header("authorization", authorization).send().await.unwrap();
             assert_eq!(response.status(), 200, "token {word} reveals its value");
             let body: Value = response.json().await.unwrap();
             assert_eq!(body["schemas"][0], "urn:hid:scim:api:idp:2.0:PseudonymizationToken");
@@ -137,13 +159,20 @@ async fn no_clear_value_leaves_the_vault_and_every_token_reveals_its_value() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    let spec = ReadSpec { topic: "audit.tokenized", expected: EVENTS, settle: Duration::from_millis(500), timeout: Duration::from_secs(30) };
+    let spec = ReadSpec {
+        topic: "audit.tokenized",
+        expected: EVENTS,
+        settle: Duration::from_millis(500),
+        timeout: Duration::from_secs(30),
+    };
     let tokenized = read(&kafka, spec).await;
     assert_eq!(tokenized.len(), EVENTS);
     let codec = Codec::<TokenizedRecord>::published("TokenizedRecord").unwrap();
-    let by_event: BTreeMap<String, &Value> = events.iter().map(|event| (event["eventId"].as_str().unwrap().to_owned(), event)).collect();
+    let by_event: BTreeMap<String, &Value> =
+        events.iter().map(|event| (event["eventId"].as_str().unwrap().to_owned(), event)).collect();
     let mut revealed: HashMap<String, String> = HashMap::new();
-    let bearers: HashMap<&str, String> = TENANTS.iter().map(|tenant| (*tenant, bearer(data_dir.path(), tenant))).collect();
+    let bearers: HashMap<&str, String> =
+        TENANTS.iter().map(|tenant| (*tenant, bearer(data_dir.path(), tenant))).collect();
     for message in &tokenized {
         assert_clean("a message key of audit.tokenized", message.key.as_deref().unwrap_or_default());
         assert_clean("a message of audit.tokenized", &message.payload);
@@ -162,7 +191,11 @@ async fn no_clear_value_leaves_the_vault_and_every_token_reveals_its_value() {
         assert_eq!(detokenize(record.host.as_deref().unwrap(), &mut revealed).await, raw["host"]);
         assert_eq!(detokenize(record.message.as_deref().unwrap(), &mut revealed).await, raw["message"]);
         for (code, value) in &record.action.action_parameters {
-            assert_eq!(detokenize(value, &mut revealed).await, raw["action"]["actionParameters"][code], "{code}");
+            assert_eq!(
+                detokenize(value, &mut revealed).await,
+                raw["action"]["actionParameters"][code],
+                "{code}"
+            );
         }
         assert_eq!(record.tokenized_paths.len(), 7, "{:?}", record.tokenized_paths);
     }
@@ -171,7 +204,11 @@ async fn no_clear_value_leaves_the_vault_and_every_token_reveals_its_value() {
     for (token, value) in &revealed {
         by_value.entry(value).or_default().push(token);
     }
-    assert!(by_value.values().all(|tokens| tokens.len() == TENANTS.len()), "one token per tenant and value");
+    // Subjects live in one tenant (n % 20 and n % 2 share parity); operators act in both.
+    for (value, tokens) in &by_value {
+        let tenants_seen = if value.starts_with("operator") { TENANTS.len() } else { 1 };
+        assert_eq!(tokens.len(), tenants_seen, "one token per tenant for each value");
+    }
 
     let status = Command::new("kill").args(["-TERM", &stack.child.id().to_string()]).status().unwrap();
     assert!(status.success());

@@ -29,14 +29,23 @@ fn record(n: usize) -> NormalizedRecord {
         return_value: None,
         message: Some(format!("created by admin from 10.1.{}.{}", n % 7, n % 11)),
         host: Some(format!("10.2.0.{}", n % 13)),
-        target_user: Some(UserRef { id: Some(user), immutable_id: Some(format!("{}", n % 50)), session: None }),
+        target_user: Some(UserRef {
+            id: Some(user),
+            immutable_id: Some(format!("{}", n % 50)),
+            session: None,
+        }),
         acting_user: None,
         external_id: None,
         event_id: None,
     }
 }
 
-async fn start_vault(database: String, bootstrap: &str, credential: &ServiceCredential, dir: &tempfile::TempDir) -> (String, CancellationToken) {
+async fn start_vault(
+    database: String,
+    bootstrap: &str,
+    credential: &ServiceCredential,
+    dir: &tempfile::TempDir,
+) -> (String, CancellationToken) {
     let jwks = dir.path().join("jwks.json");
     std::fs::write(&jwks, serde_json::to_string(&Issuer::generate().jwks()).unwrap()).unwrap();
     let config = vault::VaultArgs::parse_from([
@@ -57,7 +66,12 @@ async fn start_vault(database: String, bootstrap: &str, credential: &ServiceCred
     (url, shutdown)
 }
 
-fn tokenizer_config(bootstrap: &str, vault_url: &str, credential: &ServiceCredential, name: &str) -> tokenizer::Config {
+fn tokenizer_config(
+    bootstrap: &str,
+    vault_url: &str,
+    credential: &ServiceCredential,
+    name: &str,
+) -> tokenizer::Config {
     tokenizer::TokenizerArgs::parse_from([
         "tokenizer".to_owned(),
         format!("--kafka={bootstrap}"),
@@ -74,7 +88,9 @@ fn tokenizer_config(bootstrap: &str, vault_url: &str, credential: &ServiceCreden
 }
 
 async fn racing_tokenizers_agree(database: Option<String>) {
-    let _ = tracing_subscriber::fmt().with_env_filter("warn,vault=debug,tokenizer=debug,audit_core=debug").try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("warn,vault=debug,tokenizer=debug,audit_core=debug")
+        .try_init();
     let dir = tempfile::tempdir().unwrap();
     let (broker, _broker_dir) = broker().await;
     let bootstrap = broker.bootstrap();
@@ -97,7 +113,8 @@ async fn racing_tokenizers_agree(database: Option<String>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         instances.push(tokio::spawn(tokenizer::run(config, listener, shutdown.clone())));
     }
-    let outputs = [read_output(&broker, "audit.tokenized.a").await, read_output(&broker, "audit.tokenized.b").await];
+    let outputs =
+        [read_output(&broker, "audit.tokenized.a").await, read_output(&broker, "audit.tokenized.b").await];
     shutdown.cancel();
     for instance in instances {
         instance.await.unwrap().unwrap();
@@ -111,9 +128,15 @@ async fn racing_tokenizers_agree(database: Option<String>) {
         for tokenized in output.values() {
             let original = &records[tokenized.id[1..].parse::<usize>().unwrap()];
             let pairs = [
-                (original.target_user.as_ref().unwrap().id.clone().unwrap(), tokenized.target_user.as_ref().unwrap().id.clone().unwrap()),
+                (
+                    original.target_user.as_ref().unwrap().id.clone().unwrap(),
+                    tokenized.target_user.as_ref().unwrap().id.clone().unwrap(),
+                ),
                 (original.host.clone().unwrap(), tokenized.host.clone().unwrap()),
-                (original.action.action_parameters["USN"].clone(), tokenized.action.action_parameters["USN"].clone()),
+                (
+                    original.action.action_parameters["USN"].clone(),
+                    tokenized.action.action_parameters["USN"].clone(),
+                ),
             ];
             for (value, token) in pairs {
                 assert!(uuid::Uuid::parse_str(&token).is_ok(), "{token} is a token");
@@ -122,14 +145,24 @@ async fn racing_tokenizers_agree(database: Option<String>) {
             }
         }
     }
-    let across = |value: &str| (tokens[&("t1".into(), value.into())].clone(), tokens[&("t2".into(), value.into())].clone());
+    let across = |value: &str| {
+        (tokens[&("t1".into(), value.into())].clone(), tokens[&("t2".into(), value.into())].clone())
+    };
     let (t1, t2) = across("10.2.0.3");
     assert_ne!(t1, t2, "tenants never share a token");
 }
 
-async fn read_output(broker: &audit_broker::EmbeddedBroker, topic: &'static str) -> HashMap<String, TokenizedRecord> {
+async fn read_output(
+    broker: &audit_broker::EmbeddedBroker,
+    topic: &'static str,
+) -> HashMap<String, TokenizedRecord> {
     let codec = Codec::<TokenizedRecord>::published("TokenizedRecord").unwrap();
-    let spec = ReadSpec { topic, expected: RECORDS, settle: Duration::from_millis(500), timeout: Duration::from_secs(90) };
+    let spec = ReadSpec {
+        topic,
+        expected: RECORDS,
+        settle: Duration::from_millis(500),
+        timeout: Duration::from_secs(90),
+    };
     let read = read(&kafka(broker), spec).await;
     read.iter()
         .map(|message| codec.decode(&message.payload).unwrap())

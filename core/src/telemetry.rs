@@ -1,7 +1,10 @@
 //! Structured logs: text for people, JSON on request, level from `RUST_LOG`.
 
 use clap::{Args, ValueEnum};
-use tracing_subscriber::{EnvFilter, fmt};
+use tracing::Level;
+use tracing_subscriber::{
+    EnvFilter, Layer, filter::filter_fn, fmt, layer::SubscriberExt, util::SubscriberInitExt,
+};
 
 /// Log format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -24,14 +27,19 @@ pub struct LogArgs {
 const DEFAULT_FILTER: &str =
     "info,tansu_broker=warn,tansu_storage=warn,tansu_service=warn,tansu_sans_io=warn";
 
-/// Installs the global subscriber; `RUST_LOG` overrides the default filter.
+/// Installs the global subscriber; `RUST_LOG` overrides the default filter, except
+/// that the embedded broker never logs below `warn`: its debug logs print record
+/// batches, which would put clear personal data from `audit.raw` into the logs.
 pub fn init(args: &LogArgs) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
-    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let installed = match args.log_format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
+    let broker_cap =
+        filter_fn(|metadata| !metadata.target().starts_with("tansu") || *metadata.level() <= Level::WARN);
+    let output = match args.log_format {
+        LogFormat::Text => fmt::layer().with_writer(std::io::stderr).boxed(),
+        LogFormat::Json => fmt::layer().json().with_writer(std::io::stderr).boxed(),
     };
+    let installed =
+        tracing_subscriber::registry().with(filter).with(output.with_filter(broker_cap)).try_init();
     // A second init (tests, several services in one process) keeps the first subscriber.
     drop(installed);
 }

@@ -1,0 +1,133 @@
+//! Tokenizer throughput against the stage runtime passing the same records through, on
+//! one embedded broker (memory storage), with a real vault (SQLite) in process.
+//!
+//! The input is 100,000 normalized records made from generated traffic; the vault
+//! starts empty, so the run includes every first-time tokenization. Printed: records/s
+//! of both loops, their ratio (target >= 0.7), and the values the vault tokenized.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use audit_broker::{BrokerParams, EmbeddedBroker, Storage};
+use audit_core::auth::issuer::Issuer;
+use audit_core::auth::service::ServiceCredential;
+use audit_core::config::KafkaConfig;
+use audit_core::traffic::{Generator, TrafficParams};
+use audit_schemas::{Codec, NormalizedRecord};
+use clap::Parser;
+use ingestor::limits::Limits;
+use testkit::bench;
+use tokio_util::sync::CancellationToken;
+
+const RECORDS: usize = 100_000;
+
+#[tokio::main]
+async fn main() {
+    let broker = EmbeddedBroker::start(BrokerParams {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        storage: Storage::Memory,
+    })
+    .await
+    .expect("broker starts");
+    let mut kafka = KafkaConfig::for_bootstrap(&broker.bootstrap()).unwrap();
+    kafka.partitions = 4;
+    // Every run uses a fresh group: no predecessor to wait out.
+    kafka.join_delay = Duration::ZERO;
+    let bytes = load_normalized(&kafka).await;
+    println!(
+        "input: {RECORDS} normalized records, {:.0} bytes on average, 4 partitions",
+        bytes as f64 / RECORDS as f64
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let credential = ServiceCredential::generate("tokenizer");
+    let vault_url = start_vault(&kafka, &credential, &dir).await;
+    let topics = ("audit.normalized", "bench.passthrough");
+    let runtime =
+        bench::timed(&kafka, topics.1, RECORDS, |done| bench::passthrough(kafka.clone(), topics, done)).await;
+    let tokenize = bench::timed(&kafka, "bench.tokenized", RECORDS, |done| {
+        tokenizer(kafka.clone(), vault_url.clone(), credential.clone(), done)
+    })
+    .await;
+    bench::report("stage runtime, pass-through", runtime);
+    bench::report("tokenizer (vault on sqlite)", tokenize);
+    println!("ratio tokenizer / runtime pass-through: {:.2} (target >= 0.7)", tokenize / runtime);
+    let metrics = reqwest::get(format!("{vault_url}/metrics")).await.unwrap().text().await.unwrap();
+    let tokenized =
+        metrics.lines().find(|line| line.starts_with("vault_values_total{operation=\"tokenize\"}"));
+    println!(
+        "values sent to the vault (cache misses): {}",
+        tokenized.unwrap_or("none").rsplit(' ').next().unwrap()
+    );
+    broker.stop().await;
+}
+
+/// Generated traffic, normalized as the ingestor does, into `audit.normalized`.
+async fn load_normalized(kafka: &KafkaConfig) -> usize {
+    let mut generator = Generator::new(TrafficParams {
+        tenants: 50,
+        malformed_ratio: 0.0,
+        duplicate_ratio: 0.0,
+        seed: 7,
+        start_ms: chrono::Utc::now().timestamp_millis() - 86_400_000,
+    });
+    let limits = Limits {
+        max_message_bytes: 65_536,
+        min_created_ms: Limits::earliest_plausible_ms(),
+        max_future_skew_ms: 3_600_000,
+    };
+    let codec = Codec::<NormalizedRecord>::published("NormalizedRecord").unwrap();
+    let records: Vec<(Vec<u8>, Vec<u8>)> = (0..RECORDS)
+        .map(|n| {
+            let event = generator.next_event();
+            let mut record =
+                ingestor::validate::normalize(&event.payload, &limits).expect("generated events are valid");
+            record.id = format!("bench-{n}");
+            (record.tenant_id.clone().into_bytes(), codec.encode(&record).unwrap())
+        })
+        .collect();
+    let bytes = records.iter().map(|(_, payload)| payload.len()).sum();
+    bench::load(kafka, "audit.normalized", records.into_iter()).await;
+    bytes
+}
+
+async fn start_vault(kafka: &KafkaConfig, credential: &ServiceCredential, dir: &tempfile::TempDir) -> String {
+    let jwks = dir.path().join("jwks.json");
+    std::fs::write(&jwks, serde_json::to_string(&Issuer::generate().jwks()).unwrap()).unwrap();
+    let config = vault::VaultArgs::parse_from([
+        "vault".to_owned(),
+        format!("--kafka={}", kafka.bootstrap),
+        format!("--database=sqlite:{}", dir.path().join("vault.db").display()),
+        format!("--master-key-file={}", dir.path().join("master.key").display()),
+        "--create-master-key=true".to_owned(),
+        format!("--auth-jwks-file={}", jwks.display()),
+        format!("--service-credentials={}", credential.expose()),
+    ])
+    .validate()
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(vault::run(config, listener, CancellationToken::new()));
+    url
+}
+
+/// The tokenizer as it runs in production; progress read from its own `/metrics`.
+async fn tokenizer(
+    kafka: KafkaConfig,
+    vault_url: String,
+    credential: ServiceCredential,
+    done: Arc<AtomicU64>,
+) {
+    let mut config = tokenizer::Config::defaults_for(&kafka.bootstrap, &vault_url, &credential);
+    config.kafka = kafka;
+    config.group_id = "bench-tokenizer".into();
+    config.topics.output = "bench.tokenized".into();
+    let ops = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    bench::follow_metric(
+        format!("http://{}/metrics", ops.local_addr().unwrap()),
+        "tokenizer_records_produced_total ",
+        done,
+    );
+    tokenizer::run(config, ops, CancellationToken::new()).await.unwrap();
+}

@@ -1,0 +1,125 @@
+//! Throughput harness shared by the stage benchmarks: load a topic, time a loop until
+//! its output holds every record, and the stage runtime passing records through as
+//! the baseline a stage is compared with.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use audit_core::config::KafkaConfig;
+use audit_core::kafka::{ensure_topics, producer};
+use audit_core::metrics::StageMetrics;
+use audit_core::ops::Health;
+use audit_core::stage::{
+    InputMessage, Outcome, OutputRecord, Stage, StageParams, Topics, TransientError, run_stage,
+};
+use rdkafka::producer::{DeliveryFuture, FutureRecord};
+use tokio_util::sync::CancellationToken;
+
+/// Writes `messages` to `topic` with back-pressure; panics if any is not acknowledged.
+pub async fn load(kafka: &KafkaConfig, topic: &str, messages: impl Iterator<Item = (Vec<u8>, Vec<u8>)>) {
+    ensure_topics(kafka, &[topic]).await.unwrap();
+    let producer = producer(kafka).unwrap();
+    let (mut deliveries, mut failed) = (Vec::new(), 0);
+    for (key, payload) in messages {
+        let mut record = FutureRecord::<[u8], [u8]>::to(topic).payload(&payload).key(&key);
+        loop {
+            match producer.send_result(record) {
+                Ok(delivery) => break deliveries.push(delivery),
+                Err((_queue_full, returned)) => {
+                    record = returned;
+                    failed += count_failed(deliveries.drain(..)).await;
+                }
+            }
+        }
+    }
+    failed += count_failed(deliveries.drain(..)).await;
+    assert_eq!(failed, 0, "every input message is acknowledged");
+}
+
+async fn count_failed(deliveries: impl Iterator<Item = DeliveryFuture>) -> usize {
+    let mut failed = 0;
+    for delivery in deliveries {
+        if !matches!(delivery.await, Ok(Ok(_))) {
+            failed += 1;
+        }
+    }
+    failed
+}
+
+/// Runs `work` until it reports `records` acknowledged on its output topic; returns
+/// records per second. (Watermarks are not used: tansu under-reports them.)
+pub async fn timed<W, F>(kafka: &KafkaConfig, output: &str, records: usize, work: W) -> f64
+where
+    W: FnOnce(Arc<AtomicU64>) -> F,
+    F: Future<Output = ()> + Send + 'static,
+{
+    ensure_topics(kafka, &[output, "audit.dlq"]).await.unwrap();
+    let acknowledged = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let task = tokio::spawn(work(acknowledged.clone()));
+    while acknowledged.load(Ordering::Acquire) < records as u64 {
+        assert!(started.elapsed() < Duration::from_secs(600), "{output} did not fill within 10 minutes");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    task.abort();
+    records as f64 / elapsed
+}
+
+/// Copies `(input)` to `(output)` through the stage runtime, reporting progress.
+pub async fn passthrough(kafka: KafkaConfig, topics: (&str, &str), done: Arc<AtomicU64>) {
+    let registry = prometheus::Registry::new();
+    let metrics = Arc::new(StageMetrics::register("passthrough", &registry).unwrap());
+    let produced = metrics.records_produced.clone();
+    tokio::spawn(async move {
+        loop {
+            done.store(produced.get(), Ordering::Release);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    let params = StageParams {
+        service: "passthrough",
+        group_id: format!("bench-passthrough-{}", topics.1),
+        topics: Topics { input: topics.0.into(), output: topics.1.into(), dlq: "audit.dlq".into() },
+        kafka,
+        metrics,
+        health: Health::default(),
+    };
+    run_stage(PassThrough, params, CancellationToken::new()).await.unwrap();
+}
+
+struct PassThrough;
+
+impl Stage for PassThrough {
+    async fn process(&mut self, batch: &[InputMessage]) -> Result<Vec<Outcome>, TransientError> {
+        let forward = |message: &InputMessage| {
+            let key = message.key.clone().unwrap_or_default();
+            let payload = message.payload.clone().unwrap_or_default();
+            Outcome::Forward(vec![OutputRecord { key, payload }])
+        };
+        Ok(batch.iter().map(forward).collect())
+    }
+}
+
+/// Polls a service's `/metrics` for `metric` and reports it to `done`.
+pub fn follow_metric(metrics_url: String, metric: &'static str, done: Arc<AtomicU64>) {
+    tokio::spawn(async move {
+        loop {
+            if let Some(value) = metric_value(&metrics_url, metric).await {
+                done.store(value, Ordering::Release);
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+}
+
+async fn metric_value(metrics_url: &str, metric: &str) -> Option<u64> {
+    let body = reqwest::get(metrics_url).await.ok()?.text().await.ok()?;
+    body.lines().find_map(|line| line.strip_prefix(metric)?.trim().parse().ok())
+}
+
+/// One printed line of figures.
+pub fn report(name: &str, records_per_second: f64) {
+    println!("{name:<36} {records_per_second:>10.0} records/s");
+}

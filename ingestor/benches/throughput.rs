@@ -49,12 +49,16 @@ async fn main() {
         bytes as f64 / RECORDS as f64
     );
 
-    let bare = bench::timed(&kafka, "bench.bare", RECORDS, |done| bare_loop(kafka.clone(), done)).await;
+    let bare =
+        bench::timed(&kafka, "bench.bare", RECORDS, |done, stop| bare_loop(kafka.clone(), done, stop)).await;
     let topics = ("audit.raw", "bench.passthrough");
-    let runtime =
-        bench::timed(&kafka, topics.1, RECORDS, |done| bench::passthrough(kafka.clone(), topics, done)).await;
+    let runtime = bench::timed(&kafka, topics.1, RECORDS, |done, stop| {
+        bench::passthrough(kafka.clone(), topics, done, stop)
+    })
+    .await;
     let ingest =
-        bench::timed(&kafka, "bench.normalized", RECORDS, |done| ingestor(kafka.clone(), done)).await;
+        bench::timed(&kafka, "bench.normalized", RECORDS, |done, stop| ingestor(kafka.clone(), done, stop))
+            .await;
     bench::report("bare rdkafka consume-produce", bare);
     bench::report("stage runtime, pass-through", runtime);
     bench::report("ingestor", ingest);
@@ -83,13 +87,16 @@ async fn load_raw(kafka: &KafkaConfig) -> usize {
 
 /// Consumes and re-produces without any bookkeeping; done once all are consumed and
 /// a flush has returned, i.e. every record is acknowledged.
-async fn bare_loop(kafka: KafkaConfig, done: Arc<AtomicU64>) {
+async fn bare_loop(kafka: KafkaConfig, done: Arc<AtomicU64>, shutdown: CancellationToken) {
     let consumer: StreamConsumer = consumer_config(&kafka, "bench-bare").create().unwrap();
     consumer.subscribe(&["audit.raw"]).unwrap();
     let producer = producer(&kafka).unwrap();
     let mut stream = consumer.stream();
     let mut consumed = 0;
-    while let Some(received) = stream.next().await {
+    while let Some(received) = tokio::select! {
+        received = stream.next() => received,
+        () = shutdown.cancelled() => None,
+    } {
         let Ok(message) = received else { continue };
         let mut record =
             FutureRecord::<[u8], [u8]>::to("bench.bare").payload(message.payload().unwrap_or_default());
@@ -108,10 +115,13 @@ async fn bare_loop(kafka: KafkaConfig, done: Arc<AtomicU64>) {
             done.store(consumed as u64, Ordering::Release);
         }
     }
+    // Closing a client blocks on the broker, which shares this runtime.
+    drop(stream);
+    tokio::task::spawn_blocking(move || drop(consumer)).await.unwrap();
 }
 
 /// The ingestor as it runs in production; progress read from its own `/metrics`.
-async fn ingestor(kafka: KafkaConfig, done: Arc<AtomicU64>) {
+async fn ingestor(kafka: KafkaConfig, done: Arc<AtomicU64>, shutdown: CancellationToken) {
     let mut config = ingestor::Config::defaults_for(&kafka.bootstrap);
     config.kafka = kafka;
     config.group_id = "bench-ingestor".into();
@@ -119,5 +129,5 @@ async fn ingestor(kafka: KafkaConfig, done: Arc<AtomicU64>) {
     let ops = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let metrics_url = format!("http://{}/metrics", ops.local_addr().unwrap());
     bench::follow_metric(metrics_url, "ingestor_records_produced_total ", done);
-    ingestor::run(config, ops, CancellationToken::new()).await.unwrap();
+    ingestor::run(config, ops, shutdown).await.unwrap();
 }

@@ -14,9 +14,8 @@ pub mod validate;
 use std::sync::Arc;
 
 use audit_core::{
-    kafka::ensure_topics,
-    ops::{self, Health, OpsState},
-    stage::{StageParams, run_stage},
+    ops::Health,
+    stage::{StageParams, run_service},
 };
 use audit_schemas::Codec;
 use tokio::net::TcpListener;
@@ -35,15 +34,6 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), IngestorError> {
     let (registry, metrics) = metrics::register()?;
-    let health = Health::default();
-    let ops_shutdown = CancellationToken::new();
-    let ops_state = OpsState { registry, health: health.clone() };
-    let ops_server = tokio::spawn(ops::serve(ops_listener, ops_state, ops_shutdown.clone()));
-
-    let topics = &config.topics;
-    if config.create_topics {
-        ensure_topics(&config.kafka, &[&topics.input, &topics.output, &topics.dlq]).await?;
-    }
     let codec = Codec::published("NormalizedRecord")?;
     let stage = stage::IngestStage::new(config.limits.clone(), config.dedupe_window, codec);
     let params = StageParams {
@@ -52,11 +42,8 @@ pub async fn run(
         topics: config.topics.clone(),
         kafka: config.kafka.clone(),
         metrics: Arc::new(metrics),
-        health,
+        health: Health::default(),
+        create_topics: config.create_topics,
     };
-    let result = run_stage(stage, params, shutdown).await;
-    // Metrics stay scrapable while the stage drains; the ops server stops last.
-    ops_shutdown.cancel();
-    let _ = ops_server.await;
-    Ok(result?)
+    Ok(run_service(stage, params, (ops_listener, registry), shutdown).await?)
 }

@@ -47,33 +47,42 @@ async fn count_failed(deliveries: impl Iterator<Item = DeliveryFuture>) -> usize
     failed
 }
 
-/// Runs `work` until it reports `records` acknowledged on its output topic; returns
-/// records per second. (Watermarks are not used: tansu under-reports them.)
+/// Runs `work` until it reports `records` acknowledged on its output topic, then
+/// cancels it and waits for it to stop; returns records per second. (Watermarks are
+/// not used: tansu under-reports them.) Stopping gracefully matters: a Kafka client
+/// dropped on an async worker blocks it, and the embedded broker needs the workers.
 pub async fn timed<W, F>(kafka: &KafkaConfig, output: &str, records: usize, work: W) -> f64
 where
-    W: FnOnce(Arc<AtomicU64>) -> F,
+    W: FnOnce(Arc<AtomicU64>, CancellationToken) -> F,
     F: Future<Output = ()> + Send + 'static,
 {
     ensure_topics(kafka, &[output, "audit.dlq"]).await.unwrap();
     let acknowledged = Arc::new(AtomicU64::new(0));
+    let shutdown = CancellationToken::new();
     let started = Instant::now();
-    let task = tokio::spawn(work(acknowledged.clone()));
+    let task = tokio::spawn(work(acknowledged.clone(), shutdown.clone()));
     while acknowledged.load(Ordering::Acquire) < records as u64 {
         assert!(started.elapsed() < Duration::from_secs(600), "{output} did not fill within 10 minutes");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let elapsed = started.elapsed().as_secs_f64();
-    task.abort();
+    shutdown.cancel();
+    task.await.unwrap();
     records as f64 / elapsed
 }
 
 /// Copies `(input)` to `(output)` through the stage runtime, reporting progress.
-pub async fn passthrough(kafka: KafkaConfig, topics: (&str, &str), done: Arc<AtomicU64>) {
+pub async fn passthrough(
+    kafka: KafkaConfig,
+    topics: (&str, &str),
+    done: Arc<AtomicU64>,
+    shutdown: CancellationToken,
+) {
     let registry = prometheus::Registry::new();
     let metrics = Arc::new(StageMetrics::register("passthrough", &registry).unwrap());
     let produced = metrics.records_produced.clone();
     tokio::spawn(async move {
-        loop {
+        while Arc::strong_count(&done) > 1 {
             done.store(produced.get(), Ordering::Release);
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
@@ -85,8 +94,9 @@ pub async fn passthrough(kafka: KafkaConfig, topics: (&str, &str), done: Arc<Ato
         kafka,
         metrics,
         health: Health::default(),
+        create_topics: true,
     };
-    run_stage(PassThrough, params, CancellationToken::new()).await.unwrap();
+    run_stage(PassThrough, params, shutdown).await.unwrap();
 }
 
 struct PassThrough;
@@ -105,7 +115,7 @@ impl Stage for PassThrough {
 /// Polls a service's `/metrics` for `metric` and reports it to `done`.
 pub fn follow_metric(metrics_url: String, metric: &'static str, done: Arc<AtomicU64>) {
     tokio::spawn(async move {
-        loop {
+        while Arc::strong_count(&done) > 1 {
             if let Some(value) = metric_value(&metrics_url, metric).await {
                 done.store(value, Ordering::Release);
             }

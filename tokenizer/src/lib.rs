@@ -21,9 +21,8 @@ pub mod stage;
 
 use std::sync::Arc;
 
-use audit_core::kafka::ensure_topics;
-use audit_core::ops::{self, Health, OpsState};
-use audit_core::stage::{StageParams, run_stage};
+use audit_core::ops::Health;
+use audit_core::stage::{StageParams, run_service};
 use audit_core::vault_client::VaultClient;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -41,15 +40,6 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), TokenizerError> {
     let (registry, metrics) = metrics::register()?;
-    let health = Health::default();
-    let ops_shutdown = CancellationToken::new();
-    let ops_state = OpsState { registry, health: health.clone() };
-    let ops_server = tokio::spawn(ops::serve(ops_listener, ops_state, ops_shutdown.clone()));
-
-    let topics = &config.topics;
-    if config.create_topics {
-        ensure_topics(&config.kafka, &[&topics.input, &topics.output, &topics.dlq]).await?;
-    }
     let stage = stage::TokenizeStage::new(stage::TokenizeParams {
         policy: config.policy.clone(),
         vault: VaultClient::new(&config.vault_url, &config.vault_credential),
@@ -61,11 +51,8 @@ pub async fn run(
         topics: config.topics.clone(),
         kafka: config.kafka.clone(),
         metrics: Arc::new(metrics),
-        health,
+        health: Health::default(),
+        create_topics: config.create_topics,
     };
-    let result = run_stage(stage, params, shutdown).await;
-    // Metrics stay scrapable while the stage drains; the ops server stops last.
-    ops_shutdown.cancel();
-    let _ = ops_server.await;
-    Ok(result?)
+    Ok(run_service(stage, params, (ops_listener, registry), shutdown).await?)
 }

@@ -15,6 +15,7 @@
 
 mod consumer;
 mod delivery;
+mod service;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -24,6 +25,7 @@ use tracing::{debug, info, warn};
 use crate::{CoreError, config::KafkaConfig, dlq::Rejection, metrics::StageMetrics, ops::Health};
 
 pub use consumer::InputMessage;
+pub use service::run_service;
 
 /// One produced record; the runtime writes it to the stage's output topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,6 +93,8 @@ pub struct StageParams {
     pub metrics: Arc<StageMetrics>,
     /// Set ready once subscribed, stopping on shutdown.
     pub health: Health,
+    /// Create missing input, output and DLQ topics first (needs the right to).
+    pub create_topics: bool,
 }
 
 /// Runs `stage` until `shutdown` is cancelled or a non-retryable error happens.
@@ -99,6 +103,10 @@ pub async fn run_stage<S: Stage>(
     params: StageParams,
     shutdown: CancellationToken,
 ) -> Result<(), CoreError> {
+    if params.create_topics {
+        let topics = &params.topics;
+        crate::kafka::ensure_topics(&params.kafka, &[&topics.input, &topics.output, &topics.dlq]).await?;
+    }
     consumer::join_delay(&params, &shutdown).await;
     let consumer = consumer::subscribe(&params)?;
     let producer = crate::kafka::producer(&params.kafka)?;

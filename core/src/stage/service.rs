@@ -1,0 +1,29 @@
+//! A pipeline stage as a service: its `/metrics` + `/healthz` server around the stage
+//! loop, started and stopped in the one order every stage needs.
+
+use prometheus::Registry;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use super::{Stage, StageParams, run_stage};
+use crate::CoreError;
+use crate::ops::{self, OpsState};
+
+/// Runs `stage` per `params` until `shutdown`, serving the ops endpoints of
+/// `ops.1` (the service's registry) on `ops.0`.
+pub async fn run_service<S: Stage>(
+    stage: S,
+    params: StageParams,
+    ops: (TcpListener, Registry),
+    shutdown: CancellationToken,
+) -> Result<(), CoreError> {
+    let (listener, registry) = ops;
+    let ops_shutdown = CancellationToken::new();
+    let ops_state = OpsState { registry, health: params.health.clone() };
+    let ops_server = tokio::spawn(ops::serve(listener, ops_state, ops_shutdown.clone()));
+    let result = run_stage(stage, params, shutdown).await;
+    // Metrics stay scrapable while the stage drains; the ops server stops last.
+    ops_shutdown.cancel();
+    let _ = ops_server.await;
+    result
+}

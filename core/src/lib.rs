@@ -10,7 +10,8 @@
 //! - [`metrics`], [`ops`]: Prometheus metrics and the `/metrics` + `/healthz` server.
 //! - [`auth`]: bearer JWTs for users, credentials for services, the local issuer.
 //! - [`config`]: flags and env variables shared by every service.
-//! - [`shutdown`], [`telemetry`]: SIGTERM handling and logs.
+//! - [`service`], [`shutdown`], [`telemetry`]: what every binary's `main` does, SIGTERM
+//!   handling and logs.
 //! - [`vault_api`], [`vault_client`]: the vault's batched service API on the wire,
 //!   and the services' client of it.
 //! - [`traffic`]: realistic raw events from the seed catalogue (`auditctl produce`,
@@ -25,6 +26,7 @@ pub mod kafka;
 pub mod metrics;
 pub mod offsets;
 pub mod ops;
+pub mod service;
 pub mod shutdown;
 pub mod stage;
 pub mod telemetry;

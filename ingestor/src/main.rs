@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use audit_core::{shutdown, telemetry};
+use audit_core::{service, telemetry};
 use clap::Parser;
 use ingestor::IngestorArgs;
 
@@ -10,25 +10,5 @@ use ingestor::IngestorArgs;
 async fn main() -> ExitCode {
     let args = IngestorArgs::parse();
     telemetry::init(&args.log);
-    let config = match args.validate() {
-        Ok(config) => config,
-        Err(error) => {
-            tracing::error!(%error, "invalid configuration");
-            return ExitCode::from(2);
-        }
-    };
-    let listener = match tokio::net::TcpListener::bind(config.ops_listen).await {
-        Ok(listener) => listener,
-        Err(error) => {
-            tracing::error!(%error, addr = %config.ops_listen, "cannot bind the ops server");
-            return ExitCode::FAILURE;
-        }
-    };
-    match ingestor::run(config, listener, shutdown::on_signal()).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!(%error, "ingestor stopped");
-            ExitCode::FAILURE
-        }
-    }
+    service::serve(args.validate(), |config| config.ops_listen, ingestor::run).await
 }

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 const RECORDS: usize = 400;
 
 fn record(n: usize) -> NormalizedRecord {
-    let tenant = if n % 2 == 0 { "t1" } else { "t2" };
+    let tenant = if n.is_multiple_of(2) { "t1" } else { "t2" };
     let user = format!("racer{}@pii.example", n % 50);
     NormalizedRecord {
         id: format!("r{n}"),

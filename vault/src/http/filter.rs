@@ -102,14 +102,17 @@ fn invalid(detail: String) -> VaultError {
 mod tests {
     use super::*;
 
-    fn parsed(text: &str) -> Result<[Option<String>; 4], String> {
+    /// token, value, ownerId, ownerExtId.
+    type Conditions = [Option<String>; 4];
+
+    fn parsed(text: &str) -> Result<Conditions, String> {
         parse(text).map(|f| [f.token, f.value, f.owner_id, f.owner_ext_id]).map_err(|error| error.to_string())
     }
 
     #[test]
     fn filters_parse_as_specified() {
         let some = |text: &str| Some(text.to_owned());
-        let cases: Vec<(&str, Result<[Option<String>; 4], &str>)> = vec![
+        let cases: Vec<(&str, Result<Conditions, &str>)> = vec![
             (r#"token eq "abc""#, Ok([some("abc"), None, None, None])),
             ("value eq admin@company.com", Ok([None, some("admin@company.com"), None, None])),
             (

@@ -9,9 +9,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
-use std::time::Duration;
 
-use audit_broker::{BrokerParams, EmbeddedBroker, Storage};
 use audit_core::auth::issuer::Issuer;
 use audit_core::auth::service::ServiceCredential;
 use audit_core::config::KafkaConfig;
@@ -26,20 +24,12 @@ const RECORDS: usize = 100_000;
 
 #[tokio::main]
 async fn main() {
-    let broker = EmbeddedBroker::start(BrokerParams {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        storage: Storage::Memory,
-    })
-    .await
-    .expect("broker starts");
-    let mut kafka = KafkaConfig::for_bootstrap(&broker.bootstrap()).unwrap();
-    kafka.partitions = 4;
-    // Every run uses a fresh group: no predecessor to wait out.
-    kafka.join_delay = Duration::ZERO;
+    let (broker, kafka) = bench::broker().await;
     let bytes = load_normalized(&kafka).await;
     println!(
-        "input: {RECORDS} normalized records, {:.0} bytes on average, 4 partitions",
-        bytes as f64 / RECORDS as f64
+        "input: {RECORDS} normalized records, {:.0} bytes on average, {} partitions",
+        bytes as f64 / RECORDS as f64,
+        bench::PARTITIONS
     );
 
     let dir = tempfile::tempdir().unwrap();

@@ -14,7 +14,6 @@ use std::{
     time::Duration,
 };
 
-use audit_broker::{BrokerParams, EmbeddedBroker, Storage};
 use audit_core::{
     config::KafkaConfig,
     kafka::{consumer_config, producer},
@@ -33,20 +32,12 @@ const RECORDS: usize = 100_000;
 
 #[tokio::main]
 async fn main() {
-    let broker = EmbeddedBroker::start(BrokerParams {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        storage: Storage::Memory,
-    })
-    .await
-    .expect("broker starts");
-    let mut kafka = KafkaConfig::for_bootstrap(&broker.bootstrap()).unwrap();
-    kafka.partitions = 4;
-    // Every run uses a fresh group: no predecessor to wait out.
-    kafka.join_delay = Duration::ZERO;
+    let (broker, kafka) = bench::broker().await;
     let bytes = load_raw(&kafka).await;
     println!(
-        "input: {RECORDS} raw events, {:.0} bytes on average, 4 partitions",
-        bytes as f64 / RECORDS as f64
+        "input: {RECORDS} raw events, {:.0} bytes on average, {} partitions",
+        bytes as f64 / RECORDS as f64,
+        bench::PARTITIONS
     );
 
     let bare =

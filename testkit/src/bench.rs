@@ -16,6 +16,22 @@ use audit_core::stage::{
 use rdkafka::producer::{DeliveryFuture, FutureRecord};
 use tokio_util::sync::CancellationToken;
 
+/// Partitions of every benchmark topic.
+pub const PARTITIONS: i32 = 4;
+
+/// An embedded broker with memory storage (the same for every loop compared) and the
+/// Kafka settings of a benchmark: fresh groups, so no join delay.
+pub async fn broker() -> (audit_broker::EmbeddedBroker, KafkaConfig) {
+    let listen = "127.0.0.1:0".parse().expect("a loopback address");
+    let params = audit_broker::BrokerParams { listen, storage: audit_broker::Storage::Memory };
+    let broker = audit_broker::EmbeddedBroker::start(params).await.expect("broker starts");
+    let mut kafka = KafkaConfig::for_bootstrap(&broker.bootstrap()).unwrap();
+    kafka.partitions = PARTITIONS;
+    // Every run uses a fresh group: no predecessor to wait out.
+    kafka.join_delay = Duration::ZERO;
+    (broker, kafka)
+}
+
 /// Writes `messages` to `topic` with back-pressure; panics if any is not acknowledged.
 pub async fn load(kafka: &KafkaConfig, topic: &str, messages: impl Iterator<Item = (Vec<u8>, Vec<u8>)>) {
     ensure_topics(kafka, &[topic]).await.unwrap();

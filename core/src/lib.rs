@@ -9,6 +9,8 @@
 //! - [`dlq`]: how a rejected message is written to the dead-letter topic.
 //! - [`metrics`], [`ops`]: Prometheus metrics and the `/metrics` + `/healthz` server.
 //! - [`auth`]: bearer JWTs for users, credentials for services, the local issuer.
+//! - [`integrity`]: signed payloads, JWS, signing keys and JWK Sets, verification of
+//!   records and chains.
 //! - [`config`]: flags and env variables shared by every service.
 //! - [`service`], [`shutdown`], [`telemetry`]: what every binary's `main` does, SIGTERM
 //!   handling and logs.
@@ -22,6 +24,7 @@ pub mod auth;
 pub mod config;
 pub mod dlq;
 pub mod error;
+pub mod integrity;
 pub mod kafka;
 pub mod metrics;
 pub mod offsets;

@@ -33,6 +33,11 @@ pub const PUBLISHED: &[SchemaVersion] = &[
         version: 1,
         text: include_str!("../avro/tokenized_record.v1.avsc"),
     },
+    SchemaVersion {
+        family: "SignedRecord",
+        version: 1,
+        text: include_str!("../avro/signed_record.v1.avsc"),
+    },
 ];
 
 /// A parsed catalogue entry.

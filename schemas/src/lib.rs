@@ -9,9 +9,11 @@
 pub mod catalogue;
 pub mod codec;
 pub mod normalized;
+pub mod signed;
 pub mod tokenized;
 
 pub use catalogue::{Catalogue, SchemaVersion};
 pub use codec::{Codec, CodecError};
 pub use normalized::{Action, NormalizedRecord, Session, UserRef};
+pub use signed::SignedRecord;
 pub use tokenized::TokenizedRecord;

@@ -1,0 +1,25 @@
+//! Integrity of the trail (SPEC section 8): what a signed record is, how it is signed,
+//! and how anyone holding the public keys verifies it, alone or as a chain.
+//!
+//! A record's payload is the RFC 8785 canonical JSON of its tokenized record plus
+//! `sequence` (1, 2, 3, ... per tenant) and `prevHash`, the SHA-256 of the tenant's
+//! previous payload (absent at sequence 1). The chain links payloads rather than
+//! signatures so the links of a batch are computed first and its signatures in
+//! parallel; every signature covers its link, so the chain is as strong.
+//!
+//! - [`payload`]: the canonical payload and its hash.
+//! - [`jws`]: compact JWS with `alg` `EdDSA`, built directly on ed25519-dalek because
+//!   the payload must be the canonical bytes exactly.
+//! - [`keys`]: the signing key directory (rotation, retired keys) and the JWK Set.
+//! - [`verify`]: signature, payload and envelope checks, batch verification, chain
+//!   continuity, each failure with a precise reason.
+
+pub mod jws;
+pub mod keys;
+pub mod payload;
+pub mod verify;
+
+pub use jws::{CompactJws, JwsHeader, Sealed, seal};
+pub use keys::{Jwk, Jwks, KeyDir, KeyError, PublicKeys, SigningKeyPair};
+pub use payload::{ChainLink, PayloadHash, canonical_payload, payload_hash};
+pub use verify::{ChainChecker, ChainFailure, Failure, Verified, Verifier};

@@ -57,13 +57,16 @@ impl<'a> CompactJws<'a> {
             return Err(malformed("more than three parts"));
         }
         let header = URL_SAFE_NO_PAD.decode(header).map_err(|_| malformed("header is not base64url"))?;
-        let header: JwsHeader = serde_json::from_slice(&header).map_err(|_| malformed("header is not {alg, kid}"))?;
+        let header: JwsHeader =
+            serde_json::from_slice(&header).map_err(|_| malformed("header is not {alg, kid}"))?;
         if header.alg != "EdDSA" {
             return Err(Failure::UnsupportedAlgorithm { alg: header.alg });
         }
         let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| malformed("payload is not base64url"))?;
-        let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| malformed("signature is not base64url"))?;
-        let signature = Signature::from_slice(&signature).map_err(|_| malformed("signature is not 64 bytes"))?;
+        let signature =
+            URL_SAFE_NO_PAD.decode(signature).map_err(|_| malformed("signature is not base64url"))?;
+        let signature =
+            Signature::from_slice(&signature).map_err(|_| malformed("signature is not 64 bytes"))?;
         Ok(CompactJws { header, payload, signing_input, signature })
     }
 }
@@ -79,7 +82,9 @@ mod tests {
         let parsed = CompactJws::parse(&jws).unwrap();
         assert_eq!(parsed.header, JwsHeader { alg: "EdDSA".into(), kid: "k1".into() });
         assert_eq!(parsed.payload, br#"{"a":1}"#);
-        assert!(key.verifying_key().verify_strict(parsed.signing_input.as_bytes(), &parsed.signature).is_ok());
+        assert!(
+            key.verifying_key().verify_strict(parsed.signing_input.as_bytes(), &parsed.signature).is_ok()
+        );
         let header = URL_SAFE_NO_PAD.decode(jws.split('.').next().unwrap()).unwrap();
         assert_eq!(header, br#"{"alg":"EdDSA","kid":"k1"}"#);
     }
@@ -112,7 +117,11 @@ pub struct Sealed {
 }
 
 /// Signs `record` at `link` with the active key.
-pub fn seal(key: &super::SigningKeyPair, record: &audit_schemas::TokenizedRecord, link: super::ChainLink) -> Sealed {
+pub fn seal(
+    key: &super::SigningKeyPair,
+    record: &audit_schemas::TokenizedRecord,
+    link: super::ChainLink,
+) -> Sealed {
     let payload = super::canonical_payload(record, link);
     let hash = super::payload_hash(&payload);
     let envelope = audit_schemas::SignedRecord {

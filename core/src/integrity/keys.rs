@@ -144,7 +144,8 @@ impl PublicKeys {
             if jwk.kty != "OKP" || jwk.crv != "Ed25519" {
                 return Err(invalid(format!("key {} is {}/{}, not OKP/Ed25519", jwk.kid, jwk.kty, jwk.crv)));
             }
-            let key = verifying_key(&jwk.x).map_err(|detail| invalid(format!("key {}: {detail}", jwk.kid)))?;
+            let key =
+                verifying_key(&jwk.x).map_err(|detail| invalid(format!("key {}: {detail}", jwk.kid)))?;
             keys.insert(jwk.kid.clone(), key);
         }
         if keys.is_empty() {
@@ -204,7 +205,10 @@ impl KeyDir {
         }
         std::fs::create_dir_all(dir).map_err(|source| KeyError::Io { path: dir.to_owned(), source })?;
         let (entry, key) = new_key();
-        let key_dir = KeyDir { dir: dir.to_owned(), manifest: Manifest { active: entry.kid.clone(), keys: vec![entry] } };
+        let key_dir = KeyDir {
+            dir: dir.to_owned(),
+            manifest: Manifest { active: entry.kid.clone(), keys: vec![entry] },
+        };
         key_dir.write_private(&key)?;
         key_dir.save()?;
         Ok(key_dir)
@@ -250,8 +254,10 @@ impl KeyDir {
         let path = self.private_path(&kid);
         let text = std::fs::read_to_string(&path).map_err(|source| KeyError::Io { path, source })?;
         let mut seed = [0u8; 32];
-        hex::decode_to_slice(text.trim(), &mut seed)
-            .map_err(|_| KeyError::InvalidKey { kid: kid.clone(), detail: "seed is not 64 hex digits".into() })?;
+        hex::decode_to_slice(text.trim(), &mut seed).map_err(|_| KeyError::InvalidKey {
+            kid: kid.clone(),
+            detail: "seed is not 64 hex digits".into(),
+        })?;
         let key = SigningKey::from_bytes(&seed);
         if thumbprint(&key.verifying_key()) != kid {
             return Err(KeyError::InvalidKey { kid, detail: "private key does not match its id".into() });
@@ -296,7 +302,8 @@ impl KeyDir {
         use std::os::unix::fs::OpenOptionsExt;
         let path = self.private_path(&thumbprint(&key.verifying_key()));
         let io = |source| KeyError::Io { path: path.clone(), source };
-        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path).map_err(io)?;
+        let mut file =
+            std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path).map_err(io)?;
         file.write_all(hex::encode(key.to_bytes()).as_bytes()).map_err(io)?;
         file.sync_all().map_err(io)
     }
@@ -313,7 +320,12 @@ fn new_key() -> (KeyEntry, SigningKey) {
     let key = SigningKey::from_bytes(&rand::random());
     let public = key.verifying_key();
     let created = chrono::Utc::now().timestamp_millis();
-    let entry = KeyEntry { kid: thumbprint(&public), x: URL_SAFE_NO_PAD.encode(public.as_bytes()), created, retired: None };
+    let entry = KeyEntry {
+        kid: thumbprint(&public),
+        x: URL_SAFE_NO_PAD.encode(public.as_bytes()),
+        created,
+        retired: None,
+    };
     (entry, key)
 }
 
@@ -369,7 +381,8 @@ mod tests {
 
     #[test]
     fn jwks_with_foreign_key_types_are_refused() {
-        let jwks: Jwks = serde_json::from_str(r#"{"keys":[{"kty":"EC","crv":"P-256","x":"AA","kid":"e"}]}"#).unwrap();
+        let jwks: Jwks =
+            serde_json::from_str(r#"{"keys":[{"kty":"EC","crv":"P-256","x":"AA","kid":"e"}]}"#).unwrap();
         assert!(PublicKeys::from_jwks(&jwks).unwrap_err().to_string().contains("not OKP/Ed25519"));
         assert!(PublicKeys::from_jwks(&Jwks::default()).is_err());
     }

@@ -84,7 +84,10 @@ mod tests {
             created: 1_700_000_000_123,
             action: Action {
                 action_name: "createUser".into(),
-                action_parameters: BTreeMap::from([("USN".into(), "tok-1".into()), ("ATC".into(), "x".into())]),
+                action_parameters: BTreeMap::from([
+                    ("USN".into(), "tok-1".into()),
+                    ("ATC".into(), "x".into()),
+                ]),
             },
             result: Some("RESPONSE_SUCCESS".into()),
             return_value: None,
@@ -105,7 +108,8 @@ mod tests {
         assert!(text.starts_with(r#"{"actingUserId":null,"action":{"actionName":"createUser","actionParameters":{"ATC":"x","USN":"tok-1"}}"#), "{text}");
         assert!(text.contains(r#""sequence":1"#));
         assert!(!text.contains("prevHash"));
-        let second = canonical_payload(&record(), ChainLink { sequence: 2, prev_hash: Some(payload_hash(&first)) });
+        let second =
+            canonical_payload(&record(), ChainLink { sequence: 2, prev_hash: Some(payload_hash(&first)) });
         let parsed: ParsedPayload = serde_json::from_slice(&second).unwrap();
         assert_eq!(parsed.record, record());
         assert_eq!(parsed.link(), Some(ChainLink { sequence: 2, prev_hash: Some(payload_hash(&first)) }));

@@ -114,7 +114,8 @@ impl Verifier {
     pub fn verify_batch<S: AsRef<str>>(&self, jws: &[S]) -> Vec<Result<Verified, Failure>> {
         let parsed: Vec<Result<(CompactJws<'_>, &VerifyingKey), Failure>> =
             jws.iter().map(|jws| self.parse(jws.as_ref())).collect();
-        let good: Vec<&(CompactJws<'_>, &VerifyingKey)> = parsed.iter().filter_map(|item| item.as_ref().ok()).collect();
+        let good: Vec<&(CompactJws<'_>, &VerifyingKey)> =
+            parsed.iter().filter_map(|item| item.as_ref().ok()).collect();
         let messages: Vec<&[u8]> = good.iter().map(|(jws, _)| jws.signing_input.as_bytes()).collect();
         let signatures: Vec<Signature> = good.iter().map(|(jws, _)| jws.signature).collect();
         let keys: Vec<VerifyingKey> = good.iter().map(|(_, key)| **key).collect();
@@ -134,14 +135,18 @@ impl Verifier {
 
     fn parse<'a>(&'a self, jws: &'a str) -> Result<(CompactJws<'a>, &'a VerifyingKey), Failure> {
         let parsed = CompactJws::parse(jws)?;
-        let key = self.keys.get(&parsed.header.kid).ok_or_else(|| Failure::UnknownKey { kid: parsed.header.kid.clone() })?;
+        let key = self
+            .keys
+            .get(&parsed.header.kid)
+            .ok_or_else(|| Failure::UnknownKey { kid: parsed.header.kid.clone() })?;
         Ok((parsed, key))
     }
 }
 
 fn verified(jws: CompactJws<'_>) -> Result<Verified, Failure> {
     let malformed = |detail: String| Failure::MalformedPayload { detail };
-    let payload: ParsedPayload = serde_json::from_slice(&jws.payload).map_err(|error| malformed(error.to_string()))?;
+    let payload: ParsedPayload =
+        serde_json::from_slice(&jws.payload).map_err(|error| malformed(error.to_string()))?;
     let link = payload.link().ok_or_else(|| malformed("prevHash is not a sha-256 in hex".into()))?;
     if (link.sequence == 1) != link.prev_hash.is_none() || link.sequence == 0 {
         return Err(malformed("only sequence 1 has no prevHash".into()));
@@ -174,9 +179,11 @@ pub fn check_stored(stored: &TokenizedRecord, verified: &Verified) -> Result<(),
     let stored = serde_json::to_value(stored).unwrap_or_default();
     let signed = serde_json::to_value(&verified.payload.record).unwrap_or_default();
     let mut fields: Vec<String> = match (stored, signed) {
-        (serde_json::Value::Object(stored), serde_json::Value::Object(signed)) => {
-            stored.iter().filter(|(name, value)| signed.get(*name) != Some(value)).map(|(name, _)| name.clone()).collect()
-        }
+        (serde_json::Value::Object(stored), serde_json::Value::Object(signed)) => stored
+            .iter()
+            .filter(|(name, value)| signed.get(*name) != Some(value))
+            .map(|(name, _)| name.clone())
+            .collect(),
         _ => Vec::new(),
     };
     if fields.is_empty() {

@@ -36,7 +36,10 @@ fn record(tenant: &str, n: u64) -> TokenizedRecord {
         id: format!("{tenant}-{n}"),
         tenant_id: tenant.into(),
         created: 1_700_000_000_000 + n as i64,
-        action: Action { action_name: "createUser".into(), action_parameters: BTreeMap::from([("ATC".into(), n.to_string())]) },
+        action: Action {
+            action_name: "createUser".into(),
+            action_parameters: BTreeMap::from([("ATC".into(), n.to_string())]),
+        },
         result: Some("RESPONSE_SUCCESS".into()),
         return_value: None,
         message: None,
@@ -78,7 +81,8 @@ fn envelopes(run: &[(TokenizedRecord, SignedRecord)]) -> Vec<SignedRecord> {
 
 fn replace_payload(jws: &str, edit: impl FnOnce(&mut serde_json::Value)) -> String {
     let parts: Vec<&str> = jws.split('.').collect();
-    let mut payload: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
     edit(&mut payload);
     let payload = URL_SAFE_NO_PAD.encode(serde_json_canonicalizer::to_vec(&payload).unwrap());
     format!("{}.{payload}.{}", parts[0], parts[2])
@@ -100,10 +104,17 @@ fn every_tampering_is_detected_with_its_reason() {
     type Tamper = Box<dyn Fn(&mut Vec<SignedRecord>)>;
     let cases: Vec<(&str, Tamper, &str)> = vec![
         ("changed envelope field", Box::new(|run| run[2].created += 1), "envelope field created differs"),
-        ("changed envelope tenant", Box::new(|run| run[2].tenant_id = "t2".into()), "envelope field tenantId differs"),
+        (
+            "changed envelope tenant",
+            Box::new(|run| run[2].tenant_id = "t2".into()),
+            "envelope field tenantId differs",
+        ),
         (
             "changed payload",
-            Box::new(|run| run[2].jws = replace_payload(&run[2].jws, |payload| payload["result"] = "RESPONSE_FAILURE".into())),
+            Box::new(|run| {
+                run[2].jws =
+                    replace_payload(&run[2].jws, |payload| payload["result"] = "RESPONSE_FAILURE".into())
+            }),
             "signature does not verify",
         ),
         (
@@ -114,13 +125,20 @@ fn every_tampering_is_detected_with_its_reason() {
             }),
             "signature does not verify",
         ),
-        ("removed record", Box::new(|run| { run.remove(2); }), "sequence 4 follows 2, records are missing"),
+        (
+            "removed record",
+            Box::new(|run| {
+                run.remove(2);
+            }),
+            "sequence 4 follows 2, records are missing",
+        ),
         ("reordered records", Box::new(|run| run.swap(2, 3)), "sequence 4 follows 2"),
         ("duplicated record", Box::new(|run| run.insert(3, run[2].clone())), "sequence 3 appears again"),
         (
             "inserted record by an unknown key",
             Box::new(move |run| {
-                let forged = seal(&stranger, &record("t1", 9), ChainLink { sequence: 3, prev_hash: Some([0; 32]) });
+                let forged =
+                    seal(&stranger, &record("t1", 9), ChainLink { sequence: 3, prev_hash: Some([0; 32]) });
                 run.insert(2, forged.envelope);
             }),
             "signed by unknown key",
@@ -169,11 +187,13 @@ fn an_edited_stored_record_names_the_fields_that_differ() {
 fn batches_verify_and_name_the_bad_ones() {
     let signer = key(1);
     let verifier = verifier(&[&signer]);
-    let mut jws: Vec<String> = envelopes(&chain(&signer, "t1", 6)).into_iter().map(|envelope| envelope.jws).collect();
+    let mut jws: Vec<String> =
+        envelopes(&chain(&signer, "t1", 6)).into_iter().map(|envelope| envelope.jws).collect();
     assert!(verifier.verify_batch(&jws).iter().all(Result::is_ok));
     jws[4] = replace_payload(&jws[4], |payload| payload["host"] = "tok-x".into());
     let results = verifier.verify_batch(&jws);
-    let bad: Vec<usize> = results.iter().enumerate().filter(|(_, result)| result.is_err()).map(|(index, _)| index).collect();
+    let bad: Vec<usize> =
+        results.iter().enumerate().filter(|(_, result)| result.is_err()).map(|(index, _)| index).collect();
     assert_eq!(bad, vec![4]);
 }
 
@@ -187,6 +207,13 @@ fn interleaved_tenants_chain_independently_and_rotation_keeps_verifying() {
     let last_hash = verifier.verify_envelope(before.last().unwrap()).unwrap().hash;
     let after = seal(&new, &record("a", 4), ChainLink { sequence: 4, prev_hash: Some(last_hash) }).envelope;
     let other = envelopes(&chain(&new, "b", 2));
-    let run = vec![before[0].clone(), other[0].clone(), before[1].clone(), before[2].clone(), other[1].clone(), after];
+    let run = vec![
+        before[0].clone(),
+        other[0].clone(),
+        before[1].clone(),
+        before[2].clone(),
+        other[1].clone(),
+        after,
+    ];
     assert_eq!(check(&verifier, &run), Ok(()));
 }

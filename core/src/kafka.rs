@@ -51,6 +51,64 @@ pub fn producer(config: &KafkaConfig) -> Result<FutureProducer, CoreError> {
     client.create().map_err(|source| CoreError::ClientCreation { role: "producer", source })
 }
 
+/// The partition Java's default partitioner (and librdkafka's `murmur2_random`) picks
+/// for `key` among `partitions`: how every keyed topic places a tenant.
+pub fn partition_for_key(key: &[u8], partitions: i32) -> i32 {
+    const SEED: u32 = 0x9747_b28c;
+    const M: u32 = 0x5bd1_e995;
+    let mut hash = SEED ^ key.len() as u32;
+    let mut chunks = key.chunks_exact(4);
+    for chunk in &mut chunks {
+        let mut k = u32::from_le_bytes(chunk.try_into().expect("chunks of four"));
+        k = k.wrapping_mul(M);
+        k ^= k >> 24;
+        k = k.wrapping_mul(M);
+        hash = hash.wrapping_mul(M) ^ k;
+    }
+    let tail = chunks.remainder();
+    if !tail.is_empty() {
+        for (index, byte) in tail.iter().enumerate().rev() {
+            hash ^= u32::from(*byte) << (8 * index);
+        }
+        hash = hash.wrapping_mul(M);
+    }
+    hash ^= hash >> 13;
+    hash = hash.wrapping_mul(M);
+    hash ^= hash >> 15;
+    ((hash & 0x7fff_ffff) % partitions as u32) as i32
+}
+
+/// Partition count of each of `topics`, from the cluster's metadata.
+pub async fn partition_counts(
+    config: &KafkaConfig,
+    topics: &[&str],
+) -> Result<Vec<(String, usize)>, CoreError> {
+    let client_config = base_client_config(config);
+    let topics: Vec<String> = topics.iter().map(|topic| (*topic).to_owned()).collect();
+    let detail = |error: String| CoreError::TopicCreation { topic: topics.join(","), detail: error };
+    let names = topics.clone();
+    tokio::task::spawn_blocking(move || {
+        let client: BaseConsumer = client_config.create()?;
+        let metadata = client.fetch_metadata(None, Duration::from_secs(30))?;
+        Ok::<_, rdkafka::error::KafkaError>(
+            names
+                .iter()
+                .map(|name| {
+                    let count = metadata
+                        .topics()
+                        .iter()
+                        .find(|topic| topic.name() == name)
+                        .map_or(0, |topic| topic.partitions().len());
+                    (name.clone(), count)
+                })
+                .collect(),
+        )
+    })
+    .await
+    .map_err(|error| detail(error.to_string()))?
+    .map_err(|error| detail(format!("cannot read cluster metadata: {error}")))
+}
+
 /// Creates each topic that does not exist yet with the configured partition count.
 /// Some brokers (tansu among them) do not create topics on first use.
 pub async fn ensure_topics(config: &KafkaConfig, topics: &[&str]) -> Result<(), CoreError> {
@@ -104,4 +162,34 @@ async fn missing_topics(config: &KafkaConfig, topics: &[&str]) -> Result<Vec<Str
         .filter(|topic| !existing.iter().any(|name| name == *topic))
         .map(|topic| (*topic).to_owned())
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::partition_for_key;
+
+    #[test]
+    fn keys_land_where_java_clients_put_them() {
+        // Java: Utils.toPositive(Utils.murmur2(key)) % partitions, with murmur2 values
+        // from Kafka's own tests.
+        let java_murmur2: [(&str, i32); 6] = [
+            ("21", -973_932_308),
+            ("foobar", -790_332_482),
+            ("a-little-bit-long-string", -985_981_536),
+            ("a-little-bit-longer-string", -1_486_304_829),
+            ("lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58_897_971),
+            ("abc", 479_470_107),
+        ];
+        for (key, murmur2) in java_murmur2 {
+            let positive = (murmur2 & 0x7fff_ffff) as i64;
+            for partitions in [1, 4, 7, 100] {
+                let expected = (positive % partitions as i64) as i32;
+                assert_eq!(
+                    partition_for_key(key.as_bytes(), partitions),
+                    expected,
+                    "{key} over {partitions}"
+                );
+            }
+        }
+    }
 }

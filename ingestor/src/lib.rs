@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use audit_core::{
     ops::Health,
-    stage::{StageParams, run_service},
+    stage::{Partitioning, StageParams, run_service},
 };
 use audit_schemas::Codec;
 use tokio::net::TcpListener;
@@ -44,6 +44,7 @@ pub async fn run(
         metrics: Arc::new(metrics),
         health: Health::default(),
         create_topics: config.create_topics,
+        partitioning: Partitioning::ByKey,
     };
     Ok(run_service(stage, params, (ops_listener, registry), shutdown).await?)
 }

@@ -10,7 +10,7 @@ use std::collections::{HashSet, VecDeque};
 
 use audit_core::{
     dlq::Rejection,
-    stage::{InputMessage, Outcome, OutputRecord, Stage, TransientError},
+    stage::{Acknowledged, InputMessage, Outcome, OutputRecord, Stage, TransientError},
 };
 use audit_schemas::{Codec, NormalizedRecord};
 use uuid::Uuid;
@@ -100,7 +100,7 @@ impl Stage for IngestStage {
         Ok(batch.iter().map(|message| self.ingest(message)).collect())
     }
 
-    fn on_delivered(&mut self) {
+    fn on_delivered(&mut self, _acknowledged: &Acknowledged) {
         for id in self.in_flight.drain() {
             self.delivered.insert(id);
         }
@@ -161,7 +161,7 @@ mod tests {
         let outcomes = process_batch(&mut stage, &batch);
         assert!(matches!(outcomes[0], Outcome::Forward(_)));
         assert_eq!(outcomes[1], Outcome::Skip { reason: "duplicate_event_id" });
-        stage.on_delivered();
+        stage.on_delivered(&Acknowledged::default());
         let later = process_batch(&mut stage, &[message(9, EVENT)]);
         assert_eq!(later[0], Outcome::Skip { reason: "duplicate_event_id" });
     }

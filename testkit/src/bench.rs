@@ -11,7 +11,7 @@ use audit_core::kafka::{ensure_topics, producer};
 use audit_core::metrics::StageMetrics;
 use audit_core::ops::Health;
 use audit_core::stage::{
-    InputMessage, Outcome, OutputRecord, Stage, StageParams, Topics, TransientError, run_stage,
+    InputMessage, Outcome, OutputRecord, Partitioning, Stage, StageParams, Topics, TransientError, run_stage,
 };
 use rdkafka::producer::{DeliveryFuture, FutureRecord};
 use tokio_util::sync::CancellationToken;
@@ -111,6 +111,7 @@ pub async fn passthrough(
         metrics,
         health: Health::default(),
         create_topics: true,
+        partitioning: Partitioning::ByKey,
     };
     run_stage(PassThrough, params, shutdown).await.unwrap();
 }

@@ -22,7 +22,7 @@ pub mod stage;
 use std::sync::Arc;
 
 use audit_core::ops::Health;
-use audit_core::stage::{StageParams, run_service};
+use audit_core::stage::{Partitioning, StageParams, run_service};
 use audit_core::vault_client::VaultClient;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -53,6 +53,7 @@ pub async fn run(
         metrics: Arc::new(metrics),
         health: Health::default(),
         create_topics: config.create_topics,
+        partitioning: Partitioning::ByKey,
     };
     Ok(run_service(stage, params, (ops_listener, registry), shutdown).await?)
 }

@@ -89,10 +89,15 @@ impl Verifier {
 
     /// Checks the signature of `jws` and parses its payload.
     pub fn verify_jws(&self, jws: &str) -> Result<Verified, Failure> {
+        verified(self.verify_signature(jws)?)
+    }
+
+    /// Checks the signature of any JWS of ours, whatever its payload.
+    pub fn verify_signature<'a>(&'a self, jws: &'a str) -> Result<CompactJws<'a>, Failure> {
         let (parsed, key) = self.parse(jws)?;
         key.verify_strict(parsed.signing_input.as_bytes(), &parsed.signature)
             .map_err(|_| Failure::BadSignature { kid: parsed.header.kid.clone() })?;
-        verified(parsed)
+        Ok(parsed)
     }
 
     /// Checks a published message: its JWS, and that its envelope agrees with the payload.

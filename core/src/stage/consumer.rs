@@ -1,5 +1,6 @@
 //! The consumer side of the stage runtime: group membership, batches, offsets.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use rdkafka::{
@@ -45,9 +46,18 @@ impl InputMessage {
     }
 }
 
-/// Consumer callbacks: commit before revocation, lag from statistics.
+/// Consumer callbacks: commit before revocation, lag from statistics, a count of
+/// rebalances for stages that keep state per partition.
 pub struct StageContext {
     metrics: Arc<StageMetrics>,
+    rebalances: AtomicU64,
+}
+
+impl StageContext {
+    /// How many assignments and revocations happened so far.
+    pub fn rebalances(&self) -> u64 {
+        self.rebalances.load(Ordering::Acquire)
+    }
 }
 
 impl ClientContext for StageContext {
@@ -66,6 +76,7 @@ impl ClientContext for StageContext {
 
 impl ConsumerContext for StageContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        self.rebalances.fetch_add(1, Ordering::AcqRel);
         // Stored offsets cover acknowledged work only (the loop polls between batches),
         // so committing them now spares the partitions' next owner from redoing it.
         if let Rebalance::Revoke(partitions) = rebalance {
@@ -75,6 +86,7 @@ impl ConsumerContext for StageContext {
     }
 
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        self.rebalances.fetch_add(1, Ordering::AcqRel);
         if let Rebalance::Assign(partitions) = rebalance {
             info!(partitions = partitions.count(), "partitions assigned");
         }
@@ -117,7 +129,7 @@ pub async fn join_delay(params: &StageParams, shutdown: &CancellationToken) {
 
 /// Creates the group consumer and subscribes to the input topic.
 pub fn subscribe(params: &StageParams) -> Result<StageConsumer, CoreError> {
-    let context = StageContext { metrics: params.metrics.clone() };
+    let context = StageContext { metrics: params.metrics.clone(), rebalances: AtomicU64::new(0) };
     let consumer: StageConsumer = crate::kafka::consumer_config(&params.kafka, &params.group_id)
         .create_with_context(context)
         .map_err(|source| CoreError::ClientCreation { role: "consumer", source })?;

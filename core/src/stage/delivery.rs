@@ -6,17 +6,27 @@ use std::collections::{BTreeMap, VecDeque};
 use rdkafka::{
     Message,
     error::{KafkaError, RDKafkaErrorCode},
+    message::{Header, OwnedHeaders},
     producer::{DeliveryFuture, FutureProducer, FutureRecord},
 };
 
-use super::{InputMessage, Outcome, StageParams};
+use super::{INPUT_OFFSET_HEADER, InputMessage, Outcome, Partitioning, StageParams};
 use crate::{CoreError, dlq, metrics::StageMetrics};
+
+/// Where a batch's outputs landed, once acknowledged.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Acknowledged {
+    /// Highest acknowledged output offset per output partition.
+    pub last_output_offsets: BTreeMap<i32, i64>,
+}
 
 /// What one delivered batch amounted to, for the metrics.
 #[derive(Debug, Default)]
 pub struct Delivered {
     /// Records written to the output topic.
     pub produced: u64,
+    /// Where they landed.
+    pub acknowledged: Acknowledged,
     rejected: BTreeMap<&'static str, u64>,
     skipped: BTreeMap<&'static str, u64>,
 }
@@ -42,16 +52,20 @@ pub async fn deliver(
     batch: &[InputMessage],
     outcomes: &[Outcome],
 ) -> Result<Delivered, CoreError> {
-    let mut in_flight = InFlight { producer, pending: VecDeque::new() };
+    let mut in_flight =
+        InFlight { producer, pending: VecDeque::new(), acknowledged: Acknowledged::default() };
     let mut delivered = Delivered::default();
     for (input, outcome) in batch.iter().zip(outcomes) {
         match outcome {
             Outcome::Forward(records) => {
                 for record in records {
-                    let output = FutureRecord::<[u8], [u8]>::to(&params.topics.output)
+                    let mut output = FutureRecord::<[u8], [u8]>::to(&params.topics.output)
                         .key(record.key.as_slice())
                         .payload(record.payload.as_slice());
-                    in_flight.send(output).await?;
+                    if params.partitioning == Partitioning::SameAsInput {
+                        output = output.partition(input.partition).headers(input_offset_header(input.offset));
+                    }
+                    in_flight.send(output, Target::Output).await?;
                 }
                 delivered.produced += records.len() as u64;
             }
@@ -66,30 +80,47 @@ pub async fn deliver(
                     .headers(dlq::headers(rejection, source));
                 record.key = input.key.as_deref();
                 record.payload = input.payload.as_deref();
-                in_flight.send(record).await?;
+                in_flight.send(record, Target::DeadLetters).await?;
                 *delivered.rejected.entry(rejection.code).or_default() += 1;
             }
             Outcome::Skip { reason } => *delivered.skipped.entry(reason).or_default() += 1,
         }
     }
-    in_flight.drain().await?;
+    delivered.acknowledged = in_flight.drain().await?;
     Ok(delivered)
+}
+
+fn input_offset_header(offset: i64) -> OwnedHeaders {
+    OwnedHeaders::new()
+        .insert(Header { key: INPUT_OFFSET_HEADER, value: Some(offset.to_string().as_bytes()) })
+}
+
+/// Which topic a record goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Output,
+    DeadLetters,
 }
 
 /// Enqueued records whose acknowledgement is still awaited.
 struct InFlight<'p> {
     producer: &'p FutureProducer,
-    pending: VecDeque<DeliveryFuture>,
+    pending: VecDeque<(DeliveryFuture, Target)>,
+    acknowledged: Acknowledged,
 }
 
 impl InFlight<'_> {
     /// Enqueues `record`; when the client's queue is full, waits for the oldest
     /// acknowledgement first, which bounds memory.
-    async fn send(&mut self, mut record: FutureRecord<'_, [u8], [u8]>) -> Result<(), CoreError> {
+    async fn send(
+        &mut self,
+        mut record: FutureRecord<'_, [u8], [u8]>,
+        target: Target,
+    ) -> Result<(), CoreError> {
         loop {
             match self.producer.send_result(record) {
                 Ok(delivery) => {
-                    self.pending.push_back(delivery);
+                    self.pending.push_back((delivery, target));
                     return Ok(());
                 }
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
@@ -105,7 +136,14 @@ impl InFlight<'_> {
 
     async fn wait_oldest(&mut self) -> Result<(), CoreError> {
         match self.pending.pop_front() {
-            Some(delivery) => acknowledged(delivery).await,
+            Some((delivery, target)) => {
+                let (partition, offset) = acknowledged(delivery).await?;
+                if target == Target::Output {
+                    let last = self.acknowledged.last_output_offsets.entry(partition).or_insert(offset);
+                    *last = (*last).max(offset);
+                }
+                Ok(())
+            }
             None => {
                 tokio::time::sleep(std::time::Duration::from_millis(5)).await;
                 Ok(())
@@ -113,17 +151,17 @@ impl InFlight<'_> {
         }
     }
 
-    async fn drain(mut self) -> Result<(), CoreError> {
+    async fn drain(mut self) -> Result<Acknowledged, CoreError> {
         while !self.pending.is_empty() {
             self.wait_oldest().await?;
         }
-        Ok(())
+        Ok(self.acknowledged)
     }
 }
 
-async fn acknowledged(delivery: DeliveryFuture) -> Result<(), CoreError> {
+async fn acknowledged(delivery: DeliveryFuture) -> Result<(i32, i64), CoreError> {
     match delivery.await {
-        Ok(Ok(_)) => Ok(()),
+        Ok(Ok(delivery)) => Ok((delivery.partition, delivery.offset)),
         Ok(Err((source, message))) => Err(CoreError::Delivery { topic: message.topic().to_owned(), source }),
         // Only a dropped producer cancels a delivery; the producer outlives the batch.
         Err(_canceled) => Err(CoreError::Delivery { topic: String::new(), source: KafkaError::Canceled }),

@@ -11,7 +11,11 @@
 //! - rebalances: stored offsets are committed before partitions are revoked, and a
 //!   batch keeps only messages of partitions still assigned;
 //! - shutdown: on cancellation the current batch finishes, offsets are committed
-//!   synchronously and the consumer leaves its group.
+//!   synchronously and the consumer leaves its group;
+//! - co-partitioning (optional, [`Partitioning::SameAsInput`]): each output goes to
+//!   its input's partition number and names its input offset in the
+//!   [`INPUT_OFFSET_HEADER`] header, so a stage can rebuild its state of a partition
+//!   from the tail of the same output partition (the signer's chains).
 
 mod consumer;
 mod delivery;
@@ -19,13 +23,28 @@ mod service;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
+use rdkafka::consumer::Consumer;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::{CoreError, config::KafkaConfig, dlq::Rejection, metrics::StageMetrics, ops::Health};
 
 pub use consumer::InputMessage;
+pub use delivery::Acknowledged;
 pub use service::run_service;
+
+/// Header naming the input offset an output came from (co-partitioned stages only).
+pub const INPUT_OFFSET_HEADER: &str = "audit.input-offset";
+
+/// Where outputs go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Partitioning {
+    /// By key, with Java's murmur2 hash (tenant ids spread like any Kafka client's).
+    ByKey,
+    /// To the input's partition number, with the input offset in a header; the input
+    /// and output topics must have the same partition count.
+    SameAsInput,
+}
 
 /// One produced record; the runtime writes it to the stage's output topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,7 +84,12 @@ pub trait Stage: Send {
 
     /// Called once the last processed batch is acknowledged and its offsets stored;
     /// state that must only reflect delivered work (e.g. a dedupe window) moves here.
-    fn on_delivered(&mut self) {}
+    fn on_delivered(&mut self, _acknowledged: &Acknowledged) {}
+
+    /// Called before processing a batch when partitions were revoked or assigned
+    /// since the previous batch: state kept per partition may belong to another
+    /// instance's work by now.
+    fn on_rebalance(&mut self) {}
 }
 
 /// Topics a stage reads and writes.
@@ -95,6 +119,8 @@ pub struct StageParams {
     pub health: Health,
     /// Create missing input, output and DLQ topics first (needs the right to).
     pub create_topics: bool,
+    /// Where outputs go.
+    pub partitioning: Partitioning,
 }
 
 /// Runs `stage` until `shutdown` is cancelled or a non-retryable error happens.
@@ -127,10 +153,17 @@ async fn consume_loop<S: Stage>(
     shutdown: &CancellationToken,
 ) -> Result<(), CoreError> {
     let limits = consumer::BatchLimits::from(&params.kafka);
+    let mut rebalances_seen = 0;
     loop {
         let batch = consumer::next_batch(consumer, limits, shutdown).await?;
         if batch.is_empty() {
             return Ok(()); // cancelled while waiting: nothing in flight
+        }
+        // Rebalances happen only inside polls, so none can slip in until the next batch.
+        let rebalances = consumer.context().rebalances();
+        if rebalances != rebalances_seen {
+            rebalances_seen = rebalances;
+            stage.on_rebalance();
         }
         let started = std::time::Instant::now();
         let Some(outcomes) = process_with_retry(stage, params, &batch, shutdown).await? else {
@@ -138,7 +171,7 @@ async fn consume_loop<S: Stage>(
         };
         let delivered = delivery::deliver(producer, params, &batch, &outcomes).await?;
         consumer::store_offsets(consumer, &params.topics.input, &batch);
-        stage.on_delivered();
+        stage.on_delivered(&delivered.acknowledged);
         delivered.record(&params.metrics, batch.len());
         params.metrics.batch_duration.observe(started.elapsed().as_secs_f64());
         debug!(records = batch.len(), produced = delivered.produced, "batch delivered");

@@ -1,0 +1,101 @@
+//! The signer: `audit.tokenized` → each record signed (Ed25519 JWS) and chained per
+//! tenant → `audit.signed`, the public tap.
+//!
+//! No gap, fork or record signed twice, without Kafka transactions: input and output
+//! are co-partitioned and each output names its input offset, so the owner of a
+//! partition recovers its tenants' chain heads and the inputs already signed from
+//! the tail of the same output partition (after the last checkpoint) whenever it
+//! gets the partition. [`run`] is what `main` and the tests call.
+//!
+//! # Layout
+//! - [`chain`]: chain heads, covered offsets and recent ids of one partition (pure).
+//! - [`stage`]: decode, decide, link, sign in parallel, encode.
+//! - [`log`]: recovery from the signed log and checkpoint writing (Kafka).
+//! - [`checkpoint`]: signed snapshots of a partition's heads.
+//! - [`sign`]: parallel signing of a batch.
+//! - [`keys`]: the active key and its rotation.
+
+pub mod chain;
+pub mod checkpoint;
+pub mod config;
+pub mod error;
+pub mod keys;
+pub mod log;
+pub mod metrics;
+pub mod sign;
+pub mod stage;
+
+use std::sync::Arc;
+
+use audit_core::kafka::{ensure_topics, partition_counts, producer};
+use audit_core::ops::Health;
+use audit_core::stage::{Partitioning, StageParams, run_service};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use config::{Config, SignerArgs};
+pub use error::SignerError;
+
+use crate::keys::{KeyCreation, SignerKeys};
+use crate::log::KafkaChainLog;
+use crate::stage::{SignParams, SignStage};
+
+/// Service name: metric prefix, log field, DLQ `dlq.stage`.
+pub const SERVICE: &str = "signer";
+
+/// Runs the signer until `shutdown`, serving `/metrics` and `/healthz` on `ops_listener`.
+pub async fn run(
+    config: Config,
+    ops_listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), SignerError> {
+    let (registry, stage_metrics, signer_metrics) = metrics::register()?;
+    let creation = if config.create_key { KeyCreation::CreateMissing } else { KeyCreation::MustExist };
+    let keys = SignerKeys::load(config.key_dir.clone(), creation)?;
+    let partitions = co_partitioned(&config).await?;
+    let log = KafkaChainLog {
+        kafka: config.kafka.clone(),
+        signed_topic: config.topics.output.clone(),
+        checkpoint_topic: config.checkpoint_topic.clone(),
+        window: config.dedupe_window,
+        producer: producer(&config.kafka)?,
+    };
+    let stage = SignStage::new(SignParams {
+        log,
+        keys,
+        partitions,
+        dedupe_window: config.dedupe_window,
+        checkpoints: config.checkpoints,
+        sign_threads: config.sign_threads,
+        metrics: signer_metrics,
+    })?;
+    let params = StageParams {
+        service: SERVICE,
+        group_id: config.group_id.clone(),
+        topics: config.topics.clone(),
+        kafka: config.kafka.clone(),
+        metrics: Arc::new(stage_metrics),
+        health: Health::default(),
+        create_topics: false,
+        partitioning: Partitioning::SameAsInput,
+    };
+    Ok(run_service(stage, params, (ops_listener, registry), shutdown).await?)
+}
+
+/// Creates missing topics if allowed, then checks input, output and checkpoint
+/// topics have one partition count (the recovery depends on it); returns it.
+async fn co_partitioned(config: &Config) -> Result<i32, SignerError> {
+    let topics = &config.topics;
+    let names = [topics.input.as_str(), topics.output.as_str(), config.checkpoint_topic.as_str()];
+    if config.create_topics {
+        ensure_topics(&config.kafka, &[names[0], names[1], names[2], topics.dlq.as_str()]).await?;
+    }
+    let counts = partition_counts(&config.kafka, &names).await?;
+    let first = counts[0].1;
+    if first == 0 || counts.iter().any(|(_, count)| *count != first) {
+        let counts =
+            counts.iter().map(|(topic, count)| format!("{topic}={count}")).collect::<Vec<_>>().join(", ");
+        return Err(SignerError::PartitionMismatch { counts });
+    }
+    Ok(first as i32)
+}

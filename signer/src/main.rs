@@ -1,0 +1,14 @@
+//! `signer`: parse flags, start logs, run until SIGTERM.
+
+use std::process::ExitCode;
+
+use audit_core::{service, telemetry};
+use clap::Parser;
+use signer::SignerArgs;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = SignerArgs::parse();
+    telemetry::init(&args.log);
+    service::serve(args.validate(), |config| config.ops_listen, signer::run).await
+}

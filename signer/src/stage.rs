@@ -1,0 +1,230 @@
+//! The signing stage: tokenized records in, each tenant's next signed record out.
+//!
+//! Per batch: recover the chains of partitions seen for the first time since the last
+//! rebalance (from the signed log, see [`crate::log`]); decide per input whether it
+//! is new, already signed or a duplicate; give each new record the next link of its
+//! tenant's chain (canonical payload and hash, sequential and cheap); then sign all
+//! payloads in parallel. Chain state moves before delivery, which is safe because a
+//! failed delivery stops the stage and the next owner recovers from the log.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use audit_core::dlq::Rejection;
+use audit_core::integrity::{SigningKeyPair, canonical_payload, payload_hash};
+use audit_core::kafka::partition_for_key;
+use audit_core::stage::{Acknowledged, InputMessage, Outcome, OutputRecord, Stage, TransientError};
+use audit_schemas::{Codec, SignedRecord, TokenizedRecord};
+use tracing::warn;
+
+use crate::chain::{Decision, Head, PartitionChains};
+use crate::checkpoint::Checkpoint;
+use crate::config::CheckpointPolicy;
+use crate::keys::SignerKeys;
+use crate::log::ChainLog;
+use crate::metrics::SignerMetrics;
+use crate::sign::sign_all;
+
+/// What the stage is built from.
+pub struct SignParams<L> {
+    /// Where chains are recovered from and checkpointed to.
+    pub log: L,
+    /// The signing keys.
+    pub keys: SignerKeys,
+    /// Partition count of the input (and output) topic.
+    pub partitions: i32,
+    /// Record ids remembered per partition.
+    pub dedupe_window: usize,
+    /// Checkpoint cadence.
+    pub checkpoints: CheckpointPolicy,
+    /// Signing threads.
+    pub sign_threads: usize,
+    /// Metrics.
+    pub metrics: SignerMetrics,
+}
+
+/// Records since a partition's last checkpoint.
+#[derive(Debug, Clone, Copy)]
+struct Cadence {
+    records: u64,
+    since: Instant,
+}
+
+/// The signer's [`Stage`].
+pub struct SignStage<L> {
+    params: SignParams<L>,
+    input: Codec<TokenizedRecord>,
+    output: Codec<SignedRecord>,
+    chains: HashMap<i32, PartitionChains>,
+    unacknowledged: HashMap<i32, u64>,
+    cadence: HashMap<i32, Cadence>,
+}
+
+/// A record given its link, waiting for its signature.
+struct Pending {
+    index: usize,
+    record: TokenizedRecord,
+    sequence: u64,
+    payload: Vec<u8>,
+}
+
+impl<L: ChainLog> SignStage<L> {
+    /// A stage with no partition recovered yet.
+    pub fn new(params: SignParams<L>) -> Result<SignStage<L>, audit_schemas::CodecError> {
+        Ok(SignStage {
+            params,
+            input: Codec::published("TokenizedRecord")?,
+            output: Codec::published("SignedRecord")?,
+            chains: HashMap::new(),
+            unacknowledged: HashMap::new(),
+            cadence: HashMap::new(),
+        })
+    }
+
+    /// Recovers every partition of `batch` not held yet; nothing changes on failure.
+    async fn recover(&mut self, batch: &[InputMessage]) -> Result<(), TransientError> {
+        let mut missing: Vec<i32> = batch.iter().map(|message| message.partition).collect();
+        missing.sort_unstable();
+        missing.dedup();
+        missing.retain(|partition| !self.chains.contains_key(partition));
+        let verifier = self.params.keys.verifier();
+        for partition in missing {
+            let started = Instant::now();
+            let recovered = self.params.log.recover(partition, &verifier).await.map_err(|detail| {
+                TransientError(format!("cannot recover partition {partition}: {detail}"))
+            })?;
+            let metrics = &self.params.metrics;
+            metrics.recoveries.inc();
+            metrics.recovery_duration.observe(started.elapsed().as_secs_f64());
+            metrics.recovery_records.inc_by(recovered.scanned);
+            metrics.chain_anomalies.inc_by(recovered.anomalies);
+            if recovered.anomalies > 0 {
+                warn!(partition, anomalies = recovered.anomalies, "the signed log has chain breaks");
+            }
+            self.chains.insert(partition, recovered.chains);
+            self.cadence.insert(partition, Cadence { records: 0, since: Instant::now() });
+        }
+        Ok(())
+    }
+
+    /// Decides every input; links the new ones. `outcomes[i]` is `None` where a
+    /// signature is still to come.
+    fn link(&mut self, batch: &[InputMessage]) -> (Vec<Option<Outcome>>, Vec<Pending>) {
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let mut pending = Vec::new();
+        for (index, message) in batch.iter().enumerate() {
+            let record = match self.admit(message) {
+                Ok(record) => record,
+                Err(rejection) => {
+                    outcomes.push(Some(Outcome::Reject(rejection)));
+                    continue;
+                }
+            };
+            let chains = self.chains.get_mut(&message.partition).expect("partitions are recovered first");
+            match chains.decide(message.offset, &record.id) {
+                Decision::AlreadySigned => outcomes.push(Some(Outcome::Skip { reason: "already_signed" })),
+                Decision::Duplicate => {
+                    chains.pass(message.offset);
+                    outcomes.push(Some(Outcome::Skip { reason: "duplicate" }));
+                }
+                Decision::Sign => {
+                    let link = chains.link(&record.tenant_id);
+                    let payload = canonical_payload(&record, link);
+                    let head = Head { sequence: link.sequence, hash: payload_hash(&payload) };
+                    chains.signed(&record.tenant_id, &record.id, head, message.offset);
+                    *self.unacknowledged.entry(message.partition).or_default() += 1;
+                    pending.push(Pending { index, record, sequence: link.sequence, payload });
+                    outcomes.push(None);
+                }
+            }
+        }
+        (outcomes, pending)
+    }
+
+    /// Decodes an input and checks it belongs to its partition's chains.
+    fn admit(&self, message: &InputMessage) -> Result<TokenizedRecord, Rejection> {
+        let payload = message.payload.as_deref().unwrap_or_default();
+        let record =
+            self.input.decode(payload).map_err(|error| Rejection::new("undecodable", error.to_string()))?;
+        if message.key.as_deref() != Some(record.tenant_id.as_bytes()) {
+            return Err(Rejection::new("tenant_key_mismatch", "kafka key is not the record's tenant"));
+        }
+        // A tenant's chain lives in one partition; a record elsewhere would fork it.
+        if partition_for_key(record.tenant_id.as_bytes(), self.params.partitions) != message.partition {
+            return Err(Rejection::new(
+                "tenant_partition_mismatch",
+                "tenant does not belong to this partition",
+            ));
+        }
+        Ok(record)
+    }
+
+    fn envelope(&self, pending: Pending, jws: String) -> Outcome {
+        let Pending { record, sequence, .. } = pending;
+        let envelope = SignedRecord {
+            tenant_id: record.tenant_id,
+            id: record.id,
+            created: record.created,
+            sequence: sequence as i64,
+            jws,
+        };
+        let payload = self.output.encode(&envelope).expect("a signed record encodes");
+        Outcome::Forward(vec![OutputRecord { key: envelope.tenant_id.into_bytes(), payload }])
+    }
+
+    /// Seals a checkpoint of each partition that is due, now that its output is acknowledged.
+    fn checkpoint_due(&mut self, acknowledged: &Acknowledged, key: &SigningKeyPair) {
+        let policy = self.params.checkpoints;
+        for (partition, signed_offset) in &acknowledged.last_output_offsets {
+            let (Some(chains), Some(cadence)) = (self.chains.get(partition), self.cadence.get_mut(partition))
+            else {
+                continue;
+            };
+            cadence.records += self.unacknowledged.remove(partition).unwrap_or(0);
+            if cadence.records < policy.records && cadence.since.elapsed() < policy.interval {
+                continue;
+            }
+            let checkpoint =
+                Checkpoint::new(*partition, (*signed_offset, chains.last_input_offset()), chains.heads());
+            self.params.log.checkpoint(*partition, checkpoint.seal(key));
+            self.params.metrics.checkpoints.with_label_values(&["written"]).inc();
+            *cadence = Cadence { records: 0, since: Instant::now() };
+        }
+    }
+}
+
+impl<L: ChainLog> Stage for SignStage<L> {
+    async fn process(&mut self, batch: &[InputMessage]) -> Result<Vec<Outcome>, TransientError> {
+        self.recover(batch).await?;
+        self.params.keys.refresh_if_due();
+        let started = Instant::now();
+        let (mut outcomes, mut pending) = self.link(batch);
+        let key = self.params.keys.signing_key();
+        let payloads: Vec<Vec<u8>> =
+            pending.iter_mut().map(|pending| std::mem::take(&mut pending.payload)).collect();
+        let signatures = sign_all(Arc::clone(&key), payloads, self.params.sign_threads).await;
+        for (pending, jws) in pending.into_iter().zip(signatures) {
+            let index = pending.index;
+            outcomes[index] = Some(self.envelope(pending, jws));
+        }
+        self.params.metrics.sign_duration.observe(started.elapsed().as_secs_f64());
+        Ok(outcomes.into_iter().map(|outcome| outcome.expect("every input has an outcome")).collect())
+    }
+
+    fn on_delivered(&mut self, acknowledged: &Acknowledged) {
+        let key = self.params.keys.signing_key();
+        self.checkpoint_due(acknowledged, &key);
+    }
+
+    fn on_rebalance(&mut self) {
+        // Partitions may have moved and come back with another owner's records since.
+        self.chains.clear();
+        self.unacknowledged.clear();
+        self.cadence.clear();
+    }
+}
+
+#[cfg(test)]
+#[path = "stage_tests.rs"]
+mod tests;

@@ -1,8 +1,10 @@
 //! `auditctl`: the audit trail's command line.
 
+mod keys;
 mod produce;
 mod token;
 mod up;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -27,6 +29,13 @@ enum Command {
     Produce(produce::ProduceArgs),
     /// Mint a bearer token the local stack accepts.
     Token(token::TokenArgs),
+    /// Manage the record signing keys: list, rotate, print the JWK Set.
+    Keys(keys::KeysArgs),
+    /// Verify an export offline: signatures, stored records, each tenant's chain.
+    ///
+    /// Exit code 0 when every record validated and no chain broke, 1 when any did
+    /// not, 2 when the check could not run (unreadable file, bad JWK Set).
+    Verify(verify::VerifyArgs),
 }
 
 #[tokio::main]
@@ -37,6 +46,9 @@ async fn main() -> ExitCode {
         Command::Up(args) => up::run(args).await,
         Command::Produce(args) => produce::run(args).await,
         Command::Token(args) => token::run(args),
+        Command::Keys(args) => keys::run(args),
+        // Its own exit codes: 1 means "does not verify", so errors cannot share it.
+        Command::Verify(args) => return verify::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -14,11 +14,13 @@
 //! - [`verify`]: signature, payload and envelope checks, batch verification, chain
 //!   continuity, each failure with a precise reason.
 
+pub mod export;
 pub mod jws;
 pub mod keys;
 pub mod payload;
 pub mod verify;
 
+pub use export::{ChainMode, ExportCheck, ExportLine, ExportReport, verify_export};
 pub use jws::{CompactJws, JwsHeader, Sealed, seal};
 pub use keys::{Jwk, Jwks, KeyDir, KeyError, PublicKeys, SigningKeyPair};
 pub use payload::{ChainLink, PayloadHash, canonical_payload, payload_hash};

@@ -1,0 +1,101 @@
+//! `auditctl verify`: offline verification of an export against the published keys.
+//!
+//! Needs nothing but the export file and a JWK Set: no broker, no service. Prints the
+//! report's summary on stdout and exits 0 when every record validated and no chain
+//! broke, 1 when something did not verify, 2 when the check could not run at all
+//! (unreadable file, bad JWK Set), so scripts can tell "tampered" from "not checked".
+
+use std::fs::File;
+use std::io::{BufReader, IsTerminal};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use audit_core::integrity::{
+    ChainMode, ExportCheck, ExportReport, KeyError, PublicKeys, Verifier, verify_export,
+};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Flags of `auditctl verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The export: JSON lines, one signed record per line.
+    file: PathBuf,
+    /// JWK Set of the signing keys, current and retired
+    /// [default: <DATA_DIR>/keys/signing/jwks.json].
+    #[arg(long, value_name = "JWKS_FILE")]
+    jwks: Option<PathBuf>,
+    /// Check each record alone, not the order and links of each tenant's chain (for a
+    /// filtered export or one not in log order).
+    #[arg(long)]
+    no_chain: bool,
+    /// Data directory of the stack, where the default JWK Set is.
+    #[arg(long, env = "AUDIT_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+}
+
+/// Verifies and prints the summary; the exit code says how it went (module docs).
+pub fn run(args: VerifyArgs) -> ExitCode {
+    match verify(&args) {
+        Ok(report) => {
+            print!("{report}");
+            if report.is_clean() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+        }
+        Err(message) => {
+            eprintln!("auditctl: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn verify(args: &VerifyArgs) -> Result<ExportReport, String> {
+    let read_error =
+        |error: std::io::Error| format!("cannot read {}: {}", args.file.display(), reason(&error));
+    let file = File::open(&args.file).map_err(read_error)?;
+    // A non-file (a pipe) has no length: the bar then counts bytes without an end.
+    let size = file.metadata().map(|metadata| metadata.len()).unwrap_or(0);
+    // The stack's key directory writes its JWK Set under this name (`KeyDir::jwks_path`).
+    let jwks =
+        args.jwks.clone().unwrap_or_else(|| crate::keys::signing_key_dir(&args.data_dir).join("jwks.json"));
+    let keys = PublicKeys::from_jwks_file(&jwks).map_err(|error| jwks_error(&jwks, error))?;
+    let chain = if args.no_chain { ChainMode::Skip } else { ChainMode::Check };
+    let progress = progress_bar(size);
+    let reader = BufReader::with_capacity(1 << 20, file);
+    let report = verify_export(reader, &Verifier::new(keys), ExportCheck { chain }, |bytes| {
+        progress.set_position(bytes)
+    });
+    progress.finish_and_clear();
+    report.map_err(read_error)
+}
+
+fn jwks_error(path: &Path, error: KeyError) -> String {
+    match error {
+        KeyError::Io { source, .. } => {
+            format!("cannot read the jwk set {}: {}", path.display(), reason(&source))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The OS's message, lowercased like ours ("no such file or directory (os error 2)").
+fn reason(error: &std::io::Error) -> String {
+    let message = error.to_string();
+    let mut chars = message.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => message,
+    }
+}
+
+/// A bar by bytes on stderr, hidden when stderr is not a terminal so that logs and
+/// captured output get only the summary.
+fn progress_bar(size: u64) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let progress = ProgressBar::new(size);
+    let style = ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    progress.set_style(style);
+    progress
+}

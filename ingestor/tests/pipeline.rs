@@ -4,13 +4,14 @@ use testkit::kafka as support;
 
 use std::{
     collections::{HashMap, HashSet},
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     time::Duration,
 };
 
 use audit_core::{dlq::header, traffic::RawEvent};
 use audit_schemas::{Codec, NormalizedRecord};
 use support::{ReadSpec, broker, committed_and_end, kafka, produce_raw, read, read_topic, traffic};
+use testkit::process::ChildGuard;
 use tokio_util::sync::CancellationToken;
 
 /// Every input is in the output, and all copies of one input carry one id.
@@ -88,16 +89,6 @@ async fn valid_events_arrive_once_and_malformed_ones_reach_the_dlq_with_their_re
     assert_eq!(committed, ends, "a graceful stop commits everything it handled");
 }
 
-/// A child process killed when the test ends, however it ends.
-struct ChildGuard(Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn spawn_ingestor(bootstrap: &str) -> ChildGuard {
     let child = Command::new(env!("CARGO_BIN_EXE_ingestor"))
         .args(["--kafka", bootstrap, "--ops-listen", "127.0.0.1:0", "--session-timeout-ms", "6000"])
@@ -124,13 +115,12 @@ async fn a_killed_ingestor_loses_nothing_and_duplicates_keep_their_id() {
         timeout: Duration::from_secs(60),
     };
     let partial = read(&kafka, spec).await;
-    first.0.kill().unwrap();
-    first.0.wait().unwrap();
+    first.kill();
     assert!(partial.len() >= 3_000, "the ingestor made progress before the kill");
     // More traffic arrives while it is down.
     events.extend(produce_raw(&kafka, traffic(8, 0.0, 0.0), 10_000).await);
 
-    let mut second = spawn_ingestor(&kafka.bootstrap);
+    let second = spawn_ingestor(&kafka.bootstrap);
     let normalized = read_topic(&kafka, "audit.normalized", events.len(), Duration::from_secs(120)).await;
     let records = decode_all(&normalized);
     assert_every_event_with_one_id(&events, &records);
@@ -141,9 +131,7 @@ async fn a_killed_ingestor_loses_nothing_and_duplicates_keep_their_id() {
         records.len() - events.len()
     );
 
-    let status = Command::new("kill").args(["-TERM", &second.0.id().to_string()]).status().unwrap();
-    assert!(status.success());
-    assert!(second.0.wait().unwrap().success(), "SIGTERM stops the ingestor cleanly");
+    assert!(second.terminate().success(), "SIGTERM stops the ingestor cleanly");
     let (committed, ends) = committed_and_end(&kafka, "audit-ingestor", "audit.raw").await;
     assert_eq!(committed, ends, "offsets committed on SIGTERM");
 }

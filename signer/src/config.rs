@@ -47,7 +47,7 @@ pub struct SignerArgs {
     #[arg(long, env = "AUDIT_CREATE_KEY", default_value_t = false, action = ArgAction::Set)]
     pub create_key: bool,
     /// Record ids remembered per partition to drop upstream redeliveries.
-    #[arg(long, env = "AUDIT_DEDUPE_WINDOW", default_value_t = 100_000)]
+    #[arg(long, env = "AUDIT_DEDUPE_WINDOW", default_value_t = 20_000)]
     pub dedupe_window: usize,
     /// Signed records per partition between checkpoints.
     #[arg(long, env = "AUDIT_CHECKPOINT_RECORDS", default_value_t = 10_000)]

@@ -114,10 +114,13 @@ impl Reader {
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("enable.partition.eof", "true")
+            // tansu holds every fetch response for half the wait even when it has data.
+            .set("fetch.wait.max.ms", "10")
             .create()
             .map_err(|error| error.to_string())?;
         let checkpoint = self.last_checkpoint(&consumer)?;
         let (low, high) = self.watermarks(&consumer, &self.signed_topic)?;
+        let located_ms = started.elapsed().as_millis() as u64;
         let checkpoint = checkpoint.filter(|checkpoint| {
             let plausible = checkpoint.signed_offset < high && checkpoint.partition == self.partition;
             if !plausible {
@@ -140,6 +143,7 @@ impl Reader {
             from = start,
             to = high,
             checkpoint = covered,
+            located_ms,
             elapsed_ms = started.elapsed().as_millis() as u64,
             "partition recovered"
         );

@@ -82,30 +82,42 @@ impl<L: ChainLog> SignStage<L> {
         })
     }
 
-    /// Recovers every partition of `batch` not held yet; nothing changes on failure.
+    /// Recovers every partition of `batch` not held yet, all at once; a partition
+    /// that fails stays unrecovered and fails the batch (retried).
     async fn recover(&mut self, batch: &[InputMessage]) -> Result<(), TransientError> {
         let mut missing: Vec<i32> = batch.iter().map(|message| message.partition).collect();
         missing.sort_unstable();
         missing.dedup();
         missing.retain(|partition| !self.chains.contains_key(partition));
         let verifier = self.params.keys.verifier();
-        for partition in missing {
-            let started = Instant::now();
-            let recovered = self.params.log.recover(partition, &verifier).await.map_err(|detail| {
-                TransientError(format!("cannot recover partition {partition}: {detail}"))
-            })?;
-            let metrics = &self.params.metrics;
-            metrics.recoveries.inc();
-            metrics.recovery_duration.observe(started.elapsed().as_secs_f64());
-            metrics.recovery_records.inc_by(recovered.scanned);
-            metrics.chain_anomalies.inc_by(recovered.anomalies);
-            if recovered.anomalies > 0 {
-                warn!(partition, anomalies = recovered.anomalies, "the signed log has chain breaks");
+        let started = Instant::now();
+        let log = &self.params.log;
+        let results =
+            futures::future::join_all(missing.iter().map(|partition| log.recover(*partition, &verifier)))
+                .await;
+        let mut failure = None;
+        for (partition, result) in missing.into_iter().zip(results) {
+            match result {
+                Ok(recovered) => self.adopt(partition, recovered, started),
+                Err(detail) => {
+                    failure = Some(TransientError(format!("cannot recover partition {partition}: {detail}")))
+                }
             }
-            self.chains.insert(partition, recovered.chains);
-            self.cadence.insert(partition, Cadence { records: 0, since: Instant::now() });
         }
-        Ok(())
+        failure.map_or(Ok(()), Err)
+    }
+
+    fn adopt(&mut self, partition: i32, recovered: crate::log::Recovered, started: Instant) {
+        let metrics = &self.params.metrics;
+        metrics.recoveries.inc();
+        metrics.recovery_duration.observe(started.elapsed().as_secs_f64());
+        metrics.recovery_records.inc_by(recovered.scanned);
+        metrics.chain_anomalies.inc_by(recovered.anomalies);
+        if recovered.anomalies > 0 {
+            warn!(partition, anomalies = recovered.anomalies, "the signed log has chain breaks");
+        }
+        self.chains.insert(partition, recovered.chains);
+        self.cadence.insert(partition, Cadence { records: 0, since: Instant::now() });
     }
 
     /// Decides every input; links the new ones. `outcomes[i]` is `None` where a

@@ -2,9 +2,11 @@
 //!
 //! - [`bench`]: the throughput harness of the stage benchmarks.
 //! - [`kafka`]: the embedded broker, raw traffic, topic and offset readers.
+//! - [`process`]: service binaries as child processes, killed with the test.
 //! - [`postgres`]: a private PostgreSQL cluster per test process, a fresh database
 //!   per test.
 
 pub mod bench;
 pub mod kafka;
 pub mod postgres;
+pub mod process;

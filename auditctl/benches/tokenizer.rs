@@ -13,6 +13,7 @@ use std::sync::atomic::AtomicU64;
 use audit_core::auth::issuer::Issuer;
 use audit_core::auth::service::ServiceCredential;
 use audit_core::config::KafkaConfig;
+use audit_core::stage::Partitioning;
 use audit_core::traffic::{Generator, TrafficParams};
 use audit_schemas::{Codec, NormalizedRecord};
 use clap::Parser;
@@ -35,9 +36,13 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let credential = ServiceCredential::generate("tokenizer");
     let vault_url = start_vault(&kafka, &credential, &dir).await;
-    let topics = ("audit.normalized", "bench.passthrough");
-    let runtime = bench::timed(&kafka, topics.1, RECORDS, |done, stop| {
-        bench::passthrough(kafka.clone(), topics, done, stop)
+    let route = bench::Route {
+        input: "audit.normalized",
+        output: "bench.passthrough",
+        partitioning: Partitioning::ByKey,
+    };
+    let runtime = bench::timed(&kafka, route.output, RECORDS, |done, stop| {
+        bench::passthrough(kafka.clone(), route, done, stop)
     })
     .await;
     let tokenize = bench::timed(&kafka, "bench.tokenized", RECORDS, |done, stop| {

@@ -2,8 +2,9 @@
 //!
 //! Starts the embedded broker with durable SQLite storage under the data directory
 //! (or uses `--kafka`), the vault on an embedded database, then every pipeline
-//! service on its default address. The local token issuer's key and the vault's
-//! master key live under the data directory; service credentials are fresh random
+//! service on its default address. The local token issuer's key, the record signing
+//! keys (created on first start) and the vault's master key live under the data
+//! directory; service credentials are fresh random
 //! secrets for each run, since every service runs in this process. On SIGTERM or
 //! Ctrl-C the pipeline services drain first (finish their batch, commit, leave the
 //! group), then the vault they call while draining, and the broker last.
@@ -16,6 +17,8 @@ use audit_broker::{BrokerParams, EmbeddedBroker, Storage};
 use audit_core::auth::issuer::Issuer;
 use audit_core::auth::service::ServiceCredential;
 use audit_core::shutdown;
+
+use crate::keys::signing_key_dir;
 use clap::{Args, Parser};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -41,6 +44,9 @@ pub struct UpArgs {
     /// `/metrics` and `/healthz` of the tokenizer.
     #[arg(long, env = "AUDIT_TOKENIZER_OPS_LISTEN", default_value = "127.0.0.1:9102")]
     tokenizer_ops_listen: SocketAddr,
+    /// `/metrics` and `/healthz` of the signer.
+    #[arg(long, env = "AUDIT_SIGNER_OPS_LISTEN", default_value = "127.0.0.1:9103")]
+    signer_ops_listen: SocketAddr,
     /// The vault's API (also its `/metrics` and `/healthz`).
     #[arg(long, env = "AUDIT_VAULT_LISTEN", default_value = "127.0.0.1:8081")]
     vault_listen: SocketAddr,
@@ -64,14 +70,18 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let vault = start_vault(&args, &bootstrap, &tokenizer_credential, &vault_shutdown).await?;
     let ingestor = start_ingestor(&args, &bootstrap, &shutdown).await?;
     let tokenizer = start_tokenizer(&args, &bootstrap, &tokenizer_credential, &shutdown).await?;
+    let signer = start_signer(&args, &bootstrap, &shutdown).await?;
     eprintln!("audit trail starting: kafka {bootstrap}, data in {}", args.data_dir.display());
     eprintln!("  vault      http://{}  (TokensVault API, /healthz, /metrics)", args.vault_listen);
     eprintln!("  ingestor   http://{}/healthz  http://{0}/metrics", args.ingestor_ops_listen);
     eprintln!("  tokenizer  http://{}/healthz  http://{0}/metrics", args.tokenizer_ops_listen);
+    eprintln!("  signer     http://{}/healthz  http://{0}/metrics", args.signer_ops_listen);
+    eprintln!("  signing keys (JWK Set): {}", signing_key_dir(&args.data_dir).join("jwks.json").display());
     eprintln!("  a bearer token: auditctl token --tenant <tenant> --role ORG_ADMIN");
     eprintln!("press Ctrl-C to stop");
     let ingested = ingestor.await.context("ingestor task")?;
     let tokenized = tokenizer.await.context("tokenizer task")?;
+    let signed = signer.await.context("signer task")?;
     // The tokenizer has drained: the vault may go, then the broker.
     vault_shutdown.cancel();
     let vaulted = vault.await.context("vault task")?;
@@ -80,6 +90,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     }
     ingested.context("ingestor stopped")?;
     tokenized.context("tokenizer stopped")?;
+    signed.context("signer stopped")?;
     vaulted.context("vault stopped")
 }
 
@@ -156,4 +167,18 @@ async fn start_tokenizer(
         .await
         .with_context(|| format!("binding the tokenizer ops server on {}", config.ops_listen))?;
     Ok(tokio::spawn(tokenizer::run(config, listener, shutdown.clone())))
+}
+
+async fn start_signer(
+    args: &UpArgs,
+    bootstrap: &str,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Service<signer::SignerError>> {
+    let mut config = signer::Config::defaults_for(bootstrap, &signing_key_dir(&args.data_dir));
+    config.kafka.partitions = args.partitions;
+    config.ops_listen = args.signer_ops_listen;
+    let listener = TcpListener::bind(config.ops_listen)
+        .await
+        .with_context(|| format!("binding the signer ops server on {}", config.ops_listen))?;
+    Ok(tokio::spawn(signer::run(config, listener, shutdown.clone())))
 }

@@ -1,8 +1,10 @@
 //! The promise of tokenization, checked end to end on the stack a user runs: events
 //! with known personal values go into `audit.raw` of `auditctl up` (separate process,
-//! debug logs); then every byte of `audit.tokenized`, the stack's logs and the vault's
-//! database files are scanned for those values, and every token is read back through
-//! the TokensVault API with a bearer token from `auditctl token`.
+//! debug logs); then every byte of `audit.tokenized` and `audit.signed` (the signed
+//! payloads decoded), the stack's logs and the vault's database files are scanned for
+//! those values, every signed record verifies against the stack's published keys, and
+//! every token is read back through the TokensVault API with a bearer token from
+//! `auditctl token`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::TcpListener;
@@ -11,7 +13,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use audit_core::config::KafkaConfig;
-use audit_schemas::{Codec, TokenizedRecord};
+use audit_core::integrity::{ChainChecker, CompactJws, PublicKeys, Verifier};
+use audit_schemas::{Codec, SignedRecord, TokenizedRecord};
 use serde_json::{Value, json};
 use testkit::kafka::{ReadSpec, produce, read};
 
@@ -90,6 +93,7 @@ fn start_stack(data_dir: &Path, log: &Path) -> Stack {
         ])
         .args(["--ingestor-ops-listen", &format!("127.0.0.1:{}", free_port())])
         .args(["--tokenizer-ops-listen", &tokenizer_ops, "--vault-listen", &vault])
+        .args(["--signer-ops-listen", &format!("127.0.0.1:{}", free_port())])
         .env("RUST_LOG", "debug")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(log).unwrap())
@@ -210,6 +214,10 @@ async fn no_clear_value_leaves_the_vault_and_every_token_reveals_its_value() {
         assert_eq!(tokens.len(), tenants_seen, "one token per tenant for each value");
     }
 
+    let ids: Vec<String> =
+        tokenized.iter().map(|message| codec.decode(&message.payload).unwrap().id).collect();
+    assert_signed_clean_and_valid(&kafka, data_dir.path(), &ids).await;
+
     let status = Command::new("kill").args(["-TERM", &stack.child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let mut child = stack.child;
@@ -221,4 +229,35 @@ async fn no_clear_value_leaves_the_vault_and_every_token_reveals_its_value() {
         let path = entry.unwrap().path();
         assert_clean(&format!("vault file {}", path.display()), &std::fs::read(&path).unwrap());
     }
+}
+
+/// `audit.signed` holds every event once (and the vault's own reveal events, which
+/// the reads above caused), signed under the stack's published keys in unbroken
+/// chains, with no clear value in the messages nor in the signed payloads.
+async fn assert_signed_clean_and_valid(kafka: &KafkaConfig, data_dir: &Path, ids: &[String]) {
+    let spec = ReadSpec {
+        topic: "audit.signed",
+        expected: EVENTS,
+        settle: Duration::from_secs(2),
+        timeout: Duration::from_secs(60),
+    };
+    let signed = read(kafka, spec).await;
+    let keys = PublicKeys::from_jwks_file(&data_dir.join("keys").join("signing").join("jwks.json")).unwrap();
+    let verifier = Verifier::new(keys);
+    let codec = Codec::<SignedRecord>::published("SignedRecord").unwrap();
+    let mut chains = ChainChecker::default();
+    let mut ordered = signed;
+    ordered.sort_by_key(|message| (message.partition, message.offset));
+    let mut seen = std::collections::HashSet::new();
+    for message in &ordered {
+        assert_clean("a message of audit.signed", &message.payload);
+        let envelope = codec.decode(&message.payload).unwrap();
+        let verified = verifier.verify_envelope(&envelope).unwrap();
+        assert_clean("a signed payload", &CompactJws::parse(&envelope.jws).unwrap().payload);
+        chains.push(&verified).unwrap();
+        assert!(seen.insert(envelope.id), "a record signed twice");
+    }
+    assert!(ids.iter().all(|id| seen.contains(id)), "every event is signed");
+    let total: u64 = chains.heads().map(|(_, sequence)| sequence).sum();
+    assert_eq!(total, ordered.len() as u64, "chains start at 1 and hold every record");
 }

@@ -42,6 +42,9 @@ pub enum IndexerError {
     /// Kafka or the runtime failed.
     #[error(transparent)]
     Core(#[from] CoreError),
+    /// The schemas could not be loaded.
+    #[error(transparent)]
+    Schema(#[from] audit_schemas::CodecError),
     /// Metrics could not be registered.
     #[error("metrics registration failed: {0}")]
     Metrics(#[from] prometheus::Error),

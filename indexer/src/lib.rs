@@ -1,8 +1,110 @@
-//! The indexer: `audit.signed` → Tantivy shards, one per input partition.
+//! The indexer: `audit.signed` → Tantivy, one shard per input partition, so indexers
+//! scale by consumer group and a shard moves with its partition.
+//!
+//! A record is searchable after the next commit (every second by default). Each
+//! shard's commit names the input offset it covers; a restarted or new owner resumes
+//! right after it, and adds are upserts by record id, so every record is in the index
+//! exactly once whatever crashed when. [`run`] is what `main` and the tests call.
+//!
+//! # Layout
+//! - [`schema`]: the fields; every attribute as a `path=value` keyword.
+//! - [`document`]: a signed record as a document, from its signed payload (pure).
+//! - [`shard`]: one partition's index and the offset in its commits.
+//! - [`shards`]: the shards this instance owns, opened and closed with its partitions.
+//! - [`runner`]: the loop and the one place offsets are decided.
+//! - [`read`]: every record a shard directory holds (tests, checks).
 
+pub mod config;
 pub mod document;
 pub mod error;
+pub mod metrics;
+pub mod read;
+pub mod runner;
 pub mod schema;
 pub mod shard;
+pub mod shards;
 
+use std::sync::{Arc, Mutex};
+
+use audit_core::kafka::{ensure_topics, producer};
+use audit_core::ops::{self, Health, OpsState};
+use audit_core::stage::consumer::{close, join_delay, subscribe_with};
+use audit_core::stage::{Partitioning, StageParams, Topics};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+pub use config::{Config, IndexerArgs};
 pub use error::IndexerError;
+pub use metrics::SERVICE;
+
+use crate::shards::{ShardParams, ShardSet, SharedShards};
+
+/// Runs the indexer until `shutdown`, serving `/metrics` and `/healthz` on `ops_listener`.
+pub async fn run(
+    config: Config,
+    ops_listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), IndexerError> {
+    let (registry, metrics) = metrics::register()?;
+    let health = Health::default();
+    let ops_shutdown = CancellationToken::new();
+    let ops_state = OpsState { registry, health: health.clone() };
+    let ops_server = tokio::spawn(ops::serve(ops_listener, ops_state, ops_shutdown.clone()));
+    let params = StageParams {
+        service: SERVICE,
+        group_id: config.group_id.clone(),
+        // The indexer forwards nothing: its only output is the DLQ.
+        topics: Topics {
+            input: config.input_topic.clone(),
+            output: config.dlq_topic.clone(),
+            dlq: config.dlq_topic.clone(),
+        },
+        kafka: config.kafka.clone(),
+        metrics: metrics.stage.clone(),
+        health: health.clone(),
+        create_topics: config.create_topics,
+        partitioning: Partitioning::ByKey,
+    };
+    let shard_params = ShardParams { root: config.index_dir.clone(), budget: config.budget };
+    let shards = SharedShards(Arc::new(Mutex::new(ShardSet::new(shard_params, metrics)?)));
+    let result = index(&config, &params, &shards, &shutdown).await;
+    // Metrics stay scrapable while the loop drains; the ops server stops last.
+    ops_shutdown.cancel();
+    let _ = ops_server.await;
+    result
+}
+
+async fn index(
+    config: &Config,
+    params: &StageParams,
+    shards: &SharedShards,
+    shutdown: &CancellationToken,
+) -> Result<(), IndexerError> {
+    if params.create_topics {
+        ensure_topics(&params.kafka, &[&params.topics.input, &params.topics.dlq]).await?;
+    }
+    join_delay(params, shutdown).await;
+    let consumer = subscribe_with(params, Some(Arc::new(shards.clone())))?;
+    let producer = producer(&params.kafka)?;
+    params.health.set_ready();
+    info!(input = %params.topics.input, dir = %config.index_dir.display(), "indexer started");
+    let looped = runner::Loop {
+        shards,
+        params,
+        consumer: &consumer,
+        producer: &producer,
+        commit_interval: config.commit_interval,
+    };
+    let result = looped.run(shutdown).await;
+    params.health.set_stopping();
+    // Every shard committed and closed before the consumer commits and leaves.
+    let positions = shards.with(|shards| {
+        let partitions = shards.partitions();
+        shards.close(&partitions)
+    });
+    audit_core::stage::consumer::store_positions(&consumer, &params.topics.input, &positions.await);
+    close(consumer).await?;
+    info!("indexer stopped");
+    result
+}

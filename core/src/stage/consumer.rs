@@ -3,9 +3,10 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
+use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{
-    ClientContext, Message, Statistics,
-    consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer},
+    ClientContext, Message, Offset, Statistics, TopicPartitionList,
+    consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol, StreamConsumer},
     error::{KafkaError, RDKafkaErrorCode},
     message::BorrowedMessage,
 };
@@ -46,17 +47,77 @@ impl InputMessage {
     }
 }
 
+/// A stage that keeps its own position per partition (the indexer keeps it in each
+/// shard's commit) and must act when partitions come and go.
+pub trait PartitionListener: Send + Sync {
+    /// Partitions were assigned: where each starts (the next offset to read), or
+    /// `None` for the group's committed offset.
+    fn assigned(&self, partitions: &[i32]) -> Vec<(i32, Option<i64>)>;
+
+    /// Partitions are being revoked: make their work durable and say, per partition,
+    /// the next offset to read, which is committed before they go.
+    fn revoked(&self, partitions: &[i32]) -> Vec<(i32, i64)>;
+}
+
 /// Consumer callbacks: commit before revocation, lag from statistics, a count of
-/// rebalances for stages that keep state per partition.
+/// rebalances for stages that keep state per partition, and the optional listener.
 pub struct StageContext {
     metrics: Arc<StageMetrics>,
     rebalances: AtomicU64,
+    topic: String,
+    listener: Option<Arc<dyn PartitionListener>>,
 }
 
 impl StageContext {
     /// How many assignments and revocations happened so far.
     pub fn rebalances(&self) -> u64 {
         self.rebalances.load(Ordering::Acquire)
+    }
+
+    fn assign(&self, consumer: &BaseConsumer<Self>, partitions: &mut TopicPartitionList) {
+        let numbers: Vec<i32> = partitions.elements().iter().map(|element| element.partition()).collect();
+        info!(partitions = numbers.len(), "partitions assigned");
+        if let Some(listener) = &self.listener {
+            for (partition, start) in listener.assigned(&numbers) {
+                let Some(start) = start else { continue };
+                if let Err(error) =
+                    partitions.set_partition_offset(&self.topic, partition, Offset::Offset(start))
+                {
+                    warn!(partition, %error, "start position not set");
+                }
+            }
+        }
+        let assigned = match consumer.rebalance_protocol() {
+            RebalanceProtocol::Cooperative => consumer.incremental_assign(partitions),
+            _ => consumer.assign(partitions),
+        };
+        if let Err(error) = assigned {
+            warn!(%error, "assignment failed");
+        }
+    }
+
+    fn revoke(&self, consumer: &BaseConsumer<Self>, partitions: &TopicPartitionList) {
+        info!(partitions = partitions.count(), "partitions revoked");
+        if let Some(listener) = &self.listener {
+            let numbers: Vec<i32> = partitions.elements().iter().map(|element| element.partition()).collect();
+            let mut positions = TopicPartitionList::new();
+            for (partition, next) in listener.revoked(&numbers) {
+                let _ = positions.add_partition_offset(&self.topic, partition, Offset::Offset(next));
+            }
+            if let Err(error) = consumer.store_offsets(&positions) {
+                warn!(%error, "positions of revoked partitions not stored");
+            }
+        }
+        // Stored offsets cover acknowledged work only (the loop polls between batches),
+        // so committing them now spares the partitions' next owner from redoing it.
+        commit_stored(consumer);
+        let unassigned = match consumer.rebalance_protocol() {
+            RebalanceProtocol::Cooperative => consumer.incremental_unassign(partitions),
+            _ => consumer.unassign(),
+        };
+        if let Err(error) = unassigned {
+            warn!(%error, "unassignment failed");
+        }
     }
 }
 
@@ -75,21 +136,23 @@ impl ClientContext for StageContext {
 }
 
 impl ConsumerContext for StageContext {
-    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        error: RDKafkaRespErr,
+        partitions: &mut TopicPartitionList,
+    ) {
         self.rebalances.fetch_add(1, Ordering::AcqRel);
-        // Stored offsets cover acknowledged work only (the loop polls between batches),
-        // so committing them now spares the partitions' next owner from redoing it.
-        if let Rebalance::Revoke(partitions) = rebalance {
-            info!(partitions = partitions.count(), "partitions revoked");
-            commit_stored(consumer);
+        match error {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => self.assign(consumer, partitions),
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => self.revoke(consumer, partitions),
+            other => {
+                warn!(error = %RDKafkaErrorCode::from(other), "rebalance failed");
+                // librdkafka asks for an unassign on rebalance errors.
+                let _ = consumer.unassign();
+            }
         }
-    }
-
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         self.rebalances.fetch_add(1, Ordering::AcqRel);
-        if let Rebalance::Assign(partitions) = rebalance {
-            info!(partitions = partitions.count(), "partitions assigned");
-        }
     }
 }
 
@@ -129,7 +192,20 @@ pub async fn join_delay(params: &StageParams, shutdown: &CancellationToken) {
 
 /// Creates the group consumer and subscribes to the input topic.
 pub fn subscribe(params: &StageParams) -> Result<StageConsumer, CoreError> {
-    let context = StageContext { metrics: params.metrics.clone(), rebalances: AtomicU64::new(0) };
+    subscribe_with(params, None)
+}
+
+/// [`subscribe`], with a listener told of every assignment and revocation.
+pub fn subscribe_with(
+    params: &StageParams,
+    listener: Option<Arc<dyn PartitionListener>>,
+) -> Result<StageConsumer, CoreError> {
+    let context = StageContext {
+        metrics: params.metrics.clone(),
+        rebalances: AtomicU64::new(0),
+        topic: params.topics.input.clone(),
+        listener,
+    };
     let consumer: StageConsumer = crate::kafka::consumer_config(&params.kafka, &params.group_id)
         .create_with_context(context)
         .map_err(|source| CoreError::ClientCreation { role: "consumer", source })?;
@@ -144,11 +220,31 @@ pub async fn next_batch(
     limits: BatchLimits,
     shutdown: &CancellationToken,
 ) -> Result<Vec<InputMessage>, CoreError> {
+    next_batch_until(consumer, limits, shutdown, None).await
+}
+
+/// [`next_batch`], but empty at `deadline` if no message came by then, for loops
+/// that also act on time (the indexer commits every second, input or not). A message
+/// once received is always returned, never dropped by the deadline.
+pub async fn next_batch_until(
+    consumer: &StageConsumer,
+    limits: BatchLimits,
+    shutdown: &CancellationToken,
+    deadline: Option<Instant>,
+) -> Result<Vec<InputMessage>, CoreError> {
     let mut batch = Vec::with_capacity(limits.max_records);
+    let idle = async {
+        match deadline {
+            Some(deadline) => tokio::time::sleep_until(deadline).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(idle);
     loop {
         tokio::select! {
             biased;
             _ = shutdown.cancelled() => return Ok(batch),
+            _ = &mut idle => return Ok(batch),
             received = consumer.recv() => {
                 if let Some(message) = accept(received)? {
                     batch.push(message);
@@ -203,6 +299,18 @@ pub fn store_offsets(consumer: &StageConsumer, topic: &str, batch: &[InputMessag
     if let Err(error) = stored {
         // Happens when a partition was revoked meanwhile: its new owner redoes the batch.
         warn!(%error, "offsets not stored");
+    }
+}
+
+/// Stores `(partition, next offset)` positions of `topic` for the periodic commit.
+pub fn store_positions(consumer: &StageConsumer, topic: &str, positions: &[(i32, i64)]) {
+    let mut list = rdkafka::TopicPartitionList::new();
+    for (partition, next) in positions {
+        let _ = list.add_partition_offset(topic, *partition, rdkafka::Offset::Offset(*next));
+    }
+    if let Err(error) = consumer.store_offsets(&list) {
+        // A partition revoked meanwhile: its position is in its shard anyway.
+        warn!(%error, "positions not stored");
     }
 }
 

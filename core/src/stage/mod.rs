@@ -17,8 +17,8 @@
 //!   [`INPUT_OFFSET_HEADER`] header, so a stage can rebuild its state of a partition
 //!   from the tail of the same output partition (the signer's chains).
 
-mod consumer;
-mod delivery;
+pub mod consumer;
+pub mod delivery;
 mod service;
 
 use std::{future::Future, sync::Arc, time::Duration};

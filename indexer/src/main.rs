@@ -1,0 +1,14 @@
+//! `indexer`: parse flags, start logs, run until SIGTERM.
+
+use std::process::ExitCode;
+
+use audit_core::{service, telemetry};
+use clap::Parser;
+use indexer::IndexerArgs;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = IndexerArgs::parse();
+    telemetry::init(&args.log);
+    service::serve(args.validate(), |config| config.ops_listen, indexer::run).await
+}

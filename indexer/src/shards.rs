@@ -1,0 +1,169 @@
+//! The shards this instance owns, shared between the indexing loop and the consumer's
+//! rebalance callbacks.
+//!
+//! An assigned partition starts reading right after the offset its shard's last
+//! commit covers (from the beginning for a new shard), whatever the group's committed
+//! offset says: the shard is the truth, so a shard rebuilt on an empty disk refills
+//! itself. A revoked partition's shard is committed and closed before the partition
+//! goes, which releases its lock for the next owner.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use audit_core::dlq::Rejection;
+use audit_core::stage::consumer::PartitionListener;
+use audit_core::stage::{InputMessage, Outcome};
+use audit_schemas::{Codec, SignedRecord};
+use tracing::{error, info};
+
+use crate::IndexerError;
+use crate::document::document;
+use crate::metrics::IndexerMetrics;
+use crate::schema::IndexSchema;
+use crate::shard::{Shard, WriterBudget};
+
+/// Where shards live and how they are written.
+#[derive(Debug, Clone)]
+pub struct ShardParams {
+    /// Directory of every shard.
+    pub root: PathBuf,
+    /// Writer memory and threads per shard.
+    pub budget: WriterBudget,
+}
+
+/// The open shards of this instance.
+pub struct ShardSet {
+    params: ShardParams,
+    schema: IndexSchema,
+    codec: Codec<SignedRecord>,
+    open: HashMap<i32, Shard>,
+    metrics: IndexerMetrics,
+}
+
+impl ShardSet {
+    /// No shard open yet.
+    pub fn new(params: ShardParams, metrics: IndexerMetrics) -> Result<ShardSet, audit_schemas::CodecError> {
+        let codec = Codec::published("SignedRecord")?;
+        Ok(ShardSet { params, schema: IndexSchema::new(), codec, open: HashMap::new(), metrics })
+    }
+
+    fn shard(&mut self, partition: i32) -> Result<&mut Shard, IndexerError> {
+        if !self.open.contains_key(&partition) {
+            let shard = Shard::open(&self.params.root, partition, &self.schema, self.params.budget)?;
+            info!(partition, committed = ?shard.committed_offset(), "shard opened");
+            self.open.insert(partition, shard);
+        }
+        Ok(self.open.get_mut(&partition).expect("just opened"))
+    }
+
+    /// Adds every message of `batch` to its shard; one outcome per message (a
+    /// rejection for messages that cannot be indexed, which still move the position).
+    pub fn index(&mut self, batch: &[InputMessage]) -> Result<Vec<Outcome>, IndexerError> {
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let mut indexed = 0;
+        for message in batch {
+            let prepared = self.prepare(message);
+            let shard = self.shard(message.partition)?;
+            match prepared {
+                Ok((id, document)) => {
+                    shard.upsert(message.offset, &id, document)?;
+                    indexed += 1;
+                    outcomes.push(Outcome::Forward(Vec::new()));
+                }
+                Err(rejection) => {
+                    shard.pass(message.offset);
+                    outcomes.push(Outcome::Reject(rejection));
+                }
+            }
+        }
+        self.metrics.indexed.inc_by(indexed);
+        Ok(outcomes)
+    }
+
+    fn prepare(&self, message: &InputMessage) -> Result<(String, tantivy::TantivyDocument), Rejection> {
+        let payload = message.payload.as_deref().unwrap_or_default();
+        let envelope =
+            self.codec.decode(payload).map_err(|error| Rejection::new("undecodable", error.to_string()))?;
+        let document = document(&self.schema, &envelope)
+            .map_err(|error| Rejection::new("unindexable", error.to_string()))?;
+        Ok((envelope.id, document))
+    }
+
+    /// Commits every shard with pending work; `(partition, next offset)` of each.
+    pub fn commit(&mut self) -> Result<Vec<(i32, i64)>, IndexerError> {
+        let started = std::time::Instant::now();
+        let mut positions = Vec::new();
+        for (partition, shard) in &mut self.open {
+            if !shard.is_dirty() {
+                continue;
+            }
+            if let Some(offset) = shard.commit()? {
+                positions.push((*partition, offset + 1));
+            }
+            let size = i64::try_from(shard.size_bytes()).unwrap_or(i64::MAX);
+            self.metrics.shard_bytes.with_label_values(&[&partition.to_string()]).set(size);
+        }
+        if !positions.is_empty() {
+            self.metrics.commit_duration.observe(started.elapsed().as_secs_f64());
+        }
+        Ok(positions)
+    }
+
+    /// Commits and closes the shards of `partitions`; their next offsets.
+    pub fn close(&mut self, partitions: &[i32]) -> Vec<(i32, i64)> {
+        let mut positions = Vec::new();
+        for partition in partitions {
+            let Some(mut shard) = self.open.remove(partition) else { continue };
+            match shard.commit() {
+                Ok(Some(offset)) => positions.push((*partition, offset + 1)),
+                Ok(None) => {}
+                Err(failure) => error!(partition, %failure, "shard not committed before it was closed"),
+            }
+            if let Err(failure) = shard.close() {
+                error!(partition, %failure, "shard not closed cleanly");
+            }
+        }
+        positions
+    }
+
+    /// Partitions with an open shard.
+    pub fn partitions(&self) -> Vec<i32> {
+        self.open.keys().copied().collect()
+    }
+}
+
+/// A [`ShardSet`] shared with the consumer's callbacks.
+#[derive(Clone)]
+pub struct SharedShards(pub Arc<Mutex<ShardSet>>);
+
+impl SharedShards {
+    /// Runs `work` on the shards off the async workers (indexing and commits block).
+    pub async fn with<T: Send + 'static>(&self, work: impl FnOnce(&mut ShardSet) -> T + Send + 'static) -> T {
+        let shards = self.0.clone();
+        tokio::task::spawn_blocking(move || work(&mut shards.lock().expect("no panic holds the shards")))
+            .await
+            .expect("shard work does not panic")
+    }
+}
+
+impl PartitionListener for SharedShards {
+    fn assigned(&self, partitions: &[i32]) -> Vec<(i32, Option<i64>)> {
+        let mut shards = self.0.lock().expect("no panic holds the shards");
+        partitions
+            .iter()
+            .map(|partition| match shards.shard(*partition) {
+                Ok(shard) => (*partition, Some(shard.committed_offset().map_or(0, |offset| offset + 1))),
+                Err(failure) => {
+                    // Indexing the partition opens it again and fails the loop if it still cannot.
+                    error!(partition, %failure, "shard cannot be opened");
+                    (*partition, None)
+                }
+            })
+            .collect()
+    }
+
+    fn revoked(&self, partitions: &[i32]) -> Vec<(i32, i64)> {
+        self.0.lock().expect("no panic holds the shards").close(partitions)
+    }
+}

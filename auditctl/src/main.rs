@@ -2,6 +2,7 @@
 
 mod keys;
 mod produce;
+mod reindex;
 mod token;
 mod up;
 mod verify;
@@ -36,6 +37,8 @@ enum Command {
     /// Exit code 0 when every record validated and no chain broke, 1 when any did
     /// not, 2 when the check could not run (unreadable file, bad JWK Set).
     Verify(verify::VerifyArgs),
+    /// Rebuild the search shards from audit.signed (stop the indexer first).
+    Reindex(reindex::ReindexArgs),
 }
 
 #[tokio::main]
@@ -47,6 +50,7 @@ async fn main() -> ExitCode {
         Command::Produce(args) => produce::run(args).await,
         Command::Token(args) => token::run(args),
         Command::Keys(args) => keys::run(args),
+        Command::Reindex(args) => reindex::run(args).await,
         // Its own exit codes: 1 means "does not verify", so errors cannot share it.
         Command::Verify(args) => return verify::run(args),
     };

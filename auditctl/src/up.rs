@@ -44,6 +44,9 @@ pub struct UpArgs {
     /// `/metrics` and `/healthz` of the tokenizer.
     #[arg(long, env = "AUDIT_TOKENIZER_OPS_LISTEN", default_value = "127.0.0.1:9102")]
     tokenizer_ops_listen: SocketAddr,
+    /// `/metrics` and `/healthz` of the indexer.
+    #[arg(long, env = "AUDIT_INDEXER_OPS_LISTEN", default_value = "127.0.0.1:9104")]
+    indexer_ops_listen: SocketAddr,
     /// `/metrics` and `/healthz` of the signer.
     #[arg(long, env = "AUDIT_SIGNER_OPS_LISTEN", default_value = "127.0.0.1:9103")]
     signer_ops_listen: SocketAddr,
@@ -71,17 +74,20 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let ingestor = start_ingestor(&args, &bootstrap, &shutdown).await?;
     let tokenizer = start_tokenizer(&args, &bootstrap, &tokenizer_credential, &shutdown).await?;
     let signer = start_signer(&args, &bootstrap, &shutdown).await?;
+    let indexer = start_indexer(&args, &bootstrap, &shutdown).await?;
     eprintln!("audit trail starting: kafka {bootstrap}, data in {}", args.data_dir.display());
     eprintln!("  vault      http://{}  (TokensVault API, /healthz, /metrics)", args.vault_listen);
     eprintln!("  ingestor   http://{}/healthz  http://{0}/metrics", args.ingestor_ops_listen);
     eprintln!("  tokenizer  http://{}/healthz  http://{0}/metrics", args.tokenizer_ops_listen);
     eprintln!("  signer     http://{}/healthz  http://{0}/metrics", args.signer_ops_listen);
+    eprintln!("  indexer    http://{}/healthz  http://{0}/metrics", args.indexer_ops_listen);
     eprintln!("  signing keys (JWK Set): {}", signing_key_dir(&args.data_dir).join("jwks.json").display());
     eprintln!("  a bearer token: auditctl token --tenant <tenant> --role ORG_ADMIN");
     eprintln!("press Ctrl-C to stop");
     let ingested = ingestor.await.context("ingestor task")?;
     let tokenized = tokenizer.await.context("tokenizer task")?;
     let signed = signer.await.context("signer task")?;
+    let indexed = indexer.await.context("indexer task")?;
     // The tokenizer has drained: the vault may go, then the broker.
     vault_shutdown.cancel();
     let vaulted = vault.await.context("vault task")?;
@@ -91,6 +97,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     ingested.context("ingestor stopped")?;
     tokenized.context("tokenizer stopped")?;
     signed.context("signer stopped")?;
+    indexed.context("indexer stopped")?;
     vaulted.context("vault stopped")
 }
 
@@ -181,4 +188,18 @@ async fn start_signer(
         .await
         .with_context(|| format!("binding the signer ops server on {}", config.ops_listen))?;
     Ok(tokio::spawn(signer::run(config, listener, shutdown.clone())))
+}
+
+async fn start_indexer(
+    args: &UpArgs,
+    bootstrap: &str,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Service<indexer::IndexerError>> {
+    let mut config = indexer::Config::defaults_for(bootstrap, &args.data_dir.join("index"));
+    config.kafka.partitions = args.partitions;
+    config.ops_listen = args.indexer_ops_listen;
+    let listener = TcpListener::bind(config.ops_listen)
+        .await
+        .with_context(|| format!("binding the indexer ops server on {}", config.ops_listen))?;
+    Ok(tokio::spawn(indexer::run(config, listener, shutdown.clone())))
 }

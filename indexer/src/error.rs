@@ -39,6 +39,12 @@ pub enum IndexerError {
         /// What is wrong.
         detail: String,
     },
+    /// Another writer (a running indexer) holds the shard.
+    #[error("shard of partition {partition} is in use by another writer (is an indexer running?)")]
+    ShardBusy {
+        /// The shard's partition.
+        partition: i32,
+    },
     /// Kafka or the runtime failed.
     #[error(transparent)]
     Core(#[from] CoreError),

@@ -13,12 +13,14 @@
 //! - [`shards`]: the shards this instance owns, opened and closed with its partitions.
 //! - [`runner`]: the loop and the one place offsets are decided.
 //! - [`read`]: every record a shard directory holds (tests, checks).
+//! - [`reindex`]: rebuilding shards from the signed topic (`auditctl reindex`).
 
 pub mod config;
 pub mod document;
 pub mod error;
 pub mod metrics;
 pub mod read;
+pub mod reindex;
 pub mod runner;
 pub mod schema;
 pub mod shard;

@@ -63,7 +63,13 @@ impl Shard {
         let directory = MmapDirectory::open(&dir).map_err(|error| index_error(error.into()))?;
         let index = Index::open_or_create(directory, schema.schema.clone()).map_err(index_error)?;
         let committed = read_position(&index, partition)?;
-        let writer = index.writer_with_num_threads(budget.threads, budget.heap_bytes).map_err(index_error)?;
+        let writer =
+            index.writer_with_num_threads(budget.threads, budget.heap_bytes).map_err(
+                |source| match source {
+                    tantivy::TantivyError::LockFailure(..) => IndexerError::ShardBusy { partition },
+                    other => index_error(other),
+                },
+            )?;
         Ok(Shard { partition, dir, index, writer, id_field: schema.id, committed, pending: None })
     }
 
@@ -117,6 +123,16 @@ impl Shard {
     /// The index, for readers.
     pub fn index(&self) -> &Index {
         &self.index
+    }
+
+    /// Deletes every document (the next commit makes it so) and forgets the position.
+    pub fn clear(&mut self) -> Result<(), IndexerError> {
+        self.writer
+            .delete_all_documents()
+            .map_err(|source| IndexerError::Index { partition: self.partition, source })?;
+        self.committed = None;
+        self.pending = None;
+        Ok(())
     }
 
     /// Drops uncommitted work and releases the writer's lock.

@@ -133,6 +133,28 @@ impl ShardSet {
     }
 }
 
+/// The record id and document of a `SignedRecord` message, or why it has none.
+pub fn prepare(
+    schema: &IndexSchema,
+    payload: &[u8],
+) -> Result<(String, tantivy::TantivyDocument), Rejection> {
+    thread_local! {
+        static CODEC: Codec<SignedRecord> = Codec::published("SignedRecord").expect("the published schemas load");
+    }
+    CODEC.with(|codec| prepare_with(codec, schema, payload))
+}
+
+fn prepare_with(
+    codec: &Codec<SignedRecord>,
+    schema: &IndexSchema,
+    payload: &[u8],
+) -> Result<(String, tantivy::TantivyDocument), Rejection> {
+    let envelope = codec.decode(payload).map_err(|error| Rejection::new("undecodable", error.to_string()))?;
+    let document =
+        document(schema, &envelope).map_err(|error| Rejection::new("unindexable", error.to_string()))?;
+    Ok((envelope.id, document))
+}
+
 /// A [`ShardSet`] shared with the consumer's callbacks.
 #[derive(Clone)]
 pub struct SharedShards(pub Arc<Mutex<ShardSet>>);

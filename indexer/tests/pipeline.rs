@@ -1,15 +1,12 @@
 //! The indexer through the real broker: every signed record searchable about a second
 //! after it is produced, exactly once whatever crashed when, bad input in the DLQ.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use audit_core::config::KafkaConfig;
-use audit_core::integrity::{ChainLink, SigningKeyPair, keys::thumbprint, seal};
-use audit_schemas::{Action, Codec, SignedRecord, TokenizedRecord};
-use ed25519_dalek::SigningKey;
 use indexer::read::{all_records, open_shards};
 use indexer::schema::IndexSchema;
 use tantivy::collector::Count;
@@ -20,44 +17,8 @@ use testkit::kafka::{PARTITIONS, ReadSpec, broker, kafka, produce, read};
 use testkit::process::ChildGuard;
 use tokio_util::sync::CancellationToken;
 
-/// Kafka messages as `(key, value)`.
-type Messages = Vec<(Option<Vec<u8>>, Vec<u8>)>;
-
-/// `count` signed records over `tenants` tenants, chained per tenant, as messages.
-fn signed(count: usize, tenants: usize, prefix: &str) -> (Vec<String>, Messages) {
-    let key = SigningKey::from_bytes(&[11; 32]);
-    let key = SigningKeyPair { kid: thumbprint(&key.verifying_key()), key };
-    let codec = Codec::<SignedRecord>::published("SignedRecord").unwrap();
-    let mut heads: HashMap<String, ChainLink> = HashMap::new();
-    let (mut ids, mut messages) = (Vec::new(), Vec::new());
-    for index in 0..count {
-        let tenant = format!("tenant-{}", index % tenants);
-        let record = TokenizedRecord {
-            id: format!("{prefix}-{index:06}"),
-            tenant_id: tenant.clone(),
-            created: 1_700_000_000_000 + index as i64,
-            action: Action {
-                action_name: "login".into(),
-                action_parameters: BTreeMap::from([("ATC".into(), "AT_STDPWD".into())]),
-            },
-            result: Some(["RESPONSE_SUCCESS", "RESPONSE_FAILURE"][index % 2].into()),
-            return_value: None,
-            message: Some(format!("user logged in from site {}", index % 7)),
-            host: Some(format!("tok-{index}")),
-            target_user: None,
-            acting_user: None,
-            external_id: Some("IDP-test-company".into()),
-            event_id: None,
-            tokenized_paths: vec!["host".into()],
-        };
-        let link = heads.get(&tenant).copied().unwrap_or(ChainLink { sequence: 0, prev_hash: None });
-        let sealed =
-            seal(&key, &record, ChainLink { sequence: link.sequence + 1, prev_hash: link.prev_hash });
-        heads.insert(tenant.clone(), ChainLink { sequence: link.sequence + 1, prev_hash: Some(sealed.hash) });
-        ids.push(record.id.clone());
-        messages.push((Some(tenant.into_bytes()), codec.encode(&sealed.envelope).unwrap()));
-    }
-    (ids, messages)
+fn signed(count: usize, tenants: usize, prefix: &str) -> (Vec<String>, testkit::records::Messages) {
+    testkit::records::signed_messages(count, tenants, prefix)
 }
 
 /// Waits until the shards under `root` hold `expected` live documents.

@@ -2,6 +2,7 @@
 //!
 //! - [`bench`]: the throughput harness of the stage benchmarks.
 //! - [`kafka`]: the embedded broker, raw traffic, topic and offset readers.
+//! - [`records`]: signed records as the signer publishes them.
 //! - [`process`]: service binaries as child processes, killed with the test.
 //! - [`postgres`]: a private PostgreSQL cluster per test process, a fresh database
 //!   per test.
@@ -10,3 +11,4 @@ pub mod bench;
 pub mod kafka;
 pub mod postgres;
 pub mod process;
+pub mod records;

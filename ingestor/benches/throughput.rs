@@ -17,6 +17,7 @@ use std::{
 use audit_core::{
     config::KafkaConfig,
     kafka::{consumer_config, producer},
+    stage::Partitioning,
     traffic::{Generator, TrafficParams},
 };
 use futures::StreamExt;
@@ -42,9 +43,10 @@ async fn main() {
 
     let bare =
         bench::timed(&kafka, "bench.bare", RECORDS, |done, stop| bare_loop(kafka.clone(), done, stop)).await;
-    let topics = ("audit.raw", "bench.passthrough");
-    let runtime = bench::timed(&kafka, topics.1, RECORDS, |done, stop| {
-        bench::passthrough(kafka.clone(), topics, done, stop)
+    let route =
+        bench::Route { input: "audit.raw", output: "bench.passthrough", partitioning: Partitioning::ByKey };
+    let runtime = bench::timed(&kafka, route.output, RECORDS, |done, stop| {
+        bench::passthrough(kafka.clone(), route, done, stop)
     })
     .await;
     let ingest =

@@ -3,12 +3,12 @@
 //! Per batch: recover the chains of partitions seen for the first time since the last
 //! rebalance (from the signed log, see [`crate::log`]); decide per input whether it
 //! is new, already signed or a duplicate; give each new record the next link of its
-//! tenant's chain (canonical payload and hash, sequential and cheap); then sign all
-//! payloads in parallel. Chain state moves before delivery, which is safe because a
-//! failed delivery stops the stage and the next owner recovers from the log.
+//! tenant's chain (canonical payload and hash, sequential), handing payloads to the
+//! signing workers in chunks as they are linked (see [`crate::sign`]). Chain state
+//! moves before delivery, which is safe because a failed delivery stops the stage and
+//! the next owner recovers from the log.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Instant;
 
 use audit_core::dlq::Rejection;
@@ -24,7 +24,7 @@ use crate::config::CheckpointPolicy;
 use crate::keys::SignerKeys;
 use crate::log::ChainLog;
 use crate::metrics::SignerMetrics;
-use crate::sign::sign_all;
+use crate::sign::Signing;
 
 /// What the stage is built from.
 pub struct SignParams<L> {
@@ -61,12 +61,11 @@ pub struct SignStage<L> {
     cadence: HashMap<i32, Cadence>,
 }
 
-/// A record given its link, waiting for its signature.
+/// A record given its link, waiting for its signature (its payload is with the signers).
 struct Pending {
     index: usize,
     record: TokenizedRecord,
     sequence: u64,
-    payload: Vec<u8>,
 }
 
 impl<L: ChainLog> SignStage<L> {
@@ -120,9 +119,13 @@ impl<L: ChainLog> SignStage<L> {
         self.cadence.insert(partition, Cadence { records: 0, since: Instant::now() });
     }
 
-    /// Decides every input; links the new ones. `outcomes[i]` is `None` where a
-    /// signature is still to come.
-    fn link(&mut self, batch: &[InputMessage]) -> (Vec<Option<Outcome>>, Vec<Pending>) {
+    /// Decides every input; links the new ones, handing their payloads to `signing`
+    /// as it goes. `outcomes[i]` is `None` where a signature is still to come.
+    fn link(
+        &mut self,
+        batch: &[InputMessage],
+        signing: &mut Signing,
+    ) -> (Vec<Option<Outcome>>, Vec<Pending>) {
         let mut outcomes = Vec::with_capacity(batch.len());
         let mut pending = Vec::new();
         for (index, message) in batch.iter().enumerate() {
@@ -146,8 +149,9 @@ impl<L: ChainLog> SignStage<L> {
                     let head = Head { sequence: link.sequence, hash: payload_hash(&payload) };
                     chains.signed(&record.tenant_id, &record.id, head, message.offset);
                     *self.unacknowledged.entry(message.partition).or_default() += 1;
-                    pending.push(Pending { index, record, sequence: link.sequence, payload });
+                    pending.push(Pending { index, record, sequence: link.sequence });
                     outcomes.push(None);
+                    signing.add(payload);
                 }
             }
         }
@@ -211,11 +215,9 @@ impl<L: ChainLog> Stage for SignStage<L> {
         self.recover(batch).await?;
         self.params.keys.refresh_if_due();
         let started = Instant::now();
-        let (mut outcomes, mut pending) = self.link(batch);
-        let key = self.params.keys.signing_key();
-        let payloads: Vec<Vec<u8>> =
-            pending.iter_mut().map(|pending| std::mem::take(&mut pending.payload)).collect();
-        let signatures = sign_all(Arc::clone(&key), payloads, self.params.sign_threads).await;
+        let mut signing = Signing::start(self.params.keys.signing_key(), self.params.sign_threads);
+        let (mut outcomes, pending) = self.link(batch, &mut signing);
+        let signatures = signing.finish().await;
         for (pending, jws) in pending.into_iter().zip(signatures) {
             let index = pending.index;
             outcomes[index] = Some(self.envelope(pending, jws));

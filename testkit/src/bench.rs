@@ -87,10 +87,22 @@ where
     records as f64 / elapsed
 }
 
-/// Copies `(input)` to `(output)` through the stage runtime, reporting progress.
+/// Where the pass-through reads and writes, and how it partitions its output: the
+/// baseline must write like the stage it is compared with.
+#[derive(Debug, Clone, Copy)]
+pub struct Route<'a> {
+    /// Input topic.
+    pub input: &'a str,
+    /// Output topic.
+    pub output: &'a str,
+    /// `ByKey` for most stages, `SameAsInput` for the co-partitioned signer.
+    pub partitioning: Partitioning,
+}
+
+/// Copies `route.input` to `route.output` through the stage runtime, reporting progress.
 pub async fn passthrough(
     kafka: KafkaConfig,
-    topics: (&str, &str),
+    route: Route<'_>,
     done: Arc<AtomicU64>,
     shutdown: CancellationToken,
 ) {
@@ -105,13 +117,13 @@ pub async fn passthrough(
     });
     let params = StageParams {
         service: "passthrough",
-        group_id: format!("bench-passthrough-{}", topics.1),
-        topics: Topics { input: topics.0.into(), output: topics.1.into(), dlq: "audit.dlq".into() },
+        group_id: format!("bench-passthrough-{}", route.output),
+        topics: Topics { input: route.input.into(), output: route.output.into(), dlq: "audit.dlq".into() },
         kafka,
         metrics,
         health: Health::default(),
         create_topics: true,
-        partitioning: Partitioning::ByKey,
+        partitioning: route.partitioning,
     };
     run_stage(PassThrough, params, shutdown).await.unwrap();
 }
@@ -132,8 +144,12 @@ impl Stage for PassThrough {
 /// Polls a service's `/metrics` for `metric` and reports it to `done`.
 pub fn follow_metric(metrics_url: String, metric: &'static str, done: Arc<AtomicU64>) {
     tokio::spawn(async move {
+        // One client for every poll: `reqwest::get` builds a client per call, which
+        // loads the system's root certificates each time, and that CPU would be
+        // charged to the loop being measured.
+        let client = reqwest::Client::new();
         while Arc::strong_count(&done) > 1 {
-            if let Some(value) = metric_value(&metrics_url, metric).await {
+            if let Some(value) = metric_value(&client, &metrics_url, metric).await {
                 done.store(value, Ordering::Release);
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -141,8 +157,8 @@ pub fn follow_metric(metrics_url: String, metric: &'static str, done: Arc<Atomic
     });
 }
 
-async fn metric_value(metrics_url: &str, metric: &str) -> Option<u64> {
-    let body = reqwest::get(metrics_url).await.ok()?.text().await.ok()?;
+async fn metric_value(client: &reqwest::Client, metrics_url: &str, metric: &str) -> Option<u64> {
+    let body = client.get(metrics_url).send().await.ok()?.text().await.ok()?;
     body.lines().find_map(|line| line.strip_prefix(metric)?.trim().parse().ok())
 }
 

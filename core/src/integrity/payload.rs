@@ -20,13 +20,98 @@ pub struct ChainLink {
     pub prev_hash: Option<PayloadHash>,
 }
 
+/// The payload with its members declared in RFC 8785 order (keys sorted by UTF-16
+/// code units; all of these are ASCII, so byte order is that order). serde_json then
+/// writes canonical JSON directly: its string escapes and integers are RFC 8785's, and
+/// `BTreeMap` keys come sorted, which is canonical order when they are ASCII.
 #[derive(Serialize)]
-struct PayloadOut<'a> {
-    #[serde(flatten)]
-    record: &'a TokenizedRecord,
-    sequence: u64,
+struct Canonical<'a> {
+    #[serde(rename = "actingUserId")]
+    acting_user: Option<CanonicalUser<'a>>,
+    action: CanonicalAction<'a>,
+    created: i64,
+    #[serde(rename = "eventId")]
+    event_id: &'a Option<String>,
+    #[serde(rename = "externalId")]
+    external_id: &'a Option<String>,
+    host: &'a Option<String>,
+    id: &'a str,
+    message: &'a Option<String>,
     #[serde(rename = "prevHash", skip_serializing_if = "Option::is_none")]
     prev_hash: Option<String>,
+    result: &'a Option<String>,
+    return_value: &'a Option<std::collections::BTreeMap<String, String>>,
+    sequence: u64,
+    #[serde(rename = "targetUserId")]
+    target_user: Option<CanonicalUser<'a>>,
+    #[serde(rename = "tenantId")]
+    tenant_id: &'a str,
+    #[serde(rename = "tokenizedPaths")]
+    tokenized_paths: &'a [String],
+}
+
+#[derive(Serialize)]
+struct CanonicalAction<'a> {
+    #[serde(rename = "actionName")]
+    action_name: &'a str,
+    #[serde(rename = "actionParameters")]
+    action_parameters: &'a std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+struct CanonicalUser<'a> {
+    id: &'a Option<String>,
+    #[serde(rename = "immutableId")]
+    immutable_id: &'a Option<String>,
+    session: Option<CanonicalSession<'a>>,
+}
+
+#[derive(Serialize)]
+struct CanonicalSession<'a> {
+    #[serde(rename = "authenticationMethod")]
+    authentication_method: &'a Option<String>,
+    id: &'a Option<String>,
+}
+
+impl<'a> Canonical<'a> {
+    fn new(record: &'a TokenizedRecord, link: ChainLink) -> Canonical<'a> {
+        let user = |user: &'a Option<audit_schemas::UserRef>| {
+            user.as_ref().map(|user| CanonicalUser {
+                id: &user.id,
+                immutable_id: &user.immutable_id,
+                session: user.session.as_ref().map(|session| CanonicalSession {
+                    authentication_method: &session.authentication_method,
+                    id: &session.id,
+                }),
+            })
+        };
+        Canonical {
+            acting_user: user(&record.acting_user),
+            action: CanonicalAction {
+                action_name: &record.action.action_name,
+                action_parameters: &record.action.action_parameters,
+            },
+            created: record.created,
+            event_id: &record.event_id,
+            external_id: &record.external_id,
+            host: &record.host,
+            id: &record.id,
+            message: &record.message,
+            prev_hash: link.prev_hash.map(hex::encode),
+            result: &record.result,
+            return_value: &record.return_value,
+            sequence: link.sequence,
+            target_user: user(&record.target_user),
+            tenant_id: &record.tenant_id,
+            tokenized_paths: &record.tokenized_paths,
+        }
+    }
+}
+
+/// Whether every map key is ASCII, so `BTreeMap` order is canonical order.
+fn ascii_keys(record: &TokenizedRecord) -> bool {
+    let ascii = |map: &std::collections::BTreeMap<String, String>| map.keys().all(|key| key.is_ascii());
+    ascii(&record.action.action_parameters) && record.return_value.as_ref().is_none_or(ascii)
 }
 
 /// The payload as parsed back from a JWS.
@@ -59,9 +144,14 @@ impl ParsedPayload {
 
 /// The canonical payload bytes of `record` at `link`.
 pub fn canonical_payload(record: &TokenizedRecord, link: ChainLink) -> Vec<u8> {
-    let payload = PayloadOut { record, sequence: link.sequence, prev_hash: link.prev_hash.map(hex::encode) };
-    // Strings, integers below 2^53, maps and sequences: canonicalization cannot fail.
-    serde_json_canonicalizer::to_vec(&payload).expect("a tokenized record canonicalizes")
+    let payload = Canonical::new(record, link);
+    // Strings, integers below 2^53, maps and sequences: serialization cannot fail.
+    if ascii_keys(record) {
+        serde_json::to_vec(&payload).expect("a tokenized record serializes")
+    } else {
+        // Non-ASCII map keys sort by UTF-16 code units, which BTreeMap does not do.
+        serde_json_canonicalizer::to_vec(&payload).expect("a tokenized record canonicalizes")
+    }
 }
 
 /// SHA-256 of `payload`, the next record's `prevHash`.
@@ -113,6 +203,60 @@ mod tests {
         let parsed: ParsedPayload = serde_json::from_slice(&second).unwrap();
         assert_eq!(parsed.record, record());
         assert_eq!(parsed.link(), Some(ChainLink { sequence: 2, prev_hash: Some(payload_hash(&first)) }));
+    }
+
+    /// The reference: the generic RFC 8785 canonicalizer over the serde shape.
+    fn reference(record: &TokenizedRecord, link: ChainLink) -> Vec<u8> {
+        #[derive(Serialize)]
+        struct Flat<'a> {
+            #[serde(flatten)]
+            record: &'a TokenizedRecord,
+            sequence: u64,
+            #[serde(rename = "prevHash", skip_serializing_if = "Option::is_none")]
+            prev_hash: Option<String>,
+        }
+        let flat = Flat { record, sequence: link.sequence, prev_hash: link.prev_hash.map(hex::encode) };
+        serde_json_canonicalizer::to_vec(&flat).unwrap()
+    }
+
+    #[test]
+    fn the_direct_writer_matches_the_reference_canonicalizer_byte_for_byte() {
+        let awkward = [
+            "",
+            "plain",
+            "é\u{1F600}\u{10FFFF}",
+            "\"quoted\" \\ /slash",
+            "\u{0}\u{1f}\u{7f}\t\n\r\u{8}\u{c}",
+            "\u{2028}\u{fffd}",
+        ];
+        let ascii = ["ATC", "USN", "a", "Z", "_x", "0"];
+        let unicode = ["ATC", "\u{e9}t\u{e9}", "\u{1F600}", "\u{ffff}", "Z"];
+        let cases = awkward.iter().flat_map(|text| [(text, &ascii[..]), (text, &unicode[..])]);
+        for (index, (text, keys)) in cases.enumerate() {
+            let mut record = record();
+            record.message = Some((*text).to_owned());
+            record.host = (index % 2 == 0).then(|| text.repeat(3));
+            record.action.action_parameters =
+                keys.iter().map(|key| ((*key).to_owned(), (*text).to_owned())).collect();
+            record.return_value =
+                (index % 3 == 0).then(|| BTreeMap::from([("k".to_owned(), (*text).to_owned())]));
+            record.acting_user = (index % 4 < 2).then(|| UserRef {
+                id: Some((*text).to_owned()),
+                immutable_id: None,
+                session: Some(audit_schemas::Session { id: Some("s".into()), authentication_method: None }),
+            });
+            record.tokenized_paths = vec![(*text).to_owned(), "host".into()];
+            for link in [
+                ChainLink { sequence: 1, prev_hash: None },
+                ChainLink { sequence: 9_007_199_254_740_991, prev_hash: Some([0xfe; 32]) },
+            ] {
+                assert_eq!(
+                    String::from_utf8(canonical_payload(&record, link)).unwrap(),
+                    String::from_utf8(reference(&record, link)).unwrap(),
+                    "case {index}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -31,33 +31,57 @@ async fn main() {
     let (broker, kafka) = bench::broker().await;
     let (_, messages) = testkit::records::signed_messages(RECORDS, TENANTS, "bench");
     let bytes: usize = messages.iter().map(|(_, payload)| payload.len()).sum();
-    println!("input: {RECORDS} signed records, {} bytes on average, {TENANTS} tenants, {} partitions", bytes / RECORDS, bench::PARTITIONS);
+    println!(
+        "input: {RECORDS} signed records, {} bytes on average, {TENANTS} tenants, {} partitions",
+        bytes / RECORDS,
+        bench::PARTITIONS
+    );
     let bare = bare_tantivy(&messages);
     let loaded = messages.clone().into_iter().map(|(key, payload)| (key.unwrap_or_default(), payload));
     bench::load(&kafka, "audit.signed", loaded).await;
 
-    let route = bench::Route { input: "audit.signed", output: "bench.passthrough", partitioning: Partitioning::ByKey };
-    let runtime = bench::timed(&kafka, route.output, RECORDS, |done, stop| bench::passthrough(kafka.clone(), route, done, stop)).await;
+    let route = bench::Route {
+        input: "audit.signed",
+        output: "bench.passthrough",
+        partitioning: Partitioning::ByKey,
+    };
+    let runtime = bench::timed(&kafka, route.output, RECORDS, |done, stop| {
+        bench::passthrough(kafka.clone(), route, done, stop)
+    })
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("index");
-    let indexed = bench::timed(&kafka, "bench.unused", RECORDS, |done, stop| indexer(kafka.clone(), root.clone(), (done, stop))).await;
+    let indexed = bench::timed(&kafka, "bench.unused", RECORDS, |done, stop| {
+        indexer(kafka.clone(), root.clone(), (done, stop))
+    })
+    .await;
     let index_bytes = directory_bytes(&root);
 
     bench::report("stage runtime, pass-through", runtime);
-    bench::report("indexer (1 s commits)", indexed);
+    bench::report("indexer (0.5 s commits)", indexed);
     bench::report("bare tantivy add + commit, 1 thread", bare);
     println!("ratio indexer / runtime pass-through: {:.2} (target >= 0.8)", indexed / runtime);
     println!("ratio indexer / bare tantivy: {:.2}", indexed / bare);
-    println!("index size: {:.0} bytes per record ({} bytes in all)", index_bytes as f64 / RECORDS as f64, index_bytes);
+    println!(
+        "index size: {:.0} bytes per record ({} bytes in all)",
+        index_bytes as f64 / RECORDS as f64,
+        index_bytes
+    );
 
     let rate = (indexed / 2.0) as usize;
     let (p50, p99) = freshness_under_load(&kafka, &root, rate).await;
-    println!("freshness at {rate} records/s (half of the indexer's rate): p50 {p50} ms, p99 {p99} ms (target p99 <= 1000 ms)");
+    println!(
+        "freshness at {rate} records/s (half of the indexer's rate): p50 {p50} ms, p99 {p99} ms (target p99 <= 1000 ms)"
+    );
     drop(broker);
 }
 
 /// Runs the indexer over `audit.signed` into `root`, reporting indexed documents.
-async fn indexer(kafka: KafkaConfig, root: std::path::PathBuf, (done, stop): (Arc<AtomicU64>, CancellationToken)) {
+async fn indexer(
+    kafka: KafkaConfig,
+    root: std::path::PathBuf,
+    (done, stop): (Arc<AtomicU64>, CancellationToken),
+) {
     let mut config = indexer::Config::defaults_for(&kafka.bootstrap, &root);
     config.kafka = kafka;
     config.group_id = format!("bench-indexer-{}", uuid_like());
@@ -92,7 +116,11 @@ fn directory_bytes(root: &std::path::Path) -> u64 {
     let mut total = 0;
     for entry in std::fs::read_dir(root).unwrap().flatten() {
         let path = entry.path();
-        total += if path.is_dir() { directory_bytes(&path) } else { entry.metadata().map_or(0, |meta| meta.len()) };
+        total += if path.is_dir() {
+            directory_bytes(&path)
+        } else {
+            entry.metadata().map_or(0, |meta| meta.len())
+        };
     }
     total
 }
@@ -101,7 +129,8 @@ fn directory_bytes(root: &std::path::Path) -> u64 {
 /// produce-to-searchable of every hundredth record, checked while producing.
 async fn freshness_under_load(kafka: &KafkaConfig, root: &std::path::Path, rate: usize) -> (u128, u128) {
     let stop = CancellationToken::new();
-    let service = tokio::spawn(indexer(kafka.clone(), root.to_owned(), (Arc::new(AtomicU64::new(0)), stop.clone())));
+    let service =
+        tokio::spawn(indexer(kafka.clone(), root.to_owned(), (Arc::new(AtomicU64::new(0)), stop.clone())));
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (ids, messages) = testkit::records::signed_messages(rate * 10, TENANTS, "fresh");
     let pending: Pending = Arc::new(Mutex::new((HashMap::new(), false)));
@@ -115,7 +144,8 @@ async fn freshness_under_load(kafka: &KafkaConfig, root: &std::path::Path, rate:
     for (tick, chunk) in messages.chunks(per_tick).enumerate() {
         tokio::time::sleep_until((started + Duration::from_millis(100 * tick as u64)).into()).await;
         for (index, (key, payload)) in chunk.iter().enumerate() {
-            let record = FutureRecord::<[u8], [u8]>::to("audit.signed").key(key.as_deref().unwrap()).payload(payload);
+            let record =
+                FutureRecord::<[u8], [u8]>::to("audit.signed").key(key.as_deref().unwrap()).payload(payload);
             let _ = producer.send_result(record);
             let global = tick * per_tick + index;
             if global % 100 == 0 {
@@ -150,7 +180,8 @@ fn check_searchable(root: &std::path::Path, pending: &Pending) -> Vec<u128> {
         let (waiting, produced) = &mut *guard;
         waiting.retain(|id, sent| {
             let query = TermQuery::new(Term::from_field_text(schema.id, id), IndexRecordOption::Basic);
-            let found: usize = readers.iter().map(|reader| reader.searcher().search(&query, &Count).unwrap()).sum();
+            let found: usize =
+                readers.iter().map(|reader| reader.searcher().search(&query, &Count).unwrap()).sum();
             if found > 0 {
                 latencies.push(sent.elapsed().as_millis());
             }

@@ -1,7 +1,7 @@
 //! The indexer: `audit.signed` → Tantivy, one shard per input partition, so indexers
 //! scale by consumer group and a shard moves with its partition.
 //!
-//! A record is searchable after the next commit (every second by default). Each
+//! A record is searchable after the next commit (every half second by default). Each
 //! shard's commit names the input offset it covers; a restarted or new owner resumes
 //! right after it, and adds are upserts by record id, so every record is in the index
 //! exactly once whatever crashed when. [`run`] is what `main` and the tests call.
@@ -53,6 +53,9 @@ pub async fn run(
     let ops_shutdown = CancellationToken::new();
     let ops_state = OpsState { registry, health: health.clone() };
     let ops_server = tokio::spawn(ops::serve(ops_listener, ops_state, ops_shutdown.clone()));
+    let mut kafka = config.kafka.clone();
+    // Freshness: tansu holds each fetch response for half this wait, data or not.
+    kafka.properties.push(("fetch.wait.max.ms".into(), "100".into()));
     let params = StageParams {
         service: SERVICE,
         group_id: config.group_id.clone(),
@@ -62,7 +65,7 @@ pub async fn run(
             output: config.dlq_topic.clone(),
             dlq: config.dlq_topic.clone(),
         },
-        kafka: config.kafka.clone(),
+        kafka,
         metrics: metrics.stage.clone(),
         health: health.clone(),
         create_topics: config.create_topics,

@@ -90,23 +90,33 @@ impl ShardSet {
         Ok((envelope.id, document))
     }
 
-    /// Commits every shard with pending work; `(partition, next offset)` of each.
+    /// Commits every shard with pending work, all at once (a commit waits on disk and
+    /// segment writing; shards share nothing); `(partition, next offset)` of each.
     pub fn commit(&mut self) -> Result<Vec<(i32, i64)>, IndexerError> {
         let started = std::time::Instant::now();
+        let dirty: Vec<(&i32, &mut Shard)> =
+            self.open.iter_mut().filter(|(_, shard)| shard.is_dirty()).collect();
+        if dirty.is_empty() {
+            return Ok(Vec::new());
+        }
+        let committed: Vec<(i32, Result<Option<i64>, IndexerError>, u64)> = std::thread::scope(|scope| {
+            let commits: Vec<_> = dirty
+                .into_iter()
+                .map(|(partition, shard)| {
+                    scope.spawn(move || (*partition, shard.commit(), shard.size_bytes()))
+                })
+                .collect();
+            commits.into_iter().map(|commit| commit.join().expect("a commit does not panic")).collect()
+        });
         let mut positions = Vec::new();
-        for (partition, shard) in &mut self.open {
-            if !shard.is_dirty() {
-                continue;
+        for (partition, result, size) in committed {
+            if let Some(offset) = result? {
+                positions.push((partition, offset + 1));
             }
-            if let Some(offset) = shard.commit()? {
-                positions.push((*partition, offset + 1));
-            }
-            let size = i64::try_from(shard.size_bytes()).unwrap_or(i64::MAX);
+            let size = i64::try_from(size).unwrap_or(i64::MAX);
             self.metrics.shard_bytes.with_label_values(&[&partition.to_string()]).set(size);
         }
-        if !positions.is_empty() {
-            self.metrics.commit_duration.observe(started.elapsed().as_secs_f64());
-        }
+        self.metrics.commit_duration.observe(started.elapsed().as_secs_f64());
         Ok(positions)
     }
 

@@ -148,7 +148,7 @@ async fn freshness_under_load(kafka: &KafkaConfig, root: &std::path::Path, rate:
                 FutureRecord::<[u8], [u8]>::to("audit.signed").key(key.as_deref().unwrap()).payload(payload);
             let _ = producer.send_result(record);
             let global = tick * per_tick + index;
-            if global % 100 == 0 {
+            if global.is_multiple_of(100) {
                 pending.lock().unwrap().0.insert(ids[global].clone(), Instant::now());
             }
         }

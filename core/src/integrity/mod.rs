@@ -20,6 +20,9 @@ pub mod keys;
 pub mod payload;
 pub mod verify;
 
+#[cfg(test)]
+mod test_support;
+
 pub use export::{ChainMode, ExportCheck, ExportLine, ExportReport, verify_export};
 pub use jws::{CompactJws, JwsHeader, Sealed, seal};
 pub use keys::{Jwk, Jwks, KeyDir, KeyError, PublicKeys, SigningKeyPair};

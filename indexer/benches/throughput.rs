@@ -1,7 +1,7 @@
 //! Indexer throughput against the stage runtime passing the same records through on
 //! one embedded broker, and against a bare Tantivy add + commit loop over the same
 //! documents; index bytes per record; freshness (produce to searchable) at half of the
-//! indexer's measured peak rate.
+//! peak rate (the slower of the indexer and the broker's pass-through).
 //!
 //! Input: 100,000 signed records (about 1 KB each) over 50 tenants, as the signer
 //! publishes them.
@@ -58,7 +58,7 @@ async fn main() {
     let index_bytes = directory_bytes(&root);
 
     bench::report("stage runtime, pass-through", runtime);
-    bench::report("indexer (0.5 s commits)", indexed);
+    bench::report("indexer (0.25 s commits)", indexed);
     bench::report("bare tantivy add + commit, 1 thread", bare);
     println!("ratio indexer / runtime pass-through: {:.2} (target >= 0.8)", indexed / runtime);
     println!("ratio indexer / bare tantivy: {:.2}", indexed / bare);
@@ -68,10 +68,12 @@ async fn main() {
         index_bytes
     );
 
-    let rate = (indexed / 2.0) as usize;
+    // Half of peak: the peak is the slower of the indexer and the broker's own
+    // consume-and-produce rate, since the load generator produces on the same broker.
+    let rate = (indexed.min(runtime) / 2.0) as usize;
     let (p50, p99) = freshness_under_load(&kafka, &root, rate).await;
     println!(
-        "freshness at {rate} records/s (half of the indexer's rate): p50 {p50} ms, p99 {p99} ms (target p99 <= 1000 ms)"
+        "freshness at {rate} records/s (half of peak): p50 {p50} ms, p99 {p99} ms (target p99 <= 1000 ms)"
     );
     drop(broker);
 }
@@ -171,28 +173,38 @@ fn check_searchable(root: &std::path::Path, pending: &Pending) -> Vec<u128> {
         .map(|(_, index)| index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().unwrap())
         .collect();
     let mut latencies = Vec::new();
+    let mut generations = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         for reader in &readers {
             reader.reload().unwrap();
         }
+        // Only a new commit can make a record searchable: query once per commit, so
+        // the checker does not take the CPU the indexer is measured on.
+        let current: Vec<u64> =
+            readers.iter().map(|reader| reader.searcher().generation().generation_id()).collect();
         let mut guard = pending.lock().unwrap();
         let (waiting, produced) = &mut *guard;
-        waiting.retain(|id, sent| {
-            let query = TermQuery::new(Term::from_field_text(schema.id, id), IndexRecordOption::Basic);
-            let found: usize =
-                readers.iter().map(|reader| reader.searcher().search(&query, &Count).unwrap()).sum();
-            if found > 0 {
-                latencies.push(sent.elapsed().as_millis());
-            }
-            found == 0
-        });
+        if current != generations {
+            generations = current;
+            let searchers: Vec<tantivy::Searcher> =
+                readers.iter().map(tantivy::IndexReader::searcher).collect();
+            waiting.retain(|id, sent| {
+                let query = TermQuery::new(Term::from_field_text(schema.id, id), IndexRecordOption::Basic);
+                let found: usize =
+                    searchers.iter().map(|searcher| searcher.search(&query, &Count).unwrap()).sum();
+                if found > 0 {
+                    latencies.push(sent.elapsed().as_millis());
+                }
+                found == 0
+            });
+        }
         if (*produced && waiting.is_empty()) || Instant::now() > deadline {
             assert!(waiting.is_empty(), "{} sampled records never became searchable", waiting.len());
             break;
         }
         drop(guard);
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(5));
     }
     latencies.sort_unstable();
     latencies

@@ -38,7 +38,7 @@ pub struct IndexerArgs {
     pub index_dir: PathBuf,
     /// Longest time, in milliseconds, between commits: a record is searchable at most
     /// about this long (plus the commit) after it arrives.
-    #[arg(long, env = "AUDIT_COMMIT_INTERVAL_MS", default_value_t = 500)]
+    #[arg(long, env = "AUDIT_COMMIT_INTERVAL_MS", default_value_t = 250)]
     pub commit_interval_ms: u64,
     /// Indexing memory per shard, in megabytes (15 at least).
     #[arg(long, env = "AUDIT_SHARD_HEAP_MB", default_value_t = 32)]
@@ -115,7 +115,7 @@ mod tests {
     #[test]
     fn defaults_are_valid_and_bad_values_name_their_flag() {
         let config = Config::defaults_for("127.0.0.1:9092", std::path::Path::new("/tmp/index"));
-        assert_eq!(config.commit_interval, Duration::from_millis(500));
+        assert_eq!(config.commit_interval, Duration::from_millis(250));
         let args = IndexerArgs::parse_from(["indexer", "--shard-heap-mb", "1"]);
         assert!(matches!(args.validate(), Err(IndexerError::Config { name: "shard-heap-mb", .. })));
     }

@@ -1,7 +1,7 @@
 //! The indexer: `audit.signed` → Tantivy, one shard per input partition, so indexers
 //! scale by consumer group and a shard moves with its partition.
 //!
-//! A record is searchable after the next commit (every half second by default). Each
+//! A record is searchable after the next commit (every quarter second by default). Each
 //! shard's commit names the input offset it covers; a restarted or new owner resumes
 //! right after it, and adds are upserts by record id, so every record is in the index
 //! exactly once whatever crashed when. [`run`] is what `main` and the tests call.

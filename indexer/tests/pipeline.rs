@@ -99,7 +99,7 @@ async fn records_become_searchable_once_and_bad_input_goes_to_the_dlq() {
     assert_eq!(wait_for_count(&root, ids.len(), Duration::from_secs(90)).await, ids.len());
     let latencies = freshness(&kafka, &root, 40).await;
     println!(
-        "freshness (produce to searchable, commit every 0.5 s): p50 {} ms, p99 {} ms",
+        "freshness (produce to searchable, commit every 0.25 s): p50 {} ms, p99 {} ms",
         latencies[latencies.len() / 2],
         latencies[latencies.len() * 99 / 100]
     );

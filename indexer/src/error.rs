@@ -39,6 +39,12 @@ pub enum IndexerError {
         /// What is wrong.
         detail: String,
     },
+    /// Reading the signed topic back failed (reindex).
+    #[error("cannot read the signed topic: {detail}")]
+    TopicRead {
+        /// What failed.
+        detail: String,
+    },
     /// Another writer (a running indexer) holds the shard.
     #[error("shard of partition {partition} is in use by another writer (is an indexer running?)")]
     ShardBusy {

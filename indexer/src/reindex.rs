@@ -45,7 +45,7 @@ pub fn reindex(
     params: &ReindexParams,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<ReindexReport, IndexerError> {
-    let kafka_error = |detail: String| IndexerError::Config { name: "kafka", reason: detail };
+    let kafka_error = |detail: String| IndexerError::TopicRead { detail };
     let consumer: BaseConsumer = audit_core::kafka::base_client_config(&params.kafka)
         .set("group.id", "audit-reindex")
         .set("enable.auto.commit", "false")
@@ -104,7 +104,7 @@ fn read_range(
     if low >= high {
         return Ok(());
     }
-    let stalled = |detail: String| IndexerError::Config { name: "kafka", reason: detail };
+    let stalled = |detail: String| IndexerError::TopicRead { detail };
     let mut assignment = TopicPartitionList::new();
     assignment
         .add_partition_offset(topic, partition, Offset::Offset(low))

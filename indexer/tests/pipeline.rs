@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use audit_core::config::KafkaConfig;
@@ -13,8 +12,8 @@ use tantivy::collector::Count;
 use tantivy::query::TermQuery;
 use tantivy::schema::IndexRecordOption;
 use tantivy::{ReloadPolicy, Term};
-use testkit::kafka::{PARTITIONS, ReadSpec, broker, kafka, produce, read};
-use testkit::process::ChildGuard;
+use testkit::kafka::{ReadSpec, broker, kafka, produce, read};
+use testkit::process::{ChildGuard, spawn_stage};
 use tokio_util::sync::CancellationToken;
 
 fn signed(count: usize, tenants: usize, prefix: &str) -> (Vec<String>, testkit::records::Messages) {
@@ -133,22 +132,9 @@ async fn records_become_searchable_once_and_bad_input_goes_to_the_dlq() {
 }
 
 fn spawn_indexer(kafka: &KafkaConfig, root: &Path, log: std::fs::File) -> ChildGuard {
-    let child = Command::new(env!("CARGO_BIN_EXE_indexer"))
-        .args([
-            "--kafka",
-            &kafka.bootstrap,
-            "--ops-listen",
-            "127.0.0.1:0",
-            "--partitions",
-            &PARTITIONS.to_string(),
-        ])
-        .args(["--index-dir", root.to_str().unwrap(), "--commit-interval-ms", "300"])
-        .args(["--session-timeout-ms", "6000", "--join-delay-ms", "7000", "--batch-max-records", "500"])
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("indexer binary starts");
-    ChildGuard(child)
+    let args =
+        ["--index-dir", root.to_str().unwrap(), "--commit-interval-ms", "300", "--batch-max-records", "500"];
+    spawn_stage(env!("CARGO_BIN_EXE_indexer"), kafka, &args, log)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

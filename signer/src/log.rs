@@ -137,7 +137,9 @@ impl Reader {
             None => low,
         };
         let covered = checkpoint.as_ref().map_or(-1, |checkpoint| checkpoint.signed_offset);
-        self.scan(&consumer, (start, high), |message| replay(&mut recovered, message, covered))?;
+        self.scan_topic(&consumer, &self.signed_topic, (start, high), |message| {
+            replay(&mut recovered, message, covered)
+        })?;
         info!(
             partition = self.partition,
             from = start,
@@ -169,15 +171,6 @@ impl Reader {
         consumer
             .fetch_watermarks(topic, self.partition, Duration::from_secs(30))
             .map_err(|error| format!("watermarks of {topic}: {error}"))
-    }
-
-    fn scan(
-        &self,
-        consumer: &BaseConsumer,
-        range: (i64, i64),
-        on_message: impl FnMut(&BorrowedMessage<'_>),
-    ) -> Result<(), String> {
-        self.scan_topic(consumer, &self.signed_topic, range, on_message)
     }
 
     /// Calls `on_message` for every message of `[range.0, range.1)` in order.

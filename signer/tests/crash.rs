@@ -4,36 +4,21 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use audit_core::config::KafkaConfig;
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use testkit::kafka::{PARTITIONS, broker, kafka, produce};
-use testkit::process::ChildGuard;
+use testkit::process::{ChildGuard, spawn_stage};
 
 const RECORDS: usize = 20_000;
 const KILLS: usize = 6;
 
 fn spawn_signer(kafka: &KafkaConfig, key_dir: &std::path::Path, log: std::fs::File) -> ChildGuard {
-    let child = Command::new(env!("CARGO_BIN_EXE_signer"))
-        .args([
-            "--kafka",
-            &kafka.bootstrap,
-            "--ops-listen",
-            "127.0.0.1:0",
-            "--partitions",
-            &PARTITIONS.to_string(),
-        ])
-        .args(["--key-dir", key_dir.to_str().unwrap(), "--create-key", "true"])
-        .args(["--session-timeout-ms", "6000", "--join-delay-ms", "7000", "--batch-max-records", "300"])
-        .args(["--checkpoint-records", "700", "--dedupe-window", "5000", "--sign-threads", "1"])
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("signer binary starts");
-    ChildGuard(child)
+    let args = ["--key-dir", key_dir.to_str().unwrap(), "--create-key", "true", "--batch-max-records", "300"];
+    let tuning = ["--checkpoint-records", "700", "--dedupe-window", "5000", "--sign-threads", "1"];
+    spawn_stage(env!("CARGO_BIN_EXE_signer"), kafka, &[&args[..], &tuning[..]].concat(), log)
 }
 
 /// Messages in `audit.signed` per the brokers' watermarks.

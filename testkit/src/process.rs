@@ -1,6 +1,8 @@
 //! Service binaries run as child processes, so tests can kill them without warning.
 
-use std::process::Child;
+use std::process::{Child, Command, Stdio};
+
+use audit_core::config::KafkaConfig;
 
 /// A child process killed when the test ends, however it ends.
 pub struct ChildGuard(pub Child);
@@ -24,4 +26,20 @@ impl Drop for ChildGuard {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Starts the stage binary at `binary` against `kafka` the way crash tests run it
+/// (free ops port, the test broker's partitions, a 6 s session, the join delay that
+/// outlasts a killed predecessor), with `args` added and its logs to `log`.
+pub fn spawn_stage(binary: &str, kafka: &KafkaConfig, args: &[&str], log: std::fs::File) -> ChildGuard {
+    let partitions = crate::kafka::PARTITIONS.to_string();
+    let child = Command::new(binary)
+        .args(["--kafka", &kafka.bootstrap, "--ops-listen", "127.0.0.1:0", "--partitions", &partitions])
+        .args(["--session-timeout-ms", "6000", "--join-delay-ms", "7000"])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("the service binary starts");
+    ChildGuard(child)
 }

@@ -29,9 +29,9 @@ pub mod shards;
 use std::sync::{Arc, Mutex};
 
 use audit_core::kafka::{ensure_topics, producer};
-use audit_core::ops::{self, Health, OpsState};
+use audit_core::ops::{Health, OpsState};
 use audit_core::stage::consumer::{close, join_delay, subscribe_with};
-use audit_core::stage::{Partitioning, StageParams, Topics};
+use audit_core::stage::{Partitioning, StageParams, Topics, with_ops};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
@@ -50,9 +50,7 @@ pub async fn run(
 ) -> Result<(), IndexerError> {
     let (registry, metrics) = metrics::register()?;
     let health = Health::default();
-    let ops_shutdown = CancellationToken::new();
     let ops_state = OpsState { registry, health: health.clone() };
-    let ops_server = tokio::spawn(ops::serve(ops_listener, ops_state, ops_shutdown.clone()));
     let mut kafka = config.kafka.clone();
     // Freshness: tansu holds each fetch response for half this wait, data or not.
     kafka.properties.push(("fetch.wait.max.ms".into(), "100".into()));
@@ -73,11 +71,7 @@ pub async fn run(
     };
     let shard_params = ShardParams { root: config.index_dir.clone(), budget: config.budget };
     let shards = SharedShards(Arc::new(Mutex::new(ShardSet::new(shard_params, metrics)?)));
-    let result = index(&config, &params, &shards, &shutdown).await;
-    // Metrics stay scrapable while the loop drains; the ops server stops last.
-    ops_shutdown.cancel();
-    let _ = ops_server.await;
-    result
+    with_ops(ops_listener, ops_state, index(&config, &params, &shards, &shutdown)).await
 }
 
 async fn index(

@@ -31,7 +31,7 @@ use crate::{CoreError, config::KafkaConfig, dlq::Rejection, metrics::StageMetric
 
 pub use consumer::InputMessage;
 pub use delivery::Acknowledged;
-pub use service::run_service;
+pub use service::{run_service, with_ops};
 
 /// Header naming the input offset an output came from (co-partitioned stages only).
 pub const INPUT_OFFSET_HEADER: &str = "audit.input-offset";

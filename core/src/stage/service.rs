@@ -18,11 +18,17 @@ pub async fn run_service<S: Stage>(
     shutdown: CancellationToken,
 ) -> Result<(), CoreError> {
     let (listener, registry) = ops;
+    let state = OpsState { registry, health: params.health.clone() };
+    with_ops(listener, state, run_stage(stage, params, shutdown)).await
+}
+
+/// Serves the ops endpoints on `listener` while `work` runs, for services whose loop
+/// is not a [`Stage`] (the indexer). Metrics stay scrapable while the work drains;
+/// the ops server stops last.
+pub async fn with_ops<T>(listener: TcpListener, state: OpsState, work: impl Future<Output = T>) -> T {
     let ops_shutdown = CancellationToken::new();
-    let ops_state = OpsState { registry, health: params.health.clone() };
-    let ops_server = tokio::spawn(ops::serve(listener, ops_state, ops_shutdown.clone()));
-    let result = run_stage(stage, params, shutdown).await;
-    // Metrics stay scrapable while the stage drains; the ops server stops last.
+    let ops_server = tokio::spawn(ops::serve(listener, state, ops_shutdown.clone()));
+    let result = work.await;
     ops_shutdown.cancel();
     let _ = ops_server.await;
     result

@@ -12,6 +12,8 @@ pub const TOKENIZE_PATH: &str = "/v1/tokenize";
 pub const LOOKUP_PATH: &str = "/v1/lookup";
 /// Path of the batched detokenize call.
 pub const DETOKENIZE_PATH: &str = "/v1/detokenize";
+/// Path of the pattern match on clear values (search by pattern).
+pub const MATCH_PATH: &str = "/v1/match";
 
 /// The data subject a value belongs to.
 #[derive(Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -141,4 +143,90 @@ pub enum Revealed {
 pub struct DetokenizeResponse {
     /// What each token revealed.
     pub values: Vec<Revealed>,
+}
+
+/// How a [`MatchRequest`] compares each clear value with its operand. Comparisons are
+/// case-sensitive and byte-wise; only [`MatchOp::Eq`] knows wildcards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MatchOp {
+    /// The whole value; each `*` in the operand stands for any run of characters.
+    Eq,
+    /// Starts with the operand.
+    Sw,
+    /// Ends with the operand.
+    Ew,
+    /// Contains the operand.
+    Co,
+    /// Greater than the operand.
+    Gt,
+    /// Greater than or equal to the operand.
+    Ge,
+    /// Less than the operand.
+    Lt,
+    /// Less than or equal to the operand.
+    Le,
+}
+
+/// `POST /v1/match`: the tokens of the tenant's values that match a condition. The
+/// vault decrypts the tenant's values to answer, so it refuses tenants with more
+/// values than it will scan and conditions matching more than `limit` values.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MatchRequest {
+    /// Tenant id.
+    pub tenant: String,
+    /// How values are compared with `value`.
+    pub op: MatchOp,
+    /// The operand (clear, personal data).
+    pub value: String,
+    /// Most tokens wanted; more matches are an error. The vault caps it.
+    pub limit: usize,
+}
+
+/// Debug hides the operand: a pattern is as personal as the values it matches.
+impl std::fmt::Debug for MatchRequest {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("MatchRequest")
+            .field("tenant", &self.tenant)
+            .field("op", &self.op)
+            .field("value", &"<redacted>")
+            .field("limit", &self.limit)
+            .finish()
+    }
+}
+
+/// Answer to [`MatchRequest`]: the matching tokens, sorted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MatchResponse {
+    /// Tokens of the matching values, in ascending order.
+    pub tokens: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn match_requests_are_camel_case_with_lowercase_ops() {
+        let request = MatchRequest { tenant: "t1".into(), op: MatchOp::Sw, value: "alice".into(), limit: 10 };
+        let wire = serde_json::to_value(&request).unwrap();
+        assert_eq!(wire, serde_json::json!({"tenant": "t1", "op": "sw", "value": "alice", "limit": 10}));
+        let ops = ["eq", "sw", "ew", "co", "gt", "ge", "lt", "le"];
+        for op in ops {
+            let parsed: MatchOp = serde_json::from_value(serde_json::json!(op)).unwrap();
+            assert_eq!(serde_json::to_value(parsed).unwrap(), op);
+        }
+        assert!(serde_json::from_value::<MatchOp>(serde_json::json!("pr")).is_err());
+    }
+
+    #[test]
+    fn match_requests_never_debug_their_operand() {
+        let request =
+            MatchRequest { tenant: "t1".into(), op: MatchOp::Eq, value: "*@secret.example".into(), limit: 1 };
+        let debug = format!("{request:?}");
+        assert!(!debug.contains("secret") && debug.contains("Eq"), "{debug}");
+    }
 }

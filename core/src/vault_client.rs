@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use crate::auth::service::ServiceCredential;
 use crate::vault_api::{
     DETOKENIZE_PATH, DetokenizeRequest, DetokenizeResponse, LOOKUP_PATH, LookupRequest, LookupResponse,
-    TOKENIZE_PATH, TokenizeRequest, TokenizeResponse,
+    MATCH_PATH, MatchRequest, MatchResponse, TOKENIZE_PATH, TokenizeRequest, TokenizeResponse,
 };
 
 /// How long one vault call may take.
@@ -79,6 +79,12 @@ impl VaultClient {
     /// Tokens of clear values, without creating any.
     pub async fn lookup(&self, request: &LookupRequest) -> Result<LookupResponse, VaultClientError> {
         self.call(LOOKUP_PATH, request).await
+    }
+
+    /// Tokens of the tenant's values that match a pattern or a range, sorted; the vault
+    /// refuses (400 `tooMany`) when the tenant or the matches exceed its bounds.
+    pub async fn match_values(&self, request: &MatchRequest) -> Result<MatchResponse, VaultClientError> {
+        self.call(MATCH_PATH, request).await
     }
 
     /// Clear values of tokens, recorded in the audit trail by the vault.

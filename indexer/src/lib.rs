@@ -7,22 +7,18 @@
 //! exactly once whatever crashed when. [`run`] is what `main` and the tests call.
 //!
 //! # Layout
-//! - [`schema`]: the fields; every attribute as a `path=value` keyword.
-//! - [`document`]: a signed record as a document, from its signed payload (pure).
+//! - [`schema`], [`document`], [`read`]: the index's definition, shared with the
+//!   query-api (crate `audit-index`).
 //! - [`shard`]: one partition's index and the offset in its commits.
 //! - [`shards`]: the shards this instance owns, opened and closed with its partitions.
 //! - [`runner`]: the loop and the one place offsets are decided.
-//! - [`read`]: every record a shard directory holds (tests, checks).
 //! - [`reindex`]: rebuilding shards from the signed topic (`auditctl reindex`).
 
 pub mod config;
-pub mod document;
 pub mod error;
 pub mod metrics;
-pub mod read;
 pub mod reindex;
 pub mod runner;
-pub mod schema;
 pub mod shard;
 pub mod shards;
 
@@ -36,6 +32,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
+pub use audit_index::{document, read, schema};
 pub use config::{Config, IndexerArgs};
 pub use error::IndexerError;
 pub use metrics::SERVICE;

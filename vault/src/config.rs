@@ -3,9 +3,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use audit_core::auth::AuthSettings;
-use audit_core::auth::issuer::{AUDIENCE, LOCAL_ISSUER};
 use audit_core::auth::service::ServiceCredential;
+use audit_core::auth::{AuthArgs, AuthConfig};
 use audit_core::config::{KafkaArgs, KafkaConfig};
 use audit_core::telemetry::LogArgs;
 use clap::{ArgAction, Parser};
@@ -36,15 +35,9 @@ pub struct VaultArgs {
     /// Create the master key file with a random key if it does not exist.
     #[arg(long, env = "AUDIT_VAULT_CREATE_MASTER_KEY", default_value_t = false, action = ArgAction::Set)]
     pub create_master_key: bool,
-    /// JWK Set file of the public keys that sign users' bearer tokens.
-    #[arg(long, env = "AUDIT_AUTH_JWKS_FILE", default_value = "data/keys/jwks.json")]
-    pub auth_jwks_file: PathBuf,
-    /// Required `iss` of bearer tokens.
-    #[arg(long, env = "AUDIT_AUTH_ISSUER", default_value = LOCAL_ISSUER)]
-    pub auth_issuer: String,
-    /// Required `aud` of bearer tokens.
-    #[arg(long, env = "AUDIT_AUTH_AUDIENCE", default_value = AUDIENCE)]
-    pub auth_audience: String,
+    /// Bearer-token settings of users' calls to the TokensVault API.
+    #[command(flatten)]
+    pub auth: AuthArgs,
     /// Credentials of the services allowed to call `/v1/*`, `name:secret`, comma-separated.
     #[arg(long, env = "AUDIT_VAULT_SERVICE_CREDENTIALS", value_delimiter = ',')]
     pub service_credentials: Vec<ServiceCredential>,
@@ -65,8 +58,8 @@ pub struct Config {
     pub store: StoreLocation,
     /// The master key.
     pub master_key: Key,
-    /// Bearer token rules.
-    pub auth: AuthSettings,
+    /// Bearer token rules; the keys are read when the vault starts.
+    pub auth: AuthConfig,
     /// Accepted service credentials.
     pub services: Vec<ServiceCredential>,
     /// Kafka settings.
@@ -78,15 +71,12 @@ pub struct Config {
 }
 
 impl VaultArgs {
-    /// Checks every value once and reads the key and JWKS files.
+    /// Checks every value once and reads the master key and shared secret files.
     pub fn validate(&self) -> Result<Config, VaultError> {
         let invalid = |reason: String| VaultError::Config(reason);
         let store = parse_database(&self.database).map_err(invalid)?;
         let master_key = read_master_key(&self.master_key_file, self.create_master_key)?;
-        let jwks_text = std::fs::read_to_string(&self.auth_jwks_file)
-            .map_err(|source| VaultError::Io { context: "cannot read the auth jwks file", source })?;
-        let jwks =
-            serde_json::from_str(&jwks_text).map_err(|error| invalid(format!("auth jwks file: {error}")))?;
+        let auth = self.auth.validate().map_err(|error| invalid(error.to_string()))?;
         if self.service_credentials.is_empty() {
             return Err(invalid("no service credentials: the pipeline could not reach the vault".into()));
         }
@@ -94,11 +84,7 @@ impl VaultArgs {
             listen: self.listen,
             store,
             master_key,
-            auth: AuthSettings {
-                issuer: self.auth_issuer.clone(),
-                audience: self.auth_audience.clone(),
-                jwks,
-            },
+            auth,
             services: self.service_credentials.clone(),
             kafka: self.kafka.validate()?,
             audit_topic: self.audit_topic.clone(),

@@ -58,6 +58,21 @@ pub enum VaultError {
     /// The token's data subject was erased.
     #[error("the value of this token was erased with its data subject")]
     ValueErased,
+    /// A match would decrypt more of the tenant's values than the vault scans.
+    #[error(
+        "tenant has more than {bound} tokenized values: pattern filters on tokenized attributes are not \
+         available; use eq with a whole value"
+    )]
+    MatchScanBound {
+        /// Most values the vault decrypts for one match.
+        bound: usize,
+    },
+    /// More values match than the caller accepts.
+    #[error("pattern matches more than {limit} values: narrow it")]
+    MatchResultBound {
+        /// The limit in force: the request's, capped by the vault's.
+        limit: usize,
+    },
     /// The audit event of an access could not be written: nothing is revealed.
     #[error("audit event not recorded: {0}")]
     AuditUnavailable(String),

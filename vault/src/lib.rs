@@ -27,7 +27,7 @@ pub mod tokens;
 
 use std::sync::Arc;
 
-use audit_core::auth::Authenticator;
+use audit_core::auth::SharedAuthenticator;
 use audit_core::auth::service::ServiceCredentials;
 use audit_core::ops::{Health, OpsState};
 use tokio::net::TcpListener;
@@ -47,19 +47,14 @@ pub async fn run(
 ) -> Result<(), VaultError> {
     let (registry, metrics) = metrics::VaultMetrics::register()?;
     let health = Health::default();
-    let store = store::Store::open(&config.store).await?;
-    if config.create_topics {
-        audit_core::kafka::ensure_topics(&config.kafka, &[&config.audit_topic]).await?;
-    }
-    let vault = tokens::Vault::new(store, keyring::Keyring::new(config.master_key));
-    let auth = Authenticator::new(&config.auth).map_err(|error| VaultError::Config(error.to_string()))?;
-    let state = http::AppState {
-        vault: Arc::new(vault),
-        auth: Arc::new(auth),
-        services: Arc::new(ServiceCredentials::new(&config.services)),
-        access_log: Arc::new(audit::AccessLog::new(&config.kafka, &config.audit_topic)?),
-        metrics,
-    };
+    let auth = SharedAuthenticator::load(&config.auth)
+        .await
+        .map_err(|error| VaultError::Config(error.to_string()))?;
+    let refresh = shutdown.child_token();
+    auth.spawn_refresh(refresh.clone());
+    // The key refresh ends with the server, whether it stops on shutdown or fails.
+    let _stop_refresh = refresh.drop_guard();
+    let state = app_state(config, auth, metrics).await?;
     let app = http::router(state, OpsState { registry, health: health.clone() });
     health.set_ready();
     tracing::info!(address = %listener.local_addr().map_err(|source| VaultError::Io { context: "listener", source })?, "vault listening");
@@ -72,4 +67,24 @@ pub async fn run(
         })
         .await
         .map_err(|source| VaultError::Io { context: "vault server failed", source })
+}
+
+/// Opens the store and the access log the handlers share.
+async fn app_state(
+    config: Config,
+    auth: SharedAuthenticator,
+    metrics: metrics::VaultMetrics,
+) -> Result<http::AppState, VaultError> {
+    let store = store::Store::open(&config.store).await?;
+    if config.create_topics {
+        audit_core::kafka::ensure_topics(&config.kafka, &[&config.audit_topic]).await?;
+    }
+    let vault = tokens::Vault::new(store, keyring::Keyring::new(config.master_key));
+    Ok(http::AppState {
+        vault: Arc::new(vault),
+        auth,
+        services: Arc::new(ServiceCredentials::new(&config.services)),
+        access_log: Arc::new(audit::AccessLog::new(&config.kafka, &config.audit_topic)?),
+        metrics,
+    })
 }

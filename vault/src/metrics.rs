@@ -50,7 +50,8 @@ impl VaultMetrics {
         self.duration.with_label_values(&[endpoint]).observe(seconds);
     }
 
-    /// `count` values went through `operation` (`tokenize`, `lookup`, `reveal`, `erase`).
+    /// `count` values went through `operation` (`tokenize`, `lookup`, `match`: tokens
+    /// found, `reveal`, `erase`).
     pub fn values(&self, operation: &'static str, count: usize) {
         self.values.with_label_values(&[operation]).inc_by(count as u64);
     }

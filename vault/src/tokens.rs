@@ -1,10 +1,14 @@
 //! The vault's operations on one tenant's tokens: tokenize, look up, reveal, search,
-//! erase. Pure logic over [`Store`] and [`Keyring`]; the HTTP layer only translates.
+//! match (by pattern, within bounds), erase. Pure logic over [`Store`] and [`Keyring`]; the HTTP
+//! layer only translates.
 //!
 //! Guarantees: one clear value has one token per tenant, also under racing writers
 //! (the store's unique blind index decides and the losers read the winner back); a
 //! token is a random UUID v4 that says nothing about its value; a value is sealed
 //! under its subject's key, bound to tenant and token.
+
+mod matching;
+pub mod pattern;
 
 use std::collections::{HashMap, HashSet};
 
@@ -15,6 +19,8 @@ use crate::VaultError;
 use crate::keyring::{CreateMissing, Keyring, SubjectKeyParams, SubjectKeys, TenantKeys};
 use crate::keys::Context;
 use crate::store::{BlindIndex, Store, TokenQuery, TokenRow, now_ms};
+
+pub use matching::{MATCH_RESULT_LIMIT, MATCH_SCAN_LIMIT, MatchBounds, MatchQuery};
 
 /// One token as revealed to a privileged reader.
 #[derive(Clone, PartialEq, Eq)]
@@ -45,12 +51,19 @@ pub struct SearchFilter {
 pub struct Vault {
     store: Store,
     keyring: Keyring,
+    bounds: MatchBounds,
 }
 
 impl Vault {
-    /// A vault keeping its data in `store`, keys under `keyring`.
+    /// A vault keeping its data in `store`, keys under `keyring`, matching within the
+    /// default [`MatchBounds`].
     pub fn new(store: Store, keyring: Keyring) -> Vault {
-        Vault { store, keyring }
+        Vault { store, keyring, bounds: MatchBounds::default() }
+    }
+
+    /// The same vault matching within `bounds`.
+    pub fn with_match_bounds(self, bounds: MatchBounds) -> Vault {
+        Vault { bounds, ..self }
     }
 
     /// One token per item, in order; values seen before keep their token.

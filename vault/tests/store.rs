@@ -1,11 +1,12 @@
 //! The vault's logic against both real engines: every test runs on an embedded SQLite
 //! file and on a private PostgreSQL server.
 
-use audit_core::vault_api::{Owner, Revealed, TokenizeItem};
+use audit_core::vault_api::{MatchOp, Owner, Revealed, TokenizeItem};
+use vault::VaultError;
 use vault::keyring::Keyring;
 use vault::keys::Key;
 use vault::store::{Store, StoreLocation};
-use vault::tokens::{Page, SearchFilter, Vault};
+use vault::tokens::{MatchBounds, MatchQuery, Page, SearchFilter, Vault};
 
 const MASTER: &str = "6d1c8a3f5b9e2d4c7a0f1e3b5d7c9a2e4f6b8d0c1a3e5f7b9d2c4e6a8f0b1d3c";
 
@@ -158,6 +159,35 @@ async fn search_filters_by_token_value_and_owner_with_paging() {
         );
         let all = vault.search("t1", &SearchFilter::default(), page(0, 100)).await.unwrap();
         assert_eq!(all.0, 6);
+    }
+}
+
+#[tokio::test]
+async fn matches_stay_within_their_bounds() {
+    let dir = tempfile::tempdir().unwrap();
+    for location in locations(&dir).await {
+        let vault = open(&location).await.with_match_bounds(MatchBounds { scan: 3, results: 2 });
+        let everything = MatchQuery::new(MatchOp::Eq, "*", 10);
+        let one = MatchQuery::new(MatchOp::Sw, "a", 10);
+        let items = [item("a1", Some("1")), item("b2", Some("2")), item("c3", None)];
+        let tokens = vault.tokenize("t1", &items).await.unwrap();
+        assert_eq!(vault.match_values("t1", &one).await.unwrap(), vec![tokens[0].clone()], "{location:?}");
+        let Err(error) = vault.match_values("t1", &everything).await else { panic!("three values answered") };
+        assert!(matches!(error, VaultError::MatchResultBound { limit: 2 }), "the vault caps the limit");
+
+        vault.tokenize("t1", &[item("a4", Some("4"))]).await.unwrap();
+        let Err(error) = vault.match_values("t1", &one).await else { panic!("{location:?}: scanned past") };
+        assert_eq!(
+            error.to_string(),
+            "tenant has more than 3 tokenized values: pattern filters on tokenized attributes are not \
+             available; use eq with a whole value"
+        );
+        vault.erase("t1", &Owner { id: Some("2".into()), ext_id: None }).await.unwrap();
+        let mut expected =
+            vec![tokens[0].clone(), vault.lookup("t1", &["a4".into()]).await.unwrap()[0].clone().unwrap()];
+        expected.sort();
+        assert_eq!(vault.match_values("t1", &one).await.unwrap(), expected, "erased values are not scanned");
+        assert!(vault.match_values("t2", &everything).await.unwrap().is_empty(), "each tenant has its bound");
     }
 }
 

@@ -117,9 +117,14 @@ impl Issuer {
     pub fn sign(&self, claims: &impl Serialize) -> String {
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.kid.clone());
+        self.sign_with_header(&header, claims)
+    }
+
+    /// Signs `claims` under `header` as given (an EdDSA header; tests forge kids with it).
+    pub(crate) fn sign_with_header(&self, header: &Header, claims: &impl Serialize) -> String {
         let der = self.key.to_pkcs8_der().expect("ed25519 keys encode as pkcs8");
         let key = EncodingKey::from_ed_der(der.as_bytes());
-        jsonwebtoken::encode(&header, claims, &key).expect("ed25519 signing does not fail")
+        jsonwebtoken::encode(header, claims, &key).expect("ed25519 signing does not fail")
     }
 }
 

@@ -1,88 +1,253 @@
-use super::issuer::{AUDIENCE, Issuer, LOCAL_ISSUER, TokenSpec};
+//! The bearer-token matrix of SPEC section 7 against one tenant path, with and without
+//! a shared secret, plus service credentials. Flags and the JWK Set URL are tested in
+//! `refresh_tests.rs`.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{EncodingKey, Header};
+use serde_json::{Value, json};
+
+use super::issuer::{AUDIENCE, Issuer, LOCAL_ISSUER};
 use super::service::{ServiceCredential, ServiceCredentials};
 use super::*;
-use base64::Engine;
 
-fn authenticator(issuer: &Issuer) -> Authenticator {
-    let settings =
-        AuthSettings { issuer: LOCAL_ISSUER.into(), audience: AUDIENCE.into(), jwks: issuer.jwks() };
+const TENANT: &str = "t1";
+const SECRET: &[u8] = b"a development secret of more than 32 bytes";
+
+/// What a call came to, with every invalid-token reason folded into one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Accepted,
+    Missing,
+    Malformed,
+    Invalid,
+    WrongTenant,
+    NotPrivileged,
+}
+
+impl Outcome {
+    fn of(result: &Result<Principal, AuthError>) -> Outcome {
+        match result {
+            Ok(_) => Outcome::Accepted,
+            Err(AuthError::Missing) => Outcome::Missing,
+            Err(AuthError::Malformed) => Outcome::Malformed,
+            Err(AuthError::InvalidToken { .. }) => Outcome::Invalid,
+            Err(AuthError::WrongTenant) => Outcome::WrongTenant,
+            Err(AuthError::NotPrivileged) => Outcome::NotPrivileged,
+            Err(AuthError::BadCredentials) => panic!("bearer checks never answer bad credentials"),
+        }
+    }
+
+    fn status(self) -> u16 {
+        match self {
+            Outcome::Accepted => 200,
+            Outcome::WrongTenant | Outcome::NotPrivileged => 403,
+            _ => 401,
+        }
+    }
+}
+
+/// One request: its `Authorization` header and what each authenticator answers.
+struct Case {
+    name: &'static str,
+    header: Option<String>,
+    without_secret: Outcome,
+    with_secret: Outcome,
+}
+
+fn case(name: &'static str, header: Option<String>, outcome: Outcome) -> Case {
+    Case { name, header, without_secret: outcome, with_secret: outcome }
+}
+
+/// A token only the shared secret makes valid: refused outright without it.
+fn secret_only(name: &'static str, header: Option<String>, with_secret: Outcome) -> Case {
+    Case { name, header, without_secret: Outcome::Invalid, with_secret }
+}
+
+fn bearer(token: &str) -> Option<String> {
+    Some(format!("Bearer {token}"))
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// Valid claims for the tenant, with `changes` applied (`null` removes a claim).
+fn claims(changes: Value) -> Value {
+    let mut claims = json!({"iss": LOCAL_ISSUER, "aud": AUDIENCE, "sub": "alice", "tenant": TENANT,
+        "roles": ["ORG_ADMIN"], "iat": now(), "exp": now() + 600});
+    for (name, value) in changes.as_object().expect("changes are an object") {
+        match value {
+            Value::Null => claims.as_object_mut().unwrap().remove(name),
+            _ => claims.as_object_mut().unwrap().insert(name.clone(), value.clone()),
+        };
+    }
+    claims
+}
+
+fn hmac(algorithm: Algorithm, kid: Option<&str>, secret: &[u8], claims: &Value) -> String {
+    let mut header = Header::new(algorithm);
+    header.kid = kid.map(str::to_owned);
+    jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(secret)).unwrap()
+}
+
+fn eddsa(signer: &Issuer, kid: Option<&str>, claims: &Value) -> String {
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = kid.map(str::to_owned);
+    signer.sign_with_header(&header, claims)
+}
+
+/// `header.payload.` with no signature, as an `alg: none` token is.
+fn unsigned(kid: Option<&str>, claims: &Value) -> String {
+    let header = match kid {
+        Some(kid) => json!({"alg": "none", "typ": "JWT", "kid": kid}),
+        None => json!({"alg": "none", "typ": "JWT"}),
+    };
+    format!("{}.{}.", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()))
+}
+
+fn authenticator(issuer: &Issuer, shared_secret: Option<&[u8]>) -> Authenticator {
+    let settings = AuthSettings {
+        issuer: LOCAL_ISSUER.into(),
+        audience: AUDIENCE.into(),
+        jwks: issuer.jwks(),
+        shared_secret: shared_secret.map(|secret| SharedSecret::new(secret).unwrap()),
+    };
     Authenticator::new(&settings).unwrap()
 }
 
-fn mint(issuer: &Issuer, tenant: &str, roles: &[&str]) -> String {
-    let roles: Vec<String> = roles.iter().map(|role| role.to_string()).collect();
-    issuer.mint(&TokenSpec { subject: "alice", tenant, roles: &roles, ttl_seconds: 300 })
+fn header_cases() -> Vec<Case> {
+    vec![
+        case("no header", None, Outcome::Missing),
+        case("bearer alone", Some("Bearer".into()), Outcome::Malformed),
+        case("bearer and a space", Some("Bearer ".into()), Outcome::Malformed),
+        case("basic scheme", Some("Basic x".into()), Outcome::Malformed),
+        case("garbage jwt", bearer("not.a.jwt"), Outcome::Invalid),
+        case("two segments", bearer("abc.def"), Outcome::Invalid),
+    ]
 }
 
-/// A token signed by `issuer` with arbitrary claims, for the failure cases.
-fn forge(issuer_key: &Issuer, claims: serde_json::Value, algorithm: Algorithm) -> String {
-    let mut header = jsonwebtoken::Header::new(algorithm);
-    header.kid = Some(issuer_key.kid().to_owned());
-    let secret = jsonwebtoken::EncodingKey::from_secret(b"attacker-chosen-secret");
-    match algorithm {
-        Algorithm::HS256 => jsonwebtoken::encode(&header, &claims, &secret).unwrap(),
-        _ => unreachable!("only used to forge hmac tokens"),
-    }
+fn claim_cases(issuer: &Issuer) -> Vec<Case> {
+    let signed = |changes: Value| bearer(&issuer.sign(&claims(changes)));
+    vec![
+        case("org admin", signed(json!({})), Outcome::Accepted),
+        case("m2m client", signed(json!({"roles": ["M2M_CLIENT", "X"]})), Outcome::Accepted),
+        case(
+            "lowercase scheme",
+            Some(format!("bearer {}", issuer.sign(&claims(json!({}))))),
+            Outcome::Accepted,
+        ),
+        case("expired", signed(json!({"exp": now() - 600})), Outcome::Invalid),
+        case("nbf in the future", signed(json!({"nbf": now() + 600})), Outcome::Invalid),
+        case("nbf within the leeway", signed(json!({"nbf": now() + 10})), Outcome::Accepted),
+        case("wrong issuer", signed(json!({"iss": "someone-else"})), Outcome::Invalid),
+        case("wrong audience", signed(json!({"aud": "another-api"})), Outcome::Invalid),
+        case("no subject", signed(json!({"sub": null})), Outcome::Invalid),
+        case("no tenant", signed(json!({"tenant": null})), Outcome::Invalid),
+        case("wrong tenant", signed(json!({"tenant": "t2"})), Outcome::WrongTenant),
+        case("unprivileged role", signed(json!({"roles": ["USER"]})), Outcome::NotPrivileged),
+        case("no roles", signed(json!({"roles": null})), Outcome::NotPrivileged),
+    ]
+}
+
+fn signature_cases(issuer: &Issuer) -> Vec<Case> {
+    let kid = Some(issuer.kid());
+    let good = claims(json!({}));
+    let jwk = serde_json::to_value(issuer.jwks()).unwrap();
+    let x_text = jwk["keys"][0]["x"].as_str().unwrap().to_owned();
+    let x_raw = URL_SAFE_NO_PAD.decode(&x_text).unwrap();
+    let impostor = Issuer::generate();
+    vec![
+        case("another key, same kid", bearer(&eddsa(&impostor, kid, &good)), Outcome::Invalid),
+        case("eddsa without a kid", bearer(&eddsa(issuer, None, &good)), Outcome::Invalid),
+        case("alg none with the kid", bearer(&unsigned(kid, &good)), Outcome::Invalid),
+        case("alg none without a kid", bearer(&unsigned(None, &good)), Outcome::Invalid),
+        case(
+            "hs256, raw public key, kid",
+            bearer(&hmac(Algorithm::HS256, kid, &x_raw, &good)),
+            Outcome::Invalid,
+        ),
+        case("hs256, raw public key", bearer(&hmac(Algorithm::HS256, None, &x_raw, &good)), Outcome::Invalid),
+        case(
+            "hs256, base64 public key, kid",
+            bearer(&hmac(Algorithm::HS256, kid, x_text.as_bytes(), &good)),
+            Outcome::Invalid,
+        ),
+        case(
+            "hs256, base64 public key",
+            bearer(&hmac(Algorithm::HS256, None, x_text.as_bytes(), &good)),
+            Outcome::Invalid,
+        ),
+        case("hs256, secret, kid", bearer(&hmac(Algorithm::HS256, kid, SECRET, &good)), Outcome::Invalid),
+        case("hs384, secret", bearer(&hmac(Algorithm::HS384, None, SECRET, &good)), Outcome::Invalid),
+        secret_only("hs256, secret", bearer(&hmac(Algorithm::HS256, None, SECRET, &good)), Outcome::Accepted),
+    ]
+}
+
+/// What the shared secret adds still meets every claim rule.
+fn secret_claim_cases() -> Vec<Case> {
+    let signed = |changes: Value| bearer(&hmac(Algorithm::HS256, None, SECRET, &claims(changes)));
+    vec![
+        case("hs256 secret, expired", signed(json!({"exp": now() - 600})), Outcome::Invalid),
+        case("hs256 secret, nbf in the future", signed(json!({"nbf": now() + 600})), Outcome::Invalid),
+        case("hs256 secret, wrong audience", signed(json!({"aud": "another-api"})), Outcome::Invalid),
+        secret_only("hs256 secret, wrong tenant", signed(json!({"tenant": "t2"})), Outcome::WrongTenant),
+        secret_only("hs256 secret, unprivileged", signed(json!({"roles": ["USER"]})), Outcome::NotPrivileged),
+    ]
 }
 
 #[test]
 fn bearer_tokens_are_checked_as_specified() {
     let issuer = Issuer::generate();
-    let stranger = Issuer::generate();
-    let auth = authenticator(&issuer);
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    let expired = serde_json::json!({"iss": LOCAL_ISSUER, "aud": AUDIENCE, "sub": "a", "tenant": "t1",
-        "roles": ["ORG_ADMIN"], "exp": now - 600});
-    let good_claims = serde_json::json!({"iss": LOCAL_ISSUER, "aud": AUDIENCE, "sub": "a", "tenant": "t1",
-        "roles": ["ORG_ADMIN"], "exp": now + 600});
-    let unsigned = format!(
-        "{}.{}.",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(format!(r#"{{"alg":"none","kid":"{}"}}"#, issuer.kid())),
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(good_claims.to_string())
-    );
-    let cases: Vec<(&str, Option<String>, Result<&str, AuthError>)> = vec![
-        ("admin", Some(format!("Bearer {}", mint(&issuer, "t1", &["ORG_ADMIN"]))), Ok("alice")),
-        ("m2m client", Some(format!("bearer {}", mint(&issuer, "t1", &["M2M_CLIENT", "X"]))), Ok("alice")),
-        ("no header", None, Err(AuthError::Missing)),
-        ("not bearer", Some("Token abc".into()), Err(AuthError::Malformed)),
-        ("empty bearer", Some("Bearer ".into()), Err(AuthError::Malformed)),
-        (
-            "wrong tenant",
-            Some(format!("Bearer {}", mint(&issuer, "t2", &["ORG_ADMIN"]))),
-            Err(AuthError::WrongTenant),
-        ),
-        (
-            "no role",
-            Some(format!("Bearer {}", mint(&issuer, "t1", &["USER"]))),
-            Err(AuthError::NotPrivileged),
-        ),
-    ];
-    for (name, header, expected) in cases {
-        let result = auth.authorize(header.as_deref(), "t1").map(|principal| principal.subject);
-        assert_eq!(result.as_deref().map_err(Clone::clone), expected, "{name}");
+    let without_secret = authenticator(&issuer, None);
+    let with_secret = authenticator(&issuer, Some(SECRET));
+    let cases = [header_cases(), claim_cases(&issuer), signature_cases(&issuer), secret_claim_cases()];
+    for case in cases.into_iter().flatten() {
+        for (authenticator, expected, label) in [
+            (&without_secret, case.without_secret, "without secret"),
+            (&with_secret, case.with_secret, "with secret"),
+        ] {
+            let result = authenticator.authorize(case.header.as_deref(), TENANT);
+            assert_eq!(Outcome::of(&result), expected, "{} ({label}): {result:?}", case.name);
+            if let Err(error) = &result {
+                assert_eq!(error.status(), expected.status(), "{} ({label})", case.name);
+            }
+        }
     }
-    let refused: Vec<(&str, String)> = vec![
-        ("garbage", "Bearer not.a.jwt".into()),
-        ("other key", format!("Bearer {}", mint(&stranger, "t1", &["ORG_ADMIN"]))),
-        ("alg none", format!("Bearer {unsigned}")),
-        (
-            "hmac with the public key's kid",
-            format!("Bearer {}", forge(&issuer, good_claims, Algorithm::HS256)),
-        ),
-        ("expired", format!("Bearer {}", sign_claims(&issuer, &expired))),
-    ];
-    for (name, header) in refused {
-        let error = auth.authorize(Some(&header), "t1").unwrap_err();
-        assert!(matches!(error, AuthError::InvalidToken { .. }), "{name}: {error:?}");
-        assert_eq!(error.status(), 401, "{name}");
-    }
-    assert_eq!(AuthError::NotPrivileged.status(), 403);
-    assert_eq!(AuthError::WrongTenant.status(), 403);
 }
 
-fn sign_claims(issuer: &Issuer, claims: &serde_json::Value) -> String {
-    issuer.sign(claims)
+#[test]
+fn key_sets_are_checked_when_loaded() {
+    let issuer = Issuer::generate();
+    let key = serde_json::to_value(issuer.jwks()).unwrap()["keys"][0].clone();
+    let with = |changes: Value| {
+        let mut key = key.clone();
+        key.as_object_mut().unwrap().extend(changes.as_object().unwrap().clone());
+        key
+    };
+    let hmac_key = json!({"kty": "oct", "k": URL_SAFE_NO_PAD.encode(SECRET), "kid": "hmac", "alg": "HS256"});
+    let encryption_key = with(json!({"kid": "enc", "use": "enc"}));
+    let cases = [
+        ("the issuer's set", json!([key]), true),
+        ("an encryption key is skipped", json!([key, encryption_key]), true),
+        ("no keys", json!([]), false),
+        ("only an encryption key", json!([encryption_key]), false),
+        ("no kid", json!([with(json!({"kid": null}))]), false),
+        ("the same kid twice", json!([key, key]), false),
+        ("a shared secret key", json!([key, hmac_key]), false),
+        ("an ed25519 key declared rs256", json!([with(json!({"alg": "RS256"}))]), false),
+        ("an ed25519 key declared hs256", json!([with(json!({"alg": "HS256"}))]), false),
+    ];
+    for (name, keys, valid) in cases {
+        let jwks = serde_json::from_value(json!({"keys": keys})).unwrap();
+        let settings = AuthSettings {
+            issuer: LOCAL_ISSUER.into(),
+            audience: AUDIENCE.into(),
+            jwks,
+            shared_secret: None,
+        };
+        assert_eq!(Authenticator::new(&settings).is_ok(), valid, "{name}");
+    }
 }
 
 #[test]

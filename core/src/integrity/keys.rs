@@ -93,6 +93,20 @@ pub struct Jwk {
     pub key_use: Option<String>,
 }
 
+impl Jwk {
+    /// The JWK of an Ed25519 public key.
+    pub fn ed25519(kid: &str, public: &VerifyingKey) -> Jwk {
+        Jwk {
+            kty: "OKP".into(),
+            crv: "Ed25519".into(),
+            x: URL_SAFE_NO_PAD.encode(public.as_bytes()),
+            kid: kid.to_owned(),
+            alg: Some("EdDSA".into()),
+            key_use: Some("sig".into()),
+        }
+    }
+}
+
 /// A JWK Set.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Jwks {

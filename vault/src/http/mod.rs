@@ -12,7 +12,7 @@ pub mod service;
 use std::sync::Arc;
 use std::time::Instant;
 
-use audit_core::auth::Authenticator;
+use audit_core::auth::SharedAuthenticator;
 use audit_core::auth::service::ServiceCredentials;
 use audit_core::ops::{self, OpsState};
 use axum::Router;
@@ -35,8 +35,8 @@ const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 pub struct AppState {
     /// The vault's logic.
     pub vault: Arc<Vault>,
-    /// Bearer token checks.
-    pub auth: Arc<Authenticator>,
+    /// Bearer token checks, with keys a JWK Set URL may refresh.
+    pub auth: SharedAuthenticator,
     /// Accepted service credentials.
     pub services: Arc<ServiceCredentials>,
     /// Where accesses are recorded.
@@ -54,6 +54,7 @@ pub fn router(state: AppState, ops_state: OpsState) -> Router {
         .route(audit_core::vault_api::TOKENIZE_PATH, post(service::tokenize))
         .route(audit_core::vault_api::LOOKUP_PATH, post(service::lookup))
         .route(audit_core::vault_api::DETOKENIZE_PATH, post(service::detokenize))
+        .route(audit_core::vault_api::MATCH_PATH, post(service::match_values))
         .with_state(state);
     api.merge(ops::router(ops_state)).layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
@@ -89,6 +90,10 @@ pub fn error_response(error: &VaultError) -> Response {
         }
         VaultError::InvalidRequest { scim_type, detail } => {
             (StatusCode::BAD_REQUEST, Some(*scim_type), detail.clone())
+        }
+        // The details state the bound, nothing of the pattern or the values.
+        VaultError::MatchScanBound { .. } | VaultError::MatchResultBound { .. } => {
+            (StatusCode::BAD_REQUEST, Some("tooMany"), error.to_string())
         }
         VaultError::TokenNotFound => (StatusCode::NOT_FOUND, None, error.to_string()),
         VaultError::ValueErased => (StatusCode::GONE, None, error.to_string()),
@@ -133,4 +138,27 @@ pub fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Vaul
         scim_type: "invalidSyntax",
         detail: format!("body: {error}"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn body_of(error: VaultError) -> (StatusCode, serde_json::Value) {
+        let response = error_response(&error);
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn match_bounds_are_too_many_requests_that_state_the_bound() {
+        let (status, body) = body_of(VaultError::MatchScanBound { bound: 100_000 }).await;
+        assert_eq!((status, &body["scimType"]), (StatusCode::BAD_REQUEST, &"tooMany".into()));
+        let detail = body["detail"].as_str().unwrap();
+        assert!(detail.starts_with("tenant has more than 100000 tokenized values"), "{detail}");
+        let (status, body) = body_of(VaultError::MatchResultBound { limit: 7 }).await;
+        assert_eq!((status, &body["scimType"]), (StatusCode::BAD_REQUEST, &"tooMany".into()));
+        assert_eq!(body["detail"], "pattern matches more than 7 values: narrow it");
+    }
 }

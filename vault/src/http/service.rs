@@ -1,10 +1,11 @@
 //! The batched API for the pipeline's services (tokenizer, query-api), behind
 //! service credentials. Detokenization names the end user it acts for and is recorded
-//! in the audit trail before any value is returned.
+//! in the audit trail before any value is returned. Lookup and match answer tokens,
+//! never values, so they are not accesses to record.
 
 use audit_core::vault_api::{
-    DetokenizeRequest, DetokenizeResponse, LookupRequest, LookupResponse, Revealed, TenantTokens,
-    TokenizeRequest, TokenizeResponse,
+    DetokenizeRequest, DetokenizeResponse, LookupRequest, LookupResponse, MatchRequest, MatchResponse,
+    Revealed, TenantTokens, TokenizeRequest, TokenizeResponse,
 };
 use axum::Json;
 use axum::body::Bytes;
@@ -15,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use super::{AppState, authorization, measured, parse_body};
 use crate::VaultError;
 use crate::audit::{Access, AccessKind};
+use crate::tokens::MatchQuery;
 
 /// Most values in one call.
 const MAX_BATCH: usize = 20_000;
@@ -46,6 +48,19 @@ pub async fn lookup(State(state): State<AppState>, headers: HeaderMap, body: Byt
         let tokens = state.vault.lookup(&request.tenant, &request.values).await?;
         state.metrics.values("lookup", tokens.len());
         Ok(Json(LookupResponse { tokens }).into_response())
+    })
+    .await
+}
+
+/// `POST /v1/match`.
+pub async fn match_values(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    measured(&state.metrics, "match", async {
+        state.services.verify(authorization(&headers))?;
+        let request: MatchRequest = parse_body(&body)?;
+        let query = MatchQuery::new(request.op, &request.value, request.limit);
+        let tokens = state.vault.match_values(&request.tenant, &query).await?;
+        state.metrics.values("match", tokens.len());
+        Ok(Json(MatchResponse { tokens }).into_response())
     })
     .await
 }

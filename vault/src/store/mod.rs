@@ -177,6 +177,12 @@ impl Store {
         dispatch!(self, engine => engine.tokens(tenant, tokens).await)
     }
 
+    /// At most `limit` of the tenant's rows that still hold a sealed value, in no
+    /// particular order.
+    pub async fn sealed_tokens(&self, tenant: &str, limit: usize) -> Result<Vec<TokenRow>, StoreError> {
+        dispatch!(self, engine => engine.sealed_tokens(tenant, limit).await)
+    }
+
     /// Rows matching `query`, oldest first, one page.
     pub async fn search(&self, tenant: &str, query: &TokenQuery) -> Result<TokenPage, StoreError> {
         dispatch!(self, engine => engine.search(tenant, query).await)

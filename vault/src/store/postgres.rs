@@ -173,6 +173,20 @@ impl PostgresStore {
         rows.iter().map(token_row).collect()
     }
 
+    pub(super) async fn sealed_tokens(
+        &self,
+        tenant: &str,
+        limit: usize,
+    ) -> Result<Vec<TokenRow>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let client = self.client().await?;
+        let sql = format!(
+            "SELECT {TOKEN_COLUMNS} FROM tokens WHERE tenant_id = $1 AND sealed IS NOT NULL LIMIT $2"
+        );
+        let rows = client.query(&sql, &[&tenant, &limit]).await?;
+        rows.iter().map(token_row).collect()
+    }
+
     pub(super) async fn search(&self, tenant: &str, query: &TokenQuery) -> Result<TokenPage, StoreError> {
         let token = query.token.as_deref();
         let value = query.blind_index.as_ref().map(|index| index.as_slice());

@@ -172,6 +172,24 @@ impl SqliteStore {
         Ok(found)
     }
 
+    pub(super) async fn sealed_tokens(
+        &self,
+        tenant: &str,
+        limit: usize,
+    ) -> Result<Vec<TokenRow>, StoreError> {
+        let sql = format!(
+            "SELECT {TOKEN_COLUMNS} FROM tokens WHERE tenant_id = ?1 AND sealed IS NOT NULL LIMIT ?2"
+        );
+        let params = vec![text(tenant), Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX))];
+        let connection = self.connection.lock().await;
+        let mut rows = connection.query(&sql, params_from_iter(params)).await?;
+        let mut found = Vec::new();
+        while let Some(row) = rows.next().await? {
+            found.push(token_row(&row)?);
+        }
+        Ok(found)
+    }
+
     pub(super) async fn search(&self, tenant: &str, query: &TokenQuery) -> Result<TokenPage, StoreError> {
         let (condition, params) = search_condition(tenant, query);
         let connection = self.connection.lock().await;

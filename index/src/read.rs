@@ -1,5 +1,5 @@
 //! Reading the shards back: every record a directory of shards holds, for tests,
-//! `auditctl reindex` checks and operators. Searching belongs to the query-api.
+//! `auditctl reindex` checks and operators. Searching is the query-api's.
 
 use std::path::Path;
 
@@ -7,7 +7,7 @@ use audit_core::integrity::CompactJws;
 use tantivy::schema::Value;
 use tantivy::{DocAddress, Index, ReloadPolicy, TantivyDocument};
 
-use crate::IndexerError;
+use crate::IndexError;
 use crate::schema::IndexSchema;
 
 /// One indexed record: its id and JWS.
@@ -22,11 +22,11 @@ pub struct Indexed {
 }
 
 /// Every live document of every shard under `root`.
-pub fn all_records(root: &Path) -> Result<Vec<Indexed>, IndexerError> {
+pub fn all_records(root: &Path) -> Result<Vec<Indexed>, IndexError> {
     let schema = IndexSchema::new();
     let mut records = Vec::new();
     for (partition, index) in open_shards(root)? {
-        let index_error = |source| IndexerError::Index { partition, source };
+        let index_error = |source| IndexError::Index { partition, source };
         let reader =
             index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(index_error)?;
         let searcher = reader.searcher();
@@ -52,11 +52,11 @@ fn record_id(jws: &str) -> Option<String> {
 }
 
 /// The shards under `root` by partition.
-pub fn open_shards(root: &Path) -> Result<Vec<(i32, Index)>, IndexerError> {
+pub fn open_shards(root: &Path) -> Result<Vec<(i32, Index)>, IndexError> {
     let entries = match std::fs::read_dir(root) {
         Ok(entries) => entries,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => return Err(IndexerError::Io { path: root.to_owned(), source }),
+        Err(source) => return Err(IndexError::Io { path: root.to_owned(), source }),
     };
     let mut shards = Vec::new();
     for entry in entries.flatten() {
@@ -66,7 +66,7 @@ pub fn open_shards(root: &Path) -> Result<Vec<(i32, Index)>, IndexerError> {
             continue;
         };
         let index =
-            Index::open_in_dir(entry.path()).map_err(|source| IndexerError::Index { partition, source })?;
+            Index::open_in_dir(entry.path()).map_err(|source| IndexError::Index { partition, source })?;
         shards.push((partition, index));
     }
     shards.sort_by_key(|(partition, _)| *partition);

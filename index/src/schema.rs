@@ -5,8 +5,10 @@
 //! term lookup, `sw`/`ew`/`co`/`pr` and `*` wildcards are automata over one path's
 //! terms. `message` is also a text field for word search. `created` (milliseconds)
 //! and `sequence` are indexed and fast for ranges and sorting; `tenant` is its own
-//! keyword field because every query is scoped to one tenant. The stored document is
-//! the JWS alone: it carries the signed payload, so nothing is stored twice.
+//! keyword field because every query is scoped to one tenant; `buckets` holds the
+//! tenant's time buckets of `created` ([`crate::buckets`]) so time ranges read one
+//! tenant's postings. The stored document is the JWS alone: it carries the signed
+//! payload, so nothing is stored twice.
 
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, NumericOptions, STORED, STRING, Schema, TEXT, TextFieldIndexing,
@@ -31,6 +33,8 @@ pub struct IndexSchema {
     pub keyword: Field,
     /// `message`, tokenized for word search.
     pub message: Field,
+    /// Tenant-scoped time buckets of `created`.
+    pub buckets: Field,
     /// The JWS (stored only).
     pub jws: Field,
 }
@@ -46,11 +50,13 @@ impl IndexSchema {
         // Raw terms without positions: exact values, never phrase-searched.
         let keyword_indexing =
             TextFieldIndexing::default().set_tokenizer("raw").set_index_option(IndexRecordOption::Basic);
-        let keyword =
-            builder.add_text_field("kw", TextOptions::default().set_indexing_options(keyword_indexing));
+        let keyword = builder
+            .add_text_field("kw", TextOptions::default().set_indexing_options(keyword_indexing.clone()));
         let message = builder.add_text_field("message", TEXT);
+        let buckets =
+            builder.add_text_field("buckets", TextOptions::default().set_indexing_options(keyword_indexing));
         let jws = builder.add_text_field("jws", STORED);
-        IndexSchema { schema: builder.build(), tenant, id, created, sequence, keyword, message, jws }
+        IndexSchema { schema: builder.build(), tenant, id, created, sequence, keyword, message, buckets, jws }
     }
 }
 

@@ -39,6 +39,9 @@ pub fn document(schema: &IndexSchema, envelope: &SignedRecord) -> Result<Tantivy
     document.add_text(schema.tenant, &envelope.tenant_id);
     document.add_text(schema.id, &envelope.id);
     document.add_i64(schema.created, envelope.created);
+    for term in crate::buckets::document_terms(&envelope.tenant_id, envelope.created) {
+        document.add_text(schema.buckets, term);
+    }
     document.add_u64(schema.sequence, envelope.sequence as u64);
     document.add_text(schema.jws, &envelope.jws);
     if let Some(message) = record.get("message").and_then(Value::as_str) {

@@ -1,0 +1,165 @@
+//! The query-api's flags and env variables (`--flag` ↔ `AUDIT_FLAG`), validated once.
+//!
+//! The token policy flags have the tokenizer's names and env variables, so one setting
+//! serves both: the query-api must know which attributes hold tokens to search them
+//! by clear value.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use audit_core::auth::{AuthArgs, AuthConfig};
+use audit_core::auth::service::ServiceCredential;
+use audit_core::telemetry::LogArgs;
+use clap::{ArgAction, Parser};
+
+use crate::QueryError;
+use crate::catalogue::Catalogue;
+
+/// Command line of the query-api.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "query-api", version, about = "SCIM search over the audit trail")]
+pub struct QueryArgs {
+    /// Log settings.
+    #[command(flatten)]
+    pub log: LogArgs,
+    /// Bearer token rules.
+    #[command(flatten)]
+    pub auth: AuthArgs,
+    /// Address of the API, `/metrics`, `/healthz`, `/.well-known/jwks.json`.
+    #[arg(long, env = "AUDIT_QUERY_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Directory of the indexer's shards.
+    #[arg(long, env = "AUDIT_INDEX_DIR", default_value = "data/index")]
+    pub index_dir: PathBuf,
+    /// JWK Set of the record-signing keys, current and retired (the signer's key
+    /// directory writes it).
+    #[arg(long, env = "AUDIT_SIGNING_JWKS_FILE", default_value = "data/keys/signing/jwks.json")]
+    pub signing_jwks_file: PathBuf,
+    /// Base URL of the vault.
+    #[arg(long, env = "AUDIT_VAULT_URL", default_value = "http://127.0.0.1:8081")]
+    pub vault_url: String,
+    /// This service's vault credential, `name:secret`.
+    #[arg(long, env = "AUDIT_VAULT_CREDENTIAL")]
+    pub vault_credential: ServiceCredential,
+    /// Whether `targetUserId.id` and `actingUserId.id` hold tokens (tokenizer policy).
+    #[arg(long, env = "AUDIT_TOKENIZE_USER_IDS", default_value_t = true, action = ArgAction::Set)]
+    pub tokenize_user_ids: bool,
+    /// Whether `host` holds a token (tokenizer policy).
+    #[arg(long, env = "AUDIT_TOKENIZE_HOST", default_value_t = true, action = ArgAction::Set)]
+    pub tokenize_host: bool,
+    /// Whether `message` has tokens inside (tokenizer policy).
+    #[arg(long, env = "AUDIT_TOKENIZE_MESSAGE", default_value_t = true, action = ArgAction::Set)]
+    pub tokenize_message: bool,
+    /// Event codes tokenized whole (tokenizer policy).
+    #[arg(long, env = "AUDIT_TOKENIZE_CODES", value_delimiter = ',', default_value = "USN,ERI,UER,ATV")]
+    pub tokenize_codes: Vec<String>,
+    /// Event codes with tokens inside (tokenizer policy).
+    #[arg(long, env = "AUDIT_SCAN_CODES", value_delimiter = ',', default_value = "ARP")]
+    pub scan_codes: Vec<String>,
+    /// Longest time a request may take, in milliseconds.
+    #[arg(long, env = "AUDIT_REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
+    pub request_timeout_ms: u64,
+    /// Largest request body, in bytes.
+    #[arg(long, env = "AUDIT_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
+    pub max_body_bytes: usize,
+}
+
+/// Validated query-api settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// API address.
+    pub listen: SocketAddr,
+    /// Shard directory.
+    pub index_dir: PathBuf,
+    /// Signing keys' JWK Set file.
+    pub signing_jwks_file: PathBuf,
+    /// Vault base URL.
+    pub vault_url: String,
+    /// Vault credential.
+    pub vault_credential: ServiceCredential,
+    /// Bearer token rules.
+    pub auth: AuthConfig,
+    /// Which attributes hold tokens.
+    pub catalogue: Catalogue,
+    /// Request time limit.
+    pub request_timeout: Duration,
+    /// Request body limit.
+    pub max_body_bytes: usize,
+}
+
+impl QueryArgs {
+    /// Checks every value once.
+    pub fn validate(&self) -> Result<Config, QueryError> {
+        let invalid = |name: &'static str, reason: &str| QueryError::Config { name, reason: reason.into() };
+        if !self.vault_url.starts_with("http://") && !self.vault_url.starts_with("https://") {
+            return Err(invalid("vault-url", "must be an http:// or https:// url"));
+        }
+        if self.request_timeout_ms == 0 {
+            return Err(invalid("request-timeout-ms", "must be positive"));
+        }
+        if self.max_body_bytes < 1024 {
+            return Err(invalid("max-body-bytes", "must be at least 1024"));
+        }
+        let auth = self.auth.validate().map_err(|error| QueryError::Config { name: "auth", reason: error.to_string() })?;
+        Ok(Config {
+            listen: self.listen,
+            index_dir: self.index_dir.clone(),
+            signing_jwks_file: self.signing_jwks_file.clone(),
+            vault_url: self.vault_url.clone(),
+            vault_credential: self.vault_credential.clone(),
+            auth,
+            catalogue: self.catalogue(),
+            request_timeout: Duration::from_millis(self.request_timeout_ms),
+            max_body_bytes: self.max_body_bytes,
+        })
+    }
+
+    fn catalogue(&self) -> Catalogue {
+        let mut whole: Vec<String> = Vec::new();
+        if self.tokenize_user_ids {
+            whole.extend(["targetUserId.id".into(), "actingUserId.id".into()]);
+        }
+        if self.tokenize_host {
+            whole.push("host".into());
+        }
+        whole.extend(self.tokenize_codes.iter().map(|code| format!("action.actionParameters.{code}")));
+        let mut embedded: Vec<String> = self.scan_codes.iter().map(|code| format!("action.actionParameters.{code}")).collect();
+        if self.tokenize_message {
+            embedded.push("message".into());
+        }
+        Catalogue::new(&whole, &embedded)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(extra: &[&str]) -> QueryArgs {
+        let mut argv = vec!["query-api", "--vault-credential", "query-api:0123456789abcdef0123"];
+        argv.extend(extra);
+        QueryArgs::parse_from(argv)
+    }
+
+    #[test]
+    fn defaults_follow_the_tokenizer_policy() {
+        let config = args(&[]).validate().unwrap();
+        assert_eq!(config.catalogue, Catalogue::default());
+        let narrowed = args(&["--tokenize-host", "false", "--tokenize-codes", "USN"]).validate().unwrap();
+        assert_ne!(narrowed.catalogue, Catalogue::default());
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let cases = [
+            (vec!["--vault-url", "ftp://x"], "vault-url"),
+            (vec!["--request-timeout-ms", "0"], "request-timeout-ms"),
+            (vec!["--max-body-bytes", "10"], "max-body-bytes"),
+        ];
+        for (extra, name) in cases {
+            let error = args(&extra).validate().unwrap_err();
+            assert!(matches!(error, QueryError::Config { name: found, .. } if found == name), "{error}");
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! `query-api`: parse flags, start logs, serve until SIGTERM.
+
+use std::process::ExitCode;
+
+use audit_core::{service, telemetry};
+use clap::Parser;
+use query_api::QueryArgs;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = QueryArgs::parse();
+    telemetry::init(&args.log);
+    service::serve(args.validate(), |config| config.listen, query_api::run).await
+}

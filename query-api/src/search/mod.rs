@@ -1,0 +1,200 @@
+//! Searching the indexer's shards: every `shard-NNNN` directory under the index
+//! directory, each read through a reader that reloads on the indexer's commits.
+//!
+//! A search runs one query per shard, counting every match (the exact total) and
+//! keeping the first `startIndex + count` by `created`; the shards' heads are merged
+//! with a fixed tie order (shard, then document), so pages do not overlap or skip
+//! while the index is unchanged. Pages deeper than [`MAX_WINDOW`] are refused rather
+//! than computed. New shards are picked up by [`Shards::refresh`].
+
+pub mod created;
+pub mod query;
+
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
+
+use audit_index::schema::IndexSchema;
+use tantivy::collector::{Count, TopDocs};
+use tantivy::query::{Query, TermQuery};
+use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::{DocAddress, Index, IndexReader, Order, ReloadPolicy, Searcher, TantivyDocument, Term};
+
+use crate::QueryError;
+use crate::plan::Node;
+
+/// Deepest result a page may reach (`startIndex + count`).
+pub const MAX_WINDOW: usize = 100_000;
+
+/// Sort order by `created`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortOrder {
+    /// Oldest first.
+    Ascending,
+    /// Newest first.
+    Descending,
+}
+
+/// Which slice of the results to return.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    /// Results to skip (`startIndex - 1`).
+    pub offset: usize,
+    /// Results to return.
+    pub count: usize,
+    /// Order by `created`.
+    pub order: SortOrder,
+}
+
+/// One page of results: the exact total and the JWS of each record on the page.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Page {
+    /// Every match of the query.
+    pub total: usize,
+    /// The page's records, as stored (compact JWS).
+    pub records: Vec<String>,
+}
+
+struct Shard {
+    partition: i32,
+    reader: IndexReader,
+}
+
+/// The shards under one index directory.
+pub struct Shards {
+    root: PathBuf,
+    schema: IndexSchema,
+    open: RwLock<Vec<Shard>>,
+}
+
+impl std::fmt::Debug for Shards {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("Shards").field("root", &self.root).finish_non_exhaustive()
+    }
+}
+
+impl Shards {
+    /// The shards under `root` (none yet is fine: they appear as the indexer creates them).
+    pub fn open(root: &Path) -> Result<Shards, QueryError> {
+        let shards = Shards { root: root.to_owned(), schema: IndexSchema::new(), open: RwLock::new(Vec::new()) };
+        shards.refresh()?;
+        Ok(shards)
+    }
+
+    /// Opens shards created since the last call; returns how many are open.
+    pub fn refresh(&self) -> Result<usize, QueryError> {
+        let io = |source| QueryError::Io { context: "cannot list the index directory", source };
+        let entries = match std::fs::read_dir(&self.root) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(error) => return Err(io(error)),
+        };
+        let known: Vec<i32> = self.read().iter().map(|shard| shard.partition).collect();
+        let mut found = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(partition) = name.to_str().and_then(|name| name.strip_prefix("shard-")?.parse().ok()) else {
+                continue;
+            };
+            if known.contains(&partition) || !entry.path().join("meta.json").exists() {
+                continue;
+            }
+            found.push(Shard { partition, reader: open_reader(&entry.path())? });
+        }
+        let mut open = self.open.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        open.extend(found);
+        open.sort_by_key(|shard| shard.partition);
+        Ok(open.len())
+    }
+
+    /// The index schema.
+    pub fn schema(&self) -> &IndexSchema {
+        &self.schema
+    }
+
+    /// Current searchers of every shard.
+    pub fn searchers(&self) -> Vec<Searcher> {
+        self.read().iter().map(|shard| shard.reader.searcher()).collect()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Vec<Shard>> {
+        self.open.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+fn open_reader(dir: &Path) -> Result<IndexReader, QueryError> {
+    let index_error = |source| QueryError::Index { path: dir.to_owned(), source };
+    let index = Index::open_in_dir(dir).map_err(index_error)?;
+    index.reader_builder().reload_policy(ReloadPolicy::OnCommitWithDelay).try_into().map_err(index_error)
+}
+
+/// One page of `tenant`'s records matching `node`.
+pub fn search(shards: &Shards, tenant: &str, node: &Node, page: PageRequest) -> Result<Page, QueryError> {
+    let query = query::tenant_query(shards.schema(), tenant, node)?;
+    let searchers = shards.searchers();
+    let window = page.offset.saturating_add(page.count);
+    if page.count == 0 || window > MAX_WINDOW {
+        let total = count(&searchers, query.as_ref())?;
+        if page.count > 0 && page.offset < total {
+            return Err(QueryError::TooMany(format!(
+                "pages end at result {MAX_WINDOW}; narrow the filter (for example by created) to go further"
+            )));
+        }
+        return Ok(Page { total, records: Vec::new() });
+    }
+    let order = match page.order {
+        SortOrder::Ascending => Order::Asc,
+        SortOrder::Descending => Order::Desc,
+    };
+    let collector = (Count, TopDocs::with_limit(window).order_by_fast_field::<i64>("created", order));
+    let mut total = 0;
+    let mut heads: Vec<(i64, usize, DocAddress)> = Vec::new();
+    for (shard, searcher) in searchers.iter().enumerate() {
+        let (matched, top) = searcher.search(query.as_ref(), &collector).map_err(|source| index_error(shards, source))?;
+        total += matched;
+        heads.extend(top.into_iter().map(|(created, address)| (created.unwrap_or_default(), shard, address)));
+    }
+    heads.sort_by(|left, right| {
+        let by_created = left.0.cmp(&right.0);
+        let by_created = if page.order == SortOrder::Descending { by_created.reverse() } else { by_created };
+        by_created.then((left.1, left.2).cmp(&(right.1, right.2)))
+    });
+    let records = heads
+        .into_iter()
+        .skip(page.offset)
+        .take(page.count)
+        .map(|(_, shard, address)| stored_jws(shards, &searchers[shard], address))
+        .collect::<Result<_, _>>()?;
+    Ok(Page { total, records })
+}
+
+/// The JWS of `tenant`'s record `id`, if the tenant has it.
+pub fn by_id(shards: &Shards, tenant: &str, id: &str) -> Result<Option<String>, QueryError> {
+    let schema = shards.schema();
+    let id_query = TermQuery::new(Term::from_field_text(schema.id, id), IndexRecordOption::Basic);
+    let tenant_query = TermQuery::new(Term::from_field_text(schema.tenant, tenant), IndexRecordOption::Basic);
+    let query = tantivy::query::BooleanQuery::intersection(vec![Box::new(id_query), Box::new(tenant_query)]);
+    for searcher in shards.searchers() {
+        let found = searcher.search(&query, &TopDocs::with_limit(1).order_by_score()).map_err(|source| index_error(shards, source))?;
+        if let Some((_, address)) = found.first() {
+            return stored_jws(shards, &searcher, *address).map(Some);
+        }
+    }
+    Ok(None)
+}
+
+fn count(searchers: &[Searcher], query: &dyn Query) -> Result<usize, QueryError> {
+    let mut total = 0;
+    for searcher in searchers {
+        total += searcher.search(query, &Count).map_err(|source| QueryError::Index { path: PathBuf::new(), source })?;
+    }
+    Ok(total)
+}
+
+fn stored_jws(shards: &Shards, searcher: &Searcher, address: DocAddress) -> Result<String, QueryError> {
+    let document: TantivyDocument = searcher.doc(address).map_err(|source| index_error(shards, source))?;
+    Ok(document.get_first(shards.schema().jws).and_then(|value| value.as_str()).unwrap_or_default().to_owned())
+}
+
+fn index_error(shards: &Shards, source: tantivy::TantivyError) -> QueryError {
+    QueryError::Index { path: shards.root.clone(), source }
+}

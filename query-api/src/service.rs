@@ -1,0 +1,164 @@
+//! A search from request to response, independent of HTTP: parse the filter, resolve
+//! clear values of tokenized attributes in the vault, search the shards, verify,
+//! detokenize the page with one vault call, shape the SCIM ListResponse.
+//!
+//! The index work (search, document reads, signature checks) runs on the blocking
+//! pool, so a heavy query never stalls the server's other requests.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use audit_core::auth::Principal;
+use audit_core::vault_api::{DetokenizeRequest, LookupRequest, MatchRequest, Requester};
+use audit_core::vault_client::VaultClient;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::QueryError;
+use crate::catalogue::Catalogue;
+use crate::keys::SigningKeys;
+use crate::plan::{Needs, Plan, Resolved, plan};
+use crate::render::{Resource, detokenize, resources, revealed_values, tokens};
+use crate::search::{PageRequest, Shards, SortOrder};
+
+/// The SCIM ListResponse schema.
+pub const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+/// Largest page (SPEC section 6).
+pub const MAX_COUNT: usize = 100;
+/// Most tokens one pattern on a tokenized attribute may resolve to.
+pub const MATCH_LIMIT: usize = 1_000;
+
+/// A SCIM SearchRequest (RFC 7644 section 3.4.3); unknown members are ignored.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchRequest {
+    /// The filter; none matches every record.
+    pub filter: Option<String>,
+    /// Page size (capped at 100; negative is 0).
+    pub count: Option<i64>,
+    /// 1-based index of the first result (0 and below behave as 1).
+    pub start_index: Option<i64>,
+    /// Only `created`.
+    pub sort_by: Option<String>,
+    /// `ascending`/`asc` (default) or `descending`/`desc`.
+    pub sort_order: Option<String>,
+}
+
+/// What searches need.
+pub struct QueryService {
+    /// The index.
+    pub shards: Arc<Shards>,
+    /// The vault.
+    pub vault: VaultClient,
+    /// Attributes and their token policy.
+    pub catalogue: Catalogue,
+    /// Record-signing keys.
+    pub keys: Arc<SigningKeys>,
+}
+
+impl QueryService {
+    /// One page of `tenant`'s records for `principal`.
+    pub async fn search(&self, principal: &Principal, request: SearchRequest) -> Result<Value, QueryError> {
+        let tenant = principal.tenant.clone();
+        let page = page_request(&request)?;
+        let plan = self.plan(&tenant, request.filter.as_deref()).await?;
+        let shards = self.shards.clone();
+        let verifier = plan.verify.then(|| self.keys.verifier());
+        let (total, mut resources) = blocking(move || {
+            let found = crate::search::search(&shards, &tenant, &plan.node, page)?;
+            Ok((found.total, resources(&found.records, &tenant, verifier.as_deref())))
+        })
+        .await?;
+        self.reveal(principal, &mut resources).await?;
+        let start_index = page.offset + 1;
+        Ok(json!({
+            "schemas": [LIST_RESPONSE],
+            "totalResults": total,
+            "startIndex": start_index,
+            "itemsPerPage": resources.len(),
+            "Resources": resources.into_iter().map(|resource| resource.body).collect::<Vec<_>>(),
+        }))
+    }
+
+    /// `tenant`'s record `id`, verified.
+    pub async fn get(&self, principal: &Principal, id: String) -> Result<Resource, QueryError> {
+        let tenant = principal.tenant.clone();
+        let shards = self.shards.clone();
+        let verifier = self.keys.verifier();
+        let mut found = blocking(move || {
+            let jws = crate::search::by_id(&shards, &tenant, &id)?.ok_or(QueryError::NotFound)?;
+            Ok(resources(&[jws], &tenant, Some(&verifier)))
+        })
+        .await?;
+        self.reveal(principal, &mut found).await?;
+        found.pop().ok_or(QueryError::NotFound)
+    }
+
+    /// The plan of `filter`, clear values of tokenized attributes resolved in the vault.
+    async fn plan(&self, tenant: &str, filter: Option<&str>) -> Result<Plan, QueryError> {
+        let filter = filter
+            .filter(|text| !text.trim().is_empty())
+            .map(crate::filter::parse)
+            .transpose()
+            .map_err(|error| QueryError::filter(error.to_string()))?;
+        let mut needs = Needs::default();
+        let first = plan(filter.as_ref(), &self.catalogue, &mut needs)?;
+        if needs.lookups.is_empty() && needs.matches.is_empty() {
+            return Ok(first);
+        }
+        let mut resolved = Resolved::new(self.lookup(tenant, &needs.lookups).await?, Vec::new());
+        for (op, value) in needs.matches {
+            let request = MatchRequest { tenant: tenant.to_owned(), op, value, limit: MATCH_LIMIT };
+            resolved.matches.push(self.vault.match_values(&request).await?.tokens);
+        }
+        plan(filter.as_ref(), &self.catalogue, &mut resolved)
+    }
+
+    async fn lookup(&self, tenant: &str, values: &[String]) -> Result<HashMap<String, String>, QueryError> {
+        if values.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let request = LookupRequest { tenant: tenant.to_owned(), values: values.to_vec() };
+        let answer = self.vault.lookup(&request).await?;
+        let pairs = values.iter().zip(answer.tokens).filter_map(|(value, token)| Some((value.clone(), token?)));
+        Ok(pairs.collect())
+    }
+
+    /// Detokenizes a page with one vault call (recorded by the vault as an access).
+    async fn reveal(&self, principal: &Principal, page: &mut [Resource]) -> Result<(), QueryError> {
+        let tokens = tokens(page);
+        if tokens.is_empty() {
+            return Ok(());
+        }
+        let request = DetokenizeRequest {
+            tenant: principal.tenant.clone(),
+            tokens,
+            on_behalf_of: Requester { subject: principal.subject.clone(), reason: "search".into() },
+        };
+        let answer = self.vault.detokenize(&request).await?;
+        detokenize(page, &revealed_values(request.tokens, answer.values));
+        Ok(())
+    }
+}
+
+fn page_request(request: &SearchRequest) -> Result<PageRequest, QueryError> {
+    if let Some(sort_by) = &request.sort_by
+        && !sort_by.eq_ignore_ascii_case("created")
+    {
+        return Err(QueryError::invalid_value("sortBy supports only created"));
+    }
+    let order = match request.sort_order.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("ascending" | "asc") => SortOrder::Ascending,
+        Some("descending" | "desc") => SortOrder::Descending,
+        Some(_) => return Err(QueryError::invalid_value("sortOrder is ascending, descending, asc or desc")),
+    };
+    let count = request.count.unwrap_or(MAX_COUNT as i64).clamp(0, MAX_COUNT as i64) as usize;
+    let offset = request.start_index.unwrap_or(1).max(1) as usize - 1;
+    Ok(PageRequest { offset, count, order })
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, QueryError> + Send + 'static,
+) -> Result<T, QueryError> {
+    tokio::task::spawn_blocking(work).await.map_err(|error| QueryError::Task(error.to_string()))?
+}

@@ -1,0 +1,132 @@
+//! The query-api as production runs it (`run()` on port 0), over a real vault (its own
+//! `run()`, SQLite, the embedded broker for its access events) and real shards holding
+//! the suite's signed records.
+
+#![allow(dead_code, reason = "each test binary uses part of the support")]
+
+pub mod dataset;
+
+use audit_broker::EmbeddedBroker;
+use audit_core::auth::issuer::{Issuer, TokenSpec};
+use audit_core::auth::service::ServiceCredential;
+use audit_core::vault_client::VaultClient;
+use clap::Parser;
+use tokio_util::sync::CancellationToken;
+
+use dataset::Clear;
+
+/// A running query-api and everything under it.
+pub struct Stack {
+    /// `http://127.0.0.1:PORT` of the query-api.
+    pub base: String,
+    /// Mints bearer tokens the query-api accepts.
+    pub issuer: Issuer,
+    /// The records, clear.
+    pub records: Vec<Clear>,
+    /// Directory of the shards.
+    pub index_dir: std::path::PathBuf,
+    /// The HTTP client.
+    pub http: reqwest::Client,
+    shutdown: CancellationToken,
+    _broker: EmbeddedBroker,
+    _dirs: Vec<tempfile::TempDir>,
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+impl Stack {
+    /// A bearer token for `tenant` with `roles`.
+    pub fn bearer(&self, tenant: &str, roles: &[&str]) -> String {
+        let roles: Vec<String> = roles.iter().map(|role| role.to_string()).collect();
+        self.issuer.mint(&TokenSpec { subject: "auditor@corp", tenant, roles: &roles, ttl_seconds: 300 })
+    }
+
+    /// An org admin's token for `tenant`.
+    pub fn admin(&self, tenant: &str) -> String {
+        self.bearer(tenant, &["ORG_ADMIN"])
+    }
+
+    /// The records of `tenant`, clear.
+    pub fn of(&self, tenant: &str) -> Vec<&Clear> {
+        self.records.iter().filter(|clear| clear.record.tenant_id == tenant).collect()
+    }
+}
+
+/// Starts the vault, fills the index and starts the query-api.
+pub async fn start() -> Stack {
+    let _ = tracing_subscriber::fmt().with_env_filter("warn,query_api=debug").try_init();
+    let dir = tempfile::tempdir().unwrap();
+    let (broker, broker_dir) = testkit::kafka::broker().await;
+    let issuer = Issuer::generate();
+    let auth_jwks = dir.path().join("auth-jwks.json");
+    std::fs::write(&auth_jwks, serde_json::to_string(&issuer.jwks()).unwrap()).unwrap();
+    let credential = ServiceCredential::generate("query-api");
+    let shutdown = CancellationToken::new();
+    let vault_url = start_vault(&dir, &broker.bootstrap(), &credential, &shutdown).await;
+
+    let records = dataset::clear_records();
+    let vault = VaultClient::new(&vault_url, &credential);
+    let tokens = dataset::tokenize(&vault, &records).await;
+    let tokenized: Vec<_> = records.iter().map(|clear| dataset::tokenized(clear, &tokens)).collect();
+    let keys = dir.path().join("keys");
+    let envelopes = dataset::sign(&keys, &tokenized);
+    let index_dir = dir.path().join("index");
+    dataset::index(&index_dir, &envelopes);
+
+    let config = query_api::QueryArgs::parse_from([
+        "query-api".to_owned(),
+        format!("--index-dir={}", index_dir.display()),
+        format!("--signing-jwks-file={}", keys.join("jwks.json").display()),
+        format!("--vault-url={vault_url}"),
+        format!("--vault-credential={}", credential.expose()),
+        format!("--auth-jwks-file={}", auth_jwks.display()),
+        "--max-body-bytes=4096".to_owned(),
+    ])
+    .validate()
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(query_api::run(config, listener, shutdown.clone()));
+    let http = reqwest::Client::new();
+    wait_healthy(&http, &base).await;
+    Stack { base, issuer, records, index_dir, http, shutdown, _broker: broker, _dirs: vec![dir, broker_dir] }
+}
+
+async fn start_vault(
+    dir: &tempfile::TempDir,
+    bootstrap: &str,
+    credential: &ServiceCredential,
+    shutdown: &CancellationToken,
+) -> String {
+    let config = vault::VaultArgs::parse_from([
+        "vault".to_owned(),
+        format!("--kafka={bootstrap}"),
+        format!("--database=sqlite:{}", dir.path().join("vault.db").display()),
+        format!("--master-key-file={}", dir.path().join("master.key").display()),
+        "--create-master-key=true".to_owned(),
+        format!("--auth-jwks-file={}", dir.path().join("auth-jwks.json").display()),
+        format!("--service-credentials={}", credential.expose()),
+    ])
+    .validate()
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(vault::run(config, listener, shutdown.clone()));
+    url
+}
+
+async fn wait_healthy(http: &reqwest::Client, base: &str) {
+    for _ in 0..100 {
+        if let Ok(response) = http.get(format!("{base}/healthz")).send().await
+            && response.status().is_success()
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("query-api did not become healthy");
+}

@@ -66,6 +66,11 @@ pub fn signing_key_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("keys").join("signing")
 }
 
+/// The JWK Set the key directory on `data_dir` publishes (`KeyDir::jwks_path`).
+pub fn signing_jwks_file(data_dir: &Path) -> PathBuf {
+    signing_key_dir(data_dir).join("jwks.json")
+}
+
 /// Runs the subcommand.
 pub fn run(args: KeysArgs) -> anyhow::Result<()> {
     match args.command {

@@ -1,8 +1,11 @@
 //! `auditctl`: the audit trail's command line.
 
+mod api;
+mod export;
 mod keys;
 mod produce;
 mod reindex;
+mod search;
 mod token;
 mod up;
 mod verify;
@@ -39,6 +42,17 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Rebuild the search shards from audit.signed (stop the indexer first).
     Reindex(reindex::ReindexArgs),
+    /// Search a tenant's records through the query-api; prints the SCIM ListResponse.
+    ///
+    /// Exit code 0 on an answer, 1 when the query-api could not be reached, refused
+    /// or failed, 2 when the flags are wrong.
+    Search(search::SearchArgs),
+    /// Export a tenant's signed records through the query-api, for `auditctl verify`.
+    ///
+    /// Exit code 0 when the whole export was written, 1 when the query-api could not
+    /// be reached, refused or failed, or the export broke off, 2 when the flags are
+    /// wrong.
+    Export(export::ExportArgs),
 }
 
 #[tokio::main]
@@ -51,8 +65,10 @@ async fn main() -> ExitCode {
         Command::Token(args) => token::run(args),
         Command::Keys(args) => keys::run(args),
         Command::Reindex(args) => reindex::run(args).await,
-        // Its own exit codes: 1 means "does not verify", so errors cannot share it.
+        // Their own exit codes: 1 and 2 mean different failures.
         Command::Verify(args) => return verify::run(args),
+        Command::Search(args) => return search::run(args).await,
+        Command::Export(args) => return export::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

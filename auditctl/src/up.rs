@@ -2,12 +2,13 @@
 //!
 //! Starts the embedded broker with durable SQLite storage under the data directory
 //! (or uses `--kafka`), the vault on an embedded database, then every pipeline
-//! service on its default address. The local token issuer's key, the record signing
-//! keys (created on first start) and the vault's master key live under the data
-//! directory; service credentials are fresh random
-//! secrets for each run, since every service runs in this process. On SIGTERM or
-//! Ctrl-C the pipeline services drain first (finish their batch, commit, leave the
-//! group), then the vault they call while draining, and the broker last.
+//! service and the query-api on their default addresses. The local token issuer's
+//! key, the record signing keys (created on first start) and the vault's master key
+//! live under the data directory; the vault credentials of the tokenizer and the
+//! query-api are fresh random secrets for each run, since every service runs in this
+//! process. On SIGTERM or Ctrl-C the pipeline services drain first (finish their
+//! batch, commit, leave the group) and the query-api finishes its requests, then the
+//! vault they call while stopping goes, and the broker last.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -18,7 +19,7 @@ use audit_core::auth::issuer::Issuer;
 use audit_core::auth::service::ServiceCredential;
 use audit_core::shutdown;
 
-use crate::keys::signing_key_dir;
+use crate::keys::{signing_jwks_file, signing_key_dir};
 use clap::{Args, Parser};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -53,42 +54,38 @@ pub struct UpArgs {
     /// The vault's API (also its `/metrics` and `/healthz`).
     #[arg(long, env = "AUDIT_VAULT_LISTEN", default_value = "127.0.0.1:8081")]
     vault_listen: SocketAddr,
+    /// The query-api: SCIM search, the signing keys' JWK Set, `/metrics`, `/healthz`.
+    #[arg(long, env = "AUDIT_QUERY_LISTEN", default_value = "127.0.0.1:8080")]
+    query_listen: SocketAddr,
 }
+
+/// Name of the query-api's vault credential.
+const QUERY_API_CREDENTIAL: &str = "query-api";
 
 type Service<E> = tokio::task::JoinHandle<Result<(), E>>;
 
 /// Runs the stack until a signal.
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
-    let (broker, bootstrap) = match &args.kafka {
-        Some(kafka) => (None, kafka.clone()),
-        None => {
-            let broker = start_broker(&args).await?;
-            let bootstrap = broker.bootstrap();
-            (Some(broker), bootstrap)
-        }
-    };
+    let (broker, bootstrap) = broker_or_kafka(&args).await?;
     let shutdown = shutdown::on_signal();
     let vault_shutdown = CancellationToken::new();
     let tokenizer_credential = ServiceCredential::generate(tokenizer::SERVICE);
-    let vault = start_vault(&args, &bootstrap, &tokenizer_credential, &vault_shutdown).await?;
+    let query_credential = ServiceCredential::generate(QUERY_API_CREDENTIAL);
+    let credentials = [tokenizer_credential.clone(), query_credential.clone()];
+    let vault = start_vault(&args, &bootstrap, &credentials, &vault_shutdown).await?;
     let ingestor = start_ingestor(&args, &bootstrap, &shutdown).await?;
     let tokenizer = start_tokenizer(&args, &bootstrap, &tokenizer_credential, &shutdown).await?;
     let signer = start_signer(&args, &bootstrap, &shutdown).await?;
     let indexer = start_indexer(&args, &bootstrap, &shutdown).await?;
-    eprintln!("audit trail starting: kafka {bootstrap}, data in {}", args.data_dir.display());
-    eprintln!("  vault      http://{}  (TokensVault API, /healthz, /metrics)", args.vault_listen);
-    eprintln!("  ingestor   http://{}/healthz  http://{0}/metrics", args.ingestor_ops_listen);
-    eprintln!("  tokenizer  http://{}/healthz  http://{0}/metrics", args.tokenizer_ops_listen);
-    eprintln!("  signer     http://{}/healthz  http://{0}/metrics", args.signer_ops_listen);
-    eprintln!("  indexer    http://{}/healthz  http://{0}/metrics", args.indexer_ops_listen);
-    eprintln!("  signing keys (JWK Set): {}", signing_key_dir(&args.data_dir).join("jwks.json").display());
-    eprintln!("  a bearer token: auditctl token --tenant <tenant> --role ORG_ADMIN");
-    eprintln!("press Ctrl-C to stop");
+    let query = start_query_api(&args, &query_credential, &shutdown).await?;
+    print_banner(&args, &bootstrap);
     let ingested = ingestor.await.context("ingestor task")?;
     let tokenized = tokenizer.await.context("tokenizer task")?;
     let signed = signer.await.context("signer task")?;
     let indexed = indexer.await.context("indexer task")?;
-    // The tokenizer has drained: the vault may go, then the broker.
+    let queried = query.await.context("query-api task")?;
+    // The tokenizer has drained and the query-api answered its last request: the
+    // vault may go, then the broker.
     vault_shutdown.cancel();
     let vaulted = vault.await.context("vault task")?;
     if let Some(broker) = broker {
@@ -98,7 +95,32 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     tokenized.context("tokenizer stopped")?;
     signed.context("signer stopped")?;
     indexed.context("indexer stopped")?;
+    queried.context("query-api stopped")?;
     vaulted.context("vault stopped")
+}
+
+/// The embedded broker and its address, or none and the `--kafka` cluster's.
+async fn broker_or_kafka(args: &UpArgs) -> anyhow::Result<(Option<EmbeddedBroker>, String)> {
+    if let Some(kafka) = &args.kafka {
+        return Ok((None, kafka.clone()));
+    }
+    let broker = start_broker(args).await?;
+    let bootstrap = broker.bootstrap();
+    Ok((Some(broker), bootstrap))
+}
+
+fn print_banner(args: &UpArgs, bootstrap: &str) {
+    eprintln!("audit trail starting: kafka {bootstrap}, data in {}", args.data_dir.display());
+    eprintln!("  vault      http://{}  (TokensVault API, /healthz, /metrics)", args.vault_listen);
+    eprintln!("  query-api  http://{}  (AuditRecords SCIM API, /healthz, /metrics)", args.query_listen);
+    eprintln!("  ingestor   http://{}/healthz  http://{0}/metrics", args.ingestor_ops_listen);
+    eprintln!("  tokenizer  http://{}/healthz  http://{0}/metrics", args.tokenizer_ops_listen);
+    eprintln!("  signer     http://{}/healthz  http://{0}/metrics", args.signer_ops_listen);
+    eprintln!("  indexer    http://{}/healthz  http://{0}/metrics", args.indexer_ops_listen);
+    eprintln!("  signing keys (JWK Set): {}", signing_jwks_file(&args.data_dir).display());
+    eprintln!("  a bearer token: auditctl token --tenant <tenant> --role ORG_ADMIN");
+    eprintln!("  search: auditctl search --tenant <tenant> --verify --url http://{}", args.query_listen);
+    eprintln!("press Ctrl-C to stop");
 }
 
 async fn start_broker(args: &UpArgs) -> anyhow::Result<EmbeddedBroker> {
@@ -123,25 +145,37 @@ async fn start_ingestor(
     Ok(tokio::spawn(ingestor::run(config, listener, shutdown.clone())))
 }
 
+/// Where the local token issuer's key is under `data_dir`.
+pub fn local_issuer_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("keys").join("issuer.key")
+}
+
 /// The local token issuer's key, created under the data directory on first use.
 pub fn local_issuer(data_dir: &Path) -> anyhow::Result<Issuer> {
-    let path = data_dir.join("keys").join("issuer.key");
+    let path = local_issuer_path(data_dir);
     Issuer::load_or_create(&path)
         .with_context(|| format!("loading the local token issuer key {}", path.display()))
 }
 
+/// The JWK Set of the local token issuer, which the vault and the query-api trust.
+fn auth_jwks_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("keys").join("jwks.json")
+}
+
+/// Writes the issuer's JWK Set, then starts the vault accepting `services`.
 async fn start_vault(
     args: &UpArgs,
     bootstrap: &str,
-    tokenizer: &ServiceCredential,
+    services: &[ServiceCredential],
     shutdown: &CancellationToken,
 ) -> anyhow::Result<Service<vault::VaultError>> {
-    let jwks_file = args.data_dir.join("keys").join("jwks.json");
+    let jwks_file = auth_jwks_file(&args.data_dir);
     let jwks = serde_json::to_string_pretty(&local_issuer(&args.data_dir)?.jwks())?;
     std::fs::write(&jwks_file, jwks).with_context(|| format!("writing {}", jwks_file.display()))?;
     let vault_dir = args.data_dir.join("vault");
     std::fs::create_dir_all(&vault_dir).with_context(|| format!("creating {}", vault_dir.display()))?;
     let path = |path: PathBuf| path.display().to_string();
+    let services: Vec<String> = services.iter().map(ServiceCredential::expose).collect();
     let config = vault::VaultArgs::parse_from([
         "vault".to_owned(),
         format!("--kafka={bootstrap}"),
@@ -151,7 +185,7 @@ async fn start_vault(
         format!("--master-key-file={}", path(vault_dir.join("master.key"))),
         "--create-master-key=true".to_owned(),
         format!("--auth-jwks-file={}", path(jwks_file)),
-        format!("--service-credentials={}", tokenizer.expose()),
+        format!("--service-credentials={}", services.join(",")),
     ])
     .validate()?;
     let listener = TcpListener::bind(config.listen)
@@ -202,4 +236,29 @@ async fn start_indexer(
         .await
         .with_context(|| format!("binding the indexer ops server on {}", config.ops_listen))?;
     Ok(tokio::spawn(indexer::run(config, listener, shutdown.clone())))
+}
+
+/// The query-api over the indexer's shards, verifying with the signer's published
+/// keys, trusting the issuer's tokens the vault trusts; starts before the signer has
+/// written its keys or the indexer its shards, and picks both up when they appear.
+async fn start_query_api(
+    args: &UpArgs,
+    credential: &ServiceCredential,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Service<query_api::QueryError>> {
+    let path = |path: PathBuf| path.display().to_string();
+    let config = query_api::QueryArgs::parse_from([
+        "query-api".to_owned(),
+        format!("--listen={}", args.query_listen),
+        format!("--index-dir={}", path(args.data_dir.join("index"))),
+        format!("--signing-jwks-file={}", path(signing_jwks_file(&args.data_dir))),
+        format!("--vault-url=http://{}", args.vault_listen),
+        format!("--vault-credential={}", credential.expose()),
+        format!("--auth-jwks-file={}", path(auth_jwks_file(&args.data_dir))),
+    ])
+    .validate()?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding the query-api on {}", config.listen))?;
+    Ok(tokio::spawn(query_api::run(config, listener, shutdown.clone())))
 }

@@ -54,9 +54,7 @@ fn verify(args: &VerifyArgs) -> Result<ExportReport, String> {
     let file = File::open(&args.file).map_err(read_error)?;
     // A non-file (a pipe) has no length: the bar then counts bytes without an end.
     let size = file.metadata().map(|metadata| metadata.len()).unwrap_or(0);
-    // The stack's key directory writes its JWK Set under this name (`KeyDir::jwks_path`).
-    let jwks =
-        args.jwks.clone().unwrap_or_else(|| crate::keys::signing_key_dir(&args.data_dir).join("jwks.json"));
+    let jwks = args.jwks.clone().unwrap_or_else(|| crate::keys::signing_jwks_file(&args.data_dir));
     let keys = PublicKeys::from_jwks_file(&jwks).map_err(|error| jwks_error(&jwks, error))?;
     let chain = if args.no_chain { ChainMode::Skip } else { ChainMode::Check };
     let progress = progress_bar(size);

@@ -28,6 +28,7 @@ fn start_stack(data_dir: &Path, broker_port: u16) -> Stack {
         .args(["--signer-ops-listen", &format!("127.0.0.1:{}", free_port())])
         .args(["--indexer-ops-listen", &format!("127.0.0.1:{}", free_port())])
         .args(["--vault-listen", &format!("127.0.0.1:{}", free_port())])
+        .args(["--query-listen", &format!("127.0.0.1:{}", free_port())])
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()

@@ -8,8 +8,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use audit_core::auth::{AuthArgs, AuthConfig};
 use audit_core::auth::service::ServiceCredential;
+use audit_core::auth::{AuthArgs, AuthConfig};
 use audit_core::telemetry::LogArgs;
 use clap::{ArgAction, Parser};
 
@@ -101,7 +101,10 @@ impl QueryArgs {
         if self.max_body_bytes < 1024 {
             return Err(invalid("max-body-bytes", "must be at least 1024"));
         }
-        let auth = self.auth.validate().map_err(|error| QueryError::Config { name: "auth", reason: error.to_string() })?;
+        let auth = self
+            .auth
+            .validate()
+            .map_err(|error| QueryError::Config { name: "auth", reason: error.to_string() })?;
         Ok(Config {
             listen: self.listen,
             index_dir: self.index_dir.clone(),
@@ -124,7 +127,8 @@ impl QueryArgs {
             whole.push("host".into());
         }
         whole.extend(self.tokenize_codes.iter().map(|code| format!("action.actionParameters.{code}")));
-        let mut embedded: Vec<String> = self.scan_codes.iter().map(|code| format!("action.actionParameters.{code}")).collect();
+        let mut embedded: Vec<String> =
+            self.scan_codes.iter().map(|code| format!("action.actionParameters.{code}")).collect();
         if self.tokenize_message {
             embedded.push("message".into());
         }

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
-use audit_core::integrity::{PublicKeys, Verifier};
 use audit_core::integrity::keys::Jwks;
+use audit_core::integrity::{PublicKeys, Verifier};
 
 /// The keys as last read.
 struct Loaded {

@@ -11,12 +11,14 @@
 //!   time ranges read through tenant-scoped time buckets.
 //! - [`render`]: stored records as SCIM resources: verified, detokenized, no JWS.
 //! - [`service`]: one search from request to ListResponse.
+//! - [`export`]: a tenant's signed records streamed as JSON lines for offline checks.
 //! - [`keys`]: the record-signing keys served as JWKS and used to verify.
 //! - [`http`]: endpoints, limits, the one error-to-response mapping.
 
 pub mod catalogue;
 pub mod config;
 pub mod error;
+pub mod export;
 pub mod filter;
 pub mod http;
 pub mod keys;
@@ -44,7 +46,11 @@ pub const SERVICE: &str = "query_api";
 const REFRESH_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Serves the API on `listener` until `shutdown`; in-flight requests finish.
-pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<(), QueryError> {
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), QueryError> {
     let (registry, metrics) = metrics::QueryMetrics::register()?;
     let health = Health::default();
     let shards = Arc::new(search::Shards::open(&config.index_dir)?);
@@ -53,7 +59,12 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         .await
         .map_err(|error| QueryError::Config { name: "auth", reason: error.to_string() })?;
     auth.spawn_refresh(shutdown.clone());
-    tokio::spawn(refresh(RefreshParams { shards: shards.clone(), keys: keys.clone(), metrics: metrics.clone(), shutdown: shutdown.clone() }));
+    tokio::spawn(refresh(RefreshParams {
+        shards: shards.clone(),
+        keys: keys.clone(),
+        metrics: metrics.clone(),
+        shutdown: shutdown.clone(),
+    }));
     let service = service::QueryService {
         shards,
         vault: VaultClient::new(&config.vault_url, &config.vault_credential),

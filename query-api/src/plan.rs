@@ -119,7 +119,11 @@ impl Resolver for Resolved {
 }
 
 /// Translates `filter` (or every record when `None`) into a plan.
-pub fn plan(filter: Option<&Filter>, catalogue: &Catalogue, resolver: &mut dyn Resolver) -> Result<Plan, QueryError> {
+pub fn plan(
+    filter: Option<&Filter>,
+    catalogue: &Catalogue,
+    resolver: &mut dyn Resolver,
+) -> Result<Plan, QueryError> {
     let mut conjuncts = Vec::new();
     if let Some(filter) = filter {
         flatten_and(filter, &mut conjuncts);

@@ -85,7 +85,10 @@ fn verify_is_taken_from_the_top_level_conjunction_only() {
 #[test]
 fn tokenized_attributes_are_searched_by_their_tokens() {
     let whole = planned("targetUserId.id eq \"admin@company.com\"").unwrap();
-    assert_eq!(whole.node, Node::Or(vec![term("targetuserid.id=admin@company.com"), term("targetuserid.id=tok-admin")]));
+    assert_eq!(
+        whole.node,
+        Node::Or(vec![term("targetuserid.id=admin@company.com"), term("targetuserid.id=tok-admin")])
+    );
     let unknown = planned("targetUserId.id eq \"nobody@company.com\"").unwrap();
     assert_eq!(unknown.node, term("targetuserid.id=nobody@company.com"));
     let pattern = planned("targetUserId.id sw adm").unwrap();
@@ -105,14 +108,19 @@ fn tokenized_attributes_are_searched_by_their_tokens() {
 
 #[test]
 fn the_first_pass_collects_what_the_vault_must_answer() {
-    let filter = parse("targetUserId.id eq \"a@x.com\" or actingUserId.id eq \"a@x.com\" or host sw 10.").unwrap();
+    let filter =
+        parse("targetUserId.id eq \"a@x.com\" or actingUserId.id eq \"a@x.com\" or host sw 10.").unwrap();
     let mut needs = Needs::default();
     plan(Some(&filter), &Catalogue::default(), &mut needs).unwrap();
     assert_eq!(needs.lookups, vec!["a@x.com".to_owned()]);
     assert_eq!(needs.matches, vec![(MatchOp::Sw, "10.".to_owned())]);
     let mut none = Needs::default();
-    plan(Some(&parse("result eq X and created gt 2022-11-27T12:00:00Z").unwrap()), &Catalogue::default(), &mut none)
-        .unwrap();
+    plan(
+        Some(&parse("result eq X and created gt 2022-11-27T12:00:00Z").unwrap()),
+        &Catalogue::default(),
+        &mut none,
+    )
+    .unwrap();
     assert!(none.lookups.is_empty() && none.matches.is_empty(), "no vault call for clear attributes");
 }
 
@@ -129,7 +137,9 @@ fn unknown_attributes_and_bad_values_are_invalid_filters() {
     ];
     for (filter, expected) in cases {
         match planned(filter) {
-            Err(QueryError::InvalidFilter(detail)) => assert!(detail.contains(expected), "{filter}: {detail}"),
+            Err(QueryError::InvalidFilter(detail)) => {
+                assert!(detail.contains(expected), "{filter}: {detail}")
+            }
             other => panic!("{filter}: {other:?}"),
         }
     }

@@ -69,16 +69,20 @@ pub fn resources(records: &[String], tenant: &str, verifier: Option<&Verifier>) 
 }
 
 fn resource(jws: &str, tenant: &str, integrity: Integrity) -> Resource {
-    let payload = CompactJws::parse(jws).ok().and_then(|parsed| serde_json::from_slice::<Value>(&parsed.payload).ok());
+    let payload =
+        CompactJws::parse(jws).ok().and_then(|parsed| serde_json::from_slice::<Value>(&parsed.payload).ok());
     let Some(Value::Object(mut fields)) = payload else {
-        let body = serde_json::json!({ "schemas": [RECORD_SCHEMA], "integrityStatus": Integrity::Tainted.as_str() });
+        let body =
+            serde_json::json!({ "schemas": [RECORD_SCHEMA], "integrityStatus": Integrity::Tainted.as_str() });
         return Resource { body, integrity: Integrity::Tainted, tokenized_paths: Vec::new() };
     };
     // A payload of another tenant is shown as tainted and never detokenized here.
     let foreign = fields.get("tenantId").and_then(Value::as_str) != Some(tenant);
     let integrity = if foreign { Integrity::Tainted } else { integrity };
     let tokenized_paths = match fields.get("tokenizedPaths") {
-        Some(Value::Array(paths)) if !foreign => paths.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+        Some(Value::Array(paths)) if !foreign => {
+            paths.iter().filter_map(Value::as_str).map(str::to_owned).collect()
+        }
         _ => Vec::new(),
     };
     for field in CHAIN_FIELDS {
@@ -104,7 +108,9 @@ fn drop_nulls(fields: &mut Map<String, Value>) {
 
 /// `created` milliseconds as `2023-01-04T16:04:34.678Z`.
 pub fn rfc3339(millis: i64) -> String {
-    Utc.timestamp_millis_opt(millis).single().map_or_else(|| millis.to_string(), |time| time.to_rfc3339_opts(SecondsFormat::Millis, true))
+    Utc.timestamp_millis_opt(millis)
+        .single()
+        .map_or_else(|| millis.to_string(), |time| time.to_rfc3339_opts(SecondsFormat::Millis, true))
 }
 
 /// Every distinct token of `resources`, in first-seen order.

@@ -17,7 +17,9 @@ fn key() -> SigningKeyPair {
 
 fn verifier() -> Verifier {
     let key = key();
-    let jwks = audit_core::integrity::keys::Jwks { keys: vec![audit_core::integrity::keys::Jwk::ed25519(&key.kid, &key.key.verifying_key())] };
+    let jwks = audit_core::integrity::keys::Jwks {
+        keys: vec![audit_core::integrity::keys::Jwk::ed25519(&key.kid, &key.key.verifying_key())],
+    };
     Verifier::new(PublicKeys::from_jwks(&jwks).unwrap())
 }
 
@@ -37,7 +39,11 @@ fn record(tenant: &str) -> TokenizedRecord {
         return_value: Some(BTreeMap::from([("response".into(), "SUCCESS".into())])),
         message: None,
         host: Some(HOST_TOKEN.into()),
-        target_user: Some(UserRef { id: Some(USER_TOKEN.into()), immutable_id: Some("11092".into()), session: None }),
+        target_user: Some(UserRef {
+            id: Some(USER_TOKEN.into()),
+            immutable_id: Some("11092".into()),
+            session: None,
+        }),
         acting_user: None,
         external_id: Some("IDP-test-company".into()),
         event_id: Some("e-1".into()),

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 
 use crate::QueryError;
 use crate::catalogue::Catalogue;
+use crate::export::ExportStream;
 use crate::keys::SigningKeys;
 use crate::plan::{Needs, Plan, Resolved, plan};
 use crate::render::{Resource, detokenize, resources, revealed_values, tokens};
@@ -42,6 +43,16 @@ pub struct SearchRequest {
     pub sort_by: Option<String>,
     /// `ascending`/`asc` (default) or `descending`/`desc`.
     pub sort_order: Option<String>,
+}
+
+/// An export request: which records (all when no filter).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExportRequest {
+    /// The filter.
+    pub filter: Option<String>,
+    /// Accepted and ignored, as in a SearchRequest.
+    pub schemas: Option<Vec<String>>,
 }
 
 /// What searches need.
@@ -94,6 +105,20 @@ impl QueryService {
         found.pop().ok_or(QueryError::NotFound)
     }
 
+    /// `tenant`'s records matching `filter`, streamed in chain order (no verification,
+    /// no detokenization: the lines are the signed records as stored).
+    pub async fn export(
+        &self,
+        principal: &Principal,
+        filter: Option<String>,
+    ) -> Result<ExportStream, QueryError> {
+        let tenant = principal.tenant.clone();
+        let plan = self.plan(&tenant, filter.as_deref()).await?;
+        let shards = self.shards.clone();
+        let found = blocking(move || crate::search::export(&shards, &tenant, &plan.node)).await?;
+        Ok(crate::export::stream(found))
+    }
+
     /// The plan of `filter`, clear values of tokenized attributes resolved in the vault.
     async fn plan(&self, tenant: &str, filter: Option<&str>) -> Result<Plan, QueryError> {
         let filter = filter
@@ -120,7 +145,8 @@ impl QueryService {
         }
         let request = LookupRequest { tenant: tenant.to_owned(), values: values.to_vec() };
         let answer = self.vault.lookup(&request).await?;
-        let pairs = values.iter().zip(answer.tokens).filter_map(|(value, token)| Some((value.clone(), token?)));
+        let pairs =
+            values.iter().zip(answer.tokens).filter_map(|(value, token)| Some((value.clone(), token?)));
         Ok(pairs.collect())
     }
 

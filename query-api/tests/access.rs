@@ -109,7 +109,8 @@ async fn tenants_never_see_each_other() {
         async move {
             let body = json!({ "filter": filter, "count": 100 });
             let url = format!("{}/scim/{tenant}/v2/AuditRecords/.search", stack.base);
-            let response = stack.http.post(url).bearer_auth(stack.admin(tenant)).json(&body).send().await.unwrap();
+            let response =
+                stack.http.post(url).bearer_auth(stack.admin(tenant)).json(&body).send().await.unwrap();
             response.json::<Value>().await.unwrap()
         }
     };
@@ -117,14 +118,31 @@ async fn tenants_never_see_each_other() {
     assert_eq!(t2["totalResults"], stack.of("t2").len());
     assert!(t2["Resources"].as_array().unwrap().iter().all(|resource| resource["tenantId"] == "t2"));
     let t1_id = stack.of("t1")[0].id().to_owned();
-    for filter in [format!("id eq \"{t1_id}\""), "tenantId eq t1".into(), "targetUserId.id eq \"user1@company.com\" and tenantId pr".into()] {
+    for filter in [
+        format!("id eq \"{t1_id}\""),
+        "tenantId eq t1".into(),
+        "targetUserId.id eq \"user1@company.com\" and tenantId pr".into(),
+    ] {
         let leaked = search("t2", Box::leak(filter.clone().into_boxed_str())).await;
-        let ids: Vec<&str> = leaked["Resources"].as_array().unwrap().iter().filter_map(|r| r["id"].as_str()).collect();
+        let ids: Vec<&str> =
+            leaked["Resources"].as_array().unwrap().iter().filter_map(|r| r["id"].as_str()).collect();
         assert!(ids.iter().all(|id| id.starts_with("t2-")), "{filter}: {ids:?}");
     }
-    let by_id = stack.http.get(format!("{}/scim/t2/v2/AuditRecords/{t1_id}", stack.base)).bearer_auth(stack.admin("t2")).send().await.unwrap();
+    let by_id = stack
+        .http
+        .get(format!("{}/scim/t2/v2/AuditRecords/{t1_id}", stack.base))
+        .bearer_auth(stack.admin("t2"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(by_id.status(), 404, "another tenant's record is not found");
-    let own = stack.http.get(format!("{}/scim/t1/v2/AuditRecords/{t1_id}", stack.base)).bearer_auth(stack.admin("t1")).send().await.unwrap();
+    let own = stack
+        .http
+        .get(format!("{}/scim/t1/v2/AuditRecords/{t1_id}", stack.base))
+        .bearer_auth(stack.admin("t1"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(own.status(), 200);
     let record: Value = own.json().await.unwrap();
     assert_eq!(record["integrityStatus"], "validated");
@@ -140,8 +158,28 @@ async fn a_record_edited_in_the_index_is_tainted() {
     let url = format!("{}/scim/t1/v2/AuditRecords/.search", stack.base);
     let mut statuses = Vec::new();
     for _ in 0..100 {
-        let page: Value = stack.http.post(&url).bearer_auth(stack.admin("t1")).json(&body).send().await.unwrap().json().await.unwrap();
-        statuses = page["Resources"].as_array().unwrap().iter().map(|r| (r["id"].as_str().unwrap_or("?").to_owned(), r["integrityStatus"].as_str().unwrap().to_owned())).collect();
+        let page: Value = stack
+            .http
+            .post(&url)
+            .bearer_auth(stack.admin("t1"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        statuses = page["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["id"].as_str().unwrap_or("?").to_owned(),
+                    r["integrityStatus"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
         if statuses.iter().any(|(_, status)| status == "tainted") {
             break;
         }
@@ -152,7 +190,17 @@ async fn a_record_edited_in_the_index_is_tainted() {
         assert_eq!(status, expected, "{id}");
     }
     assert!(statuses.iter().any(|(id, _)| *id == victim), "the edited record is still found");
-    let unverified: Value = stack.http.post(&url).bearer_auth(stack.admin("t1")).json(&json!({"count": 1})).send().await.unwrap().json().await.unwrap();
+    let unverified: Value = stack
+        .http
+        .post(&url)
+        .bearer_auth(stack.admin("t1"))
+        .json(&json!({"count": 1}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(unverified["Resources"][0]["integrityStatus"], "unverified");
 }
 
@@ -166,7 +214,13 @@ fn tamper(stack: &Stack, id: &str) {
         let searcher = reader.searcher();
         let term = tantivy::Term::from_field_text(schema.id, id);
         let query = tantivy::query::TermQuery::new(term.clone(), tantivy::schema::IndexRecordOption::Basic);
-        let Some((_, address)) = searcher.search(&query, &tantivy::collector::TopDocs::with_limit(1).order_by_score()).unwrap().pop() else { continue };
+        let Some((_, address)) = searcher
+            .search(&query, &tantivy::collector::TopDocs::with_limit(1).order_by_score())
+            .unwrap()
+            .pop()
+        else {
+            continue;
+        };
         let document: tantivy::TantivyDocument = searcher.doc(address).unwrap();
         let jws = document.get_first(schema.jws).and_then(|value| value.as_str()).unwrap().to_owned();
         let mut parts: Vec<String> = jws.split('.').map(str::to_owned).collect();

@@ -73,23 +73,31 @@ fn cases() -> Vec<Case> {
         page("externalId le \"API-test-company\"", |r| r.n % 2 == 1),
         page("message pr", |r| r.record.message.is_some()),
         page("created eq 2022-11-27T05:00:05Z", |r| r.n == 5),
-        page("created ge 2022-11-27T05:00:05Z and created le 2022-11-27T07:00:07Z", |r| (5..=7).contains(&r.n)),
+        page("created ge 2022-11-27T05:00:05Z and created le 2022-11-27T07:00:07Z", |r| {
+            (5..=7).contains(&r.n)
+        }),
         page("created ne 2022-11-27T05:00:05Z", |r| r.n != 5),
         page("created lt \"2022-11-27T10:00:00Z\"", |r| r.created() < BASE + 10 * HOUR),
         // Boolean structure.
-        page("(action.actionName eq \"createUser\" or action.actionName eq \"deleteUser\") and result eq RESPONSE_SUCCESS", |r| {
-            matches!(r.action(), "createUser" | "deleteUser") && r.result() == "RESPONSE_SUCCESS"
-        }),
+        page(
+            "(action.actionName eq \"createUser\" or action.actionName eq \"deleteUser\") and result eq RESPONSE_SUCCESS",
+            |r| matches!(r.action(), "createUser" | "deleteUser") && r.result() == "RESPONSE_SUCCESS",
+        ),
         page("not (result eq RESPONSE_SUCCESS)", |r| r.result() != "RESPONSE_SUCCESS"),
-        page("not (action.actionName eq createUser or action.actionName eq deleteUser) and result eq RESPONSE_FAILURE", |r| {
-            !matches!(r.action(), "createUser" | "deleteUser") && r.result() == "RESPONSE_FAILURE"
-        }),
-        page("((action.actionName eq updateUser) or (externalId eq API-test-company and result eq RESPONSE_FAILURE))", |r| {
-            r.action() == "updateUser" || (r.n % 2 == 1 && r.result() == "RESPONSE_FAILURE")
-        }),
-        page("action.actionName eq updateUser or action.actionName eq deleteUser and result eq RESPONSE_FAILURE", |r| {
-            r.action() == "updateUser" || (r.action() == "deleteUser" && r.result() == "RESPONSE_FAILURE")
-        }),
+        page(
+            "not (action.actionName eq createUser or action.actionName eq deleteUser) and result eq RESPONSE_FAILURE",
+            |r| !matches!(r.action(), "createUser" | "deleteUser") && r.result() == "RESPONSE_FAILURE",
+        ),
+        page(
+            "((action.actionName eq updateUser) or (externalId eq API-test-company and result eq RESPONSE_FAILURE))",
+            |r| r.action() == "updateUser" || (r.n % 2 == 1 && r.result() == "RESPONSE_FAILURE"),
+        ),
+        page(
+            "action.actionName eq updateUser or action.actionName eq deleteUser and result eq RESPONSE_FAILURE",
+            |r| {
+                r.action() == "updateUser" || (r.action() == "deleteUser" && r.result() == "RESPONSE_FAILURE")
+            },
+        ),
         page("not (created lt 2022-11-29T00:00:00Z) and not (result eq RESPONSE_FAILURE)", |r| {
             r.created() >= BASE + 48 * HOUR && r.result() != "RESPONSE_FAILURE"
         }),
@@ -103,7 +111,9 @@ fn cases() -> Vec<Case> {
         page("actingUserId.id eq \"admin@company.com\"", |r| r.n % 2 == 0),
         page("host eq \"10.7.252.3\"", |r| r.n % 5 == 3),
         page("targetUserId.id sw \"user2\"", |r| r.target().starts_with("user2")),
-        page("targetUserId.id eq \"*@company.com\" and result eq RESPONSE_FAILURE", |r| r.result() == "RESPONSE_FAILURE"),
+        page("targetUserId.id eq \"*@company.com\" and result eq RESPONSE_FAILURE", |r| {
+            r.result() == "RESPONSE_FAILURE"
+        }),
         page("message co \"user0@company.com\"", |r| r.n % 10 == 0 && r.n % 4 == 0),
         page("action.actionParameters.USN eq user3", |r| r.n % 4 == 3),
         page("action.actionParameters.ARP co \"10.7.252.38\"", |r| r.n % 5 == 4),
@@ -112,7 +122,9 @@ fn cases() -> Vec<Case> {
         page("ACTION.ACTIONNAME eq createUser and Result EQ RESPONSE_SUCCESS", |r| {
             r.action() == "createUser" && r.result() == "RESPONSE_SUCCESS"
         }),
-        page("urn:hid:scim:api:idp:2.0:AuditRecord:result eq RESPONSE_FAILURE", |r| r.result() == "RESPONSE_FAILURE"),
+        page("urn:hid:scim:api:idp:2.0:AuditRecord:result eq RESPONSE_FAILURE", |r| {
+            r.result() == "RESPONSE_FAILURE"
+        }),
         // Paging and sorting.
         paged(json!({"startIndex": 0, "count": 5}), Order::Asc, 1, 5),
         paged(json!({"startIndex": 1, "count": 1, "sortOrder": "desc"}), Order::Desc, 1, 1),
@@ -121,9 +133,19 @@ fn cases() -> Vec<Case> {
         paged(json!({"count": 0}), Order::Asc, 1, 0),
         paged(json!({"count": -3}), Order::Asc, 1, 0),
         paged(json!({"count": 500}), Order::Asc, 1, 100),
-        paged(json!({"startIndex": 101, "count": 500, "sortBy": "CREATED", "sortOrder": "descending"}), Order::Desc, 101, 100),
+        paged(
+            json!({"startIndex": 101, "count": 500, "sortBy": "CREATED", "sortOrder": "descending"}),
+            Order::Desc,
+            101,
+            100,
+        ),
         paged(json!({"filter": "", "sortOrder": "asc", "count": 7, "startIndex": 3}), Order::Asc, 3, 7),
-        paged(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "count": 2}), Order::Asc, 1, 2),
+        paged(
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "count": 2}),
+            Order::Asc,
+            1,
+            2,
+        ),
         // Refused.
         invalid_filter("password eq secret"),
         invalid_filter("result eq"),
@@ -204,7 +226,11 @@ fn assert_whole(resource: &Value, clear: &Clear, integrity: &str, context: &str)
     assert_eq!(resource["integrityStatus"], integrity, "{context}");
     assert_eq!(resource["tenantId"], "t1", "{context}");
     assert_eq!(resource["targetUserId"]["id"], clear.target(), "{context}");
-    assert_eq!(resource["actingUserId"]["id"], record.acting_user.as_ref().unwrap().id.as_deref().unwrap(), "{context}");
+    assert_eq!(
+        resource["actingUserId"]["id"],
+        record.acting_user.as_ref().unwrap().id.as_deref().unwrap(),
+        "{context}"
+    );
     assert_eq!(resource["host"], record.host.as_deref().unwrap(), "{context}");
     assert_eq!(resource["action"]["actionParameters"], json!(record.action.action_parameters), "{context}");
     assert_eq!(resource["message"].as_str(), record.message.as_deref(), "{context}");

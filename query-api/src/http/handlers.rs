@@ -8,24 +8,66 @@ use axum::response::{IntoResponse, Response};
 
 use super::{AppState, OPENAPI, measured, scim_json};
 use crate::QueryError;
-use crate::service::SearchRequest;
+use crate::service::{ExportRequest, SearchRequest};
 use audit_core::auth::Principal;
 
 /// `POST /scim/{tenant}/v2/AuditRecords/.search`.
-pub async fn search(State(state): State<AppState>, Path(tenant): Path<String>, headers: HeaderMap, body: Body) -> Response {
+pub async fn search(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     measured(&state, "search", async {
         let principal = authorize(&state, &headers, &tenant)?;
         check_content_type(&headers)?;
-        let bytes = axum::body::to_bytes(body, state.max_body_bytes)
-            .await
-            .map_err(|_| QueryError::TooLarge { limit: state.max_body_bytes })?;
-        let request: SearchRequest = serde_json::from_slice(&bytes).map_err(|error| QueryError::InvalidRequest {
-            scim_type: "invalidSyntax",
-            detail: format!("body is not a SCIM SearchRequest: {}", error_position(&error)),
-        })?;
+        let request: SearchRequest = read_json(&state, body, "a SCIM SearchRequest").await?;
         respond(&state, &principal, request).await
     })
     .await
+}
+
+/// `POST /scim/{tenant}/v2/AuditRecords/.export`: JSON lines of signed records.
+pub async fn export(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    measured(&state, "export", async {
+        let principal = authorize(&state, &headers, &tenant)?;
+        check_content_type(&headers)?;
+        let request: ExportRequest = read_json(&state, body, "an export request").await?;
+        let export = state.service.export(&principal, request.filter).await?;
+        let chunks = futures::stream::unfold(export.chunks, |mut chunks| async move {
+            chunks.recv().await.map(|chunk| (chunk, chunks))
+        });
+        let mut response = Body::from_stream(chunks).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/x-ndjson"));
+        headers.insert(EXPORT_COUNT, header::HeaderValue::from(export.count));
+        Ok(response)
+    })
+    .await
+}
+
+/// Header of an export's response: how many lines it holds.
+pub const EXPORT_COUNT: &str = "x-audit-export-count";
+
+/// The body, within the size limit, parsed as `what` (an empty body is `{}`).
+async fn read_json<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    body: Body,
+    what: &str,
+) -> Result<T, QueryError> {
+    let bytes = axum::body::to_bytes(body, state.max_body_bytes)
+        .await
+        .map_err(|_| QueryError::TooLarge { limit: state.max_body_bytes })?;
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
+    serde_json::from_slice(bytes).map_err(|error| QueryError::InvalidRequest {
+        scim_type: "invalidSyntax",
+        detail: format!("body is not {what}: {}", error_position(&error)),
+    })
 }
 
 /// `GET /scim/{tenant}/v2/AuditRecords?filter=..&count=..` (RFC 7644 section 3.4.2).
@@ -46,7 +88,11 @@ pub async fn list(
     .await
 }
 
-async fn respond(state: &AppState, principal: &Principal, request: SearchRequest) -> Result<Response, QueryError> {
+async fn respond(
+    state: &AppState,
+    principal: &Principal,
+    request: SearchRequest,
+) -> Result<Response, QueryError> {
     let body = state.service.search(principal, request).await?;
     if let Some(records) = body["Resources"].as_array() {
         state.metrics.records(records);
@@ -90,7 +136,8 @@ fn authorize(state: &AppState, headers: &HeaderMap, tenant: &str) -> Result<Prin
 /// SCIM bodies are `application/scim+json`; plain JSON is accepted too.
 fn check_content_type(headers: &HeaderMap) -> Result<(), QueryError> {
     let Some(value) = headers.get(header::CONTENT_TYPE) else { return Ok(()) };
-    let media = value.to_str().unwrap_or_default().split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let media =
+        value.to_str().unwrap_or_default().split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
     if media == "application/scim+json" || media == "application/json" {
         Ok(())
     } else {
@@ -101,7 +148,9 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), QueryError> {
 /// Where a body failed to parse, without echoing its content.
 fn error_position(error: &serde_json::Error) -> String {
     match error.classify() {
-        serde_json::error::Category::Data => format!("a member has the wrong type (line {}, column {})", error.line(), error.column()),
+        serde_json::error::Category::Data => {
+            format!("a member has the wrong type (line {}, column {})", error.line(), error.column())
+        }
         _ => format!("malformed json at line {}, column {}", error.line(), error.column()),
     }
 }

@@ -48,11 +48,14 @@ pub struct AppState {
 pub fn router(state: AppState, ops_state: OpsState) -> Router {
     let api = Router::new()
         .route("/scim/{tenant}/v2/AuditRecords/.search", post(handlers::search))
+        .route("/scim/{tenant}/v2/AuditRecords/.export", post(handlers::export))
         .route("/scim/{tenant}/v2/AuditRecords", get(handlers::list))
         .route("/scim/{tenant}/v2/AuditRecords/{id}", get(handlers::get_record))
         .route("/.well-known/jwks.json", get(handlers::jwks))
         .route("/openapi.json", get(handlers::openapi))
-        .method_not_allowed_fallback(|| async { scim_error(StatusCode::METHOD_NOT_ALLOWED, None, "method not allowed") })
+        .method_not_allowed_fallback(|| async {
+            scim_error(StatusCode::METHOD_NOT_ALLOWED, None, "method not allowed")
+        })
         .with_state(state);
     api.merge(ops::router(ops_state))
         .fallback(|| async { scim_error(StatusCode::NOT_FOUND, None, "no such endpoint") })
@@ -70,7 +73,9 @@ where
     let started = Instant::now();
     let response = match tokio::time::timeout(state.timeout, handler).await {
         Ok(result) => result.unwrap_or_else(|error| error_response(&error)),
-        Err(_) => scim_error(StatusCode::SERVICE_UNAVAILABLE, None, "the request took too long; narrow it or retry"),
+        Err(_) => {
+            scim_error(StatusCode::SERVICE_UNAVAILABLE, None, "the request took too long; narrow it or retry")
+        }
     };
     state.metrics.request(endpoint, response.status().as_u16(), started.elapsed().as_secs_f64());
     response
@@ -88,7 +93,9 @@ pub fn error_response(error: &QueryError) -> Response {
                 scim_error(status, None, "authentication required")
             }
         }
-        QueryError::InvalidFilter(detail) => scim_error(StatusCode::BAD_REQUEST, Some("invalidFilter"), detail),
+        QueryError::InvalidFilter(detail) => {
+            scim_error(StatusCode::BAD_REQUEST, Some("invalidFilter"), detail)
+        }
         QueryError::InvalidRequest { scim_type, detail } => {
             scim_error(StatusCode::BAD_REQUEST, Some(scim_type), detail)
         }

@@ -98,7 +98,10 @@ fn escape(text: &str) -> String {
 /// `created op time`, in whole milliseconds.
 pub fn created(op: CompareOp, value: &str) -> Result<Node, QueryError> {
     if matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew) {
-        return Err(QueryError::filter(format!("created compares with eq ne gt ge lt le pr, not {}", op.name())));
+        return Err(QueryError::filter(format!(
+            "created compares with eq ne gt ge lt le pr, not {}",
+            op.name()
+        )));
     }
     if value.contains('*') {
         return Err(QueryError::filter("the * wildcard is not supported on created"));

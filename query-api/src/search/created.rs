@@ -48,7 +48,9 @@ impl CreatedWeight {
         for (terms, exact) in [(&cover.whole, false), (&cover.partial, true)] {
             for text in terms {
                 let term = Term::from_field_text(self.buckets, text);
-                let Some(mut postings) = index.read_postings(&term, IndexRecordOption::Basic)? else { continue };
+                let Some(mut postings) = index.read_postings(&term, IndexRecordOption::Basic)? else {
+                    continue;
+                };
                 let mut doc = postings.doc();
                 while doc != TERMINATED {
                     let inside = || column.first(doc).is_some_and(|created| (start..end).contains(&created));

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 
 use audit_index::schema::IndexSchema;
-use tantivy::collector::{Count, TopDocs};
+use tantivy::collector::{Count, DocSetCollector, TopDocs};
 use tantivy::query::{Query, TermQuery};
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::{DocAddress, Index, IndexReader, Order, ReloadPolicy, Searcher, TantivyDocument, Term};
@@ -75,7 +75,8 @@ impl std::fmt::Debug for Shards {
 impl Shards {
     /// The shards under `root` (none yet is fine: they appear as the indexer creates them).
     pub fn open(root: &Path) -> Result<Shards, QueryError> {
-        let shards = Shards { root: root.to_owned(), schema: IndexSchema::new(), open: RwLock::new(Vec::new()) };
+        let shards =
+            Shards { root: root.to_owned(), schema: IndexSchema::new(), open: RwLock::new(Vec::new()) };
         shards.refresh()?;
         Ok(shards)
     }
@@ -92,7 +93,8 @@ impl Shards {
         let mut found = Vec::new();
         for entry in entries.flatten() {
             let name = entry.file_name();
-            let Some(partition) = name.to_str().and_then(|name| name.strip_prefix("shard-")?.parse().ok()) else {
+            let Some(partition) = name.to_str().and_then(|name| name.strip_prefix("shard-")?.parse().ok())
+            else {
                 continue;
             };
             if known.contains(&partition) || !entry.path().join("meta.json").exists() {
@@ -149,7 +151,8 @@ pub fn search(shards: &Shards, tenant: &str, node: &Node, page: PageRequest) -> 
     let mut total = 0;
     let mut heads: Vec<(i64, usize, DocAddress)> = Vec::new();
     for (shard, searcher) in searchers.iter().enumerate() {
-        let (matched, top) = searcher.search(query.as_ref(), &collector).map_err(|source| index_error(shards, source))?;
+        let (matched, top) =
+            searcher.search(query.as_ref(), &collector).map_err(|source| index_error(shards, source))?;
         total += matched;
         heads.extend(top.into_iter().map(|(created, address)| (created.unwrap_or_default(), shard, address)));
     }
@@ -174,7 +177,9 @@ pub fn by_id(shards: &Shards, tenant: &str, id: &str) -> Result<Option<String>, 
     let tenant_query = TermQuery::new(Term::from_field_text(schema.tenant, tenant), IndexRecordOption::Basic);
     let query = tantivy::query::BooleanQuery::intersection(vec![Box::new(id_query), Box::new(tenant_query)]);
     for searcher in shards.searchers() {
-        let found = searcher.search(&query, &TopDocs::with_limit(1).order_by_score()).map_err(|source| index_error(shards, source))?;
+        let found = searcher
+            .search(&query, &TopDocs::with_limit(1).order_by_score())
+            .map_err(|source| index_error(shards, source))?;
         if let Some((_, address)) = found.first() {
             return stored_jws(shards, &searcher, *address).map(Some);
         }
@@ -185,16 +190,77 @@ pub fn by_id(shards: &Shards, tenant: &str, id: &str) -> Result<Option<String>, 
 fn count(searchers: &[Searcher], query: &dyn Query) -> Result<usize, QueryError> {
     let mut total = 0;
     for searcher in searchers {
-        total += searcher.search(query, &Count).map_err(|source| QueryError::Index { path: PathBuf::new(), source })?;
+        total += searcher
+            .search(query, &Count)
+            .map_err(|source| QueryError::Index { path: PathBuf::new(), source })?;
     }
     Ok(total)
 }
 
 fn stored_jws(shards: &Shards, searcher: &Searcher, address: DocAddress) -> Result<String, QueryError> {
     let document: TantivyDocument = searcher.doc(address).map_err(|source| index_error(shards, source))?;
-    Ok(document.get_first(shards.schema().jws).and_then(|value| value.as_str()).unwrap_or_default().to_owned())
+    Ok(document
+        .get_first(shards.schema().jws)
+        .and_then(|value| value.as_str())
+        .unwrap_or_default()
+        .to_owned())
 }
 
 fn index_error(shards: &Shards, source: tantivy::TantivyError) -> QueryError {
     QueryError::Index { path: shards.root.clone(), source }
+}
+
+/// `tenant`'s records matching `node` in chain (`sequence`) order, with the view of
+/// the shards they were found in: what an export streams.
+pub fn export(shards: &Shards, tenant: &str, node: &Node) -> Result<Export, QueryError> {
+    let query = query::tenant_query(shards.schema(), tenant, node)?;
+    let searchers = shards.searchers();
+    let mut records = Vec::new();
+    for (shard, searcher) in searchers.iter().enumerate() {
+        let addresses = searcher
+            .search(query.as_ref(), &DocSetCollector)
+            .map_err(|source| index_error(shards, source))?;
+        for address in addresses {
+            let segment = searcher.segment_reader(address.segment_ord);
+            let sequences =
+                segment.fast_fields().u64("sequence").map_err(|source| index_error(shards, source))?;
+            records.push(Stored {
+                sequence: sequences.first(address.doc_id).unwrap_or_default(),
+                shard,
+                address,
+            });
+        }
+    }
+    records.sort_by_key(|stored| (stored.sequence, stored.shard, stored.address));
+    Ok(Export { records, searchers, jws: shards.schema().jws, root: shards.root.clone() })
+}
+
+/// A stored record's place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stored {
+    /// Its tenant's sequence number.
+    pub sequence: u64,
+    shard: usize,
+    address: DocAddress,
+}
+
+/// The records of an export and the searchers they were found with: addresses are
+/// only meaningful within the view that produced them.
+pub struct Export {
+    /// The records, in chain order.
+    pub records: Vec<Stored>,
+    searchers: Vec<Searcher>,
+    jws: tantivy::schema::Field,
+    root: PathBuf,
+}
+
+impl Export {
+    /// The JWS stored at `stored`.
+    pub fn jws(&self, stored: &Stored) -> Result<String, QueryError> {
+        let searcher = &self.searchers[stored.shard];
+        let document: TantivyDocument = searcher
+            .doc(stored.address)
+            .map_err(|source| QueryError::Index { path: self.root.clone(), source })?;
+        Ok(document.get_first(self.jws).and_then(|value| value.as_str()).unwrap_or_default().to_owned())
+    }
 }

@@ -17,10 +17,8 @@ use crate::plan::Node;
 
 /// The query of `node` within `tenant`'s records.
 pub fn tenant_query(schema: &IndexSchema, tenant: &str, node: &Node) -> Result<Box<dyn Query>, QueryError> {
-    let scope: Box<dyn Query> = Box::new(TermQuery::new(
-        Term::from_field_text(schema.tenant, tenant),
-        IndexRecordOption::Basic,
-    ));
+    let scope: Box<dyn Query> =
+        Box::new(TermQuery::new(Term::from_field_text(schema.tenant, tenant), IndexRecordOption::Basic));
     let builder = Builder { schema, tenant };
     let clauses = match node {
         Node::All => return Ok(scope),
@@ -83,9 +81,10 @@ impl Builder<'_> {
                     .collect::<Result<_, QueryError>>()?;
                 Box::new(BooleanQuery::new(clauses))
             }
-            Node::Not(inner) => {
-                Box::new(BooleanQuery::new(vec![(Occur::Must, Box::new(AllQuery)), (Occur::MustNot, self.query(inner)?)]))
-            }
+            Node::Not(inner) => Box::new(BooleanQuery::new(vec![
+                (Occur::Must, Box::new(AllQuery)),
+                (Occur::MustNot, self.query(inner)?),
+            ])),
         })
     }
 }

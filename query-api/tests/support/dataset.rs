@@ -20,7 +20,8 @@ pub const HOUR: i64 = 3_600_000;
 /// Records of tenant `t1`; `t2` has a third as many.
 pub const T1_RECORDS: usize = 150;
 
-const ACTIONS: [&str; 5] = ["createUser", "deleteUser", "updateUser", "updatePassword", "indirectPrimaryAuthenticateUP"];
+const ACTIONS: [&str; 5] =
+    ["createUser", "deleteUser", "updateUser", "updatePassword", "indirectPrimaryAuthenticateUP"];
 
 /// A record as the platform sent it (clear values): what the API must give back.
 #[derive(Debug, Clone)]
@@ -57,13 +58,20 @@ impl Clear {
 /// Record `n` of `tenant`, clear.
 fn clear(tenant: &str, n: usize) -> Clear {
     let target = format!("user{}@company.com", n % 4);
-    let acting = if n.is_multiple_of(2) { "admin@company.com".to_owned() } else { "r7wcHxsAGjT7jweAjtQCwMw6".to_owned() };
+    let acting = if n.is_multiple_of(2) {
+        "admin@company.com".to_owned()
+    } else {
+        "r7wcHxsAGjT7jweAjtQCwMw6".to_owned()
+    };
     let mut parameters = BTreeMap::from([
         ("ATC".to_owned(), if n.is_multiple_of(2) { "AT_STDPWD" } else { "AT_EMPOOB" }.to_owned()),
         ("USN".to_owned(), format!("user{}", n % 4)),
     ]);
     if n % 5 == 4 {
-        parameters.insert("ARP".into(), "CONTEXT[{\"OPENID\":{\"scope\":\"openid\"}}],HOSTADDRESS[10.7.252.38]".into());
+        parameters.insert(
+            "ARP".into(),
+            "CONTEXT[{\"OPENID\":{\"scope\":\"openid\"}}],HOSTADDRESS[10.7.252.38]".into(),
+        );
     }
     let message = match n % 10 {
         0 => Some(format!("password reset mailed to {target}")),
@@ -77,12 +85,21 @@ fn clear(tenant: &str, n: usize) -> Clear {
         created: BASE + n as i64 * HOUR + n as i64 * 1_000,
         action: Action { action_name: ACTIONS[n % 5].to_owned(), action_parameters: parameters },
         result: Some(if failed { "RESPONSE_FAILURE" } else { "RESPONSE_SUCCESS" }.to_owned()),
-        return_value: Some(BTreeMap::from([("response".into(), if failed { "FAILURE" } else { "SUCCESS" }.into())])),
+        return_value: Some(BTreeMap::from([(
+            "response".into(),
+            if failed { "FAILURE" } else { "SUCCESS" }.into(),
+        )])),
         message,
         host: Some(format!("10.7.252.{}", n % 5)),
-        target_user: Some(UserRef { id: Some(target), immutable_id: Some(format!("{}", 11_000 + n % 4)), session: None }),
+        target_user: Some(UserRef {
+            id: Some(target),
+            immutable_id: Some(format!("{}", 11_000 + n % 4)),
+            session: None,
+        }),
         acting_user: Some(UserRef { id: Some(acting), immutable_id: Some("200".into()), session: None }),
-        external_id: Some(if n.is_multiple_of(2) { "IDP-test-company" } else { "API-test-company" }.to_owned()),
+        external_id: Some(
+            if n.is_multiple_of(2) { "IDP-test-company" } else { "API-test-company" }.to_owned(),
+        ),
         event_id: None,
         tokenized_paths: Vec::new(),
     };
@@ -114,9 +131,15 @@ fn personal_values(record: &TokenizedRecord) -> Vec<String> {
 pub async fn tokenize(vault: &VaultClient, records: &[Clear]) -> HashMap<(String, String), String> {
     let mut by_tenant: BTreeMap<String, Vec<TokenizeItem>> = BTreeMap::new();
     for clear in records {
-        let owner = Owner { id: clear.record.target_user.as_ref().and_then(|user| user.immutable_id.clone()), ext_id: None };
+        let owner = Owner {
+            id: clear.record.target_user.as_ref().and_then(|user| user.immutable_id.clone()),
+            ext_id: None,
+        };
         for value in personal_values(&clear.record) {
-            by_tenant.entry(clear.record.tenant_id.clone()).or_default().push(TokenizeItem { value, owner: owner.clone() });
+            by_tenant
+                .entry(clear.record.tenant_id.clone())
+                .or_default()
+                .push(TokenizeItem { value, owner: owner.clone() });
         }
     }
     let tenants: Vec<TenantValues> =
@@ -168,7 +191,10 @@ pub fn sign(keys: &Path, records: &[TokenizedRecord]) -> Vec<SignedRecord> {
         .iter()
         .map(|record| {
             let head = heads.get(&record.tenant_id).copied();
-            let link = ChainLink { sequence: head.map_or(1, |(sequence, _)| sequence + 1), prev_hash: head.map(|(_, hash)| hash) };
+            let link = ChainLink {
+                sequence: head.map_or(1, |(sequence, _)| sequence + 1),
+                prev_hash: head.map(|(_, hash)| hash),
+            };
             let sealed = seal(&key, record, link);
             heads.insert(record.tenant_id.clone(), (link.sequence, sealed.hash));
             sealed.envelope

@@ -25,6 +25,8 @@ pub struct Stack {
     pub records: Vec<Clear>,
     /// Directory of the shards.
     pub index_dir: std::path::PathBuf,
+    /// The record-signing keys' JWK Set.
+    pub signing_jwks: std::path::PathBuf,
     /// The HTTP client.
     pub http: reqwest::Client,
     shutdown: CancellationToken,
@@ -93,7 +95,17 @@ pub async fn start() -> Stack {
     tokio::spawn(query_api::run(config, listener, shutdown.clone()));
     let http = reqwest::Client::new();
     wait_healthy(&http, &base).await;
-    Stack { base, issuer, records, index_dir, http, shutdown, _broker: broker, _dirs: vec![dir, broker_dir] }
+    Stack {
+        base,
+        issuer,
+        records,
+        index_dir,
+        signing_jwks: keys.join("jwks.json"),
+        http,
+        shutdown,
+        _broker: broker,
+        _dirs: vec![dir, broker_dir],
+    }
 }
 
 async fn start_vault(

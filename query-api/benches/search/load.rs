@@ -1,0 +1,135 @@
+//! Signing and indexing, as the signer and the indexer would: every tenant's records
+//! tokenized, sealed and chained in `created` order (tenants split over two threads),
+//! then written into [`SHARDS`] shards, each tenant in the shard of its Kafka
+//! partition (`partition_for_key`), with one large writer heap and a single commit.
+//!
+//! Guarantee: when [`index`] returns, the shards are committed and merged, so the
+//! query-api and the floor read exactly what they will be measured on.
+
+use std::path::Path;
+
+use audit_core::integrity::{ChainLink, SigningKeyPair, seal};
+use audit_core::kafka::partition_for_key;
+use audit_index::document::document;
+use audit_index::schema::IndexSchema;
+use audit_schemas::SignedRecord;
+use tantivy::{Index, IndexWriter};
+use tokenizer::policy::Policy;
+
+use crate::dataset::Tenant;
+use crate::tokens::{Tokens, apply};
+
+/// Shards (partitions of `audit.signed`).
+pub const SHARDS: i32 = 4;
+/// Writer heap of each shard: large enough that a shard is written as one segment.
+const HEAP_BYTES: usize = 1_500_000_000;
+
+/// One tenant's signed records, in `created` (and sequence) order.
+pub struct Signed {
+    /// Tenant id.
+    pub tenant: String,
+    /// Its envelopes.
+    pub records: Vec<SignedRecord>,
+}
+
+/// Every tenant tokenized with its `tokens` and sealed, on two threads.
+pub fn seal_all(tenants: Vec<Tenant>, tokens: &[Tokens], key: &SigningKeyPair) -> Vec<Signed> {
+    let (mut even, mut odd) = (Vec::new(), Vec::new());
+    for (index, (tenant, tokens)) in tenants.into_iter().zip(tokens).enumerate() {
+        if index % 2 == 0 { even.push((index, tenant, tokens)) } else { odd.push((index, tenant, tokens)) }
+    }
+    let mut sealed: Vec<(usize, Signed)> = std::thread::scope(|scope| {
+        let handles = [even, odd].map(|work| {
+            scope.spawn(move || {
+                work.into_iter()
+                    .map(|(index, tenant, tokens)| (index, chain(tenant, tokens, key)))
+                    .collect::<Vec<_>>()
+            })
+        });
+        handles.into_iter().flat_map(|handle| handle.join().expect("a sealing thread")).collect()
+    });
+    sealed.sort_by_key(|(index, _)| *index);
+    sealed.into_iter().map(|(_, signed)| signed).collect()
+}
+
+/// `tenant`'s records tokenized and sealed, each linked to the one before.
+fn chain(tenant: Tenant, tokens: &Tokens, key: &SigningKeyPair) -> Signed {
+    let policy = Policy::default();
+    let mut link = ChainLink { sequence: 1, prev_hash: None };
+    let records = tenant
+        .records
+        .into_iter()
+        .map(|clear| {
+            let sealed = seal(key, &apply(&policy, clear, tokens), link);
+            link = ChainLink { sequence: link.sequence + 1, prev_hash: Some(sealed.hash) };
+            sealed.envelope
+        })
+        .collect();
+    Signed { tenant: tenant.id, records }
+}
+
+/// The shard of `tenant`.
+pub fn shard_of(tenant: &str) -> i32 {
+    partition_for_key(tenant.as_bytes(), SHARDS)
+}
+
+/// Writes every record into the shards under `root`: two feeding threads (shards
+/// 0 and 2, 1 and 3), one indexing thread per shard; commits and waits for merges.
+pub fn index(root: &Path, signed: &[Signed]) {
+    let schema = IndexSchema::new();
+    std::thread::scope(|scope| {
+        for first in 0..2 {
+            let schema = &schema;
+            scope.spawn(move || {
+                let mut writers: Vec<(i32, IndexWriter)> = [first, first + 2]
+                    .into_iter()
+                    .map(|shard| (shard, writer(root, shard, schema)))
+                    .collect();
+                for tenant in signed {
+                    let Some((_, writer)) =
+                        writers.iter_mut().find(|(shard, _)| *shard == shard_of(&tenant.tenant))
+                    else {
+                        continue;
+                    };
+                    for envelope in &tenant.records {
+                        writer.add_document(document(schema, envelope).expect("indexable")).expect("added");
+                    }
+                }
+                for (_, mut writer) in writers {
+                    writer.commit().expect("shard commits");
+                    writer.wait_merging_threads().expect("merges finish");
+                }
+            });
+        }
+    });
+}
+
+fn writer(root: &Path, shard: i32, schema: &IndexSchema) -> IndexWriter {
+    let dir = root.join(format!("shard-{shard:04}"));
+    std::fs::create_dir_all(&dir).expect("shard directory");
+    let index = Index::create_in_dir(&dir, schema.schema.clone()).expect("shard created");
+    index.writer_with_num_threads(1, HEAP_BYTES).expect("shard writer")
+}
+
+/// Bytes of every file under `dir`.
+pub fn size_of(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .flatten()
+        .map(|entry| match entry.metadata() {
+            Ok(meta) if meta.is_dir() => size_of(&entry.path()),
+            Ok(meta) => meta.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// Segments of each shard under `root`, in shard order.
+pub fn segments(root: &Path) -> Vec<usize> {
+    (0..SHARDS)
+        .map(|shard| {
+            let index = Index::open_in_dir(root.join(format!("shard-{shard:04}"))).expect("shard opens");
+            index.searchable_segment_ids().map_or(0, |ids| ids.len())
+        })
+        .collect()
+}

@@ -1,0 +1,102 @@
+//! The query-api benchmark (`cargo bench -p query-api --bench search`): five searches
+//! over 1,000,000 tokenized, signed records of 50 tenants, each a page of 100 sorted
+//! by `created` plus the exact total, in every engine side by side in one run:
+//!
+//! - PostgreSQL with the same records (`jsonb`, GIN `jsonb_path_ops`, B-tree on
+//!   `(tenant, created)`): the peer a team would otherwise build ([`peer`]);
+//! - bare Tantivy running the query-api's own plan: the floor ([`floor`]);
+//! - the query-api over HTTP with the real vault, with and without `verify eq true`
+//!   ([`api`]); and the vault alone, to show where a search's time goes.
+//!
+//! Records are made as the pipeline makes them ([`dataset`], [`tokens`], [`load`]);
+//! the searches are in [`queries`]; timing and the printed figures in [`measure`].
+//! Every engine must agree on every total, or the table says MISMATCH.
+
+mod api;
+mod dataset;
+mod floor;
+mod load;
+mod measure;
+mod peer;
+mod queries;
+mod run;
+mod tokens;
+
+use std::time::Instant;
+
+use audit_core::integrity::keys::KeyDir;
+use query_api::search::Shards;
+
+use crate::api::Stack;
+use crate::load::Signed;
+
+#[tokio::main]
+async fn main() {
+    let _ = tracing_subscriber::fmt().with_env_filter("error").try_init();
+    let started = Instant::now();
+    let mut stack = Stack::start().await;
+    let index_dir = stack.dir.path().join("index");
+    let keys = stack.dir.path().join("keys");
+    let (signed, subject) = load_index(&stack, &index_dir, &keys).await;
+    let pg = peer::connect().await;
+    let began = Instant::now();
+    let times = peer::load(&pg, &signed).await;
+    println!(
+        "load  PostgreSQL: COPY {:.1} s, GIN + B-tree {:.1} s, ANALYZE {:.1} s ({:.1} s), table + indexes {:.2} GB",
+        times.copy.as_secs_f64(),
+        times.indexes.as_secs_f64(),
+        times.analyze.as_secs_f64(),
+        began.elapsed().as_secs_f64(),
+        times.bytes as f64 / 1e9
+    );
+    drop(signed);
+    stack.start_query_api(&index_dir, &KeyDir::open(&keys).expect("signing keys").jwks_path()).await;
+    let shards = Shards::open(&index_dir).expect("shards open");
+    let context = run::Context { pg: &pg, shards: &shards, stack: &stack, subject: &subject };
+    run::all(&context).await;
+    println!("wall time of the whole bench: {:.0} s", started.elapsed().as_secs_f64());
+}
+
+/// Generates, tokenizes, signs and indexes every record, printing how long each
+/// step took; returns the signed records and the searched tenant with its Q4 target.
+async fn load_index(
+    stack: &Stack,
+    index_dir: &std::path::Path,
+    keys: &std::path::Path,
+) -> (Vec<Signed>, run::Subject) {
+    let began = Instant::now();
+    let mut tenants = tokio::task::block_in_place(dataset::all);
+    let records: usize = tenants.iter().map(|tenant| tenant.records.len()).sum();
+    println!(
+        "load  generate {records} clear records of {} tenants: {:.1} s",
+        tenants.len(),
+        began.elapsed().as_secs_f64()
+    );
+    let tenant = tenants[0].id.clone();
+    let target =
+        tenants[0].records[dataset::PER_TENANT / 2].target_user.as_ref().and_then(|user| user.id.clone());
+    let target = target.expect("a target user");
+    let began = Instant::now();
+    let (tokens, calls) = tokens::tokenize(&stack.vault(), &mut tenants).await;
+    let values: usize = tokens.iter().map(|tokens| tokens.len()).sum();
+    println!(
+        "load  tokenize {values} distinct personal values through the vault ({calls} calls of <= {}): {:.1} s",
+        tokens::BATCH,
+        began.elapsed().as_secs_f64()
+    );
+    let token = tokens[0][&target].clone();
+    let key = KeyDir::open_or_create(keys).and_then(|dir| dir.signing_key()).expect("a signing key");
+    let began = Instant::now();
+    let signed = tokio::task::block_in_place(|| load::seal_all(tenants, &tokens, &key));
+    println!("load  apply tokens, seal and chain (2 threads): {:.1} s", began.elapsed().as_secs_f64());
+    let began = Instant::now();
+    tokio::task::block_in_place(|| load::index(index_dir, &signed));
+    println!(
+        "load  index into {} shards (commit, merges): {:.1} s; index {:.2} GB; segments per shard {:?}",
+        load::SHARDS,
+        began.elapsed().as_secs_f64(),
+        load::size_of(index_dir) as f64 / 1e9,
+        load::segments(index_dir)
+    );
+    (signed, run::Subject { tenant, target, token })
+}

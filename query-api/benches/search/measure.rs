@@ -1,0 +1,168 @@
+//! Timing and the printed figures: each search warmed up, then timed
+//! [`ITERATIONS`] times one after another; p50 and p99 of the wall time per search.
+//! One table with every engine side by side, then each target of the issue with
+//! met/missed per query.
+
+use std::time::{Duration, Instant};
+
+/// Untimed runs first: caches, connections, lazily opened readers.
+const WARMUP: usize = 20;
+/// Timed runs per query and engine.
+pub const ITERATIONS: usize = 200;
+
+/// The query-api must be this many times faster than PostgreSQL (p50).
+const SPEEDUP_TARGET: f64 = 5.0;
+/// Largest p99 of a search, ms.
+const P99_TARGET_MS: f64 = 20.0;
+/// Largest p50 cost of `verify eq true` per page, ms.
+const VERIFY_TARGET_MS: f64 = 3.0;
+
+/// p50 and p99 of one series.
+#[derive(Debug, Clone, Copy)]
+pub struct Figures {
+    /// Median.
+    pub p50: Duration,
+    /// 99th percentile.
+    pub p99: Duration,
+}
+
+/// Runs `search` warmed up, then timed; returns the figures and the total it gave
+/// (every run must give the same).
+pub async fn measure(mut search: impl AsyncFnMut() -> usize) -> (Figures, usize) {
+    let mut total = None;
+    let mut check = |found: usize| {
+        assert!(total.is_none_or(|total| total == found), "a search changed its total");
+        total = Some(found);
+    };
+    for _ in 0..WARMUP {
+        check(search().await);
+    }
+    let mut samples = Vec::with_capacity(ITERATIONS);
+    for _ in 0..ITERATIONS {
+        let started = Instant::now();
+        let found = search().await;
+        samples.push(started.elapsed());
+        check(found);
+    }
+    (figures(samples), total.unwrap_or_default())
+}
+
+/// p50 and p99 of `samples` (nearest rank).
+pub fn figures(mut samples: Vec<Duration>) -> Figures {
+    samples.sort_unstable();
+    let at = |quantile: f64| {
+        samples[((samples.len() as f64 * quantile).ceil() as usize).clamp(1, samples.len()) - 1]
+    };
+    Figures { p50: at(0.50), p99: at(0.99) }
+}
+
+/// One query's figures in every engine.
+pub struct Row {
+    /// `Q1` .. `Q5`.
+    pub name: &'static str,
+    /// PostgreSQL, page plus count.
+    pub pg: Figures,
+    /// Bare Tantivy with the query-api's plan.
+    pub bare: Figures,
+    /// Tantivy's own range on `created` (Q2, Q5 only).
+    pub naive: Option<Figures>,
+    /// The query-api over HTTP.
+    pub api: Figures,
+    /// The same with `verify eq true`.
+    pub verify: Figures,
+    /// Totals of PostgreSQL, bare, (naive), api, api+verify: all must agree.
+    pub totals: Vec<usize>,
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1_000.0
+}
+
+fn pair(figures: Figures) -> String {
+    format!("{:.2}/{:.2}", ms(figures.p50), ms(figures.p99))
+}
+
+/// Prints the table of `rows`.
+pub fn table(rows: &[Row]) {
+    println!(
+        "{:<5} | {:>13} | {:>13} | {:>13} | {:>13} | {:>18} | {:>12} | {:>17} | {:>13}",
+        "query",
+        "PG p50/p99",
+        "bare p50/p99",
+        "naive p50/p99",
+        "api p50/p99",
+        "api+verify p50/p99",
+        "PG÷api (p50)",
+        "verify cost (p50)",
+        "total results"
+    );
+    for row in rows {
+        let agree = row.totals.windows(2).all(|pair| pair[0] == pair[1]);
+        let total = if agree { row.totals[0].to_string() } else { format!("MISMATCH {:?}", row.totals) };
+        println!(
+            "{:<5} | {:>13} | {:>13} | {:>13} | {:>13} | {:>18} | {:>11.1}x | {:>14.2} ms | {:>13}",
+            row.name,
+            pair(row.pg),
+            pair(row.bare),
+            row.naive.map_or_else(|| "-".to_owned(), pair),
+            pair(row.api),
+            pair(row.verify),
+            speedup(row),
+            verify_cost(row),
+            total
+        );
+    }
+}
+
+fn speedup(row: &Row) -> f64 {
+    ms(row.pg.p50) / ms(row.api.p50)
+}
+
+fn verify_cost(row: &Row) -> f64 {
+    ms(row.verify.p50) - ms(row.api.p50)
+}
+
+/// Prints each target with met/missed per query and overall.
+pub fn targets(rows: &[Row]) {
+    let target = |title: &str, verdicts: Vec<(String, bool)>| {
+        let all = verdicts.iter().all(|(_, met)| *met);
+        let each: Vec<String> = verdicts
+            .iter()
+            .map(|(figure, met)| format!("{figure} {}", if *met { "met" } else { "missed" }))
+            .collect();
+        println!("target: {title}: {} ({})", if all { "MET" } else { "MISSED" }, each.join(", "));
+    };
+    target(
+        &format!(
+            "query-api >= {SPEEDUP_TARGET}x faster than PostgreSQL, p50, HTTP and detokenization included"
+        ),
+        rows.iter()
+            .map(|row| (format!("{} {:.1}x", row.name, speedup(row)), speedup(row) >= SPEEDUP_TARGET))
+            .collect(),
+    );
+    target(
+        &format!("p99 <= {P99_TARGET_MS} ms (api / api+verify)"),
+        rows.iter()
+            .map(|row| {
+                let worst = ms(row.api.p99).max(ms(row.verify.p99));
+                (
+                    format!("{} {:.1}/{:.1}", row.name, ms(row.api.p99), ms(row.verify.p99)),
+                    worst <= P99_TARGET_MS,
+                )
+            })
+            .collect(),
+    );
+    target(
+        &format!("verify eq true adds <= {VERIFY_TARGET_MS} ms per page of 100, p50"),
+        rows.iter()
+            .map(|row| {
+                (format!("{} {:+.2} ms", row.name, verify_cost(row)), verify_cost(row) <= VERIFY_TARGET_MS)
+            })
+            .collect(),
+    );
+}
+
+/// Prints one line of figures outside the table.
+pub fn line(what: &str, figures: Figures) {
+    println!("{what:<60} p50 {:>7.2} ms   p99 {:>7.2} ms", ms(figures.p50), ms(figures.p99));
+}

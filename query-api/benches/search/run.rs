@@ -1,0 +1,177 @@
+//! The measurements: for each query, PostgreSQL, the floor (and the naive range),
+//! the query-api with and without `verify eq true`, and the vault alone revealing
+//! that query's page; then the table, the vault's lines, where the query-api's time
+//! goes, the targets and PostgreSQL's plans.
+
+use std::collections::HashMap;
+
+use audit_core::vault_api::{DetokenizeRequest, LookupRequest, Requester};
+use query_api::search::{PageRequest, Shards, search};
+use tokio_postgres::Client;
+
+use crate::api::{Request, Stack, check, total_of};
+use crate::floor::{PAGE, bare, naive, plan_of};
+use crate::measure::{Figures, Row, line, measure, table, targets};
+use crate::queries::Query;
+use crate::{peer, queries};
+
+/// The searched tenant and Q4's target user.
+pub struct Subject {
+    /// Tenant id.
+    pub tenant: String,
+    /// The target's clear `targetUserId.id`.
+    pub target: String,
+    /// Its token.
+    pub token: String,
+}
+
+/// What the measurements run against.
+pub struct Context<'a> {
+    /// The PostgreSQL peer.
+    pub pg: &'a Client,
+    /// The shards, for the floor.
+    pub shards: &'a Shards,
+    /// The running services.
+    pub stack: &'a Stack,
+    /// Who is searched.
+    pub subject: &'a Subject,
+}
+
+/// The vault alone on one query's page: tokens revealed and the call's figures.
+struct VaultAlone {
+    tokens: usize,
+    detokenize: Figures,
+}
+
+/// Measures every query and prints the figures.
+pub async fn all(context: &Context<'_>) {
+    let subject = context.subject;
+    let queries = queries::all(&subject.target, &subject.token);
+    let bearer = context.stack.bearer(&subject.tenant);
+    let (mut rows, mut alone) = (Vec::new(), Vec::new());
+    for query in &queries {
+        rows.push(engines(context, query, &bearer).await);
+        alone.push(vault_alone(context, query).await);
+    }
+    let lookup = lookup_alone(context).await;
+    println!(
+        "\nsearches of tenant {} ({} records of {}): page of {PAGE} by created + exact total, {} runs each",
+        subject.tenant,
+        crate::dataset::PER_TENANT,
+        crate::dataset::PER_TENANT * crate::dataset::TENANTS,
+        crate::measure::ITERATIONS
+    );
+    for query in &queries {
+        println!("  {}: {} ({:?})", query.name, query.filter, query.order);
+    }
+    println!();
+    table(&rows);
+    println!();
+    for (query, vault) in queries.iter().zip(&alone) {
+        line(
+            &format!("vault alone: /v1/detokenize of {} tokens ({}'s page)", vault.tokens, query.name),
+            vault.detokenize,
+        );
+    }
+    line("vault alone: /v1/lookup of 1 value (Q4's target)", lookup);
+    println!();
+    breakdown(&rows, &alone, lookup);
+    println!();
+    targets(&rows);
+    println!();
+    plans(context, &queries).await;
+}
+
+/// One query in every engine.
+async fn engines(context: &Context<'_>, query: &Query, bearer: &str) -> Row {
+    let (tenant, shards) = (context.subject.tenant.as_str(), context.shards);
+    let prepared = peer::prepare(context.pg, tenant, query).await;
+    let (pg, pg_total) = measure(async || peer::search(context.pg, &prepared).await).await;
+    let node = plan_of(&query.filter, resolved(context.subject));
+    let (floor, floor_total) = measure(async || bare(shards, tenant, &node, query.order)).await;
+    let mut totals = vec![pg_total, floor_total];
+    let mut naive_figures = None;
+    if let Some(range) = query.range {
+        let (figures, total) = measure(async || naive(shards, tenant, &node, range, query.order)).await;
+        naive_figures = Some(figures);
+        totals.push(total);
+    }
+    let (api, api_total) =
+        http(context, &Request { tenant, bearer, filter: &query.filter, order: query.order }).await;
+    let verified = format!("{} and verify eq true", query.filter);
+    let request = Request { tenant, bearer, filter: &verified, order: query.order };
+    let (verify, verify_total) = http(context, &request).await;
+    totals.extend([api_total, verify_total]);
+    Row { name: query.name, pg, bare: floor, naive: naive_figures, api, verify, totals }
+}
+
+/// What the vault answers for Q4's target, as the query-api would be told.
+fn resolved(subject: &Subject) -> HashMap<String, String> {
+    HashMap::from([(subject.target.clone(), subject.token.clone())])
+}
+
+/// The query-api over HTTP, its answer checked whole once before timing.
+async fn http(context: &Context<'_>, request: &Request<'_>) -> (Figures, usize) {
+    let (client, base) = (&context.stack.http, context.stack.base.as_deref().expect("the query-api runs"));
+    let verify = request.filter.ends_with("verify eq true");
+    check(&crate::api::search(client, base, request).await, verify);
+    measure(async || total_of(&crate::api::search(client, base, request).await)).await
+}
+
+/// One `/v1/detokenize` of the tokens of `query`'s page, as the query-api sends it.
+async fn vault_alone(context: &Context<'_>, query: &Query) -> VaultAlone {
+    let tenant = &context.subject.tenant;
+    let node = plan_of(&query.filter, resolved(context.subject));
+    let page = PageRequest { offset: 0, count: PAGE, order: query.order };
+    let found = search(context.shards, tenant, &node, page).expect("the page");
+    let tokens = query_api::render::tokens(&query_api::render::resources(&found.records, tenant, None));
+    let requester = Requester { subject: "auditor@corp".into(), reason: "search".into() };
+    let request = DetokenizeRequest { tenant: tenant.clone(), tokens, on_behalf_of: requester };
+    let vault = context.stack.vault();
+    let (detokenize, _) =
+        measure(async || vault.detokenize(&request).await.expect("detokenized").values.len()).await;
+    VaultAlone { tokens: request.tokens.len(), detokenize }
+}
+
+/// One `/v1/lookup` of Q4's target, as the query-api sends it.
+async fn lookup_alone(context: &Context<'_>) -> Figures {
+    let request = LookupRequest {
+        tenant: context.subject.tenant.clone(),
+        values: vec![context.subject.target.clone()],
+    };
+    let vault = context.stack.vault();
+    measure(async || vault.lookup(&request).await.expect("looked up").tokens.len()).await.0
+}
+
+/// Where the query-api's p50 goes: the floor's search, the vault's calls (measured
+/// alone), and the rest (HTTP, verification, rendering, JSON).
+fn breakdown(rows: &[Row], alone: &[VaultAlone], lookup: Figures) {
+    let ms = |figures: Figures| figures.p50.as_secs_f64() * 1_000.0;
+    println!(
+        "where the query-api's p50 goes (ms): api = bare search + vault calls + rest (HTTP, render, JSON)"
+    );
+    for (row, vault) in rows.iter().zip(alone) {
+        let lookups = if row.name == "Q4" { ms(lookup) } else { 0.0 };
+        let rest = ms(row.api) - ms(row.bare) - ms(vault.detokenize) - lookups;
+        println!(
+            "  {}: api {:.2} = bare {:.2} + detokenize {:.2} + lookup {:.2} + rest {:.2}; verify adds {:.2}",
+            row.name,
+            ms(row.api),
+            ms(row.bare),
+            ms(vault.detokenize),
+            lookups,
+            rest,
+            ms(row.verify) - ms(row.api)
+        );
+    }
+}
+
+/// PostgreSQL's plans, so its figures can be explained.
+async fn plans(context: &Context<'_>, queries: &[Query]) {
+    println!("PostgreSQL plans (page / count):");
+    for query in queries {
+        for plan in peer::plans(context.pg, &context.subject.tenant, query).await {
+            println!("  {}: {plan}", query.name);
+        }
+    }
+}

@@ -207,9 +207,11 @@ async fn refusal(response: Response) -> String {
     let scim: Option<Value> = serde_json::from_str(&text).ok();
     let field = |name: &str| scim.as_ref().and_then(|body| body[name].as_str()).map(str::to_owned);
     let detail = field("detail").unwrap_or_else(|| quoted(&text));
-    let status_text = match field("scimType") {
-        Some(scim_type) => format!("{} {scim_type}", status.as_u16()),
-        None => status.as_u16().to_string(),
+    // "400 invalidFilter", else "503 service unavailable".
+    let status_text = match (field("scimType"), status.canonical_reason()) {
+        (Some(scim_type), _) => format!("{} {scim_type}", status.as_u16()),
+        (None, Some(reason)) => format!("{} {}", status.as_u16(), reason.to_lowercase()),
+        (None, None) => status.as_u16().to_string(),
     };
     match status {
         StatusCode::UNAUTHORIZED => format!(
@@ -226,7 +228,7 @@ fn quoted(text: &str) -> String {
     let line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     match line.char_indices().nth(QUOTED_BODY_CHARS) {
         Some((end, _)) => format!("{}...", &line[..end]),
-        None if line.is_empty() => "no detail".into(),
+        None if line.is_empty() => "no detail given".into(),
         None => line,
     }
 }
@@ -275,6 +277,6 @@ mod tests {
     fn long_error_pages_are_cut() {
         let quoted = quoted(&format!("<html>\n{}</html>", "x".repeat(500)));
         assert!(quoted.len() < 210 && quoted.ends_with("..."), "{quoted}");
-        assert_eq!(super::quoted("  "), "no detail");
+        assert_eq!(super::quoted("  "), "no detail given");
     }
 }

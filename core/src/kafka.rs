@@ -46,8 +46,18 @@ pub fn consumer_config(config: &KafkaConfig, group_id: &str) -> ClientConfig {
 /// An idempotent producer; keys are placed with Java's murmur2 partitioner so other
 /// clients co-partition with us.
 pub fn producer(config: &KafkaConfig) -> Result<FutureProducer, CoreError> {
+    producer_lingering(config, "5")
+}
+
+/// A producer for single messages awaited on a request's critical path (the vault's
+/// access events): each is sent at once, since waiting to batch it only adds latency.
+pub fn immediate_producer(config: &KafkaConfig) -> Result<FutureProducer, CoreError> {
+    producer_lingering(config, "0")
+}
+
+fn producer_lingering(config: &KafkaConfig, linger_ms: &str) -> Result<FutureProducer, CoreError> {
     let mut client = base_client_config(config);
-    client.set("enable.idempotence", "true").set("linger.ms", "5").set("partitioner", "murmur2_random");
+    client.set("enable.idempotence", "true").set("linger.ms", linger_ms).set("partitioner", "murmur2_random");
     client.create().map_err(|source| CoreError::ClientCreation { role: "producer", source })
 }
 

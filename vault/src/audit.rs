@@ -64,7 +64,7 @@ pub struct AccessLog {
 impl AccessLog {
     /// A log writing to `topic`.
     pub fn new(kafka: &KafkaConfig, topic: &str) -> Result<AccessLog, VaultError> {
-        Ok(AccessLog { producer: audit_core::kafka::producer(kafka)?, topic: topic.to_owned() })
+        Ok(AccessLog { producer: audit_core::kafka::immediate_producer(kafka)?, topic: topic.to_owned() })
     }
 
     /// Writes `access` and waits for the broker's acknowledgement.

@@ -8,7 +8,6 @@
 //! `created` bounds, so open ranges (`created gt D`) cover only the data that exists.
 
 use audit_index::buckets::cover;
-use audit_index::schema::IndexSchema;
 use tantivy::query::{ConstScorer, EnableScoring, Explanation, Query, Scorer, Weight};
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocId, DocSet, Score, SegmentReader, TERMINATED, Term};
@@ -22,12 +21,13 @@ pub struct CreatedQuery {
     pub start: i64,
     /// First millisecond past the range.
     pub end: i64,
+    /// The index's bucket field.
+    pub buckets: Field,
 }
 
 impl Query for CreatedQuery {
     fn weight(&self, _scoring: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
-        let schema = IndexSchema::new();
-        Ok(Box::new(CreatedWeight { query: self.clone(), buckets: schema.buckets }))
+        Ok(Box::new(CreatedWeight { query: self.clone(), buckets: self.buckets }))
     }
 }
 

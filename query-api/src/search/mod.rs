@@ -135,7 +135,7 @@ pub fn search(shards: &Shards, tenant: &str, node: &Node, page: PageRequest) -> 
     let searchers = shards.searchers();
     let window = page.offset.saturating_add(page.count);
     if page.count == 0 || window > MAX_WINDOW {
-        let total = count(&searchers, query.as_ref())?;
+        let total = count(shards, &searchers, query.as_ref())?;
         if page.count > 0 && page.offset < total {
             return Err(QueryError::TooMany(format!(
                 "pages end at result {MAX_WINDOW}; narrow the filter (for example by created) to go further"
@@ -187,12 +187,10 @@ pub fn by_id(shards: &Shards, tenant: &str, id: &str) -> Result<Option<String>, 
     Ok(None)
 }
 
-fn count(searchers: &[Searcher], query: &dyn Query) -> Result<usize, QueryError> {
+fn count(shards: &Shards, searchers: &[Searcher], query: &dyn Query) -> Result<usize, QueryError> {
     let mut total = 0;
     for searcher in searchers {
-        total += searcher
-            .search(query, &Count)
-            .map_err(|source| QueryError::Index { path: PathBuf::new(), source })?;
+        total += searcher.search(query, &Count).map_err(|source| index_error(shards, source))?;
     }
     Ok(total)
 }

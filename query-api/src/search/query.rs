@@ -68,7 +68,8 @@ impl Builder<'_> {
                 constant(InvertedIndexRangeQuery::new(bound(keyword, lower), bound(keyword, upper)))
             }
             Node::Created { start, end } => {
-                Box::new(CreatedQuery { tenant: self.tenant.to_owned(), start: *start, end: *end })
+                let (tenant, buckets) = (self.tenant.to_owned(), self.schema.buckets);
+                Box::new(CreatedQuery { tenant, start: *start, end: *end, buckets })
             }
             Node::And(children) => {
                 let clauses = children.iter().map(|child| self.clause(child)).collect::<Result<_, _>>()?;

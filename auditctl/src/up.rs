@@ -17,6 +17,7 @@ use anyhow::Context;
 use audit_broker::{BrokerParams, EmbeddedBroker, Storage};
 use audit_core::auth::issuer::Issuer;
 use audit_core::auth::service::ServiceCredential;
+use audit_core::integrity::KeyDir;
 use audit_core::shutdown;
 
 use crate::keys::{signing_jwks_file, signing_key_dir};
@@ -67,6 +68,7 @@ type Service<E> = tokio::task::JoinHandle<Result<(), E>>;
 /// Runs the stack until a signal.
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let (broker, bootstrap) = broker_or_kafka(&args).await?;
+    ensure_signing_keys(&args.data_dir)?;
     let shutdown = shutdown::on_signal();
     let vault_shutdown = CancellationToken::new();
     let tokenizer_credential = ServiceCredential::generate(tokenizer::SERVICE);
@@ -97,6 +99,15 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     indexed.context("indexer stopped")?;
     queried.context("query-api stopped")?;
     vaulted.context("vault stopped")
+}
+
+/// Creates the signing key ring on first start, before any service runs: the
+/// query-api reads its JWK Set when it starts and must not race the signer making it.
+fn ensure_signing_keys(data_dir: &Path) -> anyhow::Result<()> {
+    let dir = signing_key_dir(data_dir);
+    KeyDir::open_or_create(&dir)
+        .with_context(|| format!("opening or creating the signing key ring in {}", dir.display()))?;
+    Ok(())
 }
 
 /// The embedded broker and its address, or none and the `--kafka` cluster's.

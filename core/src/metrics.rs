@@ -71,6 +71,44 @@ impl StageMetrics {
     }
 }
 
+/// Request counters and latency of an HTTP service: `<service>_requests_total{endpoint,
+/// outcome}` (outcome `2xx`/`4xx`/`5xx`) and `<service>_request_duration_seconds{endpoint}`.
+#[derive(Clone)]
+pub struct RequestMetrics {
+    requests: IntCounterVec,
+    duration: prometheus::HistogramVec,
+}
+
+impl RequestMetrics {
+    /// Registers `service`'s request metrics in `registry`.
+    pub fn register(service: &str, registry: &Registry) -> Result<RequestMetrics, prometheus::Error> {
+        let requests = IntCounterVec::new(
+            Opts::new(format!("{service}_requests_total"), "API requests by endpoint and outcome class"),
+            &["endpoint", "outcome"],
+        )?;
+        let buckets = vec![0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0, 5.0];
+        let duration = prometheus::HistogramVec::new(
+            HistogramOpts::new(format!("{service}_request_duration_seconds"), "API request latency")
+                .buckets(buckets),
+            &["endpoint"],
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(duration.clone()))?;
+        Ok(RequestMetrics { requests, duration })
+    }
+
+    /// One finished request to `endpoint`.
+    pub fn request(&self, endpoint: &'static str, status: u16, seconds: f64) {
+        let outcome = match status {
+            200..=299 => "2xx",
+            400..=499 => "4xx",
+            _ => "5xx",
+        };
+        self.requests.with_label_values(&[endpoint, outcome]).inc();
+        self.duration.with_label_values(&[endpoint]).observe(seconds);
+    }
+}
+
 /// A registry with the process collector (CPU, memory, file descriptors) of `service`.
 pub fn service_registry(service: &str) -> Result<Registry, prometheus::Error> {
     let registry = Registry::new();

@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use audit_core::auth::service::ServiceCredential;
 use audit_core::auth::{AuthArgs, AuthConfig};
+use audit_core::config::TokenPolicyArgs;
 use audit_core::telemetry::LogArgs;
-use clap::{ArgAction, Parser};
+use clap::Parser;
 
 use crate::QueryError;
 use crate::catalogue::Catalogue;
@@ -42,21 +43,9 @@ pub struct QueryArgs {
     /// This service's vault credential, `name:secret`.
     #[arg(long, env = "AUDIT_VAULT_CREDENTIAL")]
     pub vault_credential: ServiceCredential,
-    /// Whether `targetUserId.id` and `actingUserId.id` hold tokens (tokenizer policy).
-    #[arg(long, env = "AUDIT_TOKENIZE_USER_IDS", default_value_t = true, action = ArgAction::Set)]
-    pub tokenize_user_ids: bool,
-    /// Whether `host` holds a token (tokenizer policy).
-    #[arg(long, env = "AUDIT_TOKENIZE_HOST", default_value_t = true, action = ArgAction::Set)]
-    pub tokenize_host: bool,
-    /// Whether `message` has tokens inside (tokenizer policy).
-    #[arg(long, env = "AUDIT_TOKENIZE_MESSAGE", default_value_t = true, action = ArgAction::Set)]
-    pub tokenize_message: bool,
-    /// Event codes tokenized whole (tokenizer policy).
-    #[arg(long, env = "AUDIT_TOKENIZE_CODES", value_delimiter = ',', default_value = "USN,ERI,UER,ATV")]
-    pub tokenize_codes: Vec<String>,
-    /// Event codes with tokens inside (tokenizer policy).
-    #[arg(long, env = "AUDIT_SCAN_CODES", value_delimiter = ',', default_value = "ARP")]
-    pub scan_codes: Vec<String>,
+    /// Which fields hold tokens: the tokenizer's policy, same flags.
+    #[command(flatten)]
+    pub policy: TokenPolicyArgs,
     /// Longest time a request may take, in milliseconds.
     #[arg(long, env = "AUDIT_REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
     pub request_timeout_ms: u64,
@@ -119,17 +108,19 @@ impl QueryArgs {
     }
 
     fn catalogue(&self) -> Catalogue {
+        let policy = &self.policy;
+        let (whole_codes, scanned_codes) = policy.codes();
         let mut whole: Vec<String> = Vec::new();
-        if self.tokenize_user_ids {
+        if policy.tokenize_user_ids {
             whole.extend(["targetUserId.id".into(), "actingUserId.id".into()]);
         }
-        if self.tokenize_host {
+        if policy.tokenize_host {
             whole.push("host".into());
         }
-        whole.extend(self.tokenize_codes.iter().map(|code| format!("action.actionParameters.{code}")));
+        whole.extend(whole_codes.iter().map(|code| format!("action.actionParameters.{code}")));
         let mut embedded: Vec<String> =
-            self.scan_codes.iter().map(|code| format!("action.actionParameters.{code}")).collect();
-        if self.tokenize_message {
+            scanned_codes.iter().map(|code| format!("action.actionParameters.{code}")).collect();
+        if policy.tokenize_message {
             embedded.push("message".into());
         }
         Catalogue::new(&whole, &embedded)

@@ -3,8 +3,8 @@
 //! (records returned, counted per page), `query_api_shards` (open shards), plus process
 //! metrics. Labels are fixed sets: never a tenant, filter or value.
 
-use audit_core::metrics::service_registry;
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
+use audit_core::metrics::{RequestMetrics, service_registry};
+use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
 
 use crate::QueryError;
 use serde_json::Value;
@@ -14,8 +14,7 @@ use crate::render::Integrity;
 /// Every query-api metric.
 #[derive(Clone)]
 pub struct QueryMetrics {
-    requests: IntCounterVec,
-    duration: HistogramVec,
+    requests: RequestMetrics,
     records: IntCounterVec,
     /// Shards open for search.
     pub shards: IntGauge,
@@ -25,36 +24,20 @@ impl QueryMetrics {
     /// Registers the query-api's metrics in a fresh service registry.
     pub fn register() -> Result<(Registry, QueryMetrics), QueryError> {
         let registry = service_registry(crate::SERVICE)?;
-        let requests = IntCounterVec::new(
-            Opts::new("query_api_requests_total", "API requests by endpoint and outcome class"),
-            &["endpoint", "outcome"],
-        )?;
-        let buckets = vec![0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0, 5.0];
-        let duration = HistogramVec::new(
-            HistogramOpts::new("query_api_request_duration_seconds", "API request latency").buckets(buckets),
-            &["endpoint"],
-        )?;
+        let requests = RequestMetrics::register(crate::SERVICE, &registry)?;
         let records = IntCounterVec::new(
             Opts::new("query_api_records_total", "Records returned, by integrity status"),
             &["integrity"],
         )?;
         let shards = IntGauge::new("query_api_shards", "Index shards open for search")?;
-        registry.register(Box::new(requests.clone()))?;
-        registry.register(Box::new(duration.clone()))?;
         registry.register(Box::new(records.clone()))?;
         registry.register(Box::new(shards.clone()))?;
-        Ok((registry, QueryMetrics { requests, duration, records, shards }))
+        Ok((registry, QueryMetrics { requests, records, shards }))
     }
 
     /// One finished request.
     pub fn request(&self, endpoint: &'static str, status: u16, seconds: f64) {
-        let outcome = match status {
-            200..=299 => "2xx",
-            400..=499 => "4xx",
-            _ => "5xx",
-        };
-        self.requests.with_label_values(&[endpoint, outcome]).inc();
-        self.duration.with_label_values(&[endpoint]).observe(seconds);
+        self.requests.request(endpoint, status, seconds);
     }
 
     /// A page of records (SCIM resources) went out.

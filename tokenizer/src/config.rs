@@ -1,10 +1,9 @@
 //! The tokenizer's flags and env variables (`--flag` ↔ `AUDIT_FLAG`), validated once.
 
-use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
 use audit_core::auth::service::ServiceCredential;
-use audit_core::config::{KafkaArgs, KafkaConfig};
+use audit_core::config::{KafkaArgs, KafkaConfig, TokenPolicyArgs};
 use audit_core::stage::Topics;
 use audit_core::telemetry::LogArgs;
 use clap::{ArgAction, Parser};
@@ -43,21 +42,9 @@ pub struct TokenizerArgs {
     /// This service's vault credential, `name:secret`.
     #[arg(long, env = "AUDIT_VAULT_CREDENTIAL")]
     pub vault_credential: ServiceCredential,
-    /// Tokenize `targetUserId.id` and `actingUserId.id`.
-    #[arg(long, env = "AUDIT_TOKENIZE_USER_IDS", default_value_t = true, action = ArgAction::Set)]
-    pub tokenize_user_ids: bool,
-    /// Tokenize `host`.
-    #[arg(long, env = "AUDIT_TOKENIZE_HOST", default_value_t = true, action = ArgAction::Set)]
-    pub tokenize_host: bool,
-    /// Tokenize e-mail and IP addresses in `message`.
-    #[arg(long, env = "AUDIT_TOKENIZE_MESSAGE", default_value_t = true, action = ArgAction::Set)]
-    pub tokenize_message: bool,
-    /// Event codes tokenized whole, comma-separated.
-    #[arg(long, env = "AUDIT_TOKENIZE_CODES", value_delimiter = ',', default_value = "USN,ERI,UER,ATV")]
-    pub tokenize_codes: Vec<String>,
-    /// Event codes scanned for HOSTADDRESS[...], e-mail and IP addresses, comma-separated.
-    #[arg(long, env = "AUDIT_SCAN_CODES", value_delimiter = ',', default_value = "ARP")]
-    pub scan_codes: Vec<String>,
+    /// Which fields hold personal data.
+    #[command(flatten)]
+    pub policy: TokenPolicyArgs,
     /// Tokens kept in memory to spare vault calls.
     #[arg(long, env = "AUDIT_TOKEN_CACHE_CAPACITY", default_value_t = 200_000)]
     pub token_cache_capacity: usize,
@@ -102,15 +89,13 @@ impl TokenizerArgs {
         if !(self.vault_url.starts_with("http://") || self.vault_url.starts_with("https://")) {
             return Err(invalid("vault-url", "expected an http:// or https:// url"));
         }
-        let codes = |codes: &[String]| -> BTreeSet<String> {
-            codes.iter().map(|code| code.trim().to_owned()).filter(|code| !code.is_empty()).collect()
-        };
+        let (whole_codes, scanned_codes) = self.policy.codes();
         let policy = Policy {
-            user_ids: self.tokenize_user_ids,
-            host: self.tokenize_host,
-            message: self.tokenize_message,
-            whole_codes: codes(&self.tokenize_codes),
-            scanned_codes: codes(&self.scan_codes),
+            user_ids: self.policy.tokenize_user_ids,
+            host: self.policy.tokenize_host,
+            message: self.policy.tokenize_message,
+            whole_codes,
+            scanned_codes,
         };
         Ok(Config {
             kafka: self.kafka.validate()?,

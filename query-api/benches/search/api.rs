@@ -25,6 +25,8 @@ pub struct Stack {
     pub credential: ServiceCredential,
     /// `http://127.0.0.1:PORT` of the vault.
     pub vault_url: String,
+    /// The broker's bootstrap address.
+    pub bootstrap: String,
     /// `http://127.0.0.1:PORT` of the query-api, once started.
     pub base: Option<String>,
     /// The HTTP client (keeps connections alive).
@@ -49,9 +51,20 @@ impl Stack {
             .expect("jwks");
         let credential = ServiceCredential::generate("query-api");
         let shutdown = CancellationToken::new();
-        let vault_url = start_vault(dir.path(), &broker.0.bootstrap(), &credential, &shutdown).await;
+        let bootstrap = broker.0.bootstrap();
+        let vault_url = start_vault(dir.path(), &bootstrap, &credential, &shutdown).await;
         let http = reqwest::Client::new();
-        let stack = Stack { dir, issuer, credential, vault_url, base: None, http, shutdown, _broker: broker };
+        let stack = Stack {
+            dir,
+            issuer,
+            credential,
+            vault_url,
+            bootstrap,
+            base: None,
+            http,
+            shutdown,
+            _broker: broker,
+        };
         stack.wait_healthy(&stack.vault_url).await;
         stack
     }
@@ -127,6 +140,7 @@ async fn start_vault(
 }
 
 /// One search request.
+#[derive(Clone, Copy)]
 pub struct Request<'a> {
     /// The tenant searched.
     pub tenant: &'a str,

@@ -24,21 +24,16 @@ pub const SHARDS: i32 = 4;
 /// Writer heap of each shard: large enough that a shard is written as one segment.
 const HEAP_BYTES: usize = 1_500_000_000;
 
-/// One tenant's signed records, in `created` (and sequence) order.
-pub struct Signed {
-    /// Tenant id.
-    pub tenant: String,
-    /// Its envelopes.
-    pub records: Vec<SignedRecord>,
-}
-
-/// Every tenant tokenized with its `tokens` and sealed, on two threads.
-pub fn seal_all(tenants: Vec<Tenant>, tokens: &[Tokens], key: &SigningKeyPair) -> Vec<Signed> {
+/// Every tenant tokenized with its `tokens` and sealed, on two threads; the records
+/// in the order a live system receives them: all tenants interleaved by `created`
+/// (so a tenant's records are spread over the shard and the table, as in
+/// production, not stored side by side).
+pub fn seal_all(tenants: Vec<Tenant>, tokens: &[Tokens], key: &SigningKeyPair) -> Vec<SignedRecord> {
     let (mut even, mut odd) = (Vec::new(), Vec::new());
     for (index, (tenant, tokens)) in tenants.into_iter().zip(tokens).enumerate() {
         if index % 2 == 0 { even.push((index, tenant, tokens)) } else { odd.push((index, tenant, tokens)) }
     }
-    let mut sealed: Vec<(usize, Signed)> = std::thread::scope(|scope| {
+    let mut sealed: Vec<(usize, Vec<SignedRecord>)> = std::thread::scope(|scope| {
         let handles = [even, odd].map(|work| {
             scope.spawn(move || {
                 work.into_iter()
@@ -49,14 +44,17 @@ pub fn seal_all(tenants: Vec<Tenant>, tokens: &[Tokens], key: &SigningKeyPair) -
         handles.into_iter().flat_map(|handle| handle.join().expect("a sealing thread")).collect()
     });
     sealed.sort_by_key(|(index, _)| *index);
-    sealed.into_iter().map(|(_, signed)| signed).collect()
+    let mut records: Vec<SignedRecord> = sealed.into_iter().flat_map(|(_, records)| records).collect();
+    // Stable: a tenant's records created in the same millisecond keep their sequence order.
+    records.sort_by_key(|record| record.created);
+    records
 }
 
 /// `tenant`'s records tokenized and sealed, each linked to the one before.
-fn chain(tenant: Tenant, tokens: &Tokens, key: &SigningKeyPair) -> Signed {
+fn chain(tenant: Tenant, tokens: &Tokens, key: &SigningKeyPair) -> Vec<SignedRecord> {
     let policy = Policy::default();
     let mut link = ChainLink { sequence: 1, prev_hash: None };
-    let records = tenant
+    tenant
         .records
         .into_iter()
         .map(|clear| {
@@ -64,8 +62,7 @@ fn chain(tenant: Tenant, tokens: &Tokens, key: &SigningKeyPair) -> Signed {
             link = ChainLink { sequence: link.sequence + 1, prev_hash: Some(sealed.hash) };
             sealed.envelope
         })
-        .collect();
-    Signed { tenant: tenant.id, records }
+        .collect()
 }
 
 /// The shard of `tenant`.
@@ -73,9 +70,10 @@ pub fn shard_of(tenant: &str) -> i32 {
     partition_for_key(tenant.as_bytes(), SHARDS)
 }
 
-/// Writes every record into the shards under `root`: two feeding threads (shards
-/// 0 and 2, 1 and 3), one indexing thread per shard; commits and waits for merges.
-pub fn index(root: &Path, signed: &[Signed]) {
+/// Writes `records` into the shards under `root`, in that order: two feeding
+/// threads (shards 0 and 2, 1 and 3), one indexing thread per shard; commits and
+/// waits for merges.
+pub fn index(root: &Path, records: &[SignedRecord]) {
     let schema = IndexSchema::new();
     std::thread::scope(|scope| {
         for first in 0..2 {
@@ -85,13 +83,9 @@ pub fn index(root: &Path, signed: &[Signed]) {
                     .into_iter()
                     .map(|shard| (shard, writer(root, shard, schema)))
                     .collect();
-                for tenant in signed {
-                    let Some((_, writer)) =
-                        writers.iter_mut().find(|(shard, _)| *shard == shard_of(&tenant.tenant))
-                    else {
-                        continue;
-                    };
-                    for envelope in &tenant.records {
+                for envelope in records {
+                    let shard = shard_of(&envelope.tenant_id);
+                    if let Some((_, writer)) = writers.iter_mut().find(|(mine, _)| *mine == shard) {
                         writer.add_document(document(schema, envelope).expect("indexable")).expect("added");
                     }
                 }

@@ -28,7 +28,7 @@ use audit_core::integrity::keys::KeyDir;
 use query_api::search::Shards;
 
 use crate::api::Stack;
-use crate::load::Signed;
+use audit_schemas::SignedRecord;
 
 #[tokio::main]
 async fn main() {
@@ -42,10 +42,10 @@ async fn main() {
     let began = Instant::now();
     let times = peer::load(&pg, &signed).await;
     println!(
-        "load  PostgreSQL: COPY {:.1} s, GIN + B-tree {:.1} s, ANALYZE {:.1} s ({:.1} s), table + indexes {:.2} GB",
+        "load  PostgreSQL: COPY {:.1} s, GIN + B-tree {:.1} s, VACUUM ANALYZE {:.1} s ({:.1} s), table + indexes {:.2} GB",
         times.copy.as_secs_f64(),
         times.indexes.as_secs_f64(),
-        times.analyze.as_secs_f64(),
+        times.vacuum.as_secs_f64(),
         began.elapsed().as_secs_f64(),
         times.bytes as f64 / 1e9
     );
@@ -63,7 +63,7 @@ async fn load_index(
     stack: &Stack,
     index_dir: &std::path::Path,
     keys: &std::path::Path,
-) -> (Vec<Signed>, run::Subject) {
+) -> (Vec<SignedRecord>, run::Subject) {
     let began = Instant::now();
     let mut tenants = tokio::task::block_in_place(dataset::all);
     let records: usize = tenants.iter().map(|tenant| tenant.records.len()).sum();

@@ -26,25 +26,52 @@ pub struct Figures {
     pub p99: Duration,
 }
 
-/// Runs `search` warmed up, then timed; returns the figures and the total it gave
-/// (every run must give the same).
-pub async fn measure(mut search: impl AsyncFnMut() -> usize) -> (Figures, usize) {
-    let mut total = None;
-    let mut check = |found: usize| {
-        assert!(total.is_none_or(|total| total == found), "a search changed its total");
-        total = Some(found);
-    };
-    for _ in 0..WARMUP {
-        check(search().await);
-    }
-    let mut samples = Vec::with_capacity(ITERATIONS);
-    for _ in 0..ITERATIONS {
+/// One search's timings and the total it gives (every run must give the same).
+#[derive(Default)]
+struct Series {
+    samples: Vec<Duration>,
+    total: Option<usize>,
+}
+
+impl Series {
+    /// Runs `search` once, keeping its time if `timed`.
+    async fn run<F: AsyncFnMut() -> usize>(&mut self, search: &mut F, timed: bool) {
         let started = Instant::now();
         let found = search().await;
-        samples.push(started.elapsed());
-        check(found);
+        if timed {
+            self.samples.push(started.elapsed());
+        }
+        assert!(self.total.is_none_or(|total| total == found), "a search changed its total");
+        self.total = Some(found);
     }
-    (figures(samples), total.unwrap_or_default())
+
+    fn done(self) -> (Figures, usize) {
+        (figures(self.samples), self.total.unwrap_or_default())
+    }
+}
+
+/// Runs `search` [`WARMUP`] times, then [`ITERATIONS`] times timed; returns the
+/// figures and the total it gave.
+pub async fn measure(mut search: impl AsyncFnMut() -> usize) -> (Figures, usize) {
+    let mut series = Series::default();
+    for round in 0..WARMUP + ITERATIONS {
+        series.run(&mut search, round >= WARMUP).await;
+    }
+    series.done()
+}
+
+/// As [`measure`], for two searches run alternately, so both see the same
+/// conditions and their difference is the cost of what `second` adds.
+pub async fn measure_pair(
+    mut first: impl AsyncFnMut() -> usize,
+    mut second: impl AsyncFnMut() -> usize,
+) -> [(Figures, usize); 2] {
+    let (mut firsts, mut seconds) = (Series::default(), Series::default());
+    for round in 0..WARMUP + ITERATIONS {
+        firsts.run(&mut first, round >= WARMUP).await;
+        seconds.run(&mut second, round >= WARMUP).await;
+    }
+    [firsts.done(), seconds.done()]
 }
 
 /// p50 and p99 of `samples` (nearest rank).

@@ -4,6 +4,11 @@
 //! goes, the targets and PostgreSQL's plans.
 
 use std::collections::HashMap;
+use std::time::Duration;
+
+use audit_core::config::KafkaConfig;
+use rdkafka::producer::FutureRecord;
+use vault::audit::{Access, AccessKind, event};
 
 use audit_core::vault_api::{DetokenizeRequest, LookupRequest, Requester};
 use query_api::search::{PageRequest, Shards, search};
@@ -11,7 +16,7 @@ use tokio_postgres::Client;
 
 use crate::api::{Request, Stack, check, total_of};
 use crate::floor::{PAGE, bare, naive, plan_of};
-use crate::measure::{Figures, Row, line, measure, table, targets};
+use crate::measure::{Figures, Row, line, measure, measure_pair, table, targets};
 use crate::queries::Query;
 use crate::{peer, queries};
 
@@ -43,17 +48,27 @@ struct VaultAlone {
     detokenize: Figures,
 }
 
+/// The vault's and the broker's calls, each alone.
+struct Alone {
+    /// `/v1/detokenize` of each query's page.
+    pages: Vec<VaultAlone>,
+    /// `/v1/lookup` of Q4's target.
+    lookup: Figures,
+    /// One access event acknowledged.
+    broker: Figures,
+}
+
 /// Measures every query and prints the figures.
 pub async fn all(context: &Context<'_>) {
     let subject = context.subject;
     let queries = queries::all(&subject.target, &subject.token);
     let bearer = context.stack.bearer(&subject.tenant);
-    let (mut rows, mut alone) = (Vec::new(), Vec::new());
+    let (mut rows, mut pages) = (Vec::new(), Vec::new());
     for query in &queries {
         rows.push(engines(context, query, &bearer).await);
-        alone.push(vault_alone(context, query).await);
+        pages.push(vault_alone(context, query).await);
     }
-    let lookup = lookup_alone(context).await;
+    let alone = Alone { pages, lookup: lookup_alone(context).await, broker: broker_alone(context).await };
     println!(
         "\nsearches of tenant {} ({} records of {}): page of {PAGE} by created + exact total, {} runs each",
         subject.tenant,
@@ -67,19 +82,22 @@ pub async fn all(context: &Context<'_>) {
     println!();
     table(&rows);
     println!();
-    for (query, vault) in queries.iter().zip(&alone) {
-        line(
-            &format!("vault alone: /v1/detokenize of {} tokens ({}'s page)", vault.tokens, query.name),
-            vault.detokenize,
-        );
-    }
-    line("vault alone: /v1/lookup of 1 value (Q4's target)", lookup);
+    print_alone(&queries, &alone);
     println!();
-    breakdown(&rows, &alone, lookup);
+    breakdown(&rows, &alone);
     println!();
     targets(&rows);
     println!();
     plans(context, &queries).await;
+}
+
+fn print_alone(queries: &[Query], alone: &Alone) {
+    for (query, vault) in queries.iter().zip(&alone.pages) {
+        let what = format!("vault alone: /v1/detokenize of {} tokens ({}'s page)", vault.tokens, query.name);
+        line(&what, vault.detokenize);
+    }
+    line("vault alone: /v1/lookup of 1 value (Q4's target)", alone.lookup);
+    line("broker alone: one access event acknowledged", alone.broker);
 }
 
 /// One query in every engine.
@@ -96,11 +114,10 @@ async fn engines(context: &Context<'_>, query: &Query, bearer: &str) -> Row {
         naive_figures = Some(figures);
         totals.push(total);
     }
-    let (api, api_total) =
-        http(context, &Request { tenant, bearer, filter: &query.filter, order: query.order }).await;
     let verified = format!("{} and verify eq true", query.filter);
-    let request = Request { tenant, bearer, filter: &verified, order: query.order };
-    let (verify, verify_total) = http(context, &request).await;
+    let plain = Request { tenant, bearer, filter: &query.filter, order: query.order };
+    let [(api, api_total), (verify, verify_total)] =
+        http(context, &plain, &Request { filter: &verified, ..plain }).await;
     totals.extend([api_total, verify_total]);
     Row { name: query.name, pg, bare: floor, naive: naive_figures, api, verify, totals }
 }
@@ -110,12 +127,17 @@ fn resolved(subject: &Subject) -> HashMap<String, String> {
     HashMap::from([(subject.target.clone(), subject.token.clone())])
 }
 
-/// The query-api over HTTP, its answer checked whole once before timing.
-async fn http(context: &Context<'_>, request: &Request<'_>) -> (Figures, usize) {
+/// The query-api over HTTP, without and with verification alternately, each answer
+/// checked whole once before timing.
+async fn http(context: &Context<'_>, plain: &Request<'_>, verified: &Request<'_>) -> [(Figures, usize); 2] {
     let (client, base) = (&context.stack.http, context.stack.base.as_deref().expect("the query-api runs"));
-    let verify = request.filter.ends_with("verify eq true");
-    check(&crate::api::search(client, base, request).await, verify);
-    measure(async || total_of(&crate::api::search(client, base, request).await)).await
+    check(&crate::api::search(client, base, plain).await, false);
+    check(&crate::api::search(client, base, verified).await, true);
+    measure_pair(
+        async || total_of(&crate::api::search(client, base, plain).await),
+        async || total_of(&crate::api::search(client, base, verified).await),
+    )
+    .await
 }
 
 /// One `/v1/detokenize` of the tokens of `query`'s page, as the query-api sends it.
@@ -143,22 +165,54 @@ async fn lookup_alone(context: &Context<'_>) -> Figures {
     measure(async || vault.lookup(&request).await.expect("looked up").tokens.len()).await.0
 }
 
+/// One access event written to the raw topic and acknowledged, as the vault does
+/// before each detokenize answers: the broker alone.
+async fn broker_alone(context: &Context<'_>) -> Figures {
+    let kafka = KafkaConfig::for_bootstrap(&context.stack.bootstrap).expect("kafka settings");
+    let producer = audit_core::kafka::immediate_producer(&kafka).expect("a producer");
+    let access = Access {
+        tenant: &context.subject.tenant,
+        kind: AccessKind::Detokenize,
+        subject: "auditor@corp",
+        service: Some("query-api"),
+        reason: "search",
+        count: 300,
+        erased_owner_id: None,
+    };
+    let payload = event(&access).to_string();
+    let figures = measure(async || {
+        let record = FutureRecord::to("audit.raw").key(access.tenant).payload(&payload);
+        producer
+            .send(record, Duration::from_secs(10))
+            .await
+            .map_err(|(error, _)| error)
+            .expect("acknowledged");
+        1
+    })
+    .await
+    .0;
+    // Dropping a Kafka client blocks while it shuts down: not on an async worker.
+    tokio::task::block_in_place(|| drop(producer));
+    figures
+}
+
 /// Where the query-api's p50 goes: the floor's search, the vault's calls (measured
-/// alone), and the rest (HTTP, verification, rendering, JSON).
-fn breakdown(rows: &[Row], alone: &[VaultAlone], lookup: Figures) {
+/// alone), and the rest (HTTP, authorization, rendering, JSON).
+fn breakdown(rows: &[Row], alone: &Alone) {
     let ms = |figures: Figures| figures.p50.as_secs_f64() * 1_000.0;
     println!(
         "where the query-api's p50 goes (ms): api = bare search + vault calls + rest (HTTP, render, JSON)"
     );
-    for (row, vault) in rows.iter().zip(alone) {
-        let lookups = if row.name == "Q4" { ms(lookup) } else { 0.0 };
+    for (row, vault) in rows.iter().zip(&alone.pages) {
+        let lookups = if row.name == "Q4" { ms(alone.lookup) } else { 0.0 };
         let rest = ms(row.api) - ms(row.bare) - ms(vault.detokenize) - lookups;
         println!(
-            "  {}: api {:.2} = bare {:.2} + detokenize {:.2} + lookup {:.2} + rest {:.2}; verify adds {:.2}",
+            "  {}: api {:.2} = bare {:.2} + detokenize {:.2} (of which broker ack ~{:.2}) + lookup {:.2} + rest {:.2}; verify adds {:.2}",
             row.name,
             ms(row.api),
             ms(row.bare),
             ms(vault.detokenize),
+            ms(alone.broker),
             lookups,
             rest,
             ms(row.verify) - ms(row.api)

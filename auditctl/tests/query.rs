@@ -51,6 +51,16 @@ struct Stack {
     data_dir: PathBuf,
 }
 
+/// A failed test must not leave the stack running (it holds its ports and data).
+impl Drop for Stack {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 fn start_stack(data_dir: &Path) -> Stack {
     let broker = format!("127.0.0.1:{}", free_port());
     let query = format!("127.0.0.1:{}", free_port());
@@ -112,7 +122,7 @@ async fn produce_events(broker: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_reveals_and_validates_export_verifies_refusals_exit_1() {
     let data_dir = tempfile::tempdir().unwrap();
-    let stack = start_stack(data_dir.path());
+    let mut stack = start_stack(data_dir.path());
     // The query-api answers once everything before it started, the broker included.
     wait_for_records(&stack, TENANT, CREATED, 0).await;
     produce_events(&stack.broker).await;
@@ -127,8 +137,8 @@ async fn search_reveals_and_validates_export_verifies_refusals_exit_1() {
 
     let status = Command::new("kill").args(["-TERM", &stack.child.id().to_string()]).status().unwrap();
     assert!(status.success());
-    let mut child = stack.child;
-    assert!(child.wait().unwrap().success(), "SIGTERM stops the stack and its query-api cleanly");
+    let exit = stack.child.wait().unwrap();
+    assert!(exit.success(), "SIGTERM stops the stack and its query-api cleanly: {exit}");
 }
 
 /// Tokenized attributes come back in clear, found by their clear value, validated.
@@ -177,7 +187,10 @@ fn refusals_exit_1_wrong_flags_exit_2(stack: &Stack) {
     let forbidden = against(stack, "export", TENANT, &["--token", other_token.trim(), "--out", "-"]);
     assert_eq!(forbidden.status.code(), Some(1));
     let message = stderr(&forbidden);
-    assert!(message.contains("refused access (403): token is not valid for this tenant"), "{message}");
+    assert!(
+        message.contains("refused access (403 forbidden): token is not valid for this tenant"),
+        "{message}"
+    );
     assert!(forbidden.stdout.is_empty(), "nothing exported");
 
     let bad_filter = against(stack, "search", TENANT, &["--filter", "host eq"]);

@@ -73,11 +73,32 @@ fn read(path: &Path, modified_hint: Option<SystemTime>) -> Result<Loaded, String
     let modified = modified_hint.or_else(|| modified(path));
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => r#"{"keys":[]}"#.to_owned(),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            let empty = serde_json::json!({ "keys": [] });
+            let verifier = Arc::new(Verifier::new(PublicKeys::default()));
+            return Ok(Loaded { modified, verifier, jwks: Arc::new(empty) });
+        }
         Err(error) => return Err(format!("cannot read {}: {error}", path.display())),
     };
     let jwks: Jwks = serde_json::from_str(&text).map_err(|error| format!("{}: {error}", path.display()))?;
     let keys = PublicKeys::from_jwks(&jwks).map_err(|error| format!("{}: {error}", path.display()))?;
     let value = serde_json::from_str(&text).map_err(|error| format!("{}: {error}", path.display()))?;
     Ok(Loaded { modified, verifier: Arc::new(Verifier::new(keys)), jwks: Arc::new(value) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_appear_when_the_signer_writes_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jwks.json");
+        let keys = SigningKeys::open(&path).unwrap();
+        assert_eq!(*keys.jwks(), serde_json::json!({ "keys": [] }), "no file yet: an empty set");
+        let ring = audit_core::integrity::keys::KeyDir::open_or_create(dir.path()).unwrap();
+        assert_eq!(ring.jwks_path(), path);
+        keys.refresh().unwrap();
+        assert_eq!(keys.jwks()["keys"][0]["kid"], ring.active_kid(), "picked up on refresh");
+    }
 }

@@ -12,7 +12,7 @@ use std::ops::Bound;
 use query_api::catalogue::Catalogue;
 use query_api::plan::{Node, Resolved, plan};
 use query_api::search::query::tenant_query;
-use query_api::search::{PageRequest, Shards, SortOrder, search};
+use query_api::search::{PageRequest, Shards, SortOrder};
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{BooleanQuery, Query, RangeQuery};
 use tantivy::schema::Value;
@@ -29,18 +29,29 @@ pub fn plan_of(filter: &str, tokens: HashMap<String, String>) -> Node {
         .node
 }
 
+/// One search of the floor: a tenant, a plan, an order.
+#[derive(Clone, Copy)]
+pub struct Search<'a> {
+    /// The tenant searched.
+    pub tenant: &'a str,
+    /// The plan.
+    pub node: &'a Node,
+    /// Order by `created`.
+    pub order: SortOrder,
+}
+
 /// One search through the query-api's search; returns the total.
-pub fn bare(shards: &Shards, tenant: &str, node: &Node, order: SortOrder) -> usize {
-    let page =
-        search(shards, tenant, node, PageRequest { offset: 0, count: PAGE, order }).expect("bare search");
+pub fn bare(shards: &Shards, search: Search<'_>) -> usize {
+    let request = PageRequest { offset: 0, count: PAGE, order: search.order };
+    let page = query_api::search::search(shards, search.tenant, search.node, request).expect("bare search");
     assert_eq!(page.records.len(), PAGE.min(page.total), "a full page");
     page.total
 }
 
 /// One search with the `created` range `[start, end)` read from the fast field
-/// rather than the tenant's buckets; `node`'s other conditions as the query-api
+/// rather than the tenant's buckets; the plan's other conditions as the query-api
 /// builds them. Returns the total.
-pub fn naive(shards: &Shards, tenant: &str, node: &Node, range: (i64, i64), order: SortOrder) -> usize {
+pub fn naive(shards: &Shards, search: Search<'_>, range: (i64, i64)) -> usize {
     let field = shards.schema().created;
     let created = RangeQuery::new(
         Bound::Included(Term::from_field_i64(field, range.0)),
@@ -50,9 +61,10 @@ pub fn naive(shards: &Shards, tenant: &str, node: &Node, range: (i64, i64), orde
             Bound::Excluded(Term::from_field_i64(field, range.1))
         },
     );
-    let rest = tenant_query(shards.schema(), tenant, &without_created(node)).expect("tenant query");
+    let rest =
+        tenant_query(shards.schema(), search.tenant, &without_created(search.node)).expect("tenant query");
     let query = BooleanQuery::intersection(vec![rest, Box::new(created)]);
-    collect(shards, &query, order)
+    collect(shards, &query, search.order)
 }
 
 /// `node` with its time range taken out.

@@ -15,7 +15,7 @@ use query_api::search::{PageRequest, Shards, search};
 use tokio_postgres::Client;
 
 use crate::api::{Request, Stack, check, total_of};
-use crate::floor::{PAGE, bare, naive, plan_of};
+use crate::floor::{PAGE, Search, bare, naive, plan_of};
 use crate::measure::{Figures, Row, line, measure, measure_pair, table, targets};
 use crate::queries::Query;
 use crate::{peer, queries};
@@ -106,11 +106,12 @@ async fn engines(context: &Context<'_>, query: &Query, bearer: &str) -> Row {
     let prepared = peer::prepare(context.pg, tenant, query).await;
     let (pg, pg_total) = measure(async || peer::search(context.pg, &prepared).await).await;
     let node = plan_of(&query.filter, resolved(context.subject));
-    let (floor, floor_total) = measure(async || bare(shards, tenant, &node, query.order)).await;
+    let floor_search = Search { tenant, node: &node, order: query.order };
+    let (floor, floor_total) = measure(async || bare(shards, floor_search)).await;
     let mut totals = vec![pg_total, floor_total];
     let mut naive_figures = None;
     if let Some(range) = query.range {
-        let (figures, total) = measure(async || naive(shards, tenant, &node, range, query.order)).await;
+        let (figures, total) = measure(async || naive(shards, floor_search, range)).await;
         naive_figures = Some(figures);
         totals.push(total);
     }

@@ -52,8 +52,30 @@ pub struct Resource {
     tokenized_paths: Vec<String>,
 }
 
-/// Resources of `records` (JWS) of `tenant`, verified as one batch when `verifier` is given.
+/// Pages smaller than this are not worth a second thread.
+const PARALLEL_FROM: usize = 16;
+
+/// Resources of `records` (JWS) of `tenant`, verified in batches when `verifier` is
+/// given. Verifying and parsing are CPU work, so a page is split across the cores.
 pub fn resources(records: &[String], tenant: &str, verifier: Option<&Verifier>) -> Vec<Resource> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    if threads < 2 || records.len() < PARALLEL_FROM {
+        return resources_of(records, tenant, verifier);
+    }
+    let chunk = records.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = records
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || resources_of(part, tenant, verifier)))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|part| part.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    })
+}
+
+fn resources_of(records: &[String], tenant: &str, verifier: Option<&Verifier>) -> Vec<Resource> {
     let verdicts: Vec<Integrity> = match verifier {
         Some(verifier) => verifier
             .verify_batch(records)

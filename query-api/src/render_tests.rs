@@ -105,3 +105,14 @@ fn uuid_shapes_are_found_inside_text() {
     assert_eq!(uuids(&text), vec![USER_TOKEN, HOST_TOKEN]);
     assert!(uuids("").is_empty());
 }
+
+#[test]
+fn a_page_split_across_threads_keeps_its_order_and_verdicts() {
+    let good = jws("t1");
+    let page: Vec<String> =
+        (0..40).map(|n| if n % 13 == 5 { "not a jws".to_owned() } else { good.clone() }).collect();
+    let rendered = resources(&page, "t1", Some(&verifier()));
+    let statuses: Vec<&str> = rendered.iter().map(|resource| resource.integrity.as_str()).collect();
+    let expected: Vec<&str> = (0..40).map(|n| if n % 13 == 5 { "tainted" } else { "validated" }).collect();
+    assert_eq!(statuses, expected);
+}

@@ -15,6 +15,8 @@ use query_api::search::SortOrder;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
+use crate::floor::PAGE;
+
 /// The running services and what talking to them needs.
 pub struct Stack {
     /// Temporary directory of keys, vault database, index.
@@ -155,7 +157,7 @@ pub struct Request<'a> {
 /// One search over HTTP: the whole body of its answer (a SCIM ListResponse).
 pub async fn search(http: &reqwest::Client, base: &str, request: &Request<'_>) -> impl Deref<Target = [u8]> {
     let order = if request.order == SortOrder::Descending { "descending" } else { "ascending" };
-    let body = json!({ "filter": request.filter, "count": 100, "sortBy": "created", "sortOrder": order });
+    let body = json!({ "filter": request.filter, "count": PAGE, "sortBy": "created", "sortOrder": order });
     let response = http
         .post(format!("{base}/scim/{}/v2/AuditRecords/.search", request.tenant))
         .bearer_auth(request.bearer)
@@ -186,7 +188,7 @@ pub fn check(body: &[u8], verify: bool) -> usize {
     let answer: Value = serde_json::from_slice(body).expect("a JSON answer");
     let total = answer["totalResults"].as_u64().expect("a total") as usize;
     let resources = answer["Resources"].as_array().expect("resources");
-    assert_eq!(resources.len(), total.min(100), "a full page");
+    assert_eq!(resources.len(), total.min(PAGE), "a full page");
     let status = if verify { "validated" } else { "unverified" };
     for resource in resources {
         assert_eq!(resource["integrityStatus"], status, "integrity status");

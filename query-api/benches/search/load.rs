@@ -1,7 +1,8 @@
 //! Signing and indexing, as the signer and the indexer would: every tenant's records
 //! tokenized, sealed and chained in `created` order (tenants split over two threads),
-//! then written into [`SHARDS`] shards, each tenant in the shard of its Kafka
-//! partition (`partition_for_key`), with one large writer heap and a single commit.
+//! then written in arrival order (all tenants interleaved) into [`SHARDS`] shards,
+//! each tenant in the shard of its Kafka partition (`partition_for_key`), with one
+//! large writer heap and a single commit: the best case of a long-merged index.
 //!
 //! Guarantee: when [`index`] returns, the shards are committed and merged, so the
 //! query-api and the floor read exactly what they will be measured on.

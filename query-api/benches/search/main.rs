@@ -6,11 +6,14 @@
 //!   `(tenant, created)`): the peer a team would otherwise build ([`peer`]);
 //! - bare Tantivy running the query-api's own plan: the floor ([`floor`]);
 //! - the query-api over HTTP with the real vault, with and without `verify eq true`
-//!   ([`api`]); and the vault alone, to show where a search's time goes.
+//!   ([`api`]); and the vault and broker alone, to show where a search's time goes.
 //!
 //! Records are made as the pipeline makes them ([`dataset`], [`tokens`], [`load`]);
-//! the searches are in [`queries`]; timing and the printed figures in [`measure`].
-//! Every engine must agree on every total, or the table says MISMATCH.
+//! the searches are in [`queries`], run in [`run`]; timing and the printed figures
+//! in [`measure`]. Every engine must agree on every total, or the table says
+//! MISMATCH. Everything runs in this one process on a shared runtime (the client
+//! too), plus the PostgreSQL server: figures include that contention, as on a
+//! small host running the whole stack.
 
 mod api;
 mod dataset;
@@ -22,13 +25,16 @@ mod queries;
 mod run;
 mod tokens;
 
+use std::path::Path;
 use std::time::Instant;
 
 use audit_core::integrity::keys::KeyDir;
+use audit_schemas::SignedRecord;
 use query_api::search::Shards;
 
 use crate::api::Stack;
-use audit_schemas::SignedRecord;
+use crate::dataset::Tenant;
+use crate::tokens::Tokens;
 
 #[tokio::main]
 async fn main() {
@@ -39,16 +45,8 @@ async fn main() {
     let keys = stack.dir.path().join("keys");
     let (signed, subject) = load_index(&stack, &index_dir, &keys).await;
     let pg = peer::connect().await;
-    let began = Instant::now();
-    let times = peer::load(&pg, &signed).await;
-    println!(
-        "load  PostgreSQL: COPY {:.1} s, GIN + B-tree {:.1} s, VACUUM ANALYZE {:.1} s ({:.1} s), table + indexes {:.2} GB",
-        times.copy.as_secs_f64(),
-        times.indexes.as_secs_f64(),
-        times.vacuum.as_secs_f64(),
-        began.elapsed().as_secs_f64(),
-        times.bytes as f64 / 1e9
-    );
+    load_peer(&pg, &signed).await;
+    // The records now live in the shards and the table; free their memory.
     drop(signed);
     stack.start_query_api(&index_dir, &KeyDir::open(&keys).expect("signing keys").jwks_path()).await;
     let shards = Shards::open(&index_dir).expect("shards open");
@@ -57,34 +55,24 @@ async fn main() {
     println!("wall time of the whole bench: {:.0} s", started.elapsed().as_secs_f64());
 }
 
+/// Copies the records into PostgreSQL and indexes them, printing how long it took.
+async fn load_peer(pg: &tokio_postgres::Client, signed: &[SignedRecord]) {
+    let began = Instant::now();
+    let times = peer::load(pg, signed).await;
+    println!(
+        "load  PostgreSQL: COPY {:.1} s, GIN + B-tree {:.1} s, VACUUM ANALYZE {:.1} s ({:.1} s), table + indexes {:.2} GB",
+        times.copy.as_secs_f64(),
+        times.indexes.as_secs_f64(),
+        times.vacuum.as_secs_f64(),
+        began.elapsed().as_secs_f64(),
+        times.bytes as f64 / 1e9
+    );
+}
+
 /// Generates, tokenizes, signs and indexes every record, printing how long each
-/// step took; returns the signed records and the searched tenant with its Q4 target.
-async fn load_index(
-    stack: &Stack,
-    index_dir: &std::path::Path,
-    keys: &std::path::Path,
-) -> (Vec<SignedRecord>, run::Subject) {
-    let began = Instant::now();
-    let mut tenants = tokio::task::block_in_place(dataset::all);
-    let records: usize = tenants.iter().map(|tenant| tenant.records.len()).sum();
-    println!(
-        "load  generate {records} clear records of {} tenants: {:.1} s",
-        tenants.len(),
-        began.elapsed().as_secs_f64()
-    );
-    let tenant = tenants[0].id.clone();
-    let target =
-        tenants[0].records[dataset::PER_TENANT / 2].target_user.as_ref().and_then(|user| user.id.clone());
-    let target = target.expect("a target user");
-    let began = Instant::now();
-    let (tokens, calls) = tokens::tokenize(&stack.vault(), &mut tenants).await;
-    let values: usize = tokens.iter().map(|tokens| tokens.len()).sum();
-    println!(
-        "load  tokenize {values} distinct personal values through the vault ({calls} calls of <= {}): {:.1} s",
-        tokens::BATCH,
-        began.elapsed().as_secs_f64()
-    );
-    let token = tokens[0][&target].clone();
+/// step took; returns the signed records and who is searched.
+async fn load_index(stack: &Stack, index_dir: &Path, keys: &Path) -> (Vec<SignedRecord>, run::Subject) {
+    let (tenants, tokens, subject) = tokenized(stack).await;
     let key = KeyDir::open_or_create(keys).and_then(|dir| dir.signing_key()).expect("a signing key");
     let began = Instant::now();
     let signed = tokio::task::block_in_place(|| load::seal_all(tenants, &tokens, &key));
@@ -98,5 +86,27 @@ async fn load_index(
         load::size_of(index_dir) as f64 / 1e9,
         load::segments(index_dir)
     );
-    (signed, run::Subject { tenant, target, token })
+    (signed, subject)
+}
+
+/// The clear records and the tokens of their personal values, from the vault; the
+/// first tenant is the one searched, Q4 looking for the target of its middle record.
+async fn tokenized(stack: &Stack) -> (Vec<Tenant>, Vec<Tokens>, run::Subject) {
+    let began = Instant::now();
+    let mut tenants = tokio::task::block_in_place(dataset::all);
+    let records: usize = tenants.iter().map(|tenant| tenant.records.len()).sum();
+    let took = began.elapsed().as_secs_f64();
+    println!("load  generate {records} clear records of {} tenants: {took:.1} s", tenants.len());
+    let middle = &tenants[0].records[dataset::PER_TENANT / 2];
+    let target = middle.target_user.as_ref().and_then(|user| user.id.clone()).expect("a target user");
+    let began = Instant::now();
+    let (tokens, calls) = tokens::tokenize(&stack.vault(), &mut tenants).await;
+    let values: usize = tokens.iter().map(|tokens| tokens.len()).sum();
+    println!(
+        "load  tokenize {values} distinct personal values through the vault ({calls} calls of <= {}): {:.1} s",
+        tokens::BATCH,
+        began.elapsed().as_secs_f64()
+    );
+    let subject = run::Subject { tenant: tenants[0].id.clone(), token: tokens[0][&target].clone(), target };
+    (tenants, tokens, subject)
 }

@@ -2,17 +2,20 @@
 //! the query-api with and without `verify eq true`, and the vault alone revealing
 //! that query's page; then the table, the vault's lines, where the query-api's time
 //! goes, the targets and PostgreSQL's plans.
+//!
+//! The vault and the broker are also timed alone (the calls the query-api makes, with
+//! the same sizes), so a search's time can be split between the index, the vault,
+//! the broker's acknowledgement of the access event, and the rest.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use audit_core::config::KafkaConfig;
-use rdkafka::producer::FutureRecord;
-use vault::audit::{Access, AccessKind, event};
-
 use audit_core::vault_api::{DetokenizeRequest, LookupRequest, Requester};
 use query_api::search::{PageRequest, Shards, search};
+use rdkafka::producer::FutureRecord;
 use tokio_postgres::Client;
+use vault::audit::{Access, AccessKind, event};
 
 use crate::api::{Request, Stack, check, total_of};
 use crate::floor::{PAGE, Search, bare, naive, plan_of};

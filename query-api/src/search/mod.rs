@@ -100,7 +100,10 @@ impl Shards {
             if known.contains(&partition) || !entry.path().join("meta.json").exists() {
                 continue;
             }
-            found.push(Shard { partition, reader: open_reader(&entry.path())? });
+            match open_reader(&entry.path(), &self.schema) {
+                Ok(reader) => found.push(Shard { partition, reader }),
+                Err(error) => tracing::error!(%error, partition, "shard not searchable"),
+            }
         }
         let mut open = self.open.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         open.extend(found);
@@ -123,9 +126,15 @@ impl Shards {
     }
 }
 
-fn open_reader(dir: &Path) -> Result<IndexReader, QueryError> {
+/// A reader of the shard in `dir`, if it was written with this build's schema (an older
+/// shard lacks fields queries rely on: rebuild it with `auditctl reindex`).
+fn open_reader(dir: &Path, schema: &IndexSchema) -> Result<IndexReader, QueryError> {
     let index_error = |source| QueryError::Index { path: dir.to_owned(), source };
     let index = Index::open_in_dir(dir).map_err(index_error)?;
+    if index.schema() != schema.schema {
+        let detail = "the shard's schema differs from this version's; rebuild it with auditctl reindex";
+        return Err(index_error(tantivy::TantivyError::SchemaError(detail.into())));
+    }
     index.reader_builder().reload_policy(ReloadPolicy::OnCommitWithDelay).try_into().map_err(index_error)
 }
 
@@ -260,5 +269,25 @@ impl Export {
             .doc(stored.address)
             .map_err(|source| QueryError::Index { path: self.root.clone(), source })?;
         Ok(document.get_first(self.jws).and_then(|value| value.as_str()).unwrap_or_default().to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_of_another_schema_are_left_out() {
+        let root = tempfile::tempdir().unwrap();
+        let mut older = tantivy::schema::Schema::builder();
+        older.add_text_field("tenant", tantivy::schema::STRING);
+        for (name, schema) in [("shard-0000", older.build()), ("shard-0001", IndexSchema::new().schema)] {
+            let dir = root.path().join(name);
+            std::fs::create_dir_all(&dir).unwrap();
+            Index::create_in_dir(&dir, schema).unwrap();
+        }
+        std::fs::create_dir_all(root.path().join("shard-0002")).unwrap();
+        let shards = Shards::open(root.path()).unwrap();
+        assert_eq!(shards.refresh().unwrap(), 1, "only the shard of this schema is searched");
     }
 }

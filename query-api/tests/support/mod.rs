@@ -52,6 +52,19 @@ impl Stack {
         self.bearer(tenant, &["ORG_ADMIN"])
     }
 
+    /// `.search` in `tenant` as its admin: the ListResponse.
+    pub async fn search(&self, tenant: &str, body: serde_json::Value) -> serde_json::Value {
+        let url = format!("{}/scim/{tenant}/v2/AuditRecords/.search", self.base);
+        let response = self.http.post(url).bearer_auth(self.admin(tenant)).json(&body).send().await.unwrap();
+        response.json().await.unwrap()
+    }
+
+    /// `GET` record `id` in `tenant` as that tenant's admin.
+    pub async fn get_record(&self, tenant: &str, id: &str) -> reqwest::Response {
+        let url = format!("{}/scim/{tenant}/v2/AuditRecords/{id}", self.base);
+        self.http.get(url).bearer_auth(self.admin(tenant)).send().await.unwrap()
+    }
+
     /// The records of `tenant`, clear.
     pub fn of(&self, tenant: &str) -> Vec<&Clear> {
         self.records.iter().filter(|clear| clear.record.tenant_id == tenant).collect()

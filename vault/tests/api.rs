@@ -1,68 +1,21 @@
 //! The vault as it runs in production: `run()` on a free port, against the embedded
 //! broker for its access events, on SQLite and on PostgreSQL.
 
+mod support;
+
 use std::time::Duration;
 
 use audit_core::auth::issuer::{Issuer, TokenSpec};
 use audit_core::auth::service::ServiceCredential;
 use audit_core::vault_api::{DetokenizeResponse, LookupResponse, TokenizeResponse};
-use clap::Parser;
-use reqwest::{Client, Method, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use support::{Vault, start};
 use testkit::kafka::{ReadSpec, broker, kafka, read};
-use tokio_util::sync::CancellationToken;
-use vault::VaultArgs;
-
-struct Vault {
-    base: String,
-    issuer: Issuer,
-    tokenizer: ServiceCredential,
-    client: Client,
-    shutdown: CancellationToken,
-    server: tokio::task::JoinHandle<Result<(), vault::VaultError>>,
-    _dir: tempfile::TempDir,
-}
-
-async fn start(database: Option<String>, bootstrap: &str) -> Vault {
-    let dir = tempfile::tempdir().unwrap();
-    let issuer = Issuer::generate();
-    let jwks_file = dir.path().join("jwks.json");
-    std::fs::write(&jwks_file, serde_json::to_string(&issuer.jwks()).unwrap()).unwrap();
-    let tokenizer = ServiceCredential::generate("tokenizer");
-    let database = database.unwrap_or_else(|| format!("sqlite:{}", dir.path().join("vault.db").display()));
-    let args = VaultArgs::parse_from([
-        "vault",
-        "--kafka",
-        bootstrap,
-        "--database",
-        &database,
-        "--master-key-file",
-        &dir.path().join("master.key").display().to_string(),
-        "--create-master-key",
-        "true",
-        "--auth-jwks-file",
-        &jwks_file.display().to_string(),
-        "--service-credentials",
-        &tokenizer.expose(),
-    ]);
-    let config = args.validate().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let shutdown = CancellationToken::new();
-    let server = tokio::spawn(vault::run(config, listener, shutdown.clone()));
-    Vault { base, issuer, tokenizer, client: Client::new(), shutdown, server, _dir: dir }
-}
 
 impl Vault {
-    fn bearer(&self, tenant: &str, roles: &[&str]) -> String {
-        let roles: Vec<String> = roles.iter().map(|role| role.to_string()).collect();
-        let token =
-            self.issuer.mint(&TokenSpec { subject: "auditor@corp", tenant, roles: &roles, ttl_seconds: 300 });
-        format!("Bearer {token}")
-    }
-
     async fn call(&self, case: &Case) -> (StatusCode, Value) {
-        let mut request = self.client.request(case.method.clone(), format!("{}{}", self.base, case.path));
+        let mut request = self.http.request(case.method.clone(), format!("{}{}", self.base, case.path));
         if let Some(authorization) = &case.authorization {
             request = request.header("authorization", authorization);
         }
@@ -83,7 +36,7 @@ impl Vault {
     }
 
     async fn post_service(&self, path: &str, body: Value) -> Value {
-        let case = Case::new(Method::POST, path, Some(self.tokenizer.authorization()), Some(body));
+        let case = Case::new(Method::POST, path, Some(self.service.authorization()), Some(body));
         let (status, body) = self.call(&case).await;
         assert_eq!(status, StatusCode::OK, "{path}: {body}");
         body
@@ -121,7 +74,7 @@ async fn check(vault: &Vault, cases: Vec<(&str, Case, StatusCode, &str)>) {
 #[tokio::test]
 async fn nothing_is_answered_without_the_right_credentials() {
     let (broker, _broker_dir) = broker().await;
-    let vault = start(None, &broker.bootstrap()).await;
+    let vault = start(None, &broker.bootstrap(), "tokenizer").await;
     let tokens = vault.tokenize("t1", json!([{"value": "admin@company.com"}])).await;
     let get = format!("/scim/t1/v2/TokensVault/{}", tokens[0]);
     let admin = Some(vault.bearer("t1", &["ORG_ADMIN"]));
@@ -246,7 +199,7 @@ async fn nothing_is_answered_without_the_right_credentials() {
 
 async fn tokens_search_erasure_and_access_events(database: Option<String>) {
     let (broker, _broker_dir) = broker().await;
-    let vault = start(database, &broker.bootstrap()).await;
+    let vault = start(database, &broker.bootstrap(), "tokenizer").await;
     let admin = Some(vault.bearer("t1", &["ORG_ADMIN"]));
     let subject = json!({"id": "11092", "extId": "admin@company.com"});
     let tokens = vault

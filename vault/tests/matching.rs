@@ -2,18 +2,17 @@
 //! for its access events), on SQLite and on PostgreSQL, called with the services'
 //! own client.
 
+mod support;
+
 use std::time::Duration;
 
-use audit_core::auth::issuer::{Issuer, TokenSpec};
 use audit_core::auth::service::ServiceCredential;
 use audit_core::vault_api::{MATCH_PATH, MatchOp, MatchRequest, TokenizeResponse};
 use audit_core::vault_client::{VaultClient, VaultClientError};
-use clap::Parser;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use support::{Vault, start};
 use testkit::kafka::{ReadSpec, broker, kafka, read};
-use tokio_util::sync::CancellationToken;
-use vault::VaultArgs;
 
 /// Values of tenant `t1`, by index; the last one's subject is erased.
 const T1: [&str; 6] = [
@@ -25,48 +24,6 @@ const T1: [&str; 6] = [
     "erased@company.com",
 ];
 const ERASED_OWNER: &str = "9";
-
-struct Vault {
-    base: String,
-    issuer: Issuer,
-    service: ServiceCredential,
-    http: reqwest::Client,
-    shutdown: CancellationToken,
-    server: tokio::task::JoinHandle<Result<(), vault::VaultError>>,
-    _dir: tempfile::TempDir,
-}
-
-async fn start(database: Option<String>, bootstrap: &str) -> Vault {
-    let dir = tempfile::tempdir().unwrap();
-    let issuer = Issuer::generate();
-    let jwks_file = dir.path().join("jwks.json");
-    std::fs::write(&jwks_file, serde_json::to_string(&issuer.jwks()).unwrap()).unwrap();
-    let service = ServiceCredential::generate("query-api");
-    let database = database.unwrap_or_else(|| format!("sqlite:{}", dir.path().join("vault.db").display()));
-    let master_key_file = dir.path().join("master.key").display().to_string();
-    let jwks_file = jwks_file.display().to_string();
-    let args = VaultArgs::parse_from([
-        "vault",
-        "--kafka",
-        bootstrap,
-        "--database",
-        &database,
-        "--master-key-file",
-        &master_key_file,
-        "--create-master-key",
-        "true",
-        "--auth-jwks-file",
-        &jwks_file,
-        "--service-credentials",
-        &service.expose(),
-    ]);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let shutdown = CancellationToken::new();
-    let server = tokio::spawn(vault::run(args.validate().unwrap(), listener, shutdown.clone()));
-    let http = reqwest::Client::new();
-    Vault { base, issuer, service, http, shutdown, server, _dir: dir }
-}
 
 impl Vault {
     fn client(&self) -> VaultClient {
@@ -82,9 +39,7 @@ impl Vault {
     }
 
     async fn erase(&self, tenant: &str, owner_id: &str) {
-        let roles = vec!["ORG_ADMIN".to_owned()];
-        let spec = TokenSpec { subject: "auditor@corp", tenant, roles: &roles, ttl_seconds: 300 };
-        let bearer = format!("Bearer {}", self.issuer.mint(&spec));
+        let bearer = self.bearer(tenant, &["ORG_ADMIN"]);
         let path = format!("/scim/{tenant}/v2/TokensVault/.erase");
         let (status, body) = self.post(&path, Some(bearer), &json!({"ownerId": owner_id})).await;
         assert_eq!(status, StatusCode::OK, "{body}");
@@ -141,7 +96,7 @@ fn cases() -> Vec<(MatchOp, &'static str, Vec<usize>)> {
 
 async fn each_operator_finds_exactly_its_tenants_tokens(database: Option<String>) {
     let (broker, _broker_dir) = broker().await;
-    let vault = start(database, &broker.bootstrap()).await;
+    let vault = start(database, &broker.bootstrap(), "query-api").await;
     let owners = ["1", "2", "3", "", "4", ERASED_OWNER];
     let items: Vec<Value> = T1
         .iter()

@@ -64,6 +64,9 @@ pub struct Shards {
     root: PathBuf,
     schema: IndexSchema,
     open: RwLock<Vec<Shard>>,
+    /// Shards that could not be opened, with their `meta.json` time then: retried only
+    /// once it changes (a reindex), not every refresh.
+    refused: std::sync::Mutex<std::collections::HashMap<i32, Option<std::time::SystemTime>>>,
 }
 
 impl std::fmt::Debug for Shards {
@@ -75,8 +78,12 @@ impl std::fmt::Debug for Shards {
 impl Shards {
     /// The shards under `root` (none yet is fine: they appear as the indexer creates them).
     pub fn open(root: &Path) -> Result<Shards, QueryError> {
-        let shards =
-            Shards { root: root.to_owned(), schema: IndexSchema::new(), open: RwLock::new(Vec::new()) };
+        let shards = Shards {
+            root: root.to_owned(),
+            schema: IndexSchema::new(),
+            open: RwLock::new(Vec::new()),
+            refused: Default::default(),
+        };
         shards.refresh()?;
         Ok(shards)
     }
@@ -97,12 +104,21 @@ impl Shards {
             else {
                 continue;
             };
-            if known.contains(&partition) || !entry.path().join("meta.json").exists() {
+            let meta = std::fs::metadata(entry.path().join("meta.json")).ok();
+            let Some(changed) = meta.map(|meta| meta.modified().ok()) else { continue };
+            let mut refused = self.refused.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if known.contains(&partition) || refused.get(&partition) == Some(&changed) {
                 continue;
             }
             match open_reader(&entry.path(), &self.schema) {
-                Ok(reader) => found.push(Shard { partition, reader }),
-                Err(error) => tracing::error!(%error, partition, "shard not searchable"),
+                Ok(reader) => {
+                    refused.remove(&partition);
+                    found.push(Shard { partition, reader });
+                }
+                Err(error) => {
+                    tracing::error!(%error, partition, "shard not searchable");
+                    refused.insert(partition, changed);
+                }
             }
         }
         let mut open = self.open.write().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -289,5 +305,7 @@ mod tests {
         std::fs::create_dir_all(root.path().join("shard-0002")).unwrap();
         let shards = Shards::open(root.path()).unwrap();
         assert_eq!(shards.refresh().unwrap(), 1, "only the shard of this schema is searched");
+        assert_eq!(shards.refresh().unwrap(), 1, "a refused shard is not retried until it changes");
+        assert_eq!(shards.refused.lock().unwrap().len(), 1);
     }
 }

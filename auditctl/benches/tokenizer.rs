@@ -13,7 +13,7 @@ use std::sync::atomic::AtomicU64;
 use audit_core::auth::issuer::Issuer;
 use audit_core::auth::service::ServiceCredential;
 use audit_core::config::KafkaConfig;
-use audit_core::stage::Partitioning;
+use audit_core::stage::{Delivery, Partitioning};
 use audit_core::traffic::{Generator, TrafficParams};
 use audit_schemas::{Codec, NormalizedRecord};
 use clap::Parser;
@@ -40,6 +40,7 @@ async fn main() {
         input: "audit.normalized",
         output: "bench.passthrough",
         partitioning: Partitioning::ByKey,
+        delivery: Delivery::Overlapped,
     };
     let runtime = bench::timed(&kafka, route.output, RECORDS, |done, stop| {
         bench::passthrough(kafka.clone(), route, done, stop)

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use audit_core::config::KafkaConfig;
-use audit_core::stage::Partitioning;
+use audit_core::stage::{Delivery, Partitioning};
 use audit_schemas::{Codec, SignedRecord};
 use indexer::schema::IndexSchema;
 use rdkafka::producer::FutureRecord;
@@ -44,6 +44,7 @@ async fn main() {
         input: "audit.signed",
         output: "bench.passthrough",
         partitioning: Partitioning::ByKey,
+        delivery: Delivery::BeforeNextBatch,
     };
     let runtime = bench::timed(&kafka, route.output, RECORDS, |done, stop| {
         bench::passthrough(kafka.clone(), route, done, stop)

@@ -17,7 +17,7 @@ use std::{
 use audit_core::{
     config::KafkaConfig,
     kafka::{consumer_config, producer},
-    stage::Partitioning,
+    stage::{Delivery, Partitioning},
     traffic::{Generator, TrafficParams},
 };
 use futures::StreamExt;
@@ -43,8 +43,12 @@ async fn main() {
 
     let bare =
         bench::timed(&kafka, "bench.bare", RECORDS, |done, stop| bare_loop(kafka.clone(), done, stop)).await;
-    let route =
-        bench::Route { input: "audit.raw", output: "bench.passthrough", partitioning: Partitioning::ByKey };
+    let route = bench::Route {
+        input: "audit.raw",
+        output: "bench.passthrough",
+        partitioning: Partitioning::ByKey,
+        delivery: Delivery::BeforeNextBatch,
+    };
     let runtime = bench::timed(&kafka, route.output, RECORDS, |done, stop| {
         bench::passthrough(kafka.clone(), route, done, stop)
     })

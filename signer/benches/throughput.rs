@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use audit_core::config::KafkaConfig;
 use audit_core::integrity::keys::thumbprint;
 use audit_core::integrity::{ChainLink, canonical_payload, jws, payload_hash};
-use audit_core::stage::Partitioning;
+use audit_core::stage::{Delivery, Partitioning};
 use audit_core::traffic::catalogue;
 use audit_schemas::{Action, Codec, Session, TokenizedRecord, UserRef};
 use ed25519_dalek::SigningKey;
@@ -49,8 +49,12 @@ async fn main() {
         bench::PARTITIONS
     );
 
-    let route =
-        bench::Route { input: INPUT, output: "bench.passthrough", partitioning: Partitioning::SameAsInput };
+    let route = bench::Route {
+        input: INPUT,
+        output: "bench.passthrough",
+        partitioning: Partitioning::SameAsInput,
+        delivery: Delivery::BeforeNextBatch,
+    };
     let (runtime, runtime_cpu) = with_cpu(bench::timed(&kafka, route.output, RECORDS, |done, stop| {
         bench::passthrough(kafka.clone(), route, done, stop)
     }))

@@ -11,7 +11,8 @@ use audit_core::kafka::{ensure_topics, producer};
 use audit_core::metrics::StageMetrics;
 use audit_core::ops::Health;
 use audit_core::stage::{
-    InputMessage, Outcome, OutputRecord, Partitioning, Stage, StageParams, Topics, TransientError, run_stage,
+    Delivery, InputMessage, Outcome, OutputRecord, Partitioning, Stage, StageParams, Topics, TransientError,
+    run_stage,
 };
 use rdkafka::producer::{DeliveryFuture, FutureRecord};
 use tokio_util::sync::CancellationToken;
@@ -97,6 +98,8 @@ pub struct Route<'a> {
     pub output: &'a str,
     /// `ByKey` for most stages, `SameAsInput` for the co-partitioned signer.
     pub partitioning: Partitioning,
+    /// The delivery mode of the stage the pass-through stands in for.
+    pub delivery: Delivery,
 }
 
 /// Copies `route.input` to `route.output` through the stage runtime, reporting progress.
@@ -125,12 +128,16 @@ pub async fn passthrough(
         create_topics: true,
         partitioning: route.partitioning,
     };
-    run_stage(PassThrough, params, shutdown).await.unwrap();
+    run_stage(PassThrough(route.delivery), params, shutdown).await.unwrap();
 }
 
-struct PassThrough;
+struct PassThrough(Delivery);
 
 impl Stage for PassThrough {
+    fn delivery(&self) -> Delivery {
+        self.0
+    }
+
     async fn process(&mut self, batch: &[InputMessage]) -> Result<Vec<Outcome>, TransientError> {
         let forward = |message: &InputMessage| {
             let key = message.key.clone().unwrap_or_default();

@@ -21,20 +21,34 @@ impl TokenCache {
         TokenCache { young: HashMap::new(), old: HashMap::new(), generation_capacity: capacity / 2 }
     }
 
-    /// The cached token of `value` in `tenant`.
-    pub fn get(&mut self, tenant: &str, value: &str) -> Option<String> {
-        let key = key(tenant, value);
-        if let Some(token) = self.young.get(&key) {
+    /// The key of `value` in `tenant`.
+    pub fn key(tenant: &str, value: &str) -> String {
+        let mut key = String::with_capacity(tenant.len() + 1 + value.len());
+        key.push_str(tenant);
+        key.push('\u{0}');
+        key.push_str(value);
+        key
+    }
+
+    /// The cached token of a [`TokenCache::key`].
+    pub fn get(&mut self, key: &str) -> Option<String> {
+        if let Some(token) = self.young.get(key) {
             return Some(token.clone());
         }
-        let token = self.old.remove(&key)?;
-        self.insert_key(key, token.clone());
+        let (key, token) = self.old.remove_entry(key)?;
+        self.insert(key, token.clone());
         Some(token)
     }
 
-    /// Remembers the token of `value` in `tenant`.
-    pub fn insert(&mut self, tenant: &str, value: &str, token: String) {
-        self.insert_key(key(tenant, value), token);
+    /// Remembers the token of a [`TokenCache::key`].
+    pub fn insert(&mut self, key: String, token: String) {
+        if self.generation_capacity == 0 {
+            return;
+        }
+        if self.young.len() >= self.generation_capacity {
+            self.old = std::mem::take(&mut self.young);
+        }
+        self.young.insert(key, token);
     }
 
     /// Entries held.
@@ -46,20 +60,6 @@ impl TokenCache {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-
-    fn insert_key(&mut self, key: String, token: String) {
-        if self.generation_capacity == 0 {
-            return;
-        }
-        if self.young.len() >= self.generation_capacity {
-            self.old = std::mem::take(&mut self.young);
-        }
-        self.young.insert(key, token);
-    }
-}
-
-fn key(tenant: &str, value: &str) -> String {
-    format!("{tenant}\u{0}{value}")
 }
 
 #[cfg(test)]
@@ -68,17 +68,18 @@ mod tests {
 
     #[test]
     fn the_cache_stays_bounded_and_keeps_hot_values() {
+        let key = TokenCache::key;
         let mut cache = TokenCache::new(100);
-        cache.insert("t1", "hot", "token-hot".into());
+        cache.insert(key("t1", "hot"), "token-hot".into());
         for n in 0..1_000 {
-            cache.insert("t1", &format!("v{n}"), format!("token-{n}"));
-            assert_eq!(cache.get("t1", "hot").as_deref(), Some("token-hot"), "hot value kept at {n}");
+            cache.insert(key("t1", &format!("v{n}")), format!("token-{n}"));
+            assert_eq!(cache.get(&key("t1", "hot")).as_deref(), Some("token-hot"), "hot value kept at {n}");
             assert!(cache.len() <= 100);
         }
-        assert_eq!(cache.get("t1", "v0"), None, "cold values leave");
-        assert_eq!(cache.get("t2", "hot"), None, "tenants do not share tokens");
+        assert_eq!(cache.get(&key("t1", "v0")), None, "cold values leave");
+        assert_eq!(cache.get(&key("t2", "hot")), None, "tenants do not share tokens");
         let mut disabled = TokenCache::new(0);
-        disabled.insert("t1", "x", "y".into());
+        disabled.insert(key("t1", "x"), "y".into());
         assert!(disabled.is_empty());
     }
 }

@@ -7,10 +7,10 @@
 //! A vault failure fails the batch as transient: the runtime retries it and nothing
 //! passes untokenized.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use audit_core::dlq::Rejection;
-use audit_core::stage::{InputMessage, Outcome, OutputRecord, Stage, TransientError};
+use audit_core::stage::{Delivery, InputMessage, Outcome, OutputRecord, Stage, TransientError};
 use audit_core::vault_api::{TenantValues, TokenizeItem, TokenizeRequest, TokenizeResponse};
 use audit_core::vault_client::VaultClient;
 use audit_schemas::{Codec, NormalizedRecord, TokenizedRecord};
@@ -19,12 +19,20 @@ use crate::cache::TokenCache;
 use crate::policy::Policy;
 
 /// A decoded batch waiting for its tokens.
+///
+/// Each distinct (tenant, value) of the batch has a slot; each record lists the slots
+/// of its personal values in the order [`Policy::visit`] meets them, which is the
+/// same in both passes, so applying the tokens needs no lookup by value.
 pub struct Prepared {
     records: Vec<Result<NormalizedRecord, Rejection>>,
+    /// Per record, the slot of each personal value, in visit order.
+    slots: Vec<Vec<usize>>,
+    /// The token of each slot, once known.
+    tokens: Vec<Option<String>>,
     /// Values the cache did not know, per tenant, each once.
     pub request: TokenizeRequest,
-    /// Tokens of this batch, by tenant and value.
-    known: HashMap<(String, String), String>,
+    /// Per tenant of `request`, the slot and cache key of each item.
+    asked: Vec<Vec<(usize, String)>>,
 }
 
 /// Tokenizes records through the vault.
@@ -62,31 +70,37 @@ impl TokenizeStage {
     pub fn prepare(&mut self, batch: &[InputMessage]) -> Prepared {
         let mut records: Vec<Result<NormalizedRecord, Rejection>> =
             batch.iter().map(|message| self.decode(message)).collect();
-        let mut known = HashMap::new();
-        let mut wanted: BTreeMap<String, Vec<TokenizeItem>> = BTreeMap::new();
-        let mut asked = HashSet::new();
-        for record in records.iter_mut().flatten() {
-            let tenant = record.tenant_id.clone();
-            self.policy.visit(record, &mut |value, owner| {
-                let key = (tenant.clone(), value.to_owned());
-                if known.contains_key(&key) || asked.contains(&key) {
-                    return None;
-                }
-                match self.cache.get(&tenant, value) {
-                    Some(token) => {
-                        known.insert(key, token);
-                    }
-                    None => {
-                        let item = TokenizeItem { value: value.to_owned(), owner: owner.clone() };
-                        wanted.entry(tenant.clone()).or_default().push(item);
-                        asked.insert(key);
-                    }
-                }
-                None
-            });
+        let mut slot_of: HashMap<String, usize> = HashMap::new();
+        let mut tokens = Vec::new();
+        let mut wanted: BTreeMap<String, (Vec<TokenizeItem>, Vec<(usize, String)>)> = BTreeMap::new();
+        let mut slots = Vec::with_capacity(records.len());
+        for record in records.iter_mut() {
+            let mut record_slots = Vec::new();
+            if let Ok(record) = record {
+                let tenant = record.tenant_id.clone();
+                self.policy.visit(record, &mut |value, owner| {
+                    let key = TokenCache::key(&tenant, value);
+                    let slot = *slot_of.entry(key).or_insert_with_key(|key| {
+                        let cached = self.cache.get(key);
+                        if cached.is_none() {
+                            let asked = wanted.entry(tenant.clone()).or_default();
+                            asked.0.push(TokenizeItem { value: value.to_owned(), owner: owner.clone() });
+                            asked.1.push((tokens.len(), key.clone()));
+                        }
+                        tokens.push(cached);
+                        tokens.len() - 1
+                    });
+                    record_slots.push(slot);
+                    None
+                });
+            }
+            slots.push(record_slots);
         }
-        let tenants = wanted.into_iter().map(|(tenant, items)| TenantValues { tenant, items }).collect();
-        Prepared { records, request: TokenizeRequest { tenants }, known }
+        let (tenants, asked) = wanted
+            .into_iter()
+            .map(|(tenant, (items, asked))| (TenantValues { tenant, items }, asked))
+            .unzip();
+        Prepared { records, slots, tokens, request: TokenizeRequest { tenants }, asked }
     }
 
     /// Applies the vault's `answer` to `prepared` and encodes one outcome per input.
@@ -95,39 +109,44 @@ impl TokenizeStage {
         prepared: Prepared,
         answer: TokenizeResponse,
     ) -> Result<Vec<Outcome>, TransientError> {
-        let Prepared { records, request, mut known } = prepared;
+        let Prepared { records, slots, mut tokens, request, asked } = prepared;
         if answer.tenants.len() != request.tenants.len() {
             return Err(TransientError("vault answered for a different set of tenants".into()));
         }
-        for (asked, answered) in request.tenants.iter().zip(answer.tenants) {
-            if asked.tenant != answered.tenant || asked.items.len() != answered.tokens.len() {
+        for ((question, answered), asked) in request.tenants.iter().zip(answer.tenants).zip(asked) {
+            if question.tenant != answered.tenant || asked.len() != answered.tokens.len() {
                 return Err(TransientError("vault answer does not match the request".into()));
             }
-            for (item, token) in asked.items.iter().zip(answered.tokens) {
-                self.cache.insert(&asked.tenant, &item.value, token.clone());
-                known.insert((asked.tenant.clone(), item.value.clone()), token);
+            for ((slot, key), token) in asked.into_iter().zip(answered.tokens) {
+                self.cache.insert(key, token.clone());
+                tokens[slot] = Some(token);
             }
         }
-        records.into_iter().map(|record| Ok(self.tokenize(record, &known))).collect()
+        Ok(records
+            .into_iter()
+            .zip(slots)
+            .map(|(record, slots)| self.tokenize(record, &slots, &tokens))
+            .collect())
     }
 
     fn tokenize(
         &self,
         record: Result<NormalizedRecord, Rejection>,
-        known: &HashMap<(String, String), String>,
+        slots: &[usize],
+        tokens: &[Option<String>],
     ) -> Outcome {
         let mut record = match record {
             Ok(record) => record,
             Err(rejection) => return Outcome::Reject(rejection),
         };
-        let tenant = record.tenant_id.clone();
+        let mut next = slots.iter();
         let mut missing = false;
-        let paths = self.policy.visit(&mut record, &mut |value, _| {
-            let token = known.get(&(tenant.clone(), value.to_owned())).cloned();
+        let paths = self.policy.visit(&mut record, &mut |_, _| {
+            let token = next.next().and_then(|slot| tokens[*slot].clone());
             missing |= token.is_none();
             token
         });
-        if missing {
+        if missing || next.next().is_some() {
             // Unreachable by construction; never forward a record with a clear value left.
             return Outcome::Reject(Rejection::new("token_missing", "a personal value got no token"));
         }
@@ -155,6 +174,12 @@ impl Stage for TokenizeStage {
             self.vault.tokenize(&prepared.request).await.map_err(|error| TransientError(error.to_string()))?
         };
         self.complete(prepared, answer)
+    }
+
+    /// A batch's tokens depend on nothing delivered before it, so its vault round trip
+    /// runs while the broker acknowledges the previous batch.
+    fn delivery(&self) -> Delivery {
+        Delivery::Overlapped
     }
 }
 

@@ -10,7 +10,7 @@ use std::sync::{Arc, RwLock};
 
 use crate::VaultError;
 use crate::keys::{Context, Key};
-use crate::store::{BlindIndex, Store};
+use crate::store::{BlindIndex, Store, TenantRows};
 
 /// A tenant's unwrapped keys.
 #[derive(Debug)]
@@ -85,30 +85,52 @@ impl Keyring {
 pub struct SubjectKeys(HashMap<String, Key>);
 
 impl SubjectKeys {
-    /// Existing keys of `owners`; with `create`, new keys for owners without one.
+    /// Existing keys of `owners`; an owner without one has been erased (or never
+    /// had a value).
     pub async fn load(params: SubjectKeyParams<'_>) -> Result<SubjectKeys, VaultError> {
-        let SubjectKeyParams { store, tenant, keys, owners, create } = params;
-        let mut wrapped = store.subject_keys(tenant, owners).await?;
-        let missing: Vec<&str> =
-            owners.iter().copied().filter(|owner| !wrapped.contains_key(*owner)).collect();
-        if create == CreateMissing::Yes && !missing.is_empty() {
-            let fresh: Vec<(String, Vec<u8>)> = missing
+        let SubjectKeyParams { store, tenant, keys, owners } = params;
+        let wrapped = store.subject_keys(tenant, owners).await?;
+        unwrap_all(tenant, keys, wrapped)
+    }
+
+    /// Keys of the subjects of several tenants, creating missing ones: all new keys
+    /// are stored in one transaction, then read back, because keys another writer
+    /// stored first are the ones that count. One [`SubjectKeys`] per request, in order.
+    pub async fn load_or_create(
+        store: &Store,
+        requests: &[TenantSubjects<'_>],
+    ) -> Result<Vec<SubjectKeys>, VaultError> {
+        let mut found = Vec::with_capacity(requests.len());
+        let mut fresh = Vec::new();
+        for request in requests {
+            let wrapped = store.subject_keys(request.tenant, &request.owners).await?;
+            let new_keys: Vec<(String, Vec<u8>)> = request
+                .owners
                 .iter()
+                .filter(|owner| !wrapped.contains_key(**owner))
                 .map(|owner| {
-                    let key = keys.data.wrap(&Context::subject_key(tenant, owner), &Key::generate());
-                    ((*owner).to_owned(), key)
+                    let context = Context::subject_key(request.tenant, owner);
+                    ((*owner).to_owned(), request.keys.data.wrap(&context, &Key::generate()))
                 })
                 .collect();
-            store.insert_subject_keys(tenant, &fresh).await?;
-            // Read back: keys another writer stored first are the ones that count.
-            wrapped.extend(store.subject_keys(tenant, &missing).await?);
+            if !new_keys.is_empty() {
+                fresh.push(TenantRows { tenant: request.tenant.to_owned(), rows: new_keys });
+            }
+            found.push(wrapped);
         }
-        let mut unwrapped = HashMap::with_capacity(wrapped.len());
-        for (owner, key) in wrapped {
-            let key = keys.data.unwrap_key(&Context::subject_key(tenant, &owner), &key)?;
-            unwrapped.insert(owner, key);
+        if !fresh.is_empty() {
+            store.insert_subject_keys(&fresh).await?;
         }
-        Ok(SubjectKeys(unwrapped))
+        let mut loaded = Vec::with_capacity(requests.len());
+        for (request, mut wrapped) in requests.iter().zip(found) {
+            let missing: Vec<&str> =
+                request.owners.iter().copied().filter(|owner| !wrapped.contains_key(*owner)).collect();
+            if !missing.is_empty() {
+                wrapped.extend(store.subject_keys(request.tenant, &missing).await?);
+            }
+            loaded.push(unwrap_all(request.tenant, request.keys, wrapped)?);
+        }
+        Ok(loaded)
     }
 
     /// The key that seals `owner`'s values: their subject key, or the tenant's data
@@ -121,16 +143,20 @@ impl SubjectKeys {
     }
 }
 
-/// Whether [`SubjectKeys::load`] creates keys for subjects that have none.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CreateMissing {
-    /// Tokenizing: new subjects get a key.
-    Yes,
-    /// Reading: a subject without a key has been erased.
-    No,
+fn unwrap_all(
+    tenant: &str,
+    keys: &TenantKeys,
+    wrapped: HashMap<String, Vec<u8>>,
+) -> Result<SubjectKeys, VaultError> {
+    let mut unwrapped = HashMap::with_capacity(wrapped.len());
+    for (owner, key) in wrapped {
+        let key = keys.data.unwrap_key(&Context::subject_key(tenant, &owner), &key)?;
+        unwrapped.insert(owner, key);
+    }
+    Ok(SubjectKeys(unwrapped))
 }
 
-/// What [`SubjectKeys::load`] needs.
+/// Which subjects' keys [`SubjectKeys::load`] reads.
 pub struct SubjectKeyParams<'a> {
     /// Where the wrapped keys live.
     pub store: &'a Store,
@@ -140,6 +166,14 @@ pub struct SubjectKeyParams<'a> {
     pub keys: &'a TenantKeys,
     /// Subjects, without duplicates.
     pub owners: &'a [&'a str],
-    /// Whether to create missing keys.
-    pub create: CreateMissing,
+}
+
+/// One tenant's subjects whose keys [`SubjectKeys::load_or_create`] reads or creates.
+pub struct TenantSubjects<'a> {
+    /// The tenant of the subjects.
+    pub tenant: &'a str,
+    /// The tenant's keys, which wrap subject keys.
+    pub keys: &'a TenantKeys,
+    /// Subjects, without duplicates.
+    pub owners: Vec<&'a str>,
 }

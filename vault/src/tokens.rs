@@ -9,14 +9,15 @@
 
 mod matching;
 pub mod pattern;
+mod tokenize;
 
 use std::collections::{HashMap, HashSet};
 
-use audit_core::vault_api::{Owner, Revealed, TokenizeItem};
+use audit_core::vault_api::{Owner, Revealed};
 use zeroize::Zeroizing;
 
 use crate::VaultError;
-use crate::keyring::{CreateMissing, Keyring, SubjectKeyParams, SubjectKeys, TenantKeys};
+use crate::keyring::{Keyring, SubjectKeyParams, SubjectKeys, TenantKeys};
 use crate::keys::Context;
 use crate::store::{BlindIndex, Store, TokenQuery, TokenRow, now_ms};
 
@@ -64,69 +65,6 @@ impl Vault {
     /// The same vault matching within `bounds`.
     pub fn with_match_bounds(self, bounds: MatchBounds) -> Vault {
         Vault { bounds, ..self }
-    }
-
-    /// One token per item, in order; values seen before keep their token.
-    pub async fn tokenize(&self, tenant: &str, items: &[TokenizeItem]) -> Result<Vec<String>, VaultError> {
-        let keys = self.keyring.tenant(&self.store, tenant).await?;
-        let indexes: Vec<BlindIndex> = items.iter().map(|item| keys.blind_index(&item.value)).collect();
-        let mut tokens = self.store.tokens_by_index(tenant, &unique(&indexes)).await?;
-        let new_rows = self.new_rows(tenant, &keys, items, &indexes, &tokens).await?;
-        if !new_rows.is_empty() {
-            self.store.insert_tokens(tenant, &new_rows).await?;
-            let inserted: Vec<BlindIndex> = new_rows.iter().filter_map(|row| row.blind_index).collect();
-            tokens.extend(self.store.tokens_by_index(tenant, &inserted).await?);
-        }
-        indexes.iter().map(|index| tokens.get(index).cloned().ok_or(VaultError::TokenNotStored)).collect()
-    }
-
-    /// Rows for the values that have no token yet, each value once, sealed under the
-    /// key of the first item's owner.
-    async fn new_rows(
-        &self,
-        tenant: &str,
-        keys: &TenantKeys,
-        items: &[TokenizeItem],
-        indexes: &[BlindIndex],
-        existing: &HashMap<BlindIndex, String>,
-    ) -> Result<Vec<TokenRow>, VaultError> {
-        let mut seen = HashSet::new();
-        let new_items: Vec<(&TokenizeItem, BlindIndex)> = items
-            .iter()
-            .zip(indexes)
-            .filter(|(_, index)| !existing.contains_key(*index) && seen.insert(**index))
-            .map(|(item, index)| (item, *index))
-            .collect();
-        let owners: Vec<Option<String>> =
-            new_items.iter().map(|(item, _)| owner_key(keys, &item.owner)).collect();
-        let owner_set: Vec<&str> = unique_owners(&owners);
-        let subject_keys = SubjectKeys::load(SubjectKeyParams {
-            store: &self.store,
-            tenant,
-            keys,
-            owners: &owner_set,
-            create: CreateMissing::Yes,
-        })
-        .await?;
-        let now = now_ms();
-        let mut rows = Vec::with_capacity(new_items.len());
-        for ((item, index), owner) in new_items.into_iter().zip(owners) {
-            let token = uuid::Uuid::new_v4().to_string();
-            let key =
-                subject_keys.sealing_key(keys, owner.as_deref()).ok_or(VaultError::SubjectKeyMissing)?;
-            let sealed = key.seal_text(&Context::value(tenant, &token), &item.value);
-            let owner_ext_index = item.owner.ext_id.as_deref().map(|ext| keys.blind_index(ext));
-            rows.push(TokenRow {
-                token,
-                blind_index: Some(index),
-                owner_id: owner,
-                owner_ext_index,
-                sealed: Some(sealed),
-                created_ms: now,
-                erased_ms: None,
-            });
-        }
-        Ok(rows)
     }
 
     /// The token of each clear value, `None` where the tenant never saw the value.
@@ -198,14 +136,8 @@ impl Vault {
         rows: Vec<TokenRow>,
     ) -> Result<Vec<RevealedToken>, VaultError> {
         let owners: Vec<&str> = unique_owners_of(&rows);
-        let subject_keys = SubjectKeys::load(SubjectKeyParams {
-            store: &self.store,
-            tenant,
-            keys,
-            owners: &owners,
-            create: CreateMissing::No,
-        })
-        .await?;
+        let subject_keys =
+            SubjectKeys::load(SubjectKeyParams { store: &self.store, tenant, keys, owners: &owners }).await?;
         rows.into_iter()
             .map(|row| {
                 let key = subject_keys.sealing_key(keys, row.owner_id.as_deref());
@@ -262,11 +194,6 @@ fn unique(indexes: &[BlindIndex]) -> Vec<BlindIndex> {
 fn unique_strs(values: &[String]) -> Vec<&str> {
     let mut seen = HashSet::with_capacity(values.len());
     values.iter().map(String::as_str).filter(|value| seen.insert(*value)).collect()
-}
-
-fn unique_owners(owners: &[Option<String>]) -> Vec<&str> {
-    let mut seen = HashSet::new();
-    owners.iter().flatten().map(String::as_str).filter(|owner| seen.insert(*owner)).collect()
 }
 
 fn unique_owners_of(rows: &[TokenRow]) -> Vec<&str> {

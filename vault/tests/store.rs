@@ -1,7 +1,7 @@
 //! The vault's logic against both real engines: every test runs on an embedded SQLite
 //! file and on a private PostgreSQL server.
 
-use audit_core::vault_api::{MatchOp, Owner, Revealed, TokenizeItem};
+use audit_core::vault_api::{MatchOp, Owner, Revealed, TenantValues, TokenizeItem};
 use vault::VaultError;
 use vault::keyring::Keyring;
 use vault::keys::Key;
@@ -57,6 +57,36 @@ async fn one_value_one_token_per_tenant() {
         let lookups = vault.lookup("t1", &["10.0.0.7".into(), "never@seen".into()]).await.unwrap();
         assert_eq!(lookups, vec![Some(first[1].clone()), None]);
         assert_eq!(vault.lookup("t9", &["10.0.0.7".into()]).await.unwrap(), vec![None]);
+    }
+}
+
+#[tokio::test]
+async fn one_batch_of_several_tenants_is_written_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    for location in locations(&dir).await {
+        let vault = open(&location).await;
+        let known = vault.tokenize("t2", &[item("old@example.com", Some("5"))]).await.unwrap();
+        let values = |tenant: &str, items: Vec<TokenizeItem>| TenantValues { tenant: tenant.into(), items };
+        // A tenant may come twice, values repeat within and across tenants, subjects
+        // are shared: every (tenant, value) still gets exactly one token.
+        let batch = [
+            values("t1", vec![item("bob@example.com", Some("7")), item("10.0.0.9", None)]),
+            values("t2", vec![item("bob@example.com", Some("7")), item("old@example.com", Some("5"))]),
+            values("t1", vec![item("bob@example.com", Some("7")), item("carol", Some("7"))]),
+        ];
+        let tokens = vault.tokenize_many(&batch).await.unwrap();
+        assert_eq!(tokens.iter().map(Vec::len).collect::<Vec<_>>(), vec![2, 2, 2], "{location:?}");
+        assert_eq!(tokens[0][0], tokens[2][0], "{location:?}: a tenant listed twice, one token");
+        assert_ne!(tokens[0][0], tokens[1][0], "{location:?}: tenants never share tokens");
+        assert_eq!(tokens[1][1], known[0], "{location:?}: known values keep their token");
+        let all: Vec<String> = vec![tokens[0].clone(), tokens[2].clone()].concat();
+        let revealed = vault.detokenize("t1", &all).await.unwrap();
+        let clear: Vec<Option<&str>> = revealed.iter().map(|entry| value_of(&entry.revealed)).collect();
+        let expected = ["bob@example.com", "10.0.0.9", "bob@example.com", "carol"];
+        assert_eq!(clear, expected.map(Some), "{location:?}");
+        assert_eq!(vault.erase("t1", &Owner { id: Some("7".into()), ext_id: None }).await.unwrap(), 2);
+        let t2 = vault.detokenize("t2", &tokens[1]).await.unwrap();
+        assert_eq!(value_of(&t2[0].revealed), Some("bob@example.com"), "{location:?}: t2's subject 7 stays");
     }
 }
 

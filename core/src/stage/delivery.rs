@@ -52,6 +52,32 @@ pub async fn deliver(
     batch: &[InputMessage],
     outcomes: &[Outcome],
 ) -> Result<Delivered, CoreError> {
+    send(producer, params, batch, outcomes).await?.acknowledged().await
+}
+
+/// A batch handed to the producer whose acknowledgements are still awaited.
+pub struct Sending<'p> {
+    in_flight: InFlight<'p>,
+    delivered: Delivered,
+}
+
+impl Sending<'_> {
+    /// Waits until the broker acknowledged every record of the batch.
+    pub async fn acknowledged(self) -> Result<Delivered, CoreError> {
+        let mut delivered = self.delivered;
+        delivered.acknowledged = self.in_flight.drain().await?;
+        Ok(delivered)
+    }
+}
+
+/// Hands every outcome of `batch` to the producer (which copies the payloads), without
+/// waiting for acknowledgements beyond what the client's queue bound requires.
+pub async fn send<'p>(
+    producer: &'p FutureProducer,
+    params: &StageParams,
+    batch: &[InputMessage],
+    outcomes: &[Outcome],
+) -> Result<Sending<'p>, CoreError> {
     let mut in_flight =
         InFlight { producer, pending: VecDeque::new(), acknowledged: Acknowledged::default() };
     let mut delivered = Delivered::default();
@@ -86,8 +112,7 @@ pub async fn deliver(
             Outcome::Skip { reason } => *delivered.skipped.entry(reason).or_default() += 1,
         }
     }
-    delivered.acknowledged = in_flight.drain().await?;
-    Ok(delivered)
+    Ok(Sending { in_flight, delivered })
 }
 
 fn input_offset_header(offset: i64) -> OwnedHeaders {

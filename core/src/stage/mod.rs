@@ -7,7 +7,9 @@
 //!   the batch is acknowledged (see [`crate::offsets`]); a crash redoes at most the
 //!   uncommitted batches, and stages derive output ids from input so a redo yields
 //!   the same records;
-//! - back-pressure: the next batch is read only when the previous one is delivered;
+//! - back-pressure: the next batch is read only when the previous one is delivered,
+//!   or, for a stage that allows it ([`Delivery::Overlapped`]), while it is being
+//!   acknowledged: at most one batch is ever unacknowledged;
 //! - rebalances: stored offsets are committed before partitions are revoked, and a
 //!   batch keeps only messages of partitions still assigned;
 //! - shutdown: on cancellation the current batch finishes, offsets are committed
@@ -90,6 +92,27 @@ pub trait Stage: Send {
     /// since the previous batch: state kept per partition may belong to another
     /// instance's work by now.
     fn on_rebalance(&mut self) {}
+
+    /// Whether the next batch may be read and processed while this one's outputs are
+    /// being acknowledged.
+    fn delivery(&self) -> Delivery {
+        Delivery::BeforeNextBatch
+    }
+}
+
+/// When the runtime reads the next batch, relative to the delivery of the last one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Only once the last batch is acknowledged and its offsets stored: stages whose
+    /// state follows their outputs (the signer's chains) see every batch delivered
+    /// before they process the next.
+    BeforeNextBatch,
+    /// While the last batch is being acknowledged, so a stage's own work (a vault
+    /// round trip) overlaps the broker's. Offsets still move only after
+    /// acknowledgement, but [`Stage::on_delivered`] of a batch comes after the
+    /// next batch was processed, and a rebalance in between hands the unacknowledged
+    /// batch to the partition's next owner to redo (at-least-once, as after a crash).
+    Overlapped,
 }
 
 /// Topics a stage reads and writes.
@@ -152,30 +175,96 @@ async fn consume_loop<S: Stage>(
     producer: &rdkafka::producer::FutureProducer,
     shutdown: &CancellationToken,
 ) -> Result<(), CoreError> {
-    let limits = consumer::BatchLimits::from(&params.kafka);
-    let mut rebalances_seen = 0;
+    let mut cursor = Cursor {
+        params,
+        consumer,
+        shutdown,
+        limits: consumer::BatchLimits::from(&params.kafka),
+        rebalances_seen: 0,
+    };
+    let mut unacknowledged: Option<SentBatch<'_>> = None;
     loop {
-        let batch = consumer::next_batch(consumer, limits, shutdown).await?;
+        // The last batch's acknowledgements are awaited while the next one is read and
+        // processed; without an unacknowledged batch this is simply the next batch.
+        let (next, acknowledged) =
+            tokio::try_join!(cursor.next(stage), acknowledge(params, consumer, unacknowledged.take()))?;
+        if let Some(acknowledged) = acknowledged {
+            stage.on_delivered(&acknowledged);
+        }
+        let Some(Processed { batch, outcomes, started }) = next else {
+            return Ok(()); // cancelled: a batch not yet processed stays uncommitted
+        };
+        let sending = delivery::send(producer, params, &batch, &outcomes).await?;
+        let sent = SentBatch { batch, sending, started };
+        match stage.delivery() {
+            Delivery::BeforeNextBatch => {
+                if let Some(acknowledged) = acknowledge(params, consumer, Some(sent)).await? {
+                    stage.on_delivered(&acknowledged);
+                }
+            }
+            Delivery::Overlapped => unacknowledged = Some(sent),
+        }
+    }
+}
+
+/// Reads and processes batches.
+struct Cursor<'a> {
+    params: &'a StageParams,
+    consumer: &'a consumer::StageConsumer,
+    shutdown: &'a CancellationToken,
+    limits: consumer::BatchLimits,
+    rebalances_seen: u64,
+}
+
+/// A batch and its outcomes.
+struct Processed {
+    batch: Vec<InputMessage>,
+    outcomes: Vec<Outcome>,
+    started: std::time::Instant,
+}
+
+impl Cursor<'_> {
+    /// The next batch, processed; `None` once shutdown interrupts.
+    async fn next<S: Stage>(&mut self, stage: &mut S) -> Result<Option<Processed>, CoreError> {
+        let batch = consumer::next_batch(self.consumer, self.limits, self.shutdown).await?;
         if batch.is_empty() {
-            return Ok(()); // cancelled while waiting: nothing in flight
+            return Ok(None);
         }
         // Rebalances happen only inside polls, so none can slip in until the next batch.
-        let rebalances = consumer.context().rebalances();
-        if rebalances != rebalances_seen {
-            rebalances_seen = rebalances;
+        let rebalances = self.consumer.context().rebalances();
+        if rebalances != self.rebalances_seen {
+            self.rebalances_seen = rebalances;
             stage.on_rebalance();
         }
         let started = std::time::Instant::now();
-        let Some(outcomes) = process_with_retry(stage, params, &batch, shutdown).await? else {
-            return Ok(()); // cancelled while retrying: the batch stays uncommitted
-        };
-        let delivered = delivery::deliver(producer, params, &batch, &outcomes).await?;
-        consumer::store_offsets(consumer, &params.topics.input, &batch);
-        stage.on_delivered(&delivered.acknowledged);
-        delivered.record(&params.metrics, batch.len());
-        params.metrics.batch_duration.observe(started.elapsed().as_secs_f64());
-        debug!(records = batch.len(), produced = delivered.produced, "batch delivered");
+        let outcomes = process_with_retry(stage, self.params, &batch, self.shutdown).await?;
+        Ok(outcomes.map(|outcomes| Processed { batch, outcomes, started }))
     }
+}
+
+/// A batch whose outputs were handed to the producer.
+struct SentBatch<'p> {
+    batch: Vec<InputMessage>,
+    sending: delivery::Sending<'p>,
+    started: std::time::Instant,
+}
+
+/// Waits for `sent`'s acknowledgements, then stores its offsets: the one place where
+/// offsets move, and only over work that is durable downstream.
+async fn acknowledge(
+    params: &StageParams,
+    consumer: &consumer::StageConsumer,
+    sent: Option<SentBatch<'_>>,
+) -> Result<Option<Acknowledged>, CoreError> {
+    let Some(SentBatch { batch, sending, started }) = sent else {
+        return Ok(None);
+    };
+    let delivered = sending.acknowledged().await?;
+    consumer::store_offsets(consumer, &params.topics.input, &batch);
+    delivered.record(&params.metrics, batch.len());
+    params.metrics.batch_duration.observe(started.elapsed().as_secs_f64());
+    debug!(records = batch.len(), produced = delivered.produced, "batch delivered");
+    Ok(Some(delivered.acknowledged))
 }
 
 /// Calls the stage until it succeeds; `None` when shutdown interrupts the retries.

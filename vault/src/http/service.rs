@@ -28,11 +28,13 @@ pub async fn tokenize(State(state): State<AppState>, headers: HeaderMap, body: B
         let request: TokenizeRequest = parse_body(&body)?;
         let total: usize = request.tenants.iter().map(|tenant| tenant.items.len()).sum();
         check_batch(total)?;
-        let mut tenants = Vec::with_capacity(request.tenants.len());
-        for values in &request.tenants {
-            let tokens = state.vault.tokenize(&values.tenant, &values.items).await?;
-            tenants.push(TenantTokens { tenant: values.tenant.clone(), tokens });
-        }
+        let tokens = state.vault.tokenize_many(&request.tenants).await?;
+        let tenants = request
+            .tenants
+            .into_iter()
+            .zip(tokens)
+            .map(|(values, tokens)| TenantTokens { tenant: values.tenant, tokens })
+            .collect();
         state.metrics.values("tokenize", total);
         Ok(Json(TokenizeResponse { tenants }).into_response())
     })

@@ -49,6 +49,15 @@ pub struct TokenRow {
     pub erased_ms: Option<i64>,
 }
 
+/// New rows of one tenant; a write takes several tenants' rows in one transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantRows<T> {
+    /// The tenant the rows belong to.
+    pub tenant: String,
+    /// The rows.
+    pub rows: Vec<T>,
+}
+
 /// Equality conditions of a TokensVault search; all present ones must hold.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TokenQuery {
@@ -147,14 +156,14 @@ impl Store {
         dispatch!(self, engine => engine.subject_keys(tenant, owners).await)
     }
 
-    /// Stores new subject keys; keys another writer stored first are kept. Read the
-    /// winners back with [`Store::subject_keys`].
+    /// Stores new subject keys (owner, wrapped key) of several tenants in one
+    /// transaction; keys another writer stored first are kept. Read the winners back
+    /// with [`Store::subject_keys`].
     pub async fn insert_subject_keys(
         &self,
-        tenant: &str,
-        keys: &[(String, Vec<u8>)],
+        keys: &[TenantRows<(String, Vec<u8>)>],
     ) -> Result<(), StoreError> {
-        dispatch!(self, engine => engine.insert_subject_keys(tenant, keys).await)
+        dispatch!(self, engine => engine.insert_subject_keys(keys).await)
     }
 
     /// Tokens of the given blind indexes that exist.
@@ -166,10 +175,11 @@ impl Store {
         dispatch!(self, engine => engine.tokens_by_index(tenant, indexes).await)
     }
 
-    /// Inserts new tokens; a row whose blind index exists already (another writer
-    /// won the race) is skipped. Read the winners back with [`Store::tokens_by_index`].
-    pub async fn insert_tokens(&self, tenant: &str, rows: &[TokenRow]) -> Result<(), StoreError> {
-        dispatch!(self, engine => engine.insert_tokens(tenant, rows).await)
+    /// Inserts new tokens of several tenants in one transaction; a row whose blind
+    /// index exists already (another writer won the race) is skipped. Read the winners
+    /// back with [`Store::tokens_by_index`].
+    pub async fn insert_tokens(&self, rows: &[TenantRows<TokenRow>]) -> Result<(), StoreError> {
+        dispatch!(self, engine => engine.insert_tokens(rows).await)
     }
 
     /// The rows of the given tokens that exist in `tenant`.

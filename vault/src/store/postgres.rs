@@ -4,8 +4,8 @@
 //! `= ANY`), so a batch of a thousand values is one statement, not a thousand. Racing
 //! inserts of one value meet the unique blind index: the loser's `ON CONFLICT DO
 //! NOTHING` waits for the winner's commit and the caller reads the winner's token.
-//! Batches insert in key order, so two batches sharing values wait on each other in
-//! one direction and never deadlock.
+//! Batches insert in (tenant, key) order, so two batches sharing values wait on each
+//! other in one direction and never deadlock.
 //! Migrations take a transaction-scoped advisory lock so replicas starting together
 //! apply each step once.
 
@@ -15,7 +15,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::{NoTls, Row, types::ToSql};
 
 use super::migrations::{self, POSTGRES, SCHEMA_TABLE};
-use super::{BlindIndex, StoreError, TokenPage, TokenQuery, TokenRow};
+use super::{BlindIndex, StoreError, TenantRows, TokenPage, TokenQuery, TokenRow};
 
 const TOKEN_COLUMNS: &str = "token, blind_index, owner_id, owner_ext_index, sealed, created_ms, erased_ms";
 /// Arbitrary constant naming the vault's migration lock.
@@ -110,16 +110,21 @@ impl PostgresStore {
 
     pub(super) async fn insert_subject_keys(
         &self,
-        tenant: &str,
-        keys: &[(String, Vec<u8>)],
+        keys: &[TenantRows<(String, Vec<u8>)>],
     ) -> Result<(), StoreError> {
-        let owners: Vec<&str> = keys.iter().map(|(owner, _)| owner.as_str()).collect();
-        let wrapped: Vec<&[u8]> = keys.iter().map(|(_, key)| key.as_slice()).collect();
-        let client = self.client().await?;
         let sql = "INSERT INTO subject_keys (tenant_id, owner_id, wrapped_key, created_ms)
                    SELECT $1, owner, wrapped, $4 FROM unnest($2::text[], $3::bytea[]) AS new (owner, wrapped)
                    ORDER BY owner ON CONFLICT (tenant_id, owner_id) DO NOTHING";
-        client.execute(sql, &[&tenant, &owners, &wrapped, &migrations::now_ms()]).await?;
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await?;
+        let statement = transaction.prepare(sql).await?;
+        let now = migrations::now_ms();
+        for tenant_keys in in_tenant_order(keys) {
+            let owners: Vec<&str> = tenant_keys.rows.iter().map(|(owner, _)| owner.as_str()).collect();
+            let wrapped: Vec<&[u8]> = tenant_keys.rows.iter().map(|(_, key)| key.as_slice()).collect();
+            transaction.execute(&statement, &[&tenant_keys.tenant, &owners, &wrapped, &now]).await?;
+        }
+        transaction.commit().await?;
         Ok(())
     }
 
@@ -142,9 +147,7 @@ impl PostgresStore {
         Ok(tokens)
     }
 
-    pub(super) async fn insert_tokens(&self, tenant: &str, rows: &[TokenRow]) -> Result<(), StoreError> {
-        let columns = TokenColumns::from(rows);
-        let client = self.client().await?;
+    pub(super) async fn insert_tokens(&self, rows: &[TenantRows<TokenRow>]) -> Result<(), StoreError> {
         let sql = format!(
             "INSERT INTO tokens (tenant_id, {TOKEN_COLUMNS})
              SELECT $1, * FROM unnest($2::text[], $3::bytea[], $4::text[], $5::bytea[], $6::bytea[],
@@ -152,17 +155,24 @@ impl PostgresStore {
              ORDER BY blind_index
              ON CONFLICT (tenant_id, blind_index) DO NOTHING"
         );
-        let params: [&(dyn ToSql + Sync); 8] = [
-            &tenant,
-            &columns.tokens,
-            &columns.blind_indexes,
-            &columns.owners,
-            &columns.owner_ext_indexes,
-            &columns.sealed,
-            &columns.created,
-            &columns.erased,
-        ];
-        client.execute(&sql, &params).await?;
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await?;
+        let statement = transaction.prepare(&sql).await?;
+        for tenant_rows in in_tenant_order(rows) {
+            let columns = TokenColumns::from(tenant_rows.rows.as_slice());
+            let params: [&(dyn ToSql + Sync); 8] = [
+                &tenant_rows.tenant,
+                &columns.tokens,
+                &columns.blind_indexes,
+                &columns.owners,
+                &columns.owner_ext_indexes,
+                &columns.sealed,
+                &columns.created,
+                &columns.erased,
+            ];
+            transaction.execute(&statement, &params).await?;
+        }
+        transaction.commit().await?;
         Ok(())
     }
 
@@ -230,6 +240,14 @@ impl PostgresStore {
         transaction.commit().await?;
         Ok(erased)
     }
+}
+
+/// Tenants in name order: with rows in key order within each tenant, two transactions
+/// sharing rows lock them in the same order and never deadlock.
+fn in_tenant_order<T>(batches: &[TenantRows<T>]) -> Vec<&TenantRows<T>> {
+    let mut ordered: Vec<&TenantRows<T>> = batches.iter().collect();
+    ordered.sort_by(|left, right| left.tenant.cmp(&right.tenant));
+    ordered
 }
 
 /// Token rows turned into one array per column, for `unnest`.

@@ -13,7 +13,7 @@ use libsql::{Connection, Value, params_from_iter};
 use tokio::sync::Mutex;
 
 use super::migrations::{self, SCHEMA_TABLE, SQLITE};
-use super::{BlindIndex, StoreError, TokenPage, TokenQuery, TokenRow};
+use super::{BlindIndex, StoreError, TenantRows, TokenPage, TokenQuery, TokenRow};
 
 const TOKEN_COLUMNS: &str = "token, blind_index, owner_id, owner_ext_index, sealed, created_ms, erased_ms";
 
@@ -38,6 +38,9 @@ impl SqliteStore {
         // journal_mode answers with a row, so it is queried rather than executed.
         connection.query("PRAGMA journal_mode = WAL", ()).await?;
         connection.execute("PRAGMA synchronous = FULL", ()).await?;
+        // Tokens are keyed by random values, so every batch touches pages all over the
+        // indexes; a page cache of 64 MiB (SQLite's default is 2 MiB) keeps them in memory.
+        connection.execute("PRAGMA cache_size = -65536", ()).await?;
         migrate(&connection).await?;
         Ok(SqliteStore { connection: Arc::new(Mutex::new(connection)) })
     }
@@ -74,40 +77,46 @@ impl SqliteStore {
         owners: &[&str],
     ) -> Result<HashMap<String, Vec<u8>>, StoreError> {
         let mut keys = HashMap::with_capacity(owners.len());
-        if owners.is_empty() {
-            return Ok(keys);
-        }
-        let sql = format!(
-            "SELECT owner_id, wrapped_key FROM subject_keys WHERE tenant_id = ?1 AND owner_id IN ({})",
-            placeholders(2, owners.len())
-        );
-        // Parameters are collected before any await: a lazy iterator held across one
-        // makes the future's Send-ness unprovable for the compiler.
-        let params: Vec<Value> =
-            std::iter::once(text(tenant)).chain(owners.iter().map(|owner| text(owner))).collect();
         let connection = self.connection.lock().await;
-        let mut rows = connection.query(&sql, params_from_iter(params)).await?;
-        while let Some(row) = rows.next().await? {
-            keys.insert(row.get::<String>(0)?, row.get::<Vec<u8>>(1)?);
+        for chunk in owners.chunks(CHUNK) {
+            let sql = format!(
+                "SELECT owner_id, wrapped_key FROM subject_keys WHERE tenant_id = ? AND owner_id IN ({})",
+                anonymous_placeholders(chunk.len())
+            );
+            let params: Vec<Value> =
+                std::iter::once(text(tenant)).chain(chunk.iter().map(|owner| text(owner))).collect();
+            let mut rows = connection.query(&sql, params_from_iter(params)).await?;
+            while let Some(row) = rows.next().await? {
+                keys.insert(row.get::<String>(0)?, row.get::<Vec<u8>>(1)?);
+            }
         }
         Ok(keys)
     }
 
     pub(super) async fn insert_subject_keys(
         &self,
-        tenant: &str,
-        keys: &[(String, Vec<u8>)],
+        keys: &[TenantRows<(String, Vec<u8>)>],
     ) -> Result<(), StoreError> {
         let connection = self.connection.lock().await;
         let transaction = connection.transaction().await?;
         let sql =
             "INSERT INTO subject_keys (tenant_id, owner_id, wrapped_key, created_ms) VALUES (?1, ?2, ?3, ?4)
                    ON CONFLICT (tenant_id, owner_id) DO NOTHING";
+        let statement = transaction.prepare(sql).await?;
         let now = migrations::now_ms();
-        for (owner, wrapped) in keys {
-            let params = vec![text(tenant), text(owner), Value::Blob(wrapped.clone()), Value::Integer(now)];
-            transaction.execute(sql, params_from_iter(params)).await?;
+        for tenant_keys in keys {
+            for (owner, wrapped) in &tenant_keys.rows {
+                let params = vec![
+                    text(&tenant_keys.tenant),
+                    text(owner),
+                    Value::Blob(wrapped.clone()),
+                    Value::Integer(now),
+                ];
+                statement.execute(params_from_iter(params)).await?;
+                statement.reset();
+            }
         }
+        drop(statement);
         transaction.commit().await?;
         Ok(())
     }
@@ -119,11 +128,10 @@ impl SqliteStore {
     ) -> Result<HashMap<BlindIndex, String>, StoreError> {
         let mut tokens = HashMap::with_capacity(indexes.len());
         let connection = self.connection.lock().await;
-        // SQLite allows 32,766 parameters per statement; chunks stay far below.
-        for chunk in indexes.chunks(1000) {
+        for chunk in indexes.chunks(CHUNK) {
             let sql = format!(
-                "SELECT blind_index, token FROM tokens WHERE tenant_id = ?1 AND blind_index IN ({})",
-                placeholders(2, chunk.len())
+                "SELECT blind_index, token FROM tokens WHERE tenant_id = ? AND blind_index IN ({})",
+                anonymous_placeholders(chunk.len())
             );
             let params: Vec<Value> = std::iter::once(text(tenant))
                 .chain(chunk.iter().map(|index| Value::Blob(index.to_vec())))
@@ -136,7 +144,7 @@ impl SqliteStore {
         Ok(tokens)
     }
 
-    pub(super) async fn insert_tokens(&self, tenant: &str, rows: &[TokenRow]) -> Result<(), StoreError> {
+    pub(super) async fn insert_tokens(&self, rows: &[TenantRows<TokenRow>]) -> Result<(), StoreError> {
         let connection = self.connection.lock().await;
         let transaction = connection.transaction().await?;
         let sql = format!(
@@ -144,10 +152,13 @@ impl SqliteStore {
              ON CONFLICT (tenant_id, blind_index) DO NOTHING"
         );
         let statement = transaction.prepare(&sql).await?;
-        for row in rows {
-            let params: Vec<Value> = std::iter::once(text(tenant)).chain(row_values(row)).collect();
-            statement.execute(params_from_iter(params)).await?;
-            statement.reset();
+        for tenant_rows in rows {
+            for row in &tenant_rows.rows {
+                let params: Vec<Value> =
+                    std::iter::once(text(&tenant_rows.tenant)).chain(row_values(row)).collect();
+                statement.execute(params_from_iter(params)).await?;
+                statement.reset();
+            }
         }
         drop(statement);
         transaction.commit().await?;
@@ -157,10 +168,10 @@ impl SqliteStore {
     pub(super) async fn tokens(&self, tenant: &str, tokens: &[&str]) -> Result<Vec<TokenRow>, StoreError> {
         let mut found = Vec::with_capacity(tokens.len());
         let connection = self.connection.lock().await;
-        for chunk in tokens.chunks(1000) {
+        for chunk in tokens.chunks(CHUNK) {
             let sql = format!(
-                "SELECT {TOKEN_COLUMNS} FROM tokens WHERE tenant_id = ?1 AND token IN ({})",
-                placeholders(2, chunk.len())
+                "SELECT {TOKEN_COLUMNS} FROM tokens WHERE tenant_id = ? AND token IN ({})",
+                anonymous_placeholders(chunk.len())
             );
             let params: Vec<Value> =
                 std::iter::once(text(tenant)).chain(chunk.iter().map(|token| text(token))).collect();
@@ -265,10 +276,17 @@ async fn migrate(connection: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// `?first, ?first+1, ...`: `count` numbered placeholders.
-fn placeholders(first: usize, count: usize) -> String {
-    let numbered: Vec<String> = (first..first + count).map(|number| format!("?{number}")).collect();
-    numbered.join(", ")
+/// Keys per `IN (...)` statement; SQLite allows 32,766 parameters.
+const CHUNK: usize = 1000;
+
+/// `?, ?, ...`: anonymous placeholders, numbered by position. Numbered ones (`?17`)
+/// cost a linear search each when the statement is compiled.
+fn anonymous_placeholders(count: usize) -> String {
+    let mut list = String::with_capacity(count * 3);
+    for n in 0..count {
+        list.push_str(if n == 0 { "?" } else { ", ?" });
+    }
+    list
 }
 
 fn search_condition(tenant: &str, query: &TokenQuery) -> (String, Vec<Value>) {

@@ -13,7 +13,7 @@ use audit_core::vault_api::MatchOp;
 use super::pattern::Pattern;
 use super::{Vault, unique_owners_of};
 use crate::VaultError;
-use crate::keyring::{CreateMissing, SubjectKeyParams, SubjectKeys, TenantKeys};
+use crate::keyring::{SubjectKeyParams, SubjectKeys, TenantKeys};
 use crate::keys::Context;
 use crate::store::{Store, TokenRow};
 
@@ -108,7 +108,6 @@ impl Scan<'_> {
             tenant: self.tenant,
             keys: self.keys,
             owners: &owners,
-            create: CreateMissing::No,
         })
         .await?;
         let mut tokens = Vec::new();

@@ -32,8 +32,11 @@ pub struct Prepared {
     /// Values the cache did not know, per tenant, each once.
     pub request: TokenizeRequest,
     /// Per tenant of `request`, the slot and cache key of each item.
-    asked: Vec<Vec<(usize, String)>>,
+    asked: Vec<Asked>,
 }
+
+/// The slot and cache key of each value asked of the vault for one tenant.
+type Asked = Vec<(usize, String)>;
 
 /// Tokenizes records through the vault.
 pub struct TokenizeStage {
@@ -72,7 +75,7 @@ impl TokenizeStage {
             batch.iter().map(|message| self.decode(message)).collect();
         let mut slot_of: HashMap<String, usize> = HashMap::new();
         let mut tokens = Vec::new();
-        let mut wanted: BTreeMap<String, (Vec<TokenizeItem>, Vec<(usize, String)>)> = BTreeMap::new();
+        let mut wanted: BTreeMap<String, (Vec<TokenizeItem>, Asked)> = BTreeMap::new();
         let mut slots = Vec::with_capacity(records.len());
         for record in records.iter_mut() {
             let mut record_slots = Vec::new();

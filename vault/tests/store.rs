@@ -79,7 +79,7 @@ async fn one_batch_of_several_tenants_is_written_at_once() {
         assert_eq!(tokens[0][0], tokens[2][0], "{location:?}: a tenant listed twice, one token");
         assert_ne!(tokens[0][0], tokens[1][0], "{location:?}: tenants never share tokens");
         assert_eq!(tokens[1][1], known[0], "{location:?}: known values keep their token");
-        let all: Vec<String> = vec![tokens[0].clone(), tokens[2].clone()].concat();
+        let all: Vec<String> = [tokens[0].clone(), tokens[2].clone()].concat();
         let revealed = vault.detokenize("t1", &all).await.unwrap();
         let clear: Vec<Option<&str>> = revealed.iter().map(|entry| value_of(&entry.revealed)).collect();
         let expected = ["bob@example.com", "10.0.0.9", "bob@example.com", "carol"];

@@ -77,19 +77,17 @@ impl SqliteStore {
         owners: &[&str],
     ) -> Result<HashMap<String, Vec<u8>>, StoreError> {
         let mut keys = HashMap::with_capacity(owners.len());
+        let lookup = KeyLookup {
+            select: "SELECT owner_id, wrapped_key FROM subject_keys WHERE tenant_id = ? AND owner_id IN",
+            tenant,
+            keys: owners.iter().map(|owner| text(owner)).collect(),
+        };
         let connection = self.connection.lock().await;
-        for chunk in owners.chunks(CHUNK) {
-            let sql = format!(
-                "SELECT owner_id, wrapped_key FROM subject_keys WHERE tenant_id = ? AND owner_id IN ({})",
-                anonymous_placeholders(chunk.len())
-            );
-            let params: Vec<Value> =
-                std::iter::once(text(tenant)).chain(chunk.iter().map(|owner| text(owner))).collect();
-            let mut rows = connection.query(&sql, params_from_iter(params)).await?;
-            while let Some(row) = rows.next().await? {
-                keys.insert(row.get::<String>(0)?, row.get::<Vec<u8>>(1)?);
-            }
-        }
+        for_each_row(&connection, lookup, |row| {
+            keys.insert(row.get::<String>(0)?, row.get::<Vec<u8>>(1)?);
+            Ok(())
+        })
+        .await?;
         Ok(keys)
     }
 
@@ -127,20 +125,17 @@ impl SqliteStore {
         indexes: &[BlindIndex],
     ) -> Result<HashMap<BlindIndex, String>, StoreError> {
         let mut tokens = HashMap::with_capacity(indexes.len());
+        let lookup = KeyLookup {
+            select: "SELECT blind_index, token FROM tokens WHERE tenant_id = ? AND blind_index IN",
+            tenant,
+            keys: indexes.iter().map(|index| Value::Blob(index.to_vec())).collect(),
+        };
         let connection = self.connection.lock().await;
-        for chunk in indexes.chunks(CHUNK) {
-            let sql = format!(
-                "SELECT blind_index, token FROM tokens WHERE tenant_id = ? AND blind_index IN ({})",
-                anonymous_placeholders(chunk.len())
-            );
-            let params: Vec<Value> = std::iter::once(text(tenant))
-                .chain(chunk.iter().map(|index| Value::Blob(index.to_vec())))
-                .collect();
-            let mut rows = connection.query(&sql, params_from_iter(params)).await?;
-            while let Some(row) = rows.next().await? {
-                tokens.insert(row.get::<[u8; 32]>(0)?, row.get::<String>(1)?);
-            }
-        }
+        for_each_row(&connection, lookup, |row| {
+            tokens.insert(row.get::<[u8; 32]>(0)?, row.get::<String>(1)?);
+            Ok(())
+        })
+        .await?;
         Ok(tokens)
     }
 
@@ -167,19 +162,15 @@ impl SqliteStore {
 
     pub(super) async fn tokens(&self, tenant: &str, tokens: &[&str]) -> Result<Vec<TokenRow>, StoreError> {
         let mut found = Vec::with_capacity(tokens.len());
+        let select = format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE tenant_id = ? AND token IN");
+        let lookup =
+            KeyLookup { select: &select, tenant, keys: tokens.iter().map(|token| text(token)).collect() };
         let connection = self.connection.lock().await;
-        for chunk in tokens.chunks(CHUNK) {
-            let sql = format!(
-                "SELECT {TOKEN_COLUMNS} FROM tokens WHERE tenant_id = ? AND token IN ({})",
-                anonymous_placeholders(chunk.len())
-            );
-            let params: Vec<Value> =
-                std::iter::once(text(tenant)).chain(chunk.iter().map(|token| text(token))).collect();
-            let mut rows = connection.query(&sql, params_from_iter(params)).await?;
-            while let Some(row) = rows.next().await? {
-                found.push(token_row(&row)?);
-            }
-        }
+        for_each_row(&connection, lookup, |row| {
+            found.push(token_row(row)?);
+            Ok(())
+        })
+        .await?;
         Ok(found)
     }
 
@@ -278,6 +269,34 @@ async fn migrate(connection: &Connection) -> Result<(), StoreError> {
 
 /// Keys per `IN (...)` statement; SQLite allows 32,766 parameters.
 const CHUNK: usize = 1000;
+
+/// One tenant's rows whose key column is one of `keys`.
+struct KeyLookup<'a> {
+    /// The statement up to its `IN`, with one `?` for the tenant before it.
+    select: &'a str,
+    tenant: &'a str,
+    keys: Vec<Value>,
+}
+
+/// Runs `lookup` in chunks of [`CHUNK`] keys, one `IN (...)` statement each, and hands
+/// every row to `read`.
+async fn for_each_row(
+    connection: &Connection,
+    lookup: KeyLookup<'_>,
+    mut read: impl FnMut(&libsql::Row) -> Result<(), StoreError> + Send,
+) -> Result<(), StoreError> {
+    for chunk in lookup.keys.chunks(CHUNK) {
+        let sql = format!("{} ({})", lookup.select, anonymous_placeholders(chunk.len()));
+        // Parameters are collected before any await: a lazy iterator held across one
+        // makes the future's Send-ness unprovable for the compiler.
+        let params: Vec<Value> = std::iter::once(text(lookup.tenant)).chain(chunk.iter().cloned()).collect();
+        let mut rows = connection.query(&sql, params_from_iter(params)).await?;
+        while let Some(row) = rows.next().await? {
+            read(&row)?;
+        }
+    }
+    Ok(())
+}
 
 /// `?, ?, ...`: anonymous placeholders, numbered by position. Numbered ones (`?17`)
 /// cost a linear search each when the statement is compiled.

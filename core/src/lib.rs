@@ -8,6 +8,7 @@
 //! - [`kafka`]: client settings and topic creation.
 //! - [`dlq`]: how a rejected message is written to the dead-letter topic.
 //! - [`metrics`], [`ops`]: Prometheus metrics and the `/metrics` + `/healthz` server.
+//! - [`parallel`]: CPU work on a batch split across the cores.
 //! - [`auth`]: bearer JWTs for users, credentials for services, the local issuer.
 //! - [`integrity`]: signed payloads, JWS, signing keys and JWK Sets, verification of
 //!   records and chains.
@@ -29,6 +30,7 @@ pub mod kafka;
 pub mod metrics;
 pub mod offsets;
 pub mod ops;
+pub mod parallel;
 pub mod service;
 pub mod shutdown;
 pub mod stage;

@@ -7,9 +7,10 @@
 //! `tokenizedPaths` (whole values, or UUIDs inside text) and replaced with what the
 //! vault reveals; erased or unknown tokens stay as they are.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{HashMap, HashSet};
 
 use audit_core::integrity::{CompactJws, Verifier};
+use audit_core::parallel::map_parts;
 use audit_core::vault_api::Revealed;
 use chrono::{SecondsFormat, TimeZone, Utc};
 use serde_json::{Map, Value};
@@ -55,42 +56,34 @@ pub struct Resource {
 /// Pages smaller than this are not worth a second thread.
 const PARALLEL_FROM: usize = 16;
 
-/// Resources of `records` (JWS) of `tenant`, verified in batches when `verifier` is
-/// given. Verifying and parsing are CPU work, so a page is split across the cores.
-pub fn resources(records: &[String], tenant: &str, verifier: Option<&Verifier>) -> Vec<Resource> {
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    if threads < 2 || records.len() < PARALLEL_FROM {
-        return resources_of(records, tenant, verifier);
-    }
-    let chunk = records.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let parts: Vec<_> = records
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || resources_of(part, tenant, verifier)))
-            .collect();
-        parts
-            .into_iter()
-            .flat_map(|part| part.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-            .collect()
+/// Resources of `records` (JWS) of `tenant`, `unverified` until [`settle`]d, or
+/// `tainted` when a payload is unreadable or another tenant's. Parsing is CPU work,
+/// so a page is split across the cores.
+pub fn resources(records: &[String], tenant: &str) -> Vec<Resource> {
+    map_parts(records, PARALLEL_FROM, |part| part.iter().map(|jws| resource(jws, tenant)).collect())
+}
+
+/// Whether each record's signature holds under `verifier`, checked in batches split
+/// across the cores. Independent of [`resources`], so it can run while the page is
+/// being detokenized.
+pub fn signatures(records: &[String], verifier: &Verifier) -> Vec<bool> {
+    map_parts(records, PARALLEL_FROM, |part| {
+        verifier.verify_signatures(part).iter().map(Result::is_ok).collect()
     })
 }
 
-fn resources_of(records: &[String], tenant: &str, verifier: Option<&Verifier>) -> Vec<Resource> {
-    let verdicts: Vec<Integrity> = match verifier {
-        Some(verifier) => verifier
-            .verify_batch(records)
-            .into_iter()
-            .map(|result| match result {
-                Ok(verified) if verified.payload.record.tenant_id == tenant => Integrity::Validated,
-                _ => Integrity::Tainted,
-            })
-            .collect(),
-        None => vec![Integrity::Unverified; records.len()],
-    };
-    records.iter().zip(verdicts).map(|(jws, integrity)| resource(jws, tenant, integrity)).collect()
+/// Gives each resource of `page` the integrity its signature check said; a resource
+/// already tainted by its payload stays tainted.
+pub fn settle(page: &mut [Resource], signatures: &[bool]) {
+    for (resource, &holds) in page.iter_mut().zip(signatures) {
+        if resource.integrity == Integrity::Unverified {
+            resource.integrity = if holds { Integrity::Validated } else { Integrity::Tainted };
+            resource.body["integrityStatus"] = Value::String(resource.integrity.as_str().into());
+        }
+    }
 }
 
-fn resource(jws: &str, tenant: &str, integrity: Integrity) -> Resource {
+fn resource(jws: &str, tenant: &str) -> Resource {
     let payload =
         CompactJws::parse(jws).ok().and_then(|parsed| serde_json::from_slice::<Value>(&parsed.payload).ok());
     let Some(Value::Object(mut fields)) = payload else {
@@ -100,7 +93,7 @@ fn resource(jws: &str, tenant: &str, integrity: Integrity) -> Resource {
     };
     // A payload of another tenant is shown as tainted and never detokenized here.
     let foreign = fields.get("tenantId").and_then(Value::as_str) != Some(tenant);
-    let integrity = if foreign { Integrity::Tainted } else { integrity };
+    let integrity = if foreign { Integrity::Tainted } else { Integrity::Unverified };
     let tokenized_paths = match fields.get("tokenizedPaths") {
         Some(Value::Array(paths)) if !foreign => {
             paths.iter().filter_map(Value::as_str).map(str::to_owned).collect()
@@ -137,7 +130,7 @@ pub fn rfc3339(millis: i64) -> String {
 
 /// Every distinct token of `resources`, in first-seen order.
 pub fn tokens(resources: &[Resource]) -> Vec<String> {
-    let mut seen = BTreeSet::new();
+    let mut seen = HashSet::new();
     let mut tokens = Vec::new();
     for resource in resources {
         for path in &resource.tokenized_paths {
@@ -155,19 +148,33 @@ pub fn tokens(resources: &[Resource]) -> Vec<String> {
 
 /// Replaces every token the vault revealed by its clear value.
 pub fn detokenize(resources: &mut [Resource], revealed: &HashMap<String, String>) {
-    for resource in resources {
-        for path in resource.tokenized_paths.clone() {
-            if let Some(Value::String(text)) = at_path_mut(&mut resource.body, &path) {
-                let mut clear = text.clone();
-                for token in uuids(text) {
-                    if let Some(value) = revealed.get(token) {
-                        clear = clear.replace(token, value);
-                    }
-                }
+    for Resource { body, tokenized_paths, .. } in resources {
+        for path in tokenized_paths.iter() {
+            if let Some(Value::String(text)) = at_path_mut(body, path)
+                && let Some(clear) = revealed_text(text, revealed)
+            {
                 *text = clear;
             }
         }
     }
+}
+
+/// `text` with each revealed token replaced, or `None` when it holds none.
+fn revealed_text(text: &str, revealed: &HashMap<String, String>) -> Option<String> {
+    let mut clear = String::new();
+    let mut copied = 0;
+    for start in uuid_starts(text) {
+        if let Some(value) = revealed.get(&text[start..start + UUID_LEN]) {
+            clear.push_str(&text[copied..start]);
+            clear.push_str(value);
+            copied = start + UUID_LEN;
+        }
+    }
+    if copied == 0 {
+        return None;
+    }
+    clear.push_str(&text[copied..]);
+    Some(clear)
 }
 
 /// The clear values of a vault answer, by token (erased and unknown ones left out).
@@ -190,14 +197,22 @@ fn at_path_mut<'a>(body: &'a mut Value, path: &str) -> Option<&'a mut Value> {
     path.split('.').try_fold(body, |value, name| value.get_mut(name))
 }
 
+/// Characters of a UUID in text form.
+const UUID_LEN: usize = 36;
+
 /// The UUID-shaped substrings of `text` (tokens are random UUIDs).
-fn uuids(text: &str) -> Vec<&str> {
+fn uuids(text: &str) -> impl Iterator<Item = &str> {
+    uuid_starts(text).into_iter().map(|start| &text[start..start + UUID_LEN])
+}
+
+/// Where each UUID-shaped substring of `text` starts, without overlaps.
+fn uuid_starts(text: &str) -> Vec<usize> {
     const SHAPE: [usize; 5] = [8, 4, 4, 4, 12];
     let bytes = text.as_bytes();
     let mut found = Vec::new();
     let mut start = 0;
-    while start + 36 <= bytes.len() {
-        let candidate = &bytes[start..start + 36];
+    while start + UUID_LEN <= bytes.len() {
+        let candidate = &bytes[start..start + UUID_LEN];
         let mut position = 0;
         let shaped = SHAPE.iter().enumerate().all(|(group, &length)| {
             let hex = candidate[position..position + length].iter().all(u8::is_ascii_hexdigit);
@@ -207,8 +222,8 @@ fn uuids(text: &str) -> Vec<&str> {
             hex && dash
         });
         if shaped {
-            found.push(&text[start..start + 36]);
-            start += 36;
+            found.push(start);
+            start += UUID_LEN;
         } else {
             start += 1;
         }

@@ -1,6 +1,7 @@
 //! A search from request to response, independent of HTTP: parse the filter, resolve
-//! clear values of tokenized attributes in the vault, search the shards, verify,
-//! detokenize the page with one vault call, shape the SCIM ListResponse.
+//! clear values of tokenized attributes in the vault, search the shards, detokenize
+//! the page with one vault call while its signatures are verified, shape the SCIM
+//! ListResponse.
 //!
 //! The index work (search, document reads, signature checks) runs on the blocking
 //! pool, so a heavy query never stalls the server's other requests.
@@ -19,7 +20,7 @@ use crate::catalogue::Catalogue;
 use crate::export::ExportStream;
 use crate::keys::SigningKeys;
 use crate::plan::{Needs, Plan, Resolved, plan};
-use crate::render::{Resource, detokenize, resources, revealed_values, tokens};
+use crate::render::{Resource, detokenize, resources, revealed_values, settle, signatures, tokens};
 use crate::search::{PageRequest, Shards, SortOrder};
 
 /// The SCIM ListResponse schema.
@@ -74,13 +75,14 @@ impl QueryService {
         let page = page_request(&request)?;
         let plan = self.plan(&tenant, request.filter.as_deref()).await?;
         let shards = self.shards.clone();
-        let verifier = plan.verify.then(|| self.keys.verifier());
-        let (total, mut resources) = blocking(move || {
+        let (total, records, mut resources) = blocking(move || {
             let found = crate::search::search(&shards, &tenant, &plan.node, page)?;
-            Ok((found.total, resources(&found.records, &tenant, verifier.as_deref())))
+            let resources = resources(&found.records, &tenant);
+            Ok((found.total, found.records, resources))
         })
         .await?;
-        self.reveal(principal, &mut resources).await?;
+        let records = plan.verify.then_some(records);
+        self.reveal_verified(principal, records, &mut resources).await?;
         let start_index = page.offset + 1;
         Ok(json!({
             "schemas": [LIST_RESPONSE],
@@ -95,13 +97,13 @@ impl QueryService {
     pub async fn get(&self, principal: &Principal, id: String) -> Result<Resource, QueryError> {
         let tenant = principal.tenant.clone();
         let shards = self.shards.clone();
-        let verifier = self.keys.verifier();
-        let mut found = blocking(move || {
+        let (jws, mut found) = blocking(move || {
             let jws = crate::search::by_id(&shards, &tenant, &id)?.ok_or(QueryError::NotFound)?;
-            Ok(resources(&[jws], &tenant, Some(&verifier)))
+            let found = resources(std::slice::from_ref(&jws), &tenant);
+            Ok((jws, found))
         })
         .await?;
-        self.reveal(principal, &mut found).await?;
+        self.reveal_verified(principal, Some(vec![jws]), &mut found).await?;
         found.pop().ok_or(QueryError::NotFound)
     }
 
@@ -148,6 +150,27 @@ impl QueryService {
         let pairs =
             values.iter().zip(answer.tokens).filter_map(|(value, token)| Some((value.clone(), token?)));
         Ok(pairs.collect())
+    }
+
+    /// Detokenizes `page` and, when `records` (the page's JWS) are given, verifies
+    /// them meanwhile: signature checks need only the records, so they run on the
+    /// blocking pool while the vault answers.
+    async fn reveal_verified(
+        &self,
+        principal: &Principal,
+        records: Option<Vec<String>>,
+        page: &mut [Resource],
+    ) -> Result<(), QueryError> {
+        let verifier = self.keys.verifier();
+        let verdicts = async move {
+            let Some(records) = records else { return Ok(None) };
+            blocking(move || Ok(Some(signatures(&records, &verifier)))).await
+        };
+        let (verdicts, ()) = tokio::try_join!(verdicts, self.reveal(principal, page))?;
+        if let Some(verdicts) = verdicts {
+            settle(page, &verdicts);
+        }
+        Ok(())
     }
 
     /// Detokenizes a page with one vault call (recorded by the vault as an access).

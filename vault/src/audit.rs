@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use audit_core::config::KafkaConfig;
 use chrono::{SecondsFormat, Utc};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use serde_json::json;
 
 use crate::VaultError;
@@ -67,6 +67,17 @@ impl AccessLog {
         Ok(AccessLog { producer: audit_core::kafka::immediate_producer(kafka)?, topic: topic.to_owned() })
     }
 
+    /// Hands `access` to the producer without waiting: the caller does its work while
+    /// the broker acknowledges, and answers only once [`Recording::acknowledged`].
+    pub fn begin(&self, access: &Access<'_>) -> Recording {
+        let payload = event(access).to_string();
+        let record = FutureRecord::to(&self.topic).key(access.tenant).payload(&payload);
+        match self.producer.send_result(record) {
+            Ok(delivery) => Recording(Ok(delivery)),
+            Err((error, _)) => Recording(Err(error.to_string())),
+        }
+    }
+
     /// Writes `access` and waits for the broker's acknowledgement.
     pub async fn record(&self, access: &Access<'_>) -> Result<(), VaultError> {
         let payload = event(access).to_string();
@@ -76,6 +87,21 @@ impl AccessLog {
             .await
             .map(|_| ())
             .map_err(|(error, _)| VaultError::AuditUnavailable(error.to_string()))
+    }
+}
+
+/// An access event handed to the producer, not yet acknowledged.
+pub struct Recording(Result<DeliveryFuture, String>);
+
+impl Recording {
+    /// Waits for the broker's acknowledgement; fails closed on any error.
+    pub async fn acknowledged(self) -> Result<(), VaultError> {
+        let delivery = self.0.map_err(VaultError::AuditUnavailable)?;
+        match delivery.await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err((error, _))) => Err(VaultError::AuditUnavailable(error.to_string())),
+            Err(_) => Err(VaultError::AuditUnavailable("the producer dropped the event".into())),
+        }
     }
 }
 

@@ -73,6 +73,9 @@ pub enum VaultError {
         /// The limit in force: the request's, capped by the vault's.
         limit: usize,
     },
+    /// Work moved off the async runtime did not finish (it panicked).
+    #[error("background task failed: {0}")]
+    Task(String),
     /// The audit event of an access could not be written: nothing is revealed.
     #[error("audit event not recorded: {0}")]
     AuditUnavailable(String),

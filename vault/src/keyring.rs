@@ -82,6 +82,7 @@ impl Keyring {
 }
 
 /// Unwrapped keys of the subjects one batch touches.
+#[derive(Default)]
 pub struct SubjectKeys(HashMap<String, Key>);
 
 impl SubjectKeys {

@@ -9,19 +9,19 @@
 
 mod matching;
 pub mod pattern;
+mod reveal;
 mod tokenize;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use audit_core::vault_api::{Owner, Revealed};
-use zeroize::Zeroizing;
 
 use crate::VaultError;
-use crate::keyring::{Keyring, SubjectKeyParams, SubjectKeys, TenantKeys};
-use crate::keys::Context;
+use crate::keyring::{Keyring, TenantKeys};
 use crate::store::{BlindIndex, Store, TokenQuery, TokenRow, now_ms};
 
 pub use matching::{MATCH_RESULT_LIMIT, MATCH_SCAN_LIMIT, MatchBounds, MatchQuery};
+pub use reveal::Sealed;
 
 /// One token as revealed to a privileged reader.
 #[derive(Clone, PartialEq, Eq)]
@@ -77,26 +77,6 @@ impl Vault {
         Ok(indexes.iter().map(|index| tokens.get(index).cloned()).collect())
     }
 
-    /// What each token reveals, in order.
-    pub async fn detokenize(
-        &self,
-        tenant: &str,
-        tokens: &[String],
-    ) -> Result<Vec<RevealedToken>, VaultError> {
-        let Some(keys) = self.keyring.existing_tenant(&self.store, tenant).await? else {
-            return Ok(tokens.iter().map(|token| unknown(token)).collect());
-        };
-        let wanted: Vec<&str> = unique_strs(tokens);
-        let rows = self.store.tokens(tenant, &wanted).await?;
-        let revealed = self.reveal(tenant, &keys, rows).await?;
-        let by_token: HashMap<&str, &RevealedToken> =
-            revealed.iter().map(|entry| (entry.token.as_str(), entry)).collect();
-        Ok(tokens
-            .iter()
-            .map(|token| by_token.get(token.as_str()).map_or_else(|| unknown(token), |e| (*e).clone()))
-            .collect())
-    }
-
     /// One page of the tenant's tokens matching `filter`, and the total match count.
     pub async fn search(
         &self,
@@ -116,7 +96,8 @@ impl Vault {
             limit: page.limit,
         };
         let found = self.store.search(tenant, &query).await?;
-        Ok((found.total, self.reveal(tenant, &keys, found.rows).await?))
+        let sealed = self.sealed_rows(tenant, keys, found.rows, Vec::new()).await?;
+        Ok((found.total, sealed.open_rows()?))
     }
 
     /// Erases a data subject: their values become unrecoverable, their tokens stay.
@@ -127,31 +108,6 @@ impl Vault {
         };
         let owner = owner_key(&keys, owner).ok_or(VaultError::NoSubject)?;
         Ok(self.store.erase_subject(tenant, &owner, now_ms()).await?)
-    }
-
-    async fn reveal(
-        &self,
-        tenant: &str,
-        keys: &TenantKeys,
-        rows: Vec<TokenRow>,
-    ) -> Result<Vec<RevealedToken>, VaultError> {
-        let owners: Vec<&str> = unique_owners_of(&rows);
-        let subject_keys =
-            SubjectKeys::load(SubjectKeyParams { store: &self.store, tenant, keys, owners: &owners }).await?;
-        rows.into_iter()
-            .map(|row| {
-                let key = subject_keys.sealing_key(keys, row.owner_id.as_deref());
-                let revealed = match (row.sealed.as_deref(), key) {
-                    (Some(sealed), Some(key)) => {
-                        let value: Zeroizing<String> =
-                            key.open_text(&Context::value(tenant, &row.token), sealed)?;
-                        Revealed::Value { value: value.as_str().to_owned() }
-                    }
-                    _ => Revealed::Erased,
-                };
-                Ok(RevealedToken { token: row.token, owner_id: public_owner(row.owner_id), revealed })
-            })
-            .collect()
     }
 }
 

@@ -117,6 +117,15 @@ impl Verifier {
     /// Verifies many JWS at once: one batch equation when all are good, single checks
     /// to name the culprits when not. Results are in input order.
     pub fn verify_batch<S: AsRef<str>>(&self, jws: &[S]) -> Vec<Result<Verified, Failure>> {
+        self.verify_signatures(jws).into_iter().map(|checked| checked.and_then(verified)).collect()
+    }
+
+    /// Checks the signatures of many JWS at once, whatever their payloads, as
+    /// [`Verifier::verify_batch`] does; for readers that parse payloads their own way.
+    pub fn verify_signatures<'a, S: AsRef<str>>(
+        &'a self,
+        jws: &'a [S],
+    ) -> Vec<Result<CompactJws<'a>, Failure>> {
         let parsed: Vec<Result<(CompactJws<'_>, &VerifyingKey), Failure>> =
             jws.iter().map(|jws| self.parse(jws.as_ref())).collect();
         let good: Vec<&(CompactJws<'_>, &VerifyingKey)> =
@@ -133,7 +142,7 @@ impl Verifier {
                     key.verify_strict(jws.signing_input.as_bytes(), &jws.signature)
                         .map_err(|_| Failure::BadSignature { kid: jws.header.kid.clone() })?;
                 }
-                verified(jws)
+                Ok(jws)
             })
             .collect()
     }

@@ -73,11 +73,13 @@ pub async fn detokenize(State(state): State<AppState>, headers: HeaderMap, body:
         let service = state.services.verify(authorization(&headers))?;
         let request: DetokenizeRequest = parse_body(&body)?;
         check_batch(request.tokens.len())?;
-        let revealed = state.vault.detokenize(&request.tenant, &request.tokens).await?;
-        let values: Vec<Revealed> = revealed.into_iter().map(|entry| entry.revealed).collect();
-        let count = values.iter().filter(|value| matches!(value, Revealed::Value { .. })).count();
-        if count > 0 {
-            let access = Access {
+        let sealed = state.vault.sealed(&request.tenant, &request.tokens).await?;
+        let count = sealed.revealable();
+        // The access is on its way to the broker before any value is opened, and no
+        // value leaves before the broker has acknowledged it. A value that then fails
+        // to open fails the request: the trail may over-count a reveal, never miss one.
+        let recording = (count > 0).then(|| {
+            state.access_log.begin(&Access {
                 tenant: &request.tenant,
                 kind: AccessKind::Detokenize,
                 subject: &request.on_behalf_of.subject,
@@ -85,9 +87,15 @@ pub async fn detokenize(State(state): State<AppState>, headers: HeaderMap, body:
                 reason: &request.on_behalf_of.reason,
                 count,
                 erased_owner_id: None,
-            };
-            state.access_log.record(&access).await?;
+            })
+        });
+        let revealed = tokio::task::spawn_blocking(move || sealed.open())
+            .await
+            .map_err(|error| VaultError::Task(error.to_string()))??;
+        if let Some(recording) = recording {
+            recording.acknowledged().await?;
         }
+        let values: Vec<Revealed> = revealed.into_iter().map(|entry| entry.revealed).collect();
         state.metrics.values("reveal", count);
         Ok(Json(DetokenizeResponse { values }).into_response())
     })

@@ -17,8 +17,9 @@ use crate::keyring::{SubjectKeyParams, SubjectKeys, TenantKeys};
 use crate::keys::Context;
 use crate::store::TokenRow;
 
-/// Rows at or above which opening is split across the cores.
-const PARALLEL_FROM: usize = 64;
+/// Rows at or above which opening is split across the cores: below it, starting the
+/// threads costs about what it saves.
+const PARALLEL_FROM: usize = 256;
 
 /// Tokens read with the keys that open their values, not yet opened.
 pub struct Sealed {

@@ -80,13 +80,7 @@ impl AccessLog {
 
     /// Writes `access` and waits for the broker's acknowledgement.
     pub async fn record(&self, access: &Access<'_>) -> Result<(), VaultError> {
-        let payload = event(access).to_string();
-        let record = FutureRecord::to(&self.topic).key(access.tenant).payload(&payload);
-        self.producer
-            .send(record, DELIVERY_TIMEOUT)
-            .await
-            .map(|_| ())
-            .map_err(|(error, _)| VaultError::AuditUnavailable(error.to_string()))
+        self.begin(access).acknowledged().await
     }
 }
 
@@ -94,13 +88,17 @@ impl AccessLog {
 pub struct Recording(Result<DeliveryFuture, String>);
 
 impl Recording {
-    /// Waits for the broker's acknowledgement; fails closed on any error.
+    /// Waits for the broker's acknowledgement; fails closed on any error, and after
+    /// [`DELIVERY_TIMEOUT`] (the event may still arrive later: the trail can hold an
+    /// access that was refused, never miss one that was answered).
     pub async fn acknowledged(self) -> Result<(), VaultError> {
-        let delivery = self.0.map_err(VaultError::AuditUnavailable)?;
-        match delivery.await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err((error, _))) => Err(VaultError::AuditUnavailable(error.to_string())),
-            Err(_) => Err(VaultError::AuditUnavailable("the producer dropped the event".into())),
+        let unavailable = VaultError::AuditUnavailable;
+        let delivery = self.0.map_err(unavailable)?;
+        match tokio::time::timeout(DELIVERY_TIMEOUT, delivery).await {
+            Ok(Ok(Ok(_))) => Ok(()),
+            Ok(Ok(Err((error, _)))) => Err(unavailable(error.to_string())),
+            Ok(Err(_)) => Err(unavailable("the producer dropped the event".into())),
+            Err(_) => Err(unavailable(format!("not acknowledged within {DELIVERY_TIMEOUT:?}"))),
         }
     }
 }

@@ -331,3 +331,20 @@ async fn tokens_search_erasure_and_access_events_on_sqlite() {
 async fn tokens_search_erasure_and_access_events_on_postgres() {
     tokens_search_erasure_and_access_events(Some(testkit::postgres::fresh_database().await)).await;
 }
+
+/// Fail closed: with the broker gone, a detokenization is refused (503) rather than
+/// answered without its access event, and the refusal reveals nothing.
+#[tokio::test]
+async fn nothing_is_revealed_when_the_access_event_cannot_be_recorded() {
+    let (broker, _broker_dir) = broker().await;
+    let vault = start(None, &broker.bootstrap(), "query-api").await;
+    let tokens = vault.tokenize("t1", json!([{"value": "admin@company.com"}])).await;
+    let body = json!({"tenant": "t1", "tokens": tokens, "onBehalfOf": {"subject": "a", "reason": "b"}});
+    let case = Case::new(Method::POST, "/v1/detokenize", Some(vault.service.authorization()), Some(body));
+    assert_eq!(vault.call(&case).await.0, StatusCode::OK, "answered while the broker is up");
+    broker.stop().await;
+    let (status, answer) = vault.call(&case).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
+    assert!(!answer.to_string().contains("admin@company.com"), "the refusal reveals nothing");
+    vault.stop().await;
+}

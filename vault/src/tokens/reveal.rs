@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 use super::{RevealedToken, Vault, public_owner, unique_owners_of, unique_strs, unknown};
 use crate::VaultError;
 use crate::keyring::{SubjectKeyParams, SubjectKeys, TenantKeys};
-use crate::keys::Context;
+use crate::keys::{Context, Key};
 use crate::store::TokenRow;
 
 /// Rows at or above which opening is split across the cores: below it, starting the
@@ -72,23 +72,16 @@ impl Sealed {
     /// How many values [`Sealed::open`] reveals: those still sealed under a key that
     /// exists. Erased and unknown tokens reveal nothing.
     pub fn revealable(&self) -> usize {
-        let Some(keys) = &self.keys else { return 0 };
-        let openable = |row: &&TokenRow| {
-            row.sealed.is_some() && self.subject_keys.sealing_key(keys, row.owner_id.as_deref()).is_some()
-        };
+        let Some(opener) = self.opener() else { return 0 };
         let by_token: HashMap<&str, bool> =
-            self.rows.iter().map(|row| (row.token.as_str(), openable(&row))).collect();
+            self.rows.iter().map(|row| (row.token.as_str(), opener.sealed_with_key(row).is_some())).collect();
         self.asked.iter().filter(|token| by_token.get(token.as_str()).copied().unwrap_or(false)).count()
     }
 
     /// Opens every value; the answer follows the order tokens were asked in. A value
     /// that does not authenticate fails the whole reveal.
     pub fn open(self) -> Result<Vec<RevealedToken>, VaultError> {
-        let Some(keys) = &self.keys else {
-            return Ok(self.asked.iter().map(|token| unknown(token)).collect());
-        };
-        let opener = Opener { tenant: &self.tenant, keys, subject_keys: &self.subject_keys };
-        let opened = opener.open_all(&self.rows)?;
+        let opened = self.opened()?;
         let by_token: HashMap<&str, &RevealedToken> =
             opened.iter().map(|entry| (entry.token.as_str(), entry)).collect();
         Ok(self
@@ -100,8 +93,16 @@ impl Sealed {
 
     /// The rows, opened in the order read (for answers that follow the store's order).
     pub fn open_rows(self) -> Result<Vec<RevealedToken>, VaultError> {
-        let Some(keys) = &self.keys else { return Ok(Vec::new()) };
-        Opener { tenant: &self.tenant, keys, subject_keys: &self.subject_keys }.open_all(&self.rows)
+        self.opened()
+    }
+
+    fn opened(&self) -> Result<Vec<RevealedToken>, VaultError> {
+        self.opener().map_or_else(|| Ok(Vec::new()), |opener| opener.open_all(&self.rows))
+    }
+
+    fn opener(&self) -> Option<Opener<'_>> {
+        let keys = self.keys.as_deref()?;
+        Some(Opener { tenant: &self.tenant, keys, subject_keys: &self.subject_keys })
     }
 }
 
@@ -121,15 +122,20 @@ impl Opener<'_> {
             .collect()
     }
 
+    /// The sealed value of `row` with the key that opens it; `None` when erased.
+    fn sealed_with_key<'r>(&self, row: &'r TokenRow) -> Option<(&'r [u8], &Key)> {
+        let key = self.subject_keys.sealing_key(self.keys, row.owner_id.as_deref())?;
+        Some((row.sealed.as_deref()?, key))
+    }
+
     fn open(&self, row: &TokenRow) -> Result<RevealedToken, VaultError> {
-        let key = self.subject_keys.sealing_key(self.keys, row.owner_id.as_deref());
-        let revealed = match (row.sealed.as_deref(), key) {
-            (Some(sealed), Some(key)) => {
+        let revealed = match self.sealed_with_key(row) {
+            Some((sealed, key)) => {
                 let value: Zeroizing<String> =
                     key.open_text(&Context::value(self.tenant, &row.token), sealed)?;
                 Revealed::Value { value: value.as_str().to_owned() }
             }
-            _ => Revealed::Erased,
+            None => Revealed::Erased,
         };
         Ok(RevealedToken { token: row.token.clone(), owner_id: public_owner(row.owner_id.clone()), revealed })
     }

@@ -1,6 +1,7 @@
 //! Shared library of the audit trail services.
 //!
 //! # Layout
+//! - [`allocator`]: the memory allocator of every binary, chosen once here.
 //! - [`stage`]: the consume → transform → produce loop every pipeline stage runs; the
 //!   stage's own logic plugs in as a [`stage::Stage`] and is tested without Kafka.
 //! - [`offsets`]: which offsets a finished batch allows to commit (the one place that
@@ -21,6 +22,7 @@
 //!   tests and benchmarks).
 #![warn(missing_docs)]
 
+pub mod allocator;
 pub mod auth;
 pub mod config;
 pub mod dlq;

@@ -73,7 +73,7 @@ impl Vault {
             return Ok(vec![None; values.len()]);
         };
         let indexes: Vec<BlindIndex> = values.iter().map(|value| keys.blind_index(value)).collect();
-        let tokens = self.store.tokens_by_index(tenant, &unique(&indexes)).await?;
+        let tokens = self.store.tenant_tokens_by_index(tenant, &unique(&indexes)).await?;
         Ok(indexes.iter().map(|index| tokens.get(index).cloned()).collect())
     }
 

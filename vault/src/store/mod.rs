@@ -166,13 +166,23 @@ impl Store {
         dispatch!(self, engine => engine.insert_subject_keys(keys).await)
     }
 
-    /// Tokens of the given blind indexes that exist.
+    /// Tokens of the given blind indexes that exist, for several tenants in one
+    /// statement: a map per entry of `wanted`, in order.
     pub async fn tokens_by_index(
+        &self,
+        wanted: &[TenantRows<BlindIndex>],
+    ) -> Result<Vec<HashMap<BlindIndex, String>>, StoreError> {
+        dispatch!(self, engine => engine.tokens_by_index(wanted).await)
+    }
+
+    /// Tokens of the given blind indexes of one tenant that exist.
+    pub async fn tenant_tokens_by_index(
         &self,
         tenant: &str,
         indexes: &[BlindIndex],
     ) -> Result<HashMap<BlindIndex, String>, StoreError> {
-        dispatch!(self, engine => engine.tokens_by_index(tenant, indexes).await)
+        let wanted = [TenantRows { tenant: tenant.to_owned(), rows: indexes.to_vec() }];
+        Ok(self.tokens_by_index(&wanted).await?.pop().unwrap_or_default())
     }
 
     /// Inserts new tokens of several tenants in one transaction; a row whose blind

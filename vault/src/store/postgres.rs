@@ -130,21 +130,31 @@ impl PostgresStore {
 
     pub(super) async fn tokens_by_index(
         &self,
-        tenant: &str,
-        indexes: &[BlindIndex],
-    ) -> Result<HashMap<BlindIndex, String>, StoreError> {
-        let indexes: Vec<&[u8]> = indexes.iter().map(|index| index.as_slice()).collect();
+        wanted: &[TenantRows<BlindIndex>],
+    ) -> Result<Vec<HashMap<BlindIndex, String>>, StoreError> {
+        let mut found: Vec<HashMap<BlindIndex, String>> =
+            wanted.iter().map(|tenant| HashMap::with_capacity(tenant.rows.len())).collect();
+        let (mut positions, mut tenants, mut indexes) = (Vec::new(), Vec::new(), Vec::new());
+        for (n, tenant) in wanted.iter().enumerate() {
+            for index in &tenant.rows {
+                positions.push(n as i32);
+                tenants.push(tenant.tenant.as_str());
+                indexes.push(index.as_slice());
+            }
+        }
         let client = self.client().await?;
-        let sql = "SELECT blind_index, token FROM tokens WHERE tenant_id = $1 AND blind_index = ANY($2)";
-        let rows = client.query(sql, &[&tenant, &indexes]).await?;
-        let mut tokens = HashMap::with_capacity(rows.len());
-        for row in rows {
-            let index: Vec<u8> = row.get(0);
+        let sql = "SELECT wanted.n, tokens.blind_index, tokens.token
+                   FROM unnest($1::int[], $2::text[], $3::bytea[]) AS wanted (n, tenant_id, blind_index)
+                   JOIN tokens ON tokens.tenant_id = wanted.tenant_id AND tokens.blind_index = wanted.blind_index";
+        for row in client.query(sql, &[&positions, &tenants, &indexes]).await? {
+            let index: Vec<u8> = row.get(1);
             let index: BlindIndex =
                 index.try_into().map_err(|_| StoreError::Corrupt("blind index length"))?;
-            tokens.insert(index, row.get(1));
+            let tenant =
+                found.get_mut(row.get::<_, i32>(0) as usize).ok_or(StoreError::Corrupt("lookup row"))?;
+            tenant.insert(index, row.get(2));
         }
-        Ok(tokens)
+        Ok(found)
     }
 
     pub(super) async fn insert_tokens(&self, rows: &[TenantRows<TokenRow>]) -> Result<(), StoreError> {

@@ -17,10 +17,28 @@ use super::{BlindIndex, StoreError, TenantRows, TokenPage, TokenQuery, TokenRow}
 
 const TOKEN_COLUMNS: &str = "token, blind_index, owner_id, owner_ext_index, sealed, created_ms, erased_ms";
 
+/// The token of one blind index: the pipeline's hot lookup, prepared once.
+const TOKEN_BY_INDEX: &str = "SELECT token FROM tokens WHERE tenant_id = ?1 AND blind_index = ?2";
+
 /// The SQLite store.
 #[derive(Clone)]
 pub struct SqliteStore {
-    connection: Arc<Mutex<Connection>>,
+    session: Arc<Mutex<Session>>,
+}
+
+/// The connection and the statements kept prepared on it; used only under the lock,
+/// which also keeps a transaction's statements from interleaving with others.
+struct Session {
+    connection: Connection,
+    token_by_index: libsql::Statement,
+}
+
+impl std::ops::Deref for Session {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        &self.connection
+    }
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -42,11 +60,12 @@ impl SqliteStore {
         // indexes; a page cache of 64 MiB (SQLite's default is 2 MiB) keeps them in memory.
         connection.execute("PRAGMA cache_size = -65536", ()).await?;
         migrate(&connection).await?;
-        Ok(SqliteStore { connection: Arc::new(Mutex::new(connection)) })
+        let token_by_index = connection.prepare(TOKEN_BY_INDEX).await?;
+        Ok(SqliteStore { session: Arc::new(Mutex::new(Session { connection, token_by_index })) })
     }
 
     pub(super) async fn tenant_key(&self, tenant: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let connection = self.connection.lock().await;
+        let connection = self.session.lock().await;
         let sql = "SELECT wrapped_key FROM tenant_keys WHERE tenant_id = ?1";
         let mut rows = connection.query(sql, [tenant]).await?;
         Ok(match rows.next().await? {
@@ -61,7 +80,7 @@ impl SqliteStore {
         wrapped: &[u8],
     ) -> Result<Vec<u8>, StoreError> {
         {
-            let connection = self.connection.lock().await;
+            let connection = self.session.lock().await;
             let sql = "INSERT INTO tenant_keys (tenant_id, wrapped_key, created_ms) VALUES (?1, ?2, ?3)
                        ON CONFLICT (tenant_id) DO NOTHING";
             let params =
@@ -82,7 +101,7 @@ impl SqliteStore {
             tenant,
             keys: owners.iter().map(|owner| text(owner)).collect(),
         };
-        let connection = self.connection.lock().await;
+        let connection = self.session.lock().await;
         for_each_row(&connection, lookup, |row| {
             keys.insert(row.get::<String>(0)?, row.get::<Vec<u8>>(1)?);
             Ok(())
@@ -95,7 +114,7 @@ impl SqliteStore {
         &self,
         keys: &[TenantRows<(String, Vec<u8>)>],
     ) -> Result<(), StoreError> {
-        let connection = self.connection.lock().await;
+        let connection = self.session.lock().await;
         let transaction = connection.transaction().await?;
         let sql =
             "INSERT INTO subject_keys (tenant_id, owner_id, wrapped_key, created_ms) VALUES (?1, ?2, ?3, ?4)
@@ -121,26 +140,34 @@ impl SqliteStore {
 
     pub(super) async fn tokens_by_index(
         &self,
-        tenant: &str,
-        indexes: &[BlindIndex],
-    ) -> Result<HashMap<BlindIndex, String>, StoreError> {
-        let mut tokens = HashMap::with_capacity(indexes.len());
-        let lookup = KeyLookup {
-            select: "SELECT blind_index, token FROM tokens WHERE tenant_id = ? AND blind_index IN",
-            tenant,
-            keys: indexes.iter().map(|index| Value::Blob(index.to_vec())).collect(),
-        };
-        let connection = self.connection.lock().await;
-        for_each_row(&connection, lookup, |row| {
-            tokens.insert(row.get::<[u8; 32]>(0)?, row.get::<String>(1)?);
-            Ok(())
-        })
-        .await?;
-        Ok(tokens)
+        wanted: &[TenantRows<BlindIndex>],
+    ) -> Result<Vec<HashMap<BlindIndex, String>>, StoreError> {
+        let mut found = Vec::with_capacity(wanted.len());
+        let session = self.session.lock().await;
+        // One prepared statement run per key, all in one read transaction: compiling an
+        // `IN (...)` list per tenant of a batch cost more than the lookups, and a
+        // statement outside a transaction takes and releases the WAL's file locks.
+        let transaction = session.connection.transaction().await?;
+        let statement = &session.token_by_index;
+        for tenant in wanted {
+            let mut tokens = HashMap::with_capacity(tenant.rows.len());
+            for index in &tenant.rows {
+                statement.reset();
+                let params = [text(&tenant.tenant), Value::Blob(index.to_vec())];
+                let mut rows = statement.query(params_from_iter(params)).await?;
+                if let Some(row) = rows.next().await? {
+                    tokens.insert(*index, row.get::<String>(0)?);
+                }
+            }
+            found.push(tokens);
+        }
+        statement.reset();
+        transaction.commit().await?;
+        Ok(found)
     }
 
     pub(super) async fn insert_tokens(&self, rows: &[TenantRows<TokenRow>]) -> Result<(), StoreError> {
-        let connection = self.connection.lock().await;
+        let connection = self.session.lock().await;
         let transaction = connection.transaction().await?;
         let sql = format!(
             "INSERT INTO tokens (tenant_id, {TOKEN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
@@ -165,7 +192,7 @@ impl SqliteStore {
         let select = format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE tenant_id = ? AND token IN");
         let lookup =
             KeyLookup { select: &select, tenant, keys: tokens.iter().map(|token| text(token)).collect() };
-        let connection = self.connection.lock().await;
+        let connection = self.session.lock().await;
         for_each_row(&connection, lookup, |row| {
             found.push(token_row(row)?);
             Ok(())
@@ -183,7 +210,7 @@ impl SqliteStore {
             "SELECT {TOKEN_COLUMNS} FROM tokens WHERE tenant_id = ?1 AND sealed IS NOT NULL LIMIT ?2"
         );
         let params = vec![text(tenant), Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX))];
-        let connection = self.connection.lock().await;
+        let connection = self.session.lock().await;
         let mut rows = connection.query(&sql, params_from_iter(params)).await?;
         let mut found = Vec::new();
         while let Some(row) = rows.next().await? {
@@ -194,7 +221,7 @@ impl SqliteStore {
 
     pub(super) async fn search(&self, tenant: &str, query: &TokenQuery) -> Result<TokenPage, StoreError> {
         let (condition, params) = search_condition(tenant, query);
-        let connection = self.connection.lock().await;
+        let connection = self.session.lock().await;
         let count_sql = format!("SELECT COUNT(*) FROM tokens WHERE {condition}");
         let mut rows = connection.query(&count_sql, params_from_iter(params.clone())).await?;
         let total = match rows.next().await? {
@@ -219,7 +246,7 @@ impl SqliteStore {
         owner: &str,
         now_ms: i64,
     ) -> Result<u64, StoreError> {
-        let connection = self.connection.lock().await;
+        let connection = self.session.lock().await;
         let transaction = connection.transaction().await?;
         let erased = transaction
             .execute(

@@ -35,10 +35,7 @@ impl Vault {
 
     /// The tokens of every tenant's items, per tenant and in order.
     pub async fn tokenize_many(&self, batch: &[TenantValues]) -> Result<Vec<Vec<String>>, VaultError> {
-        let mut tenants = Vec::with_capacity(batch.len());
-        for values in batch {
-            tenants.push(self.look_up(values).await?);
-        }
+        let mut tenants = self.look_up(batch).await?;
         let subjects: Vec<TenantSubjects> = tenants.iter().map(TenantBatch::subjects).collect();
         let subject_keys = SubjectKeys::load_or_create(&self.store, &subjects).await?;
         let now = now_ms();
@@ -53,31 +50,49 @@ impl Vault {
             return tenants.iter().map(TenantBatch::tokens).collect();
         }
         self.store.insert_tokens(&new_rows).await?;
-        for tenant in &mut tenants {
-            // Read back: where another writer won the race, its token is the one.
-            let inserted: Vec<BlindIndex> = tenant.new_items.iter().map(|(_, index, _)| *index).collect();
-            if !inserted.is_empty() {
-                tenant.tokens.extend(self.store.tokens_by_index(tenant.tenant, &inserted).await?);
-            }
+        // Read back: where another writer won the race, its token is the one.
+        let inserted: Vec<TenantRows<BlindIndex>> = tenants
+            .iter()
+            .map(|tenant| TenantRows {
+                tenant: tenant.tenant.to_owned(),
+                rows: tenant.new_items.iter().map(|(_, index, _)| *index).collect(),
+            })
+            .collect();
+        let winners = self.store.tokens_by_index(&inserted).await?;
+        for (tenant, winners) in tenants.iter_mut().zip(winners) {
+            tenant.tokens.extend(winners);
         }
         tenants.iter().map(TenantBatch::tokens).collect()
     }
 
-    /// The tenant's keys, blind indexes and the tokens that exist already.
-    async fn look_up<'a>(&self, values: &'a TenantValues) -> Result<TenantBatch<'a>, VaultError> {
-        let keys = self.keyring.tenant(&self.store, &values.tenant).await?;
-        let indexes: Vec<BlindIndex> =
-            values.items.iter().map(|item| keys.blind_index(&item.value)).collect();
-        let tokens = self.store.tokens_by_index(&values.tenant, &unique(&indexes)).await?;
-        let mut seen = HashSet::new();
-        let new_items = values
-            .items
-            .iter()
-            .zip(&indexes)
-            .filter(|(_, index)| !tokens.contains_key(*index) && seen.insert(**index))
-            .map(|(item, index)| (item, *index, owner_key(&keys, &item.owner)))
-            .collect();
-        Ok(TenantBatch { tenant: &values.tenant, keys, indexes, tokens, new_items })
+    /// Every tenant's keys, blind indexes and the tokens that exist already, read in
+    /// one statement for the whole batch.
+    async fn look_up<'a>(&self, batch: &'a [TenantValues]) -> Result<Vec<TenantBatch<'a>>, VaultError> {
+        let mut wanted = Vec::with_capacity(batch.len());
+        let mut tenants = Vec::with_capacity(batch.len());
+        for values in batch {
+            let keys = self.keyring.tenant(&self.store, &values.tenant).await?;
+            let indexes: Vec<BlindIndex> =
+                values.items.iter().map(|item| keys.blind_index(&item.value)).collect();
+            wanted.push(TenantRows { tenant: values.tenant.clone(), rows: unique(&indexes) });
+            tenants.push((values, keys, indexes));
+        }
+        let found = self.store.tokens_by_index(&wanted).await?;
+        Ok(tenants
+            .into_iter()
+            .zip(found)
+            .map(|((values, keys, indexes), tokens)| {
+                let mut seen = HashSet::new();
+                let new_items = values
+                    .items
+                    .iter()
+                    .zip(&indexes)
+                    .filter(|(_, index)| !tokens.contains_key(*index) && seen.insert(**index))
+                    .map(|(item, index)| (item, *index, owner_key(&keys, &item.owner)))
+                    .collect();
+                TenantBatch { tenant: &values.tenant, keys, indexes, tokens, new_items }
+            })
+            .collect())
     }
 }
 

@@ -67,11 +67,18 @@ async fn main() {
         warm / runtime
     );
     let metrics = reqwest::get(format!("{vault_url}/metrics")).await.unwrap().text().await.unwrap();
-    let tokenized =
-        metrics.lines().find(|line| line.starts_with("vault_values_total{operation=\"tokenize\"}"));
+    let values = |operation: &str| {
+        let line = format!("vault_values_total{{operation=\"{operation}\"}}");
+        metrics
+            .lines()
+            .find(|row| row.starts_with(&line))
+            .and_then(|row| row.rsplit(' ').next())
+            .unwrap_or("0")
+    };
     println!(
-        "values sent to the vault (cache misses): {}",
-        tokenized.unwrap_or("none").rsplit(' ').next().unwrap()
+        "values the vault was asked to find (cache misses): {}, to create (found nowhere): {}",
+        values("find"),
+        values("tokenize")
     );
     broker.stop().await;
 }

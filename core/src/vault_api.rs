@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 /// Path of the batched tokenize call.
 pub const TOKENIZE_PATH: &str = "/v1/tokenize";
+/// Path of the batched find call: the tokens many tenants' values have already.
+pub const FIND_PATH: &str = "/v1/find";
 /// Path of the value-to-token lookup (search by clear value).
 pub const LOOKUP_PATH: &str = "/v1/lookup";
 /// Path of the batched detokenize call.
@@ -80,6 +82,27 @@ pub struct TenantTokens {
 pub struct TokenizeResponse {
     /// Per tenant, the tokens.
     pub tenants: Vec<TenantTokens>,
+}
+
+/// The tokens one tenant's values have already, in the order of its items; `None`
+/// for a value never tokenized.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantFound {
+    /// Tenant id.
+    pub tenant: String,
+    /// One entry per item.
+    pub tokens: Vec<Option<String>>,
+}
+
+/// Answer to a [`TokenizeRequest`] sent to [`FIND_PATH`], tenants in request order:
+/// the same request as a tokenize call, so the values found missing can be sent on
+/// to be tokenized. Nothing is created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FindResponse {
+    /// Per tenant, the tokens found.
+    pub tenants: Vec<TenantFound>,
 }
 
 /// `POST /v1/lookup`: the tokens of clear values, without creating any.

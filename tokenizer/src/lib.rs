@@ -8,7 +8,8 @@
 //! - [`detect`]: where personal data sits inside free text and event codes: e-mail
 //!   addresses, IPv4 and IPv6 addresses, and the addresses in `HOSTADDRESS[...]`.
 //! - [`policy`]: which fields are personal and whose they are.
-//! - [`stage`]: decode, collect unknown values, one vault call, apply, encode.
+//! - [`stage`]: decode, collect unknown values, find their tokens part by part, create
+//!   the missing ones in one call per batch, apply, encode.
 //! - [`cache`]: recent tokens, bounded.
 
 pub mod cache;

@@ -1,42 +1,76 @@
 //! The tokenizer stage: `NormalizedRecord`s in, `TokenizedRecord`s keyed by tenant out.
 //!
-//! A batch is tokenized in two pure steps around one vault call: [`TokenizeStage::prepare`]
-//! decodes the records and lists the personal values whose tokens are not cached;
-//! [`TokenizeStage::complete`] applies the tokens and encodes. The vault's answer for
-//! a value never changes, so a redelivered record yields the same tokenized record.
-//! A vault failure fails the batch as transient: the runtime retries it and nothing
-//! passes untokenized.
+//! A batch is read in parts of [`PART_RECORDS`] and tokenized with the vault in two
+//! rounds:
+//! 1. For each part, [`TokenizeStage::prepare`] decodes its records and lists the
+//!    personal values neither cached nor listed by an earlier part; the vault answers
+//!    which tokens exist (`/v1/find`, a read); [`TokenizeStage::settle`] applies them
+//!    and encodes the part's records if every value has its token. The parts form a
+//!    pipeline: the vault reads one part while the stage prepares the next and settles
+//!    the previous, so neither waits for the other's CPU work.
+//! 2. The values found nowhere go in one `/v1/tokenize` call for the whole batch, so
+//!    new values cost the vault one write per batch, not one per part; the records
+//!    that waited for them are then encoded ([`TokenizeStage::encode`]).
+//!
+//! The vault's answer for a value never changes, so a redelivered record yields the
+//! same tokenized record. A vault failure fails the batch as transient: the runtime
+//! retries it and nothing passes untokenized.
 
 use std::collections::{BTreeMap, HashMap};
 
 use audit_core::dlq::Rejection;
 use audit_core::stage::{Delivery, InputMessage, Outcome, OutputRecord, Stage, TransientError};
-use audit_core::vault_api::{TenantValues, TokenizeItem, TokenizeRequest, TokenizeResponse};
-use audit_core::vault_client::VaultClient;
+use audit_core::vault_api::{FindResponse, TenantValues, TokenizeItem, TokenizeRequest, TokenizeResponse};
+use audit_core::vault_client::{VaultClient, VaultClientError};
 use audit_schemas::{Codec, NormalizedRecord, TokenizedRecord};
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::cache::TokenCache;
 use crate::policy::Policy;
 
-/// A decoded batch waiting for its tokens.
-///
-/// Each distinct (tenant, value) of the batch has a slot; each record lists the slots
-/// of its personal values in the order [`Policy::visit`] meets them, which is the
-/// same in both passes, so applying the tokens needs no lookup by value.
-pub struct Prepared {
-    records: Vec<Result<NormalizedRecord, Rejection>>,
-    /// Per record, the slot of each personal value, in visit order.
-    slots: Vec<Vec<usize>>,
+/// Records per find call. Small enough that a batch of the runtime's default size
+/// (2,000) makes a pipeline of eight calls, large enough that each call still carries
+/// hundreds of values.
+pub const PART_RECORDS: usize = 250;
+
+/// The tokens of one batch, by slot: each distinct (tenant, value) of the batch has
+/// one, shared by all its parts, so a value is asked for once per batch.
+/// No `Debug`: it holds clear values.
+#[derive(Default)]
+pub struct BatchTokens {
+    slot_of: HashMap<String, usize>,
     /// The token of each slot, once known.
     tokens: Vec<Option<String>>,
-    /// Values the cache did not know, per tenant, each once.
-    pub request: TokenizeRequest,
-    /// Per tenant of `request`, the slot and cache key of each item.
-    asked: Vec<Asked>,
+    /// Values the vault has no token for yet, per tenant: created at the end.
+    missing: Wanted,
 }
+
+/// Values to ask the vault for, per tenant, each with its slot and cache key.
+type Wanted = BTreeMap<String, (Vec<TokenizeItem>, Asked)>;
 
 /// The slot and cache key of each value asked of the vault for one tenant.
 type Asked = Vec<(usize, String)>;
+
+/// A decoded part of a batch.
+///
+/// Each record lists the slots of its personal values in the order [`Policy::visit`]
+/// meets them, which is the same in both passes, so applying the tokens needs no
+/// lookup by value.
+pub struct Part {
+    records: Vec<Result<NormalizedRecord, Rejection>>,
+    /// Per record, the slot of each personal value, in visit order.
+    slots: Vec<Vec<usize>>,
+    /// Per tenant of `request`, its name and the slot and cache key of each item.
+    asked: Vec<(String, Asked)>,
+}
+
+/// A settled part: encoded, or waiting for values the batch must create.
+pub enum Settled {
+    /// One outcome per record.
+    Encoded(Vec<Outcome>),
+    /// Some value of the part has no token yet.
+    Waiting(Part),
+}
 
 /// Tokenizes records through the vault.
 pub struct TokenizeStage {
@@ -69,13 +103,12 @@ impl TokenizeStage {
         })
     }
 
-    /// Decodes `batch` and lists the values the vault must tokenize.
-    pub fn prepare(&mut self, batch: &[InputMessage]) -> Prepared {
+    /// Decodes `messages`, one part of a batch, and returns it with the values whose
+    /// tokens the vault must find for it.
+    pub fn prepare(&mut self, batch: &mut BatchTokens, messages: &[InputMessage]) -> (Part, TokenizeRequest) {
         let mut records: Vec<Result<NormalizedRecord, Rejection>> =
-            batch.iter().map(|message| self.decode(message)).collect();
-        let mut slot_of: HashMap<String, usize> = HashMap::new();
-        let mut tokens = Vec::new();
-        let mut wanted: BTreeMap<String, (Vec<TokenizeItem>, Asked)> = BTreeMap::new();
+            messages.iter().map(|message| self.decode(message)).collect();
+        let mut wanted = Wanted::new();
         let mut slots = Vec::with_capacity(records.len());
         for record in records.iter_mut() {
             let mut record_slots = Vec::new();
@@ -83,15 +116,15 @@ impl TokenizeStage {
                 let tenant = record.tenant_id.clone();
                 self.policy.visit(record, &mut |value, owner| {
                     let key = TokenCache::key(&tenant, value);
-                    let slot = *slot_of.entry(key).or_insert_with_key(|key| {
+                    let slot = *batch.slot_of.entry(key).or_insert_with_key(|key| {
                         let cached = self.cache.get(key);
                         if cached.is_none() {
                             let asked = wanted.entry(tenant.clone()).or_default();
                             asked.0.push(TokenizeItem { value: value.to_owned(), owner: owner.clone() });
-                            asked.1.push((tokens.len(), key.clone()));
+                            asked.1.push((batch.tokens.len(), key.clone()));
                         }
-                        tokens.push(cached);
-                        tokens.len() - 1
+                        batch.tokens.push(cached);
+                        batch.tokens.len() - 1
                     });
                     record_slots.push(slot);
                     None
@@ -99,37 +132,85 @@ impl TokenizeStage {
             }
             slots.push(record_slots);
         }
-        let (tenants, asked) = wanted
-            .into_iter()
-            .map(|(tenant, (items, asked))| (TenantValues { tenant, items }, asked))
-            .unzip();
-        Prepared { records, slots, tokens, request: TokenizeRequest { tenants }, asked }
+        let (request, asked) = into_request(wanted);
+        (Part { records, slots, asked }, request)
     }
 
-    /// Applies the vault's `answer` to `prepared` and encodes one outcome per input.
-    pub fn complete(
+    /// Applies the tokens the vault `found` for `part`'s `request`; values it has none
+    /// for join the batch's missing ones. Parts are settled in order.
+    pub fn settle(
         &mut self,
-        prepared: Prepared,
-        answer: TokenizeResponse,
-    ) -> Result<Vec<Outcome>, TransientError> {
-        let Prepared { records, slots, mut tokens, request, asked } = prepared;
-        if answer.tenants.len() != request.tenants.len() {
+        batch: &mut BatchTokens,
+        (mut part, request): (Part, TokenizeRequest),
+        found: FindResponse,
+    ) -> Result<Settled, TransientError> {
+        let asked = std::mem::take(&mut part.asked);
+        if found.tenants.len() != asked.len() {
             return Err(TransientError("vault answered for a different set of tenants".into()));
         }
-        for ((question, answered), asked) in request.tenants.iter().zip(answer.tenants).zip(asked) {
-            if question.tenant != answered.tenant || asked.len() != answered.tokens.len() {
+        let answers = request.tenants.into_iter().zip(found.tenants);
+        for ((question, answered), (tenant, asked)) in answers.zip(asked) {
+            if tenant != answered.tenant || asked.len() != answered.tokens.len() {
                 return Err(TransientError("vault answer does not match the request".into()));
             }
-            for ((slot, key), token) in asked.into_iter().zip(answered.tokens) {
-                self.cache.insert(key, token.clone());
-                tokens[slot] = Some(token);
+            let items = question.items.into_iter().zip(asked).zip(answered.tokens);
+            for ((item, slot), token) in items {
+                match token {
+                    Some(token) => self.remember(batch, slot, token),
+                    None => {
+                        let missing = batch.missing.entry(tenant.clone()).or_default();
+                        missing.0.push(item);
+                        missing.1.push(slot);
+                    }
+                }
             }
         }
-        Ok(records
+        let ready = part.slots.iter().flatten().all(|slot| batch.tokens[*slot].is_some());
+        Ok(if ready { Settled::Encoded(self.encode(batch, part)) } else { Settled::Waiting(part) })
+    }
+
+    /// The values no part found, for one tokenize call; `None` when there are none.
+    pub fn missing(batch: &mut BatchTokens) -> Option<(Vec<(String, Asked)>, TokenizeRequest)> {
+        if batch.missing.is_empty() {
+            return None;
+        }
+        let (request, asked) = into_request(std::mem::take(&mut batch.missing));
+        Some((asked, request))
+    }
+
+    /// Applies the tokens the vault created for [`TokenizeStage::missing`].
+    pub fn created(
+        &mut self,
+        batch: &mut BatchTokens,
+        asked: Vec<(String, Asked)>,
+        answer: TokenizeResponse,
+    ) -> Result<(), TransientError> {
+        if answer.tenants.len() != asked.len() {
+            return Err(TransientError("vault answered for a different set of tenants".into()));
+        }
+        for ((tenant, asked), answered) in asked.into_iter().zip(answer.tenants) {
+            if tenant != answered.tenant || asked.len() != answered.tokens.len() {
+                return Err(TransientError("vault answer does not match the request".into()));
+            }
+            for (slot, token) in asked.into_iter().zip(answered.tokens) {
+                self.remember(batch, slot, token);
+            }
+        }
+        Ok(())
+    }
+
+    /// One outcome per record of `part`, whose values must all have their tokens.
+    pub fn encode(&self, batch: &BatchTokens, part: Part) -> Vec<Outcome> {
+        part.records
             .into_iter()
-            .zip(slots)
-            .map(|(record, slots)| self.tokenize(record, &slots, &tokens))
-            .collect())
+            .zip(part.slots)
+            .map(|(record, slots)| self.tokenize(record, &slots, &batch.tokens))
+            .collect()
+    }
+
+    fn remember(&mut self, batch: &mut BatchTokens, (slot, key): (usize, String), token: String) {
+        self.cache.insert(key, token.clone());
+        batch.tokens[slot] = Some(token);
     }
 
     fn tokenize(
@@ -166,21 +247,82 @@ impl TokenizeStage {
         let bytes = message.payload.as_deref().unwrap_or_default();
         self.input.decode(bytes).map_err(|error| Rejection::new("undecodable_record", error.to_string()))
     }
+
+    /// Sends a find call on its own task, so it proceeds while this stage works on
+    /// other parts; the request comes back with the answer. Dropping the handle (a
+    /// failed batch) cancels the call.
+    fn find(&self, request: TokenizeRequest) -> FindCall {
+        let vault = self.vault.clone();
+        AbortOnDropHandle::new(tokio::spawn(async move {
+            let found = if request.tenants.is_empty() {
+                Ok(FindResponse { tenants: Vec::new() })
+            } else {
+                vault.find(&request).await
+            };
+            (request, found)
+        }))
+    }
+}
+
+fn into_request(wanted: Wanted) -> (TokenizeRequest, Vec<(String, Asked)>) {
+    let (tenants, asked) = wanted
+        .into_iter()
+        .map(|(tenant, (items, asked))| (TenantValues { tenant: tenant.clone(), items }, (tenant, asked)))
+        .unzip();
+    (TokenizeRequest { tenants }, asked)
+}
+
+/// A find call in flight, giving back its request.
+type FindCall = AbortOnDropHandle<(TokenizeRequest, Result<FindResponse, VaultClientError>)>;
+
+fn transient(error: impl std::fmt::Display) -> TransientError {
+    TransientError(error.to_string())
+}
+
+impl TokenizeStage {
+    /// Settles the part whose find call is `call`.
+    async fn settle_call(
+        &mut self,
+        batch: &mut BatchTokens,
+        part: Part,
+        call: FindCall,
+    ) -> Result<Settled, TransientError> {
+        let (request, found) = call.await.map_err(transient)?;
+        self.settle(batch, (part, request), found.map_err(transient)?)
+    }
 }
 
 impl Stage for TokenizeStage {
-    async fn process(&mut self, batch: &[InputMessage]) -> Result<Vec<Outcome>, TransientError> {
-        let prepared = self.prepare(batch);
-        let answer = if prepared.request.tenants.is_empty() {
-            audit_core::vault_api::TokenizeResponse { tenants: Vec::new() }
-        } else {
-            self.vault.tokenize(&prepared.request).await.map_err(|error| TransientError(error.to_string()))?
-        };
-        self.complete(prepared, answer)
+    async fn process(&mut self, messages: &[InputMessage]) -> Result<Vec<Outcome>, TransientError> {
+        let mut batch = BatchTokens::default();
+        let mut settled = Vec::with_capacity(messages.len().div_ceil(PART_RECORDS));
+        let mut in_flight: Option<(Part, FindCall)> = None;
+        for part in messages.chunks(PART_RECORDS) {
+            let (part, request) = self.prepare(&mut batch, part);
+            let call = self.find(request);
+            if let Some((previous, call)) = in_flight.replace((part, call)) {
+                settled.push(self.settle_call(&mut batch, previous, call).await?);
+            }
+        }
+        if let Some((last, call)) = in_flight {
+            settled.push(self.settle_call(&mut batch, last, call).await?);
+        }
+        if let Some((asked, request)) = Self::missing(&mut batch) {
+            let answer = self.vault.tokenize(&request).await.map_err(transient)?;
+            self.created(&mut batch, asked, answer)?;
+        }
+        let mut outcomes = Vec::with_capacity(messages.len());
+        for part in settled {
+            match part {
+                Settled::Encoded(encoded) => outcomes.extend(encoded),
+                Settled::Waiting(part) => outcomes.extend(self.encode(&batch, part)),
+            }
+        }
+        Ok(outcomes)
     }
 
-    /// A batch's tokens depend on nothing delivered before it, so its vault round trip
-    /// runs while the broker acknowledges the previous batch.
+    /// A batch's tokens depend on nothing delivered before it, so its vault round trips
+    /// run while the broker acknowledges the previous batch.
     fn delivery(&self) -> Delivery {
         Delivery::Overlapped
     }

@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 
 use audit_core::auth::service::ServiceCredential;
-use audit_core::vault_api::TenantTokens;
+use audit_core::vault_api::{TenantFound, TenantTokens};
 use audit_schemas::{Action, UserRef};
 
 use super::*;
@@ -51,21 +51,65 @@ fn batch(records: &[NormalizedRecord]) -> Vec<InputMessage> {
     records.iter().enumerate().map(|(n, record)| message(n as i64, codec.encode(record).unwrap())).collect()
 }
 
-/// What the vault would answer: a distinct token per asked value.
-fn answer_for(request: &TokenizeRequest) -> TokenizeResponse {
+/// The token the fake vault gives a value: its tenant and length.
+fn token_for(tenant: &str, item: &TokenizeItem) -> String {
+    format!("tok[{tenant}:{}]", item.value.len())
+}
+
+/// A vault that knows the values `known` says it knows.
+fn found_for(request: &TokenizeRequest, known: impl Fn(&str) -> bool) -> FindResponse {
+    let tenants = request
+        .tenants
+        .iter()
+        .map(|tenant| TenantFound {
+            tenant: tenant.tenant.clone(),
+            tokens: tenant
+                .items
+                .iter()
+                .map(|item| known(&item.value).then(|| token_for(&tenant.tenant, item)))
+                .collect(),
+        })
+        .collect();
+    FindResponse { tenants }
+}
+
+/// What the vault would create: a distinct token per asked value.
+fn created_for(request: &TokenizeRequest) -> TokenizeResponse {
     let tenants = request
         .tenants
         .iter()
         .map(|tenant| TenantTokens {
             tenant: tenant.tenant.clone(),
-            tokens: tenant
-                .items
-                .iter()
-                .map(|item| format!("tok[{}:{}]", tenant.tenant, item.value.len()))
-                .collect(),
+            tokens: tenant.items.iter().map(|item| token_for(&tenant.tenant, item)).collect(),
         })
         .collect();
     TokenizeResponse { tenants }
+}
+
+fn values_of(request: &TokenizeRequest) -> Vec<(String, Vec<String>)> {
+    request
+        .tenants
+        .iter()
+        .map(|tenant| (tenant.tenant.clone(), tenant.items.iter().map(|item| item.value.clone()).collect()))
+        .collect()
+}
+
+/// Runs one part through find (the vault knowing nothing) and create, as `process` does.
+fn tokenize_new(stage: &mut TokenizeStage, messages: &[InputMessage]) -> (TokenizeRequest, Vec<Outcome>) {
+    let mut batch = BatchTokens::default();
+    let (part, request) = stage.prepare(&mut batch, messages);
+    let asked = request.clone();
+    let found = found_for(&request, |_| false);
+    let settled = stage.settle(&mut batch, (part, request), found).unwrap();
+    if let Some((asked, request)) = TokenizeStage::missing(&mut batch) {
+        let answer = created_for(&request);
+        stage.created(&mut batch, asked, answer).unwrap();
+    }
+    let outcomes = match settled {
+        Settled::Encoded(outcomes) => outcomes,
+        Settled::Waiting(part) => stage.encode(&batch, part),
+    };
+    (asked, outcomes)
 }
 
 fn decoded(outcomes: &[Outcome]) -> Vec<TokenizedRecord> {
@@ -87,24 +131,16 @@ fn a_batch_asks_each_unknown_value_once_and_forwards_no_clear_value() {
         record("r2", "t1", "alice@example.com", "10.0.0.2"),
         record("r3", "t2", "alice@example.com", "10.0.0.1"),
     ];
-    let prepared = stage.prepare(&batch(&records));
-    let asked: Vec<(String, Vec<String>)> = prepared
-        .request
-        .tenants
-        .iter()
-        .map(|tenant| (tenant.tenant.clone(), tenant.items.iter().map(|item| item.value.clone()).collect()))
-        .collect();
+    let (asked, outcomes) = tokenize_new(&mut stage, &batch(&records));
     let alice = "alice@example.com".to_owned();
     assert_eq!(
-        asked,
+        values_of(&asked),
         vec![
             ("t1".into(), vec![alice.clone(), "10.0.0.1".into(), "10.0.0.2".into()]),
             ("t2".into(), vec![alice.clone(), "10.0.0.1".into()]),
         ]
     );
-    assert_eq!(prepared.request.tenants[0].items[0].owner.id.as_deref(), Some("7"));
-    let answer = answer_for(&prepared.request);
-    let outcomes = stage.complete(prepared, answer).unwrap();
+    assert_eq!(asked.tenants[0].items[0].owner.id.as_deref(), Some("7"));
     let tokenized = decoded(&outcomes);
     assert_eq!(tokenized[0].target_user.as_ref().unwrap().id.as_deref(), Some("tok[t1:17]"));
     assert_eq!(tokenized[0].action.action_parameters["USN"], "tok[t1:17]");
@@ -121,13 +157,54 @@ fn a_batch_asks_each_unknown_value_once_and_forwards_no_clear_value() {
 #[test]
 fn cached_values_need_no_vault_call() {
     let mut stage = stage();
-    let first = stage.prepare(&batch(&[record("r1", "t1", "bob", "10.0.0.9")]));
-    let answer = answer_for(&first.request);
-    stage.complete(first, answer).unwrap();
-    let again = stage.prepare(&batch(&[record("r2", "t1", "bob", "10.0.0.9")]));
-    assert!(again.request.tenants.is_empty(), "all from the cache");
-    let outcomes = stage.complete(again, TokenizeResponse { tenants: Vec::new() }).unwrap();
+    tokenize_new(&mut stage, &batch(&[record("r1", "t1", "bob", "10.0.0.9")]));
+    let mut batch_tokens = BatchTokens::default();
+    let (part, request) = stage.prepare(&mut batch_tokens, &batch(&[record("r2", "t1", "bob", "10.0.0.9")]));
+    assert!(request.tenants.is_empty(), "all from the cache");
+    let empty = FindResponse { tenants: Vec::new() };
+    let Settled::Encoded(outcomes) = stage.settle(&mut batch_tokens, (part, request), empty).unwrap() else {
+        panic!("a part with every token cached waits for nothing")
+    };
     assert_eq!(decoded(&outcomes)[0].host.as_deref(), Some("tok[t1:8]"));
+}
+
+#[test]
+fn values_the_vault_has_are_not_created_and_new_ones_wait_for_one_call() {
+    let mut stage = stage();
+    let mut batch_tokens = BatchTokens::default();
+    let known = |value: &str| value != "10.0.0.7";
+    let (part, request) = stage.prepare(&mut batch_tokens, &batch(&[record("r1", "t1", "finn", "10.0.0.8")]));
+    let found = found_for(&request, known);
+    let first = stage.settle(&mut batch_tokens, (part, request), found).unwrap();
+    assert!(matches!(first, Settled::Encoded(_)), "every value found: encoded at once");
+    let (part, request) = stage.prepare(&mut batch_tokens, &batch(&[record("r2", "t1", "finn", "10.0.0.7")]));
+    assert_eq!(values_of(&request), [("t1".to_owned(), vec!["10.0.0.7".to_owned()])], "finn asked once");
+    let found = found_for(&request, known);
+    let Settled::Waiting(part) = stage.settle(&mut batch_tokens, (part, request), found).unwrap() else {
+        panic!("a part with a new value waits")
+    };
+    let (asked, missing) = TokenizeStage::missing(&mut batch_tokens).expect("one value to create");
+    assert_eq!(values_of(&missing), [("t1".to_owned(), vec!["10.0.0.7".to_owned()])]);
+    let answer = created_for(&missing);
+    stage.created(&mut batch_tokens, asked, answer).unwrap();
+    assert_eq!(decoded(&stage.encode(&batch_tokens, part))[0].host.as_deref(), Some("tok[t1:8]"));
+    assert!(TokenizeStage::missing(&mut batch_tokens).is_none());
+}
+
+#[test]
+fn a_value_listed_by_an_earlier_part_waits_with_it_when_it_is_new() {
+    let mut stage = stage();
+    let mut batch_tokens = BatchTokens::default();
+    let first = stage.prepare(&mut batch_tokens, &batch(&[record("r1", "t1", "erin", "10.0.0.5")]));
+    // The second part is prepared while the first one's find call is in flight.
+    let (second, request) =
+        stage.prepare(&mut batch_tokens, &batch(&[record("r2", "t1", "erin", "10.0.0.5")]));
+    assert!(request.tenants.is_empty(), "erin and her address are the first part's to ask");
+    let found = found_for(&first.1, |_| false);
+    assert!(matches!(stage.settle(&mut batch_tokens, first, found).unwrap(), Settled::Waiting(_)));
+    let empty = FindResponse { tenants: Vec::new() };
+    let settled = stage.settle(&mut batch_tokens, (second, request), empty).unwrap();
+    assert!(matches!(settled, Settled::Waiting(_)), "its values are created with the first part's");
 }
 
 #[test]
@@ -135,13 +212,15 @@ fn undecodable_input_goes_to_the_dlq_and_a_wrong_answer_fails_the_batch() {
     let mut stage = stage();
     let mut messages = batch(&[record("r1", "t1", "carol", "10.0.0.3")]);
     messages.push(message(9, b"{\"not\":\"avro\"}".to_vec()));
-    let prepared = stage.prepare(&messages);
-    let answer = answer_for(&prepared.request);
-    let outcomes = stage.complete(prepared, answer).unwrap();
+    let (_, outcomes) = tokenize_new(&mut stage, &messages);
     assert!(matches!(&outcomes[1], Outcome::Reject(rejection) if rejection.code == "undecodable_record"));
 
-    let prepared = stage.prepare(&batch(&[record("r2", "t1", "dave", "10.0.0.4")]));
-    let mut answer = answer_for(&prepared.request);
-    answer.tenants[0].tokens.pop();
-    assert!(stage.complete(prepared, answer).is_err(), "a short answer is not applied");
+    let mut batch_tokens = BatchTokens::default();
+    let (part, request) = stage.prepare(&mut batch_tokens, &batch(&[record("r2", "t1", "dave", "10.0.0.4")]));
+    let mut found = found_for(&request, |_| true);
+    found.tenants[0].tokens.pop();
+    assert!(
+        stage.settle(&mut batch_tokens, (part, request), found).is_err(),
+        "a short answer is not applied"
+    );
 }

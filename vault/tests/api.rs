@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use audit_core::auth::issuer::{Issuer, TokenSpec};
 use audit_core::auth::service::ServiceCredential;
-use audit_core::vault_api::{DetokenizeResponse, LookupResponse, TokenizeResponse};
+use audit_core::vault_api::{DetokenizeResponse, FindResponse, LookupResponse, TokenizeResponse};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::{Vault, start};
@@ -165,6 +165,12 @@ async fn nothing_is_answered_without_the_right_credentials() {
             "",
         ),
         (
+            "find without credentials",
+            Case::new(Method::POST, "/v1/find", None, Some(json!({"tenants": []}))),
+            StatusCode::UNAUTHORIZED,
+            "",
+        ),
+        (
             "service with a user token",
             Case::new(Method::POST, "/v1/lookup", admin.clone(), Some(lookup.clone())),
             StatusCode::UNAUTHORIZED,
@@ -212,6 +218,7 @@ async fn tokens_search_erasure_and_access_events(database: Option<String>) {
             ]),
         )
         .await;
+    found_tokens_are_the_created_ones_and_finding_creates_nothing(&vault, &tokens).await;
     let search = |filter: &str, count: u64, start: u64| {
         let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": filter, "count": count, "startIndex": start});
         Case::new(Method::POST, "/scim/t1/v2/TokensVault/.search", admin.clone(), Some(body))
@@ -308,6 +315,20 @@ async fn tokens_search_erasure_and_access_events(database: Option<String>) {
     let raw = serde_json::to_string(&events).unwrap();
     assert!(!raw.contains("admin@company.com") && !raw.contains("bob@company.com"), "events carry no values");
     vault.stop().await;
+}
+
+async fn found_tokens_are_the_created_ones_and_finding_creates_nothing(vault: &Vault, tokens: &[String]) {
+    let body = json!({"tenants": [
+        {"tenant": "t1", "items": [{"value": "bob@company.com"}, {"value": "new@company.com"}]},
+        {"tenant": "t2", "items": [{"value": "bob@company.com"}]},
+    ]});
+    for attempt in ["first", "second"] {
+        let found: FindResponse =
+            serde_json::from_value(vault.post_service("/v1/find", body.clone()).await).unwrap();
+        let tokens_found: Vec<Vec<Option<String>>> =
+            found.tenants.into_iter().map(|tenant| tenant.tokens).collect();
+        assert_eq!(tokens_found, [vec![Some(tokens[2].clone()), None], vec![None]], "{attempt} find");
+    }
 }
 
 async fn access_events(broker: &audit_broker::EmbeddedBroker) -> Vec<Value> {

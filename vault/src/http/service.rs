@@ -4,8 +4,8 @@
 //! never values, so they are not accesses to record.
 
 use audit_core::vault_api::{
-    DetokenizeRequest, DetokenizeResponse, LookupRequest, LookupResponse, MatchRequest, MatchResponse,
-    Revealed, TenantTokens, TokenizeRequest, TokenizeResponse,
+    DetokenizeRequest, DetokenizeResponse, FindResponse, LookupRequest, LookupResponse, MatchRequest,
+    MatchResponse, Revealed, TenantFound, TenantTokens, TokenizeRequest, TokenizeResponse,
 };
 use axum::Json;
 use axum::body::Bytes;
@@ -37,6 +37,26 @@ pub async fn tokenize(State(state): State<AppState>, headers: HeaderMap, body: B
             .collect();
         state.metrics.values("tokenize", total);
         Ok(Json(TokenizeResponse { tenants }).into_response())
+    })
+    .await
+}
+
+/// `POST /v1/find`.
+pub async fn find(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    measured(&state.metrics, "find", async {
+        state.services.verify(authorization(&headers))?;
+        let request: TokenizeRequest = parse_body(&body)?;
+        let total: usize = request.tenants.iter().map(|tenant| tenant.items.len()).sum();
+        check_batch(total)?;
+        let tokens = state.vault.find_many(&request.tenants).await?;
+        let tenants = request
+            .tenants
+            .into_iter()
+            .zip(tokens)
+            .map(|(values, tokens)| TenantFound { tenant: values.tenant, tokens })
+            .collect();
+        state.metrics.values("find", total);
+        Ok(Json(FindResponse { tenants }).into_response())
     })
     .await
 }

@@ -1,7 +1,8 @@
 //! Tokenizing a batch of several tenants' values with two writes in all: the new
 //! subject keys of every tenant in one transaction, then the new tokens of every
 //! tenant in another. A batch of the pipeline spans many tenants, and a commit per
-//! tenant would make the database's durable writes, not the work, the cost.
+//! tenant would make the database's durable writes, not the work, the cost. Finding
+//! the tokens values have already reads the same way and writes nothing.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -63,6 +64,16 @@ impl Vault {
             tenant.tokens.extend(winners);
         }
         tenants.iter().map(TenantBatch::tokens).collect()
+    }
+
+    /// The tokens every tenant's items have already, per tenant and in order; `None`
+    /// for a value never tokenized. Creates nothing but missing tenant keys.
+    pub async fn find_many(&self, batch: &[TenantValues]) -> Result<Vec<Vec<Option<String>>>, VaultError> {
+        let tenants = self.look_up(batch).await?;
+        Ok(tenants
+            .iter()
+            .map(|tenant| tenant.indexes.iter().map(|index| tenant.tokens.get(index).cloned()).collect())
+            .collect())
     }
 
     /// Every tenant's keys, blind indexes and the tokens that exist already, read in

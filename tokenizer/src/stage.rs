@@ -45,6 +45,25 @@ pub struct BatchTokens {
     missing: Wanted,
 }
 
+impl BatchTokens {
+    /// The values no part found, for one tokenize call; `None` when there are none.
+    pub fn take_missing(&mut self) -> Option<Missing> {
+        if self.missing.is_empty() {
+            return None;
+        }
+        let (request, asked) = into_request(std::mem::take(&mut self.missing));
+        Some(Missing { request, asked })
+    }
+}
+
+/// The values a batch must create, as one tokenize request.
+pub struct Missing {
+    /// What the vault is asked to tokenize.
+    pub request: TokenizeRequest,
+    /// Per tenant of `request`, its name and the slot and cache key of each item.
+    asked: Vec<(String, Asked)>,
+}
+
 /// Values to ask the vault for, per tenant, each with its slot and cache key.
 type Wanted = BTreeMap<String, (Vec<TokenizeItem>, Asked)>;
 
@@ -169,26 +188,17 @@ impl TokenizeStage {
         Ok(if ready { Settled::Encoded(self.encode(batch, part)) } else { Settled::Waiting(part) })
     }
 
-    /// The values no part found, for one tokenize call; `None` when there are none.
-    pub fn missing(batch: &mut BatchTokens) -> Option<(Vec<(String, Asked)>, TokenizeRequest)> {
-        if batch.missing.is_empty() {
-            return None;
-        }
-        let (request, asked) = into_request(std::mem::take(&mut batch.missing));
-        Some((asked, request))
-    }
-
-    /// Applies the tokens the vault created for [`TokenizeStage::missing`].
+    /// Applies the tokens the vault created for `missing`.
     pub fn created(
         &mut self,
         batch: &mut BatchTokens,
-        asked: Vec<(String, Asked)>,
+        missing: Missing,
         answer: TokenizeResponse,
     ) -> Result<(), TransientError> {
-        if answer.tenants.len() != asked.len() {
+        if answer.tenants.len() != missing.asked.len() {
             return Err(TransientError("vault answered for a different set of tenants".into()));
         }
-        for ((tenant, asked), answered) in asked.into_iter().zip(answer.tenants) {
+        for ((tenant, asked), answered) in missing.asked.into_iter().zip(answer.tenants) {
             if tenant != answered.tenant || asked.len() != answered.tokens.len() {
                 return Err(TransientError("vault answer does not match the request".into()));
             }
@@ -248,6 +258,17 @@ impl TokenizeStage {
         self.input.decode(bytes).map_err(|error| Rejection::new("undecodable_record", error.to_string()))
     }
 
+    /// Settles the part whose find call is `call`.
+    async fn settle_call(
+        &mut self,
+        batch: &mut BatchTokens,
+        part: Part,
+        call: FindCall,
+    ) -> Result<Settled, TransientError> {
+        let (request, found) = call.await.map_err(transient)?;
+        self.settle(batch, (part, request), found.map_err(transient)?)
+    }
+
     /// Sends a find call on its own task, so it proceeds while this stage works on
     /// other parts; the request comes back with the answer. Dropping the handle (a
     /// failed batch) cancels the call.
@@ -279,19 +300,6 @@ fn transient(error: impl std::fmt::Display) -> TransientError {
     TransientError(error.to_string())
 }
 
-impl TokenizeStage {
-    /// Settles the part whose find call is `call`.
-    async fn settle_call(
-        &mut self,
-        batch: &mut BatchTokens,
-        part: Part,
-        call: FindCall,
-    ) -> Result<Settled, TransientError> {
-        let (request, found) = call.await.map_err(transient)?;
-        self.settle(batch, (part, request), found.map_err(transient)?)
-    }
-}
-
 impl Stage for TokenizeStage {
     async fn process(&mut self, messages: &[InputMessage]) -> Result<Vec<Outcome>, TransientError> {
         let mut batch = BatchTokens::default();
@@ -307,9 +315,9 @@ impl Stage for TokenizeStage {
         if let Some((last, call)) = in_flight {
             settled.push(self.settle_call(&mut batch, last, call).await?);
         }
-        if let Some((asked, request)) = Self::missing(&mut batch) {
-            let answer = self.vault.tokenize(&request).await.map_err(transient)?;
-            self.created(&mut batch, asked, answer)?;
+        if let Some(missing) = batch.take_missing() {
+            let answer = self.vault.tokenize(&missing.request).await.map_err(transient)?;
+            self.created(&mut batch, missing, answer)?;
         }
         let mut outcomes = Vec::with_capacity(messages.len());
         for part in settled {

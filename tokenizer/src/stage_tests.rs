@@ -101,9 +101,9 @@ fn tokenize_new(stage: &mut TokenizeStage, messages: &[InputMessage]) -> (Tokeni
     let asked = request.clone();
     let found = found_for(&request, |_| false);
     let settled = stage.settle(&mut batch, (part, request), found).unwrap();
-    if let Some((asked, request)) = TokenizeStage::missing(&mut batch) {
-        let answer = created_for(&request);
-        stage.created(&mut batch, asked, answer).unwrap();
+    if let Some(missing) = batch.take_missing() {
+        let answer = created_for(&missing.request);
+        stage.created(&mut batch, missing, answer).unwrap();
     }
     let outcomes = match settled {
         Settled::Encoded(outcomes) => outcomes,
@@ -183,12 +183,12 @@ fn values_the_vault_has_are_not_created_and_new_ones_wait_for_one_call() {
     let Settled::Waiting(part) = stage.settle(&mut batch_tokens, (part, request), found).unwrap() else {
         panic!("a part with a new value waits")
     };
-    let (asked, missing) = TokenizeStage::missing(&mut batch_tokens).expect("one value to create");
-    assert_eq!(values_of(&missing), [("t1".to_owned(), vec!["10.0.0.7".to_owned()])]);
-    let answer = created_for(&missing);
-    stage.created(&mut batch_tokens, asked, answer).unwrap();
+    let missing = batch_tokens.take_missing().expect("one value to create");
+    assert_eq!(values_of(&missing.request), [("t1".to_owned(), vec!["10.0.0.7".to_owned()])]);
+    let answer = created_for(&missing.request);
+    stage.created(&mut batch_tokens, missing, answer).unwrap();
     assert_eq!(decoded(&stage.encode(&batch_tokens, part))[0].host.as_deref(), Some("tok[t1:8]"));
-    assert!(TokenizeStage::missing(&mut batch_tokens).is_none());
+    assert!(batch_tokens.take_missing().is_none());
 }
 
 #[test]

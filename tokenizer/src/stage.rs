@@ -164,14 +164,12 @@ impl TokenizeStage {
         found: FindResponse,
     ) -> Result<Settled, TransientError> {
         let asked = std::mem::take(&mut part.asked);
-        if found.tenants.len() != asked.len() {
-            return Err(TransientError("vault answered for a different set of tenants".into()));
-        }
+        answers_match(
+            &asked,
+            found.tenants.iter().map(|answered| (&answered.tenant, answered.tokens.len())),
+        )?;
         let answers = request.tenants.into_iter().zip(found.tenants);
         for ((question, answered), (tenant, asked)) in answers.zip(asked) {
-            if tenant != answered.tenant || asked.len() != answered.tokens.len() {
-                return Err(TransientError("vault answer does not match the request".into()));
-            }
             let items = question.items.into_iter().zip(asked).zip(answered.tokens);
             for ((item, slot), token) in items {
                 match token {
@@ -195,13 +193,9 @@ impl TokenizeStage {
         missing: Missing,
         answer: TokenizeResponse,
     ) -> Result<(), TransientError> {
-        if answer.tenants.len() != missing.asked.len() {
-            return Err(TransientError("vault answered for a different set of tenants".into()));
-        }
-        for ((tenant, asked), answered) in missing.asked.into_iter().zip(answer.tenants) {
-            if tenant != answered.tenant || asked.len() != answered.tokens.len() {
-                return Err(TransientError("vault answer does not match the request".into()));
-            }
+        let answered = answer.tenants.iter().map(|answered| (&answered.tenant, answered.tokens.len()));
+        answers_match(&missing.asked, answered)?;
+        for ((_, asked), answered) in missing.asked.into_iter().zip(answer.tenants) {
             for (slot, token) in asked.into_iter().zip(answered.tokens) {
                 self.remember(batch, slot, token);
             }
@@ -283,6 +277,23 @@ impl TokenizeStage {
             (request, found)
         }))
     }
+}
+
+/// Checks that the vault answered every asked tenant, in order, with one token per
+/// item: an answer applied by position must match its question exactly.
+fn answers_match<'a>(
+    asked: &[(String, Asked)],
+    answered: impl ExactSizeIterator<Item = (&'a String, usize)>,
+) -> Result<(), TransientError> {
+    if answered.len() != asked.len() {
+        return Err(TransientError("vault answered for a different set of tenants".into()));
+    }
+    for ((tenant, asked), (answered, tokens)) in asked.iter().zip(answered) {
+        if tenant != answered || asked.len() != tokens {
+            return Err(TransientError("vault answer does not match the request".into()));
+        }
+    }
+    Ok(())
 }
 
 fn into_request(wanted: Wanted) -> (TokenizeRequest, Vec<(String, Asked)>) {

@@ -107,6 +107,9 @@ pub enum StoreError {
     /// A stored row does not have the expected shape.
     #[error("stored row is corrupt: {0}")]
     Corrupt(&'static str),
+    /// A database call running on its own thread ended without an answer.
+    #[error("database call was interrupted: {0}")]
+    Interrupted(String),
 }
 
 /// The vault's storage, whichever engine is configured.
@@ -170,9 +173,12 @@ impl Store {
     /// statement: a map per entry of `wanted`, in order.
     pub async fn tokens_by_index(
         &self,
-        wanted: &[TenantRows<BlindIndex>],
+        wanted: Vec<TenantRows<BlindIndex>>,
     ) -> Result<Vec<HashMap<BlindIndex, String>>, StoreError> {
-        dispatch!(self, engine => engine.tokens_by_index(wanted).await)
+        match self {
+            Store::Sqlite(engine) => engine.tokens_by_index(wanted).await,
+            Store::Postgres(engine) => engine.tokens_by_index(&wanted).await,
+        }
     }
 
     /// Tokens of the given blind indexes of one tenant that exist.
@@ -181,8 +187,8 @@ impl Store {
         tenant: &str,
         indexes: &[BlindIndex],
     ) -> Result<HashMap<BlindIndex, String>, StoreError> {
-        let wanted = [TenantRows { tenant: tenant.to_owned(), rows: indexes.to_vec() }];
-        Ok(self.tokens_by_index(&wanted).await?.pop().unwrap_or_default())
+        let wanted = vec![TenantRows { tenant: tenant.to_owned(), rows: indexes.to_vec() }];
+        Ok(self.tokens_by_index(wanted).await?.pop().unwrap_or_default())
     }
 
     /// Inserts new tokens of several tenants in one transaction; a row whose blind

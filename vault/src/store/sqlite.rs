@@ -1,44 +1,53 @@
-//! The embedded engine: one libSQL (SQLite) file, one connection.
+//! The embedded engine: one libSQL (SQLite) file, one writing connection and a few
+//! reading ones.
 //!
-//! SQLite has one writer at a time, so one connection behind an async mutex is the
-//! whole pool: statements run in microseconds and a batch is one transaction. The
-//! file runs in WAL mode with `synchronous=FULL`: a token the vault answered is on
-//! disk before any record carrying it can reach a topic.
+//! SQLite has one writer at a time, so one connection behind an async mutex does every
+//! write: statements run in microseconds and a batch is one transaction. The file runs
+//! in WAL mode with `synchronous=FULL`: a token the vault answered is on disk before
+//! any record carrying it can reach a topic. WAL lets readers work beside the writer,
+//! so the pipeline's hot lookup ([`SqliteStore::tokens_by_index`]) runs on a pool of
+//! read-only connections, on the blocking thread pool: libSQL's local engine does its
+//! work synchronously inside its futures, and a lookup of thousands of values would
+//! otherwise hold an async worker for milliseconds. A reader's transaction starts after
+//! the writer's last commit, so a token read back after an insert is the winner's.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use libsql::{Connection, Value, params_from_iter};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::migrations::{self, SCHEMA_TABLE, SQLITE};
 use super::{BlindIndex, StoreError, TenantRows, TokenPage, TokenQuery, TokenRow};
 
 const TOKEN_COLUMNS: &str = "token, blind_index, owner_id, owner_ext_index, sealed, created_ms, erased_ms";
 
-/// The token of one blind index: the pipeline's hot lookup, prepared once.
+/// The token of one blind index: the pipeline's hot lookup, prepared once per reader.
 const TOKEN_BY_INDEX: &str = "SELECT token FROM tokens WHERE tenant_id = ?1 AND blind_index = ?2";
+
+/// Readers at most: lookups are CPU work, so more readers than cores only queue.
+const MAX_READERS: usize = 4;
 
 /// The SQLite store.
 #[derive(Clone)]
 pub struct SqliteStore {
-    session: Arc<Mutex<Session>>,
+    writer: Arc<Mutex<Connection>>,
+    readers: Arc<Readers>,
 }
 
-/// The connection and the statements kept prepared on it; used only under the lock,
-/// which also keeps a transaction's statements from interleaving with others.
-struct Session {
+/// Read-only connections, taken in turn.
+struct Readers {
+    sessions: Vec<Arc<Mutex<Reader>>>,
+    next: AtomicUsize,
+}
+
+/// A read-only connection and its prepared lookup; used only under its lock, which
+/// also keeps one lookup's statements from interleaving with another's.
+struct Reader {
     connection: Connection,
     token_by_index: libsql::Statement,
-}
-
-impl std::ops::Deref for Session {
-    type Target = Connection;
-
-    fn deref(&self) -> &Connection {
-        &self.connection
-    }
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -51,21 +60,25 @@ impl SqliteStore {
     /// Opens or creates the database file and applies pending migrations.
     pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         let database = libsql::Builder::new_local(path).build().await?;
-        let connection = database.connect()?;
-        connection.busy_timeout(std::time::Duration::from_secs(5))?;
+        let writer = connect(&database).await?;
         // journal_mode answers with a row, so it is queried rather than executed.
-        connection.query("PRAGMA journal_mode = WAL", ()).await?;
-        connection.execute("PRAGMA synchronous = FULL", ()).await?;
-        // Tokens are keyed by random values, so every batch touches pages all over the
-        // indexes; a page cache of 64 MiB (SQLite's default is 2 MiB) keeps them in memory.
-        connection.execute("PRAGMA cache_size = -65536", ()).await?;
-        migrate(&connection).await?;
-        let token_by_index = connection.prepare(TOKEN_BY_INDEX).await?;
-        Ok(SqliteStore { session: Arc::new(Mutex::new(Session { connection, token_by_index })) })
+        writer.query("PRAGMA journal_mode = WAL", ()).await?;
+        writer.execute("PRAGMA synchronous = FULL", ()).await?;
+        migrate(&writer).await?;
+        let count = std::thread::available_parallelism().map_or(2, usize::from).clamp(2, MAX_READERS);
+        let mut sessions = Vec::with_capacity(count);
+        for _ in 0..count {
+            let connection = connect(&database).await?;
+            connection.execute("PRAGMA query_only = 1", ()).await?;
+            let token_by_index = connection.prepare(TOKEN_BY_INDEX).await?;
+            sessions.push(Arc::new(Mutex::new(Reader { connection, token_by_index })));
+        }
+        let readers = Arc::new(Readers { sessions, next: AtomicUsize::new(0) });
+        Ok(SqliteStore { writer: Arc::new(Mutex::new(writer)), readers })
     }
 
     pub(super) async fn tenant_key(&self, tenant: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let connection = self.session.lock().await;
+        let connection = self.writer.lock().await;
         let sql = "SELECT wrapped_key FROM tenant_keys WHERE tenant_id = ?1";
         let mut rows = connection.query(sql, [tenant]).await?;
         Ok(match rows.next().await? {
@@ -80,7 +93,7 @@ impl SqliteStore {
         wrapped: &[u8],
     ) -> Result<Vec<u8>, StoreError> {
         {
-            let connection = self.session.lock().await;
+            let connection = self.writer.lock().await;
             let sql = "INSERT INTO tenant_keys (tenant_id, wrapped_key, created_ms) VALUES (?1, ?2, ?3)
                        ON CONFLICT (tenant_id) DO NOTHING";
             let params =
@@ -101,7 +114,7 @@ impl SqliteStore {
             tenant,
             keys: owners.iter().map(|owner| text(owner)).collect(),
         };
-        let connection = self.session.lock().await;
+        let connection = self.writer.lock().await;
         for_each_row(&connection, lookup, |row| {
             keys.insert(row.get::<String>(0)?, row.get::<Vec<u8>>(1)?);
             Ok(())
@@ -114,7 +127,7 @@ impl SqliteStore {
         &self,
         keys: &[TenantRows<(String, Vec<u8>)>],
     ) -> Result<(), StoreError> {
-        let connection = self.session.lock().await;
+        let connection = self.writer.lock().await;
         let transaction = connection.transaction().await?;
         let sql =
             "INSERT INTO subject_keys (tenant_id, owner_id, wrapped_key, created_ms) VALUES (?1, ?2, ?3, ?4)
@@ -140,34 +153,17 @@ impl SqliteStore {
 
     pub(super) async fn tokens_by_index(
         &self,
-        wanted: &[TenantRows<BlindIndex>],
+        wanted: Vec<TenantRows<BlindIndex>>,
     ) -> Result<Vec<HashMap<BlindIndex, String>>, StoreError> {
-        let mut found = Vec::with_capacity(wanted.len());
-        let session = self.session.lock().await;
-        // One prepared statement run per key, all in one read transaction: compiling an
-        // `IN (...)` list per tenant of a batch cost more than the lookups, and a
-        // statement outside a transaction takes and releases the WAL's file locks.
-        let transaction = session.connection.transaction().await?;
-        let statement = &session.token_by_index;
-        for tenant in wanted {
-            let mut tokens = HashMap::with_capacity(tenant.rows.len());
-            for index in &tenant.rows {
-                statement.reset();
-                let params = [text(&tenant.tenant), Value::Blob(index.to_vec())];
-                let mut rows = statement.query(params_from_iter(params)).await?;
-                if let Some(row) = rows.next().await? {
-                    tokens.insert(*index, row.get::<String>(0)?);
-                }
-            }
-            found.push(tokens);
-        }
-        statement.reset();
-        transaction.commit().await?;
-        Ok(found)
+        let reader = self.readers.take().await;
+        let runtime = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || runtime.block_on(reader.tokens_by_index(&wanted)))
+            .await
+            .map_err(|error| StoreError::Interrupted(error.to_string()))?
     }
 
     pub(super) async fn insert_tokens(&self, rows: &[TenantRows<TokenRow>]) -> Result<(), StoreError> {
-        let connection = self.session.lock().await;
+        let connection = self.writer.lock().await;
         let transaction = connection.transaction().await?;
         let sql = format!(
             "INSERT INTO tokens (tenant_id, {TOKEN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
@@ -192,7 +188,7 @@ impl SqliteStore {
         let select = format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE tenant_id = ? AND token IN");
         let lookup =
             KeyLookup { select: &select, tenant, keys: tokens.iter().map(|token| text(token)).collect() };
-        let connection = self.session.lock().await;
+        let connection = self.writer.lock().await;
         for_each_row(&connection, lookup, |row| {
             found.push(token_row(row)?);
             Ok(())
@@ -210,7 +206,7 @@ impl SqliteStore {
             "SELECT {TOKEN_COLUMNS} FROM tokens WHERE tenant_id = ?1 AND sealed IS NOT NULL LIMIT ?2"
         );
         let params = vec![text(tenant), Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX))];
-        let connection = self.session.lock().await;
+        let connection = self.writer.lock().await;
         let mut rows = connection.query(&sql, params_from_iter(params)).await?;
         let mut found = Vec::new();
         while let Some(row) = rows.next().await? {
@@ -221,7 +217,7 @@ impl SqliteStore {
 
     pub(super) async fn search(&self, tenant: &str, query: &TokenQuery) -> Result<TokenPage, StoreError> {
         let (condition, params) = search_condition(tenant, query);
-        let connection = self.session.lock().await;
+        let connection = self.writer.lock().await;
         let count_sql = format!("SELECT COUNT(*) FROM tokens WHERE {condition}");
         let mut rows = connection.query(&count_sql, params_from_iter(params.clone())).await?;
         let total = match rows.next().await? {
@@ -246,7 +242,7 @@ impl SqliteStore {
         owner: &str,
         now_ms: i64,
     ) -> Result<u64, StoreError> {
-        let connection = self.session.lock().await;
+        let connection = self.writer.lock().await;
         let transaction = connection.transaction().await?;
         let erased = transaction
             .execute(
@@ -261,6 +257,57 @@ impl SqliteStore {
         transaction.commit().await?;
         Ok(erased)
     }
+}
+
+impl Readers {
+    /// The next reader in turn, once it is free.
+    async fn take(&self) -> OwnedMutexGuard<Reader> {
+        let turn = self.next.fetch_add(1, Ordering::Relaxed) % self.sessions.len();
+        self.sessions[turn].clone().lock_owned().await
+    }
+}
+
+impl Reader {
+    async fn tokens_by_index(
+        &self,
+        wanted: &[TenantRows<BlindIndex>],
+    ) -> Result<Vec<HashMap<BlindIndex, String>>, StoreError> {
+        let mut found = Vec::with_capacity(wanted.len());
+        // One prepared statement run per key, all in one read transaction: compiling an
+        // `IN (...)` list per tenant of a batch cost more than the lookups, and a
+        // statement outside a transaction takes and releases the WAL's file locks.
+        let transaction = self.connection.transaction().await?;
+        let statement = &self.token_by_index;
+        for tenant in wanted {
+            let mut tokens = HashMap::with_capacity(tenant.rows.len());
+            for index in &tenant.rows {
+                statement.reset();
+                let params = [text(&tenant.tenant), Value::Blob(index.to_vec())];
+                let mut rows = statement.query(params_from_iter(params)).await?;
+                if let Some(row) = rows.next().await? {
+                    tokens.insert(*index, row.get::<String>(0)?);
+                }
+            }
+            found.push(tokens);
+        }
+        statement.reset();
+        transaction.commit().await?;
+        Ok(found)
+    }
+}
+
+/// A connection to `database` that waits for locks and caches pages generously.
+async fn connect(database: &libsql::Database) -> Result<Connection, StoreError> {
+    let connection = database.connect()?;
+    connection.busy_timeout(std::time::Duration::from_secs(5))?;
+    // Tokens are keyed by random values, so every batch touches pages all over the
+    // indexes; a page cache of 64 MiB (SQLite's default is 2 MiB) keeps them in memory.
+    connection.execute("PRAGMA cache_size = -65536", ()).await?;
+    // Beyond its cache a connection reads the file through a mapping instead of copying
+    // each page it misses: the readers then share pages through the OS's page cache.
+    // mmap_size answers with a row, so it is queried.
+    connection.query("PRAGMA mmap_size = 1073741824", ()).await?;
+    Ok(connection)
 }
 
 async fn migrate(connection: &Connection) -> Result<(), StoreError> {

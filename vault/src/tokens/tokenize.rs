@@ -59,7 +59,7 @@ impl Vault {
                 rows: tenant.new_items.iter().map(|(_, index, _)| *index).collect(),
             })
             .collect();
-        let winners = self.store.tokens_by_index(&inserted).await?;
+        let winners = self.store.tokens_by_index(inserted).await?;
         for (tenant, winners) in tenants.iter_mut().zip(winners) {
             tenant.tokens.extend(winners);
         }
@@ -88,7 +88,7 @@ impl Vault {
             wanted.push(TenantRows { tenant: values.tenant.clone(), rows: unique(&indexes) });
             tenants.push((values, keys, indexes));
         }
-        let found = self.store.tokens_by_index(&wanted).await?;
+        let found = self.store.tokens_by_index(wanted).await?;
         Ok(tenants
             .into_iter()
             .zip(found)

@@ -1,6 +1,7 @@
 //! Two tokenizer instances racing on the same new values through one vault, in process
 //! (`run()` of each service) against the embedded broker: every value gets one token
-//! per tenant, whichever instance asked first, on SQLite and on PostgreSQL.
+//! per tenant, whichever instance asked first, on SQLite and on PostgreSQL. Batches
+//! of up to all the records span more parts than the tokenizer keeps in flight.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -12,7 +13,7 @@ use clap::Parser;
 use testkit::kafka::{ReadSpec, broker, kafka, produce, read};
 use tokio_util::sync::CancellationToken;
 
-const RECORDS: usize = 400;
+const RECORDS: usize = 5_000;
 
 fn record(n: usize) -> NormalizedRecord {
     let tenant = if n.is_multiple_of(2) { "t1" } else { "t2" };
@@ -78,6 +79,7 @@ fn tokenizer_config(
         "--partitions=4".to_owned(),
         "--session-timeout-ms=6000".to_owned(),
         "--join-delay-ms=0".to_owned(),
+        format!("--batch-max-records={RECORDS}"),
         format!("--vault-url={vault_url}"),
         format!("--vault-credential={}", credential.expose()),
         format!("--group-id=tokenizer-{name}"),

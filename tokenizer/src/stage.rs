@@ -5,9 +5,10 @@
 //! 1. For each part, [`TokenizeStage::prepare`] decodes its records and lists the
 //!    personal values neither cached nor listed by an earlier part; the vault answers
 //!    which tokens exist (`/v1/find`, a read); [`TokenizeStage::settle`] applies them
-//!    and encodes the part's records if every value has its token. The parts form a
-//!    pipeline: the vault reads one part while the stage prepares the next and settles
-//!    the previous, so neither waits for the other's CPU work.
+//!    and encodes the part's records if every value has its token. A part's find call
+//!    is sent as soon as the part is prepared, up to [`FINDS_IN_FLIGHT`] at once, and
+//!    parts are settled in order: the vault reads earlier parts, several at a time on
+//!    its reading connections, while the stage decodes later ones.
 //! 2. The values found nowhere go in one `/v1/tokenize` call for the whole batch, so
 //!    new values cost the vault one write per batch, not one per part; the records
 //!    that waited for them are then encoded ([`TokenizeStage::encode`]).
@@ -16,7 +17,7 @@
 //! same tokenized record. A vault failure fails the batch as transient: the runtime
 //! retries it and nothing passes untokenized.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use audit_core::dlq::Rejection;
 use audit_core::stage::{Delivery, InputMessage, Outcome, OutputRecord, Stage, TransientError};
@@ -32,6 +33,10 @@ use crate::policy::Policy;
 /// (2,000) makes a pipeline of eight calls, large enough that each call still carries
 /// hundreds of values.
 pub const PART_RECORDS: usize = 250;
+
+/// Find calls sent and not yet settled, at most: a batch of the default size has all
+/// its parts in flight at once, and a larger batch does not open a connection per part.
+pub const FINDS_IN_FLIGHT: usize = 8;
 
 /// The tokens of one batch, by slot: each distinct (tenant, value) of the batch has
 /// one, shared by all its parts, so a value is asked for once per batch.
@@ -315,16 +320,18 @@ impl Stage for TokenizeStage {
     async fn process(&mut self, messages: &[InputMessage]) -> Result<Vec<Outcome>, TransientError> {
         let mut batch = BatchTokens::default();
         let mut settled = Vec::with_capacity(messages.len().div_ceil(PART_RECORDS));
-        let mut in_flight: Option<(Part, FindCall)> = None;
+        let mut in_flight = VecDeque::with_capacity(FINDS_IN_FLIGHT);
         for part in messages.chunks(PART_RECORDS) {
-            let (part, request) = self.prepare(&mut batch, part);
-            let call = self.find(request);
-            if let Some((previous, call)) = in_flight.replace((part, call)) {
-                settled.push(self.settle_call(&mut batch, previous, call).await?);
+            if in_flight.len() == FINDS_IN_FLIGHT
+                && let Some((oldest, call)) = in_flight.pop_front()
+            {
+                settled.push(self.settle_call(&mut batch, oldest, call).await?);
             }
+            let (part, request) = self.prepare(&mut batch, part);
+            in_flight.push_back((part, self.find(request)));
         }
-        if let Some((last, call)) = in_flight {
-            settled.push(self.settle_call(&mut batch, last, call).await?);
+        for (part, call) in in_flight {
+            settled.push(self.settle_call(&mut batch, part, call).await?);
         }
         if let Some(missing) = batch.take_missing() {
             let answer = self.vault.tokenize(&missing.request).await.map_err(transient)?;

@@ -17,7 +17,7 @@
 //! same tokenized record. A vault failure fails the batch as transient: the runtime
 //! retries it and nothing passes untokenized.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use audit_core::dlq::Rejection;
 use audit_core::stage::{Delivery, InputMessage, Outcome, OutputRecord, Stage, TransientError};
@@ -26,7 +26,7 @@ use audit_core::vault_client::{VaultClient, VaultClientError};
 use audit_schemas::{Codec, NormalizedRecord, TokenizedRecord};
 use tokio_util::task::AbortOnDropHandle;
 
-use crate::cache::TokenCache;
+use crate::cache::{TokenCache, ValueMap};
 use crate::policy::Policy;
 
 /// Records per find call. Small enough that a batch of the runtime's default size
@@ -43,7 +43,7 @@ pub const FINDS_IN_FLIGHT: usize = 8;
 /// No `Debug`: it holds clear values.
 #[derive(Default)]
 pub struct BatchTokens {
-    slot_of: HashMap<String, usize>,
+    slot_of: ValueMap<usize>,
     /// The token of each slot, once known.
     tokens: Vec<Option<String>>,
     /// Values the vault has no token for yet, per tenant: created at the end.

@@ -7,8 +7,9 @@
 //! records (the vault knows every value). Both the pass-through and the tokenizer
 //! process a batch while the broker acknowledges the previous one (`Delivery::Overlapped`).
 //! Printed: records/s of each loop, the ratios
-//! to the pass-through (target >= 0.7), and how many values the vault was asked to
-//! find (the tokenizer's cache misses) and to create (found nowhere).
+//! to the pass-through (target >= 0.7), the process's CPU per record in each loop, and
+//! how many values the vault was asked to find (the tokenizer's cache misses) and to
+//! create (found nowhere).
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -45,20 +46,23 @@ async fn main() {
         partitioning: Partitioning::ByKey,
         delivery: Delivery::Overlapped,
     };
-    let runtime = bench::timed(&kafka, route.output, RECORDS, |done, stop| {
-        bench::passthrough(kafka.clone(), route, done, stop)
-    })
-    .await;
-    let tokenize = bench::timed(&kafka, "bench.tokenized", RECORDS, |done, stop| {
-        tokenizer(kafka.clone(), vault_url.clone(), credential.clone(), (done, stop))
-    })
-    .await;
+    let (runtime, runtime_cpu) =
+        bench::with_cpu(bench::timed(&kafka, route.output, RECORDS, |done, stop| {
+            bench::passthrough(kafka.clone(), route, done, stop)
+        }))
+        .await;
+    let (tokenize, tokenize_cpu) =
+        bench::with_cpu(bench::timed(&kafka, "bench.tokenized", RECORDS, |done, stop| {
+            tokenizer(kafka.clone(), vault_url.clone(), credential.clone(), (done, stop))
+        }))
+        .await;
     // Again over the same records with a fresh group and cache: the vault knows every
     // value now, as it does in steady state, where users, hosts and addresses recur.
-    let warm = bench::timed(&kafka, "bench.tokenized.warm", RECORDS, |done, stop| {
-        tokenizer(kafka.clone(), vault_url.clone(), credential.clone(), (done, stop))
-    })
-    .await;
+    let (warm, warm_cpu) =
+        bench::with_cpu(bench::timed(&kafka, "bench.tokenized.warm", RECORDS, |done, stop| {
+            tokenizer(kafka.clone(), vault_url.clone(), credential.clone(), (done, stop))
+        }))
+        .await;
     bench::report("stage runtime, pass-through", runtime);
     bench::report("tokenizer, every value new", tokenize);
     bench::report("tokenizer, values known to the vault", warm);
@@ -66,6 +70,14 @@ async fn main() {
         "ratio tokenizer / runtime pass-through: {:.2} new values, {:.2} known values (target >= 0.7)",
         tokenize / runtime,
         warm / runtime
+    );
+    let per_record = |cpu: std::time::Duration| cpu.as_secs_f64() * 1e6 / RECORDS as f64;
+    println!(
+        "process CPU per record (broker, vault and loop together): pass-through {:.1} µs, \
+         every value new {:.1} µs, known values {:.1} µs",
+        per_record(runtime_cpu),
+        per_record(tokenize_cpu),
+        per_record(warm_cpu)
     );
     let metrics = reqwest::get(format!("{vault_url}/metrics")).await.unwrap().text().await.unwrap();
     let values = |operation: &str| {

@@ -55,13 +55,14 @@ async fn main() {
         partitioning: Partitioning::SameAsInput,
         delivery: Delivery::BeforeNextBatch,
     };
-    let (runtime, runtime_cpu) = with_cpu(bench::timed(&kafka, route.output, RECORDS, |done, stop| {
-        bench::passthrough(kafka.clone(), route, done, stop)
-    }))
-    .await;
+    let (runtime, runtime_cpu) =
+        bench::with_cpu(bench::timed(&kafka, route.output, RECORDS, |done, stop| {
+            bench::passthrough(kafka.clone(), route, done, stop)
+        }))
+        .await;
     let keys = tempfile::tempdir().unwrap();
     let page = Arc::new(Mutex::new(String::new()));
-    let (sign, sign_cpu) = with_cpu(bench::timed(&kafka, OUTPUT, RECORDS, |done, stop| {
+    let (sign, sign_cpu) = bench::with_cpu(bench::timed(&kafka, OUTPUT, RECORDS, |done, stop| {
         signer(kafka.clone(), keys.path().join("signing"), page.clone(), (done, stop))
     }))
     .await;
@@ -274,24 +275,6 @@ fn check_and_report(page: &str) {
         sign_s * 1e3 / batches,
         sign_s / batch_s * 100.0
     );
-}
-
-/// Runs `work`, returning its result and the process CPU time it took.
-async fn with_cpu(work: impl Future<Output = f64>) -> (f64, Duration) {
-    let before = process_cpu();
-    let result = work.await;
-    (result, process_cpu().saturating_sub(before))
-}
-
-/// User + system CPU time of the whole process, every thread, ended ones included.
-fn process_cpu() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").expect("procfs is mounted");
-    // After the command name (which may hold spaces): state is the 1st field, utime the 12th.
-    let (_, fields) = stat.rsplit_once(')').expect("stat names the command");
-    let fields: Vec<&str> = fields.split_whitespace().collect();
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    // USER_HZ is 100 on Linux (x86_64, aarch64); libc's sysconf is not a dependency here.
-    Duration::from_millis(ticks * 10)
 }
 
 fn per_record_us(time: Duration) -> f64 {

@@ -189,3 +189,21 @@ async fn metric_value(client: &reqwest::Client, metrics_url: &str, metric: &str)
 pub fn report(name: &str, records_per_second: f64) {
     println!("{name:<36} {records_per_second:>10.0} records/s");
 }
+
+/// Runs `work`, returning its result and the process CPU time it took.
+pub async fn with_cpu(work: impl Future<Output = f64>) -> (f64, Duration) {
+    let before = process_cpu();
+    let result = work.await;
+    (result, process_cpu().saturating_sub(before))
+}
+
+/// User + system CPU time of the whole process, every thread, ended ones included.
+pub fn process_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("procfs is mounted");
+    // After the command name (which may hold spaces): state is the 1st field, utime the 12th.
+    let (_, fields) = stat.rsplit_once(')').expect("stat names the command");
+    let fields: Vec<&str> = fields.split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // USER_HZ is 100 on Linux (x86_64, aarch64); libc's sysconf is not a dependency here.
+    Duration::from_millis(ticks * 10)
+}

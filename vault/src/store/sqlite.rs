@@ -14,40 +14,23 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use libsql::{Connection, Value, params_from_iter};
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::sync::Mutex;
 
 use super::migrations::{self, SCHEMA_TABLE, SQLITE};
 use super::{BlindIndex, StoreError, TenantRows, TokenPage, TokenQuery, TokenRow};
+use readers::Readers;
+
+mod readers;
 
 const TOKEN_COLUMNS: &str = "token, blind_index, owner_id, owner_ext_index, sealed, created_ms, erased_ms";
-
-/// The token of one blind index: the pipeline's hot lookup, prepared once per reader.
-const TOKEN_BY_INDEX: &str = "SELECT token FROM tokens WHERE tenant_id = ?1 AND blind_index = ?2";
-
-/// Readers at most: lookups are CPU work, so more readers than cores only queue.
-const MAX_READERS: usize = 4;
 
 /// The SQLite store.
 #[derive(Clone)]
 pub struct SqliteStore {
     writer: Arc<Mutex<Connection>>,
     readers: Arc<Readers>,
-}
-
-/// Read-only connections, taken in turn.
-struct Readers {
-    sessions: Vec<Arc<Mutex<Reader>>>,
-    next: AtomicUsize,
-}
-
-/// A read-only connection and its prepared lookup; used only under its lock, which
-/// also keeps one lookup's statements from interleaving with another's.
-struct Reader {
-    connection: Connection,
-    token_by_index: libsql::Statement,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -65,15 +48,7 @@ impl SqliteStore {
         writer.query("PRAGMA journal_mode = WAL", ()).await?;
         writer.execute("PRAGMA synchronous = FULL", ()).await?;
         migrate(&writer).await?;
-        let count = std::thread::available_parallelism().map_or(2, usize::from).clamp(2, MAX_READERS);
-        let mut sessions = Vec::with_capacity(count);
-        for _ in 0..count {
-            let connection = connect(&database).await?;
-            connection.execute("PRAGMA query_only = 1", ()).await?;
-            let token_by_index = connection.prepare(TOKEN_BY_INDEX).await?;
-            sessions.push(Arc::new(Mutex::new(Reader { connection, token_by_index })));
-        }
-        let readers = Arc::new(Readers { sessions, next: AtomicUsize::new(0) });
+        let readers = Arc::new(Readers::open(&database).await?);
         Ok(SqliteStore { writer: Arc::new(Mutex::new(writer)), readers })
     }
 
@@ -256,43 +231,6 @@ impl SqliteStore {
             .await?;
         transaction.commit().await?;
         Ok(erased)
-    }
-}
-
-impl Readers {
-    /// The next reader in turn, once it is free.
-    async fn take(&self) -> OwnedMutexGuard<Reader> {
-        let turn = self.next.fetch_add(1, Ordering::Relaxed) % self.sessions.len();
-        self.sessions[turn].clone().lock_owned().await
-    }
-}
-
-impl Reader {
-    async fn tokens_by_index(
-        &self,
-        wanted: &[TenantRows<BlindIndex>],
-    ) -> Result<Vec<HashMap<BlindIndex, String>>, StoreError> {
-        let mut found = Vec::with_capacity(wanted.len());
-        // One prepared statement run per key, all in one read transaction: compiling an
-        // `IN (...)` list per tenant of a batch cost more than the lookups, and a
-        // statement outside a transaction takes and releases the WAL's file locks.
-        let transaction = self.connection.transaction().await?;
-        let statement = &self.token_by_index;
-        for tenant in wanted {
-            let mut tokens = HashMap::with_capacity(tenant.rows.len());
-            for index in &tenant.rows {
-                statement.reset();
-                let params = [text(&tenant.tenant), Value::Blob(index.to_vec())];
-                let mut rows = statement.query(params_from_iter(params)).await?;
-                if let Some(row) = rows.next().await? {
-                    tokens.insert(*index, row.get::<String>(0)?);
-                }
-            }
-            found.push(tokens);
-        }
-        statement.reset();
-        transaction.commit().await?;
-        Ok(found)
     }
 }
 

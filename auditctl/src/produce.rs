@@ -38,6 +38,10 @@ pub struct ProduceArgs {
     /// Share of events repeating the previous one (producer retries), 0 to 1.
     #[arg(long, default_value_t = 0.0)]
     duplicate_ratio: f64,
+    /// People per tenant whose events recur (a few far more often); 0 makes someone new
+    /// act in every event.
+    #[arg(long, default_value_t = 0)]
+    people_per_tenant: usize,
     /// Random seed; the same seed sends the same events.
     #[arg(long)]
     seed: Option<u64>,
@@ -60,6 +64,7 @@ pub async fn run(args: ProduceArgs) -> anyhow::Result<()> {
         duplicate_ratio: args.duplicate_ratio,
         seed: args.seed.unwrap_or_else(rand::random),
         start_ms: chrono::Utc::now().timestamp_millis() - 3_600_000,
+        people_per_tenant: args.people_per_tenant,
     });
     let progress = progress_bar(args.count);
     let started = Instant::now();

@@ -72,6 +72,7 @@ async fn load_raw(kafka: &KafkaConfig) -> usize {
         duplicate_ratio: 0.0,
         seed: 1,
         start_ms: chrono::Utc::now().timestamp_millis() - 86_400_000,
+        people_per_tenant: 0,
     });
     let events: Vec<(Vec<u8>, Vec<u8>)> = (0..RECORDS)
         .map(|_| generator.next_event())

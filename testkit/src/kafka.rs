@@ -68,6 +68,7 @@ pub fn traffic(seed: u64, malformed_ratio: f64, duplicate_ratio: f64) -> Traffic
         duplicate_ratio,
         seed,
         start_ms: chrono::Utc::now().timestamp_millis() - 86_400_000,
+        people_per_tenant: 0,
     }
 }
 

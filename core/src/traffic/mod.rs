@@ -8,6 +8,7 @@
 
 pub mod catalogue;
 mod malformed;
+mod population;
 
 use rand::{Rng, SeedableRng, rngs::StdRng, seq::IndexedRandom};
 use serde_json::{Map, Value, json};
@@ -27,6 +28,9 @@ pub struct TrafficParams {
     pub seed: u64,
     /// `created` of the first event, milliseconds since the epoch.
     pub start_ms: i64,
+    /// People per tenant whose events recur, a few of them far more often than the
+    /// rest, and clients with them; 0 draws a new person and client for every event.
+    pub people_per_tenant: usize,
 }
 
 /// One generated Kafka message for `audit.raw`.
@@ -51,15 +55,17 @@ pub struct Generator {
     tenants: Vec<String>,
     created_ms: i64,
     last_valid: Option<RawEvent>,
+    population: population::Population,
 }
 
 impl Generator {
     /// A generator for `params`.
     pub fn new(params: TrafficParams) -> Self {
         let mut rng = StdRng::seed_from_u64(params.seed);
-        let tenants = (0..params.tenants.max(1)).map(|_| tenant_id(&mut rng)).collect();
+        let tenants: Vec<String> = (0..params.tenants.max(1)).map(|_| tenant_id(&mut rng)).collect();
         let created_ms = params.start_ms;
-        Generator { params, rng, tenants, created_ms, last_valid: None }
+        let population = population::Population::new(&tenants, params.people_per_tenant, params.seed);
+        Generator { params, rng, tenants, created_ms, last_valid: None, population }
     }
 
     /// The tenant ids events are spread over.
@@ -107,7 +113,7 @@ impl Generator {
         .choose(rng)
         .expect("groups are not empty");
         let action = *group.choose(rng).expect("group is not empty");
-        let user = Person::random(rng);
+        let user = self.population.person(rng, &tenant);
         let success = rng.random_bool(0.85);
         let mut event = json!({
             "eventId": uuid::Builder::from_random_bytes(rng.random()).into_uuid().to_string(),
@@ -121,7 +127,7 @@ impl Generator {
             "return_value": { "response": if success { "SUCCESS" } else { "FAILURE" } },
             "host": user.address,
             "targetUserId": user.reference(rng),
-            "actingUserId": Person::client(rng),
+            "actingUserId": self.population.client(rng, &tenant).reference(rng),
         });
         if let Some(message) = message(rng, action, success, &user) {
             event["message"] = Value::String(message);
@@ -131,6 +137,7 @@ impl Generator {
 }
 
 /// A data subject with the personal data real events carry.
+#[derive(Debug, Clone)]
 struct Person {
     email: String,
     username: String,
@@ -170,11 +177,24 @@ impl Person {
             "session": { "id": hex_string(rng, 32), "authenticationMethod": AUTH_TYPES.choose(rng) },
         })
     }
+}
 
-    fn client(rng: &mut StdRng) -> Value {
+/// An application acting for users.
+#[derive(Debug, Clone)]
+struct Client {
+    id: String,
+    immutable_id: u32,
+}
+
+impl Client {
+    fn random(rng: &mut StdRng) -> Client {
+        Client { id: alphanumeric(rng, 24), immutable_id: rng.random_range(100..20_000u32) }
+    }
+
+    fn reference(&self, rng: &mut StdRng) -> Value {
         json!({
-            "id": alphanumeric(rng, 24),
-            "immutableId": rng.random_range(100..20_000u32).to_string(),
+            "id": self.id,
+            "immutableId": self.immutable_id.to_string(),
             "session": { "id": hex_string(rng, 32) },
         })
     }
@@ -258,6 +278,7 @@ mod tests {
             duplicate_ratio: 0.0,
             seed: 7,
             start_ms: 1_700_000_000_000,
+            people_per_tenant: 0,
         }
     }
 

@@ -120,7 +120,7 @@ impl SubjectKeys {
             found.push(wrapped);
         }
         if !fresh.is_empty() {
-            store.insert_subject_keys(&fresh).await?;
+            store.insert_subject_keys(fresh).await?;
         }
         let mut loaded = Vec::with_capacity(requests.len());
         for (request, mut wrapped) in requests.iter().zip(found) {

@@ -164,9 +164,12 @@ impl Store {
     /// with [`Store::subject_keys`].
     pub async fn insert_subject_keys(
         &self,
-        keys: &[TenantRows<(String, Vec<u8>)>],
+        keys: Vec<TenantRows<(String, Vec<u8>)>>,
     ) -> Result<(), StoreError> {
-        dispatch!(self, engine => engine.insert_subject_keys(keys).await)
+        match self {
+            Store::Sqlite(engine) => engine.insert_subject_keys(keys).await,
+            Store::Postgres(engine) => engine.insert_subject_keys(&keys).await,
+        }
     }
 
     /// Tokens of the given blind indexes that exist, for several tenants in one
@@ -194,8 +197,11 @@ impl Store {
     /// Inserts new tokens of several tenants in one transaction; a row whose blind
     /// index exists already (another writer won the race) is skipped. Read the winners
     /// back with [`Store::tokens_by_index`].
-    pub async fn insert_tokens(&self, rows: &[TenantRows<TokenRow>]) -> Result<(), StoreError> {
-        dispatch!(self, engine => engine.insert_tokens(rows).await)
+    pub async fn insert_tokens(&self, rows: Vec<TenantRows<TokenRow>>) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(engine) => engine.insert_tokens(rows).await,
+            Store::Postgres(engine) => engine.insert_tokens(&rows).await,
+        }
     }
 
     /// The rows of the given tokens that exist in `tenant`.

@@ -2,29 +2,32 @@
 //! reading ones.
 //!
 //! SQLite has one writer at a time, so one connection behind an async mutex does every
-//! write: statements run in microseconds and a batch is one transaction. The file runs
+//! write, a batch in one transaction. The file runs
 //! in WAL mode with `synchronous=FULL`: a token the vault answered is on disk before
 //! any record carrying it can reach a topic. WAL lets readers work beside the writer,
-//! so the pipeline's hot lookup ([`SqliteStore::tokens_by_index`]) runs on a pool of
-//! read-only connections, on the blocking thread pool: libSQL's local engine does its
-//! work synchronously inside its futures, and a lookup of thousands of values would
-//! otherwise hold an async worker for milliseconds. A reader's transaction starts after
-//! the writer's last commit, so a token read back after an insert is the winner's.
+//! so the pipeline's hot lookup ([`SqliteStore::tokens_by_index`]), detokenization and
+//! search run on a pool of read-only connections and never queue behind a write. A
+//! reader's transaction starts after the writer's last commit, so a token read back
+//! after an insert is the winner's.
+//!
+//! Every statement runs on the blocking thread pool: libSQL's local engine does its
+//! work synchronously inside its futures, and a batch insert of thousands of rows
+//! would otherwise hold an async worker for tens of milliseconds.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
 use libsql::{Connection, Value, params_from_iter};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::migrations::{self, SCHEMA_TABLE, SQLITE};
 use super::{BlindIndex, StoreError, TenantRows, TokenPage, TokenQuery, TokenRow};
-use readers::Readers;
+use readers::{Reader, Readers};
+use statements::text;
 
 mod readers;
-
-const TOKEN_COLUMNS: &str = "token, blind_index, owner_id, owner_ext_index, sealed, created_ms, erased_ms";
+mod statements;
 
 /// The SQLite store.
 #[derive(Clone)]
@@ -53,13 +56,9 @@ impl SqliteStore {
     }
 
     pub(super) async fn tenant_key(&self, tenant: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let connection = self.writer.lock().await;
-        let sql = "SELECT wrapped_key FROM tenant_keys WHERE tenant_id = ?1";
-        let mut rows = connection.query(sql, [tenant]).await?;
-        Ok(match rows.next().await? {
-            Some(row) => Some(row.get::<Vec<u8>>(0)?),
-            None => None,
-        })
+        let tenant = tenant.to_owned();
+        self.on_writer(move |connection| async move { statements::tenant_key(&connection, &tenant).await })
+            .await
     }
 
     pub(super) async fn insert_tenant_key(
@@ -67,15 +66,11 @@ impl SqliteStore {
         tenant: &str,
         wrapped: &[u8],
     ) -> Result<Vec<u8>, StoreError> {
-        {
-            let connection = self.writer.lock().await;
-            let sql = "INSERT INTO tenant_keys (tenant_id, wrapped_key, created_ms) VALUES (?1, ?2, ?3)
-                       ON CONFLICT (tenant_id) DO NOTHING";
-            let params =
-                vec![text(tenant), Value::Blob(wrapped.to_vec()), Value::Integer(migrations::now_ms())];
-            connection.execute(sql, params_from_iter(params)).await?;
-        }
-        self.tenant_key(tenant).await?.ok_or(StoreError::Corrupt("tenant key vanished after insert"))
+        let (tenant, wrapped) = (tenant.to_owned(), wrapped.to_vec());
+        self.on_writer(move |connection| async move {
+            statements::insert_tenant_key(&connection, &tenant, wrapped).await
+        })
+        .await
     }
 
     pub(super) async fn subject_keys(
@@ -83,93 +78,43 @@ impl SqliteStore {
         tenant: &str,
         owners: &[&str],
     ) -> Result<HashMap<String, Vec<u8>>, StoreError> {
-        let mut keys = HashMap::with_capacity(owners.len());
-        let lookup = KeyLookup {
-            select: "SELECT owner_id, wrapped_key FROM subject_keys WHERE tenant_id = ? AND owner_id IN",
-            tenant,
-            keys: owners.iter().map(|owner| text(owner)).collect(),
-        };
-        let connection = self.writer.lock().await;
-        for_each_row(&connection, lookup, |row| {
-            keys.insert(row.get::<String>(0)?, row.get::<Vec<u8>>(1)?);
-            Ok(())
+        let tenant = tenant.to_owned();
+        let owners: Vec<String> = owners.iter().map(|owner| (*owner).to_owned()).collect();
+        self.on_writer(move |connection| async move {
+            statements::subject_keys(&connection, &tenant, &owners).await
         })
-        .await?;
-        Ok(keys)
+        .await
     }
 
     pub(super) async fn insert_subject_keys(
         &self,
-        keys: &[TenantRows<(String, Vec<u8>)>],
+        keys: Vec<TenantRows<(String, Vec<u8>)>>,
     ) -> Result<(), StoreError> {
-        let connection = self.writer.lock().await;
-        let transaction = connection.transaction().await?;
-        let sql =
-            "INSERT INTO subject_keys (tenant_id, owner_id, wrapped_key, created_ms) VALUES (?1, ?2, ?3, ?4)
-                   ON CONFLICT (tenant_id, owner_id) DO NOTHING";
-        let statement = transaction.prepare(sql).await?;
-        let now = migrations::now_ms();
-        for tenant_keys in keys {
-            for (owner, wrapped) in &tenant_keys.rows {
-                let params = vec![
-                    text(&tenant_keys.tenant),
-                    text(owner),
-                    Value::Blob(wrapped.clone()),
-                    Value::Integer(now),
-                ];
-                statement.execute(params_from_iter(params)).await?;
-                statement.reset();
-            }
-        }
-        drop(statement);
-        transaction.commit().await?;
-        Ok(())
+        self.on_writer(
+            move |connection| async move { statements::insert_subject_keys(&connection, &keys).await },
+        )
+        .await
     }
 
     pub(super) async fn tokens_by_index(
         &self,
         wanted: Vec<TenantRows<BlindIndex>>,
     ) -> Result<Vec<HashMap<BlindIndex, String>>, StoreError> {
-        let reader = self.readers.take().await;
-        let runtime = tokio::runtime::Handle::current();
-        tokio::task::spawn_blocking(move || runtime.block_on(reader.tokens_by_index(&wanted)))
-            .await
-            .map_err(|error| StoreError::Interrupted(error.to_string()))?
+        self.on_reader(move |reader| async move { reader.tokens_by_index(&wanted).await }).await
     }
 
-    pub(super) async fn insert_tokens(&self, rows: &[TenantRows<TokenRow>]) -> Result<(), StoreError> {
-        let connection = self.writer.lock().await;
-        let transaction = connection.transaction().await?;
-        let sql = format!(
-            "INSERT INTO tokens (tenant_id, {TOKEN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-             ON CONFLICT (tenant_id, blind_index) DO NOTHING"
-        );
-        let statement = transaction.prepare(&sql).await?;
-        for tenant_rows in rows {
-            for row in &tenant_rows.rows {
-                let params: Vec<Value> =
-                    std::iter::once(text(&tenant_rows.tenant)).chain(row_values(row)).collect();
-                statement.execute(params_from_iter(params)).await?;
-                statement.reset();
-            }
-        }
-        drop(statement);
-        transaction.commit().await?;
-        Ok(())
+    pub(super) async fn insert_tokens(&self, rows: Vec<TenantRows<TokenRow>>) -> Result<(), StoreError> {
+        self.on_writer(move |connection| async move { statements::insert_tokens(&connection, &rows).await })
+            .await
     }
 
     pub(super) async fn tokens(&self, tenant: &str, tokens: &[&str]) -> Result<Vec<TokenRow>, StoreError> {
-        let mut found = Vec::with_capacity(tokens.len());
-        let select = format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE tenant_id = ? AND token IN");
-        let lookup =
-            KeyLookup { select: &select, tenant, keys: tokens.iter().map(|token| text(token)).collect() };
-        let connection = self.writer.lock().await;
-        for_each_row(&connection, lookup, |row| {
-            found.push(token_row(row)?);
-            Ok(())
+        let tenant = tenant.to_owned();
+        let tokens: Vec<String> = tokens.iter().map(|token| (*token).to_owned()).collect();
+        self.on_reader(move |reader| async move {
+            statements::tokens(reader.connection(), &tenant, &tokens).await
         })
-        .await?;
-        Ok(found)
+        .await
     }
 
     pub(super) async fn sealed_tokens(
@@ -177,38 +122,19 @@ impl SqliteStore {
         tenant: &str,
         limit: usize,
     ) -> Result<Vec<TokenRow>, StoreError> {
-        let sql = format!(
-            "SELECT {TOKEN_COLUMNS} FROM tokens WHERE tenant_id = ?1 AND sealed IS NOT NULL LIMIT ?2"
-        );
-        let params = vec![text(tenant), Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX))];
-        let connection = self.writer.lock().await;
-        let mut rows = connection.query(&sql, params_from_iter(params)).await?;
-        let mut found = Vec::new();
-        while let Some(row) = rows.next().await? {
-            found.push(token_row(&row)?);
-        }
-        Ok(found)
+        let tenant = tenant.to_owned();
+        self.on_reader(move |reader| async move {
+            statements::sealed_tokens(reader.connection(), &tenant, limit).await
+        })
+        .await
     }
 
     pub(super) async fn search(&self, tenant: &str, query: &TokenQuery) -> Result<TokenPage, StoreError> {
-        let (condition, params) = search_condition(tenant, query);
-        let connection = self.writer.lock().await;
-        let count_sql = format!("SELECT COUNT(*) FROM tokens WHERE {condition}");
-        let mut rows = connection.query(&count_sql, params_from_iter(params.clone())).await?;
-        let total = match rows.next().await? {
-            Some(row) => row.get::<u64>(0)?,
-            None => 0,
-        };
-        let page_sql = format!(
-            "SELECT {TOKEN_COLUMNS} FROM tokens WHERE {condition} ORDER BY created_ms, token LIMIT {} OFFSET {}",
-            query.limit, query.offset
-        );
-        let mut rows = connection.query(&page_sql, params_from_iter(params)).await?;
-        let mut page = Vec::new();
-        while let Some(row) = rows.next().await? {
-            page.push(token_row(&row)?);
-        }
-        Ok(TokenPage { total, rows: page })
+        let (tenant, query) = (tenant.to_owned(), query.clone());
+        self.on_reader(
+            move |reader| async move { statements::search(reader.connection(), &tenant, &query).await },
+        )
+        .await
     }
 
     pub(super) async fn erase_subject(
@@ -217,21 +143,47 @@ impl SqliteStore {
         owner: &str,
         now_ms: i64,
     ) -> Result<u64, StoreError> {
-        let connection = self.writer.lock().await;
-        let transaction = connection.transaction().await?;
-        let erased = transaction
-            .execute(
-                "UPDATE tokens SET sealed = NULL, blind_index = NULL, owner_ext_index = NULL, erased_ms = ?3
-                 WHERE tenant_id = ?1 AND owner_id = ?2 AND sealed IS NOT NULL",
-                params_from_iter([text(tenant), text(owner), Value::Integer(now_ms)]),
-            )
-            .await?;
-        transaction
-            .execute("DELETE FROM subject_keys WHERE tenant_id = ?1 AND owner_id = ?2", [tenant, owner])
-            .await?;
-        transaction.commit().await?;
-        Ok(erased)
+        let (tenant, owner) = (tenant.to_owned(), owner.to_owned());
+        self.on_writer(move |connection| async move {
+            statements::erase_subject(&connection, &tenant, &owner, now_ms).await
+        })
+        .await
     }
+
+    /// Runs `work` with the writing connection, once it is free, on the blocking pool.
+    async fn on_writer<T, W, F>(&self, work: W) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        W: FnOnce(OwnedMutexGuard<Connection>) -> F + Send + 'static,
+        F: Future<Output = Result<T, StoreError>>,
+    {
+        blocking(self.writer.clone().lock_owned().await, work).await
+    }
+
+    /// Runs `work` with the next reader in turn, once it is free, on the blocking pool.
+    async fn on_reader<T, W, F>(&self, work: W) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        W: FnOnce(OwnedMutexGuard<Reader>) -> F + Send + 'static,
+        F: Future<Output = Result<T, StoreError>>,
+    {
+        blocking(self.readers.take().await, work).await
+    }
+}
+
+/// Runs `work` on `session` on the blocking pool, driven by this runtime: libSQL's
+/// futures do their work synchronously when polled.
+async fn blocking<S, T, W, F>(session: S, work: W) -> Result<T, StoreError>
+where
+    S: Send + 'static,
+    T: Send + 'static,
+    W: FnOnce(S) -> F + Send + 'static,
+    F: Future<Output = Result<T, StoreError>>,
+{
+    let runtime = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || runtime.block_on(work(session)))
+        .await
+        .map_err(|error| StoreError::Interrupted(error.to_string()))?
 }
 
 /// A connection to `database` that waits for locks and caches pages generously.
@@ -277,99 +229,4 @@ async fn migrate(connection: &Connection) -> Result<(), StoreError> {
     }
     transaction.commit().await?;
     Ok(())
-}
-
-/// Keys per `IN (...)` statement; SQLite allows 32,766 parameters.
-const CHUNK: usize = 1000;
-
-/// One tenant's rows whose key column is one of `keys`.
-struct KeyLookup<'a> {
-    /// The statement up to its `IN`, with one `?` for the tenant before it.
-    select: &'a str,
-    tenant: &'a str,
-    keys: Vec<Value>,
-}
-
-/// Runs `lookup` in chunks of [`CHUNK`] keys, one `IN (...)` statement each, and hands
-/// every row to `read`.
-async fn for_each_row(
-    connection: &Connection,
-    lookup: KeyLookup<'_>,
-    mut read: impl FnMut(&libsql::Row) -> Result<(), StoreError> + Send,
-) -> Result<(), StoreError> {
-    for chunk in lookup.keys.chunks(CHUNK) {
-        let sql = format!("{} ({})", lookup.select, anonymous_placeholders(chunk.len()));
-        // Parameters are collected before any await: a lazy iterator held across one
-        // makes the future's Send-ness unprovable for the compiler.
-        let params: Vec<Value> = std::iter::once(text(lookup.tenant)).chain(chunk.iter().cloned()).collect();
-        let mut rows = connection.query(&sql, params_from_iter(params)).await?;
-        while let Some(row) = rows.next().await? {
-            read(&row)?;
-        }
-    }
-    Ok(())
-}
-
-/// `?, ?, ...`: anonymous placeholders, numbered by position. Numbered ones (`?17`)
-/// cost a linear search each when the statement is compiled.
-fn anonymous_placeholders(count: usize) -> String {
-    let mut list = String::with_capacity(count * 3);
-    for n in 0..count {
-        list.push_str(if n == 0 { "?" } else { ", ?" });
-    }
-    list
-}
-
-fn search_condition(tenant: &str, query: &TokenQuery) -> (String, Vec<Value>) {
-    let mut condition = String::from("tenant_id = ?1");
-    let mut params = vec![text(tenant)];
-    let mut add = |column: &str, value: Value| {
-        params.push(value);
-        condition.push_str(&format!(" AND {column} = ?{}", params.len()));
-    };
-    if let Some(token) = &query.token {
-        add("token", text(token));
-    }
-    if let Some(index) = &query.blind_index {
-        add("blind_index", Value::Blob(index.to_vec()));
-    }
-    if let Some(owner) = &query.owner_id {
-        add("owner_id", text(owner));
-    }
-    if let Some(index) = &query.owner_ext_index {
-        add("owner_ext_index", Value::Blob(index.to_vec()));
-    }
-    (condition, params)
-}
-
-fn text(value: &str) -> Value {
-    Value::Text(value.to_owned())
-}
-
-fn optional<T>(value: Option<T>, into: impl FnOnce(T) -> Value) -> Value {
-    value.map_or(Value::Null, into)
-}
-
-fn row_values(row: &TokenRow) -> Vec<Value> {
-    vec![
-        text(&row.token),
-        optional(row.blind_index, |index| Value::Blob(index.to_vec())),
-        optional(row.owner_id.as_deref(), text),
-        optional(row.owner_ext_index, |index| Value::Blob(index.to_vec())),
-        optional(row.sealed.clone(), Value::Blob),
-        Value::Integer(row.created_ms),
-        optional(row.erased_ms, Value::Integer),
-    ]
-}
-
-fn token_row(row: &libsql::Row) -> Result<TokenRow, StoreError> {
-    Ok(TokenRow {
-        token: row.get(0)?,
-        blind_index: row.get(1)?,
-        owner_id: row.get(2)?,
-        owner_ext_index: row.get(3)?,
-        sealed: row.get(4)?,
-        created_ms: row.get(5)?,
-        erased_ms: row.get(6)?,
-    })
 }

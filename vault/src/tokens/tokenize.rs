@@ -50,7 +50,7 @@ impl Vault {
         if new_rows.is_empty() {
             return tenants.iter().map(TenantBatch::tokens).collect();
         }
-        self.store.insert_tokens(&new_rows).await?;
+        self.store.insert_tokens(new_rows).await?;
         // Read back: where another writer won the race, its token is the one.
         let inserted: Vec<TenantRows<BlindIndex>> = tenants
             .iter()

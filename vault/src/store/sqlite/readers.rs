@@ -54,6 +54,11 @@ impl Readers {
 }
 
 impl Reader {
+    /// The read-only connection, for statements other than the hot lookup.
+    pub(super) fn connection(&self) -> &Connection {
+        &self.connection
+    }
+
     /// The token of each blind index that has one, per tenant of `wanted`.
     pub(super) async fn tokens_by_index(
         &self,

@@ -10,9 +10,9 @@ use serde::de::DeserializeOwned;
 
 use crate::auth::service::ServiceCredential;
 use crate::vault_api::{
-    DETOKENIZE_PATH, DetokenizeRequest, DetokenizeResponse, FIND_PATH, FindResponse, LOOKUP_PATH,
-    LookupRequest, LookupResponse, MATCH_PATH, MatchRequest, MatchResponse, TOKENIZE_PATH, TokenizeRequest,
-    TokenizeResponse,
+    DETOKENIZE_PATH, DetokenizeRequest, DetokenizeResponse, FIND_PATH, FindRequest, FindResponse,
+    LOOKUP_PATH, LookupRequest, LookupResponse, MATCH_PATH, MatchRequest, MatchResponse, TOKENIZE_PATH,
+    TokenizeRequest, TokenizeResponse,
 };
 
 /// How long one vault call may take.
@@ -79,7 +79,7 @@ impl VaultClient {
 
     /// The tokens every value of every tenant in `request` has already; creates none.
     pub async fn find(&self, request: &TokenizeRequest) -> Result<FindResponse, VaultClientError> {
-        self.call(FIND_PATH, request).await
+        self.call(FIND_PATH, &FindRequest::from(request)).await
     }
 
     /// Tokens of clear values, without creating any.

@@ -64,15 +64,35 @@ async fn count_failed(deliveries: impl Iterator<Item = DeliveryFuture>) -> usize
     failed
 }
 
+/// A loop's steady state, from its first output on.
+#[derive(Debug, Clone, Copy)]
+pub struct Steady {
+    /// Records per second.
+    pub per_second: f64,
+    /// The whole process's CPU time (user + system) per record.
+    pub cpu_per_record: Duration,
+}
+
 /// Runs `work` until it reports `records` acknowledged on its output topic, then
 /// cancels it and waits for it to stop; returns records per second in steady state.
-/// The clock starts at the first output seen, and the records out by then are not
-/// counted: joining the consumer group takes about a second on the embedded broker,
-/// the same for every loop, and counting it would make fast loops look slower than
-/// slow ones by a fixed cost. (Watermarks are not used: tansu under-reports them.)
+/// See [`steady`].
+pub async fn timed<W, F>(kafka: &KafkaConfig, output: &str, records: usize, work: W) -> f64
+where
+    W: FnOnce(Arc<AtomicU64>, CancellationToken) -> F,
+    F: Future<Output = ()> + Send + 'static,
+{
+    steady(kafka, output, records, work).await.per_second
+}
+
+/// Runs `work` until it reports `records` acknowledged on its output topic, then
+/// cancels it and waits for it to stop; returns its rate and CPU per record in steady
+/// state. The clock starts at the first output seen, and the records out by then are
+/// not counted: joining the consumer group takes about a second on the embedded
+/// broker, the same for every loop, and counting it would make fast loops look slower
+/// than slow ones by a fixed cost. (Watermarks are not used: tansu under-reports them.)
 /// Stopping gracefully matters: a Kafka client dropped on an async worker blocks it,
 /// and the embedded broker needs the workers.
-pub async fn timed<W, F>(kafka: &KafkaConfig, output: &str, records: usize, work: W) -> f64
+pub async fn steady<W, F>(kafka: &KafkaConfig, output: &str, records: usize, work: W) -> Steady
 where
     W: FnOnce(Arc<AtomicU64>, CancellationToken) -> F,
     F: Future<Output = ()> + Send + 'static,
@@ -80,7 +100,7 @@ where
     ensure_topics(kafka, &[output, "audit.dlq"]).await.unwrap();
     let acknowledged = Arc::new(AtomicU64::new(0));
     let shutdown = CancellationToken::new();
-    let started = Instant::now();
+    let started = (Instant::now(), process_cpu());
     let task = tokio::spawn(work(acknowledged.clone(), shutdown.clone()));
     let mut first_output = None;
     loop {
@@ -89,19 +109,20 @@ where
             break;
         }
         if done > 0 && first_output.is_none() {
-            first_output = Some((Instant::now(), done));
+            first_output = Some((Instant::now(), process_cpu(), done));
         }
-        assert!(started.elapsed() < Duration::from_secs(600), "{output} did not fill within 10 minutes");
+        assert!(started.0.elapsed() < Duration::from_secs(600), "{output} did not fill within 10 minutes");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let (since, counted) = match first_output {
-        Some((at, done)) => (at, records as u64 - done),
-        None => (started, records as u64),
+    let (since, cpu_since, counted) = match first_output {
+        Some((at, cpu, done)) => (at, cpu, records as u64 - done),
+        None => (started.0, started.1, records as u64),
     };
     let elapsed = since.elapsed().as_secs_f64();
+    let cpu = process_cpu().saturating_sub(cpu_since);
     shutdown.cancel();
     task.await.unwrap();
-    counted as f64 / elapsed
+    Steady { per_second: counted as f64 / elapsed, cpu_per_record: cpu / counted.max(1) as u32 }
 }
 
 /// Where the pass-through reads and writes, and how it partitions its output: the

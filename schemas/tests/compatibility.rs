@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use apache_avro::schema_compatibility::SchemaCompatibility;
 use audit_schemas::{
-    Action, Catalogue, Codec, CodecError, NormalizedRecord, SchemaVersion, Session, UserRef,
-    catalogue::PUBLISHED,
+    Action, Catalogue, Codec, CodecError, NormalizedRecord, SchemaVersion, Session, SignedRecord,
+    TokenizedRecord, UserRef, catalogue::PUBLISHED,
 };
 
 fn sample() -> NormalizedRecord {
@@ -124,4 +124,59 @@ fn foreign_and_truncated_messages_are_refused() {
     let mut truncated = codec.encode(&sample()).unwrap();
     truncated.truncate(truncated.len() / 2);
     assert!(matches!(codec.decode(&truncated), Err(CodecError::Avro { .. })));
+}
+
+/// `record` as `apache-avro` writes it with `family`'s newest schema, header included.
+fn reference_bytes<T: serde::Serialize>(family: &str, record: &T) -> Vec<u8> {
+    let entry = Catalogue::published().latest(family).unwrap();
+    let writer = apache_avro::writer::datum::GenericDatumWriter::builder(&entry.schema).build().unwrap();
+    let mut bytes = [0xC3, 0x01].iter().chain(&entry.fingerprint).copied().collect::<Vec<u8>>();
+    writer.write_ser(&mut bytes, record).unwrap();
+    bytes
+}
+
+fn tokenized() -> TokenizedRecord {
+    let mut record = TokenizedRecord::new(sample(), vec!["host".into(), "targetUserId.id".into()]);
+    record.action.action_parameters.clear();
+    record.return_value = Some(BTreeMap::new());
+    record.message = Some("ünïcode, \"quotes\" and an empty map".into());
+    record
+}
+
+#[test]
+fn the_fast_path_writes_the_bytes_of_the_reference_implementation() {
+    let normalized = Codec::<NormalizedRecord>::published("NormalizedRecord").unwrap();
+    assert_eq!(normalized.encode(&sample()).unwrap(), reference_bytes("NormalizedRecord", &sample()));
+    let codec = Codec::<TokenizedRecord>::published("TokenizedRecord").unwrap();
+    assert_eq!(codec.encode(&tokenized()).unwrap(), reference_bytes("TokenizedRecord", &tokenized()));
+    let signed = SignedRecord {
+        tenant_id: "t1".into(),
+        id: "r1".into(),
+        created: -1,
+        sequence: i64::MAX,
+        jws: "a.b.c".into(),
+    };
+    let codec = Codec::<SignedRecord>::published("SignedRecord").unwrap();
+    assert_eq!(codec.encode(&signed).unwrap(), reference_bytes("SignedRecord", &signed));
+}
+
+#[test]
+fn the_fast_path_reads_what_the_reference_implementation_wrote() {
+    let codec = Codec::<TokenizedRecord>::published("TokenizedRecord").unwrap();
+    assert_eq!(codec.decode(&reference_bytes("TokenizedRecord", &tokenized())).unwrap(), tokenized());
+}
+
+proptest::proptest! {
+    /// Untrusted bytes behind a valid header decode or fail, never panic or hang.
+    #[test]
+    fn garbage_after_a_valid_header_is_an_error_not_a_panic(
+        datum in proptest::collection::vec(proptest::num::u8::ANY, 0..300),
+        cut in 0usize..600,
+    ) {
+        let codec = Codec::<NormalizedRecord>::published("NormalizedRecord").unwrap();
+        let mut message = codec.encode(&sample()).unwrap();
+        message.truncate(10 + cut.min(message.len() - 10));
+        message.extend_from_slice(&datum);
+        let _ = codec.decode(&message);
+    }
 }

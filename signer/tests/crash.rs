@@ -98,6 +98,15 @@ async fn a_signer_killed_at_random_moments_signs_every_record_once_in_unbroken_c
     let log = std::fs::File::create(storage.path().join("signer-last.log")).unwrap();
     let last = spawn_signer(&kafka, &key_dir, log);
     let signed = support::read_signed(&kafka, RECORDS, Duration::from_secs(180)).await;
+    if signed.len() < RECORDS {
+        // The signers' own account is the only clue to a stall once the test is gone.
+        for run in (0..KILLS).map(|run| run.to_string()).chain(["last".to_owned()]) {
+            let log = std::fs::read_to_string(storage.path().join(format!("signer-{run}.log")));
+            let log = log.unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(30).collect();
+            eprintln!("signer-{run}.log, last lines first:\n{}", tail.join("\n"));
+        }
+    }
     assert!(last.terminate().success(), "SIGTERM stops the signer cleanly");
     let heads = support::assert_exactly_once_and_chained(&signed, &inputs, &support::verifier(&key_dir));
     let total: u64 = heads.values().sum();

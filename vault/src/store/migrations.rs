@@ -22,10 +22,11 @@ pub const SCHEMA_TABLE: &str = "CREATE TABLE IF NOT EXISTS vault_schema (
 )";
 
 /// SQLite: blobs for indexes and sealed bytes.
-pub const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    name: "tenant keys, subject keys, tokens",
-    sql: "
+pub const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "tenant keys, subject keys, tokens",
+        sql: "
 CREATE TABLE tenant_keys (
     tenant_id TEXT PRIMARY KEY,
     wrapped_key BLOB NOT NULL,
@@ -53,7 +54,36 @@ CREATE UNIQUE INDEX tokens_value ON tokens (tenant_id, blind_index);
 CREATE INDEX tokens_owner ON tokens (tenant_id, owner_id);
 CREATE INDEX tokens_owner_ext ON tokens (tenant_id, owner_ext_index);
 ",
-}];
+    },
+    Migration {
+        version: 2,
+        name: "tokens clustered by tenant and token",
+        // Without a rowid the table is its primary key's B-tree, and every index entry
+        // ends with that key: finding a value's token is one descent of `tokens_value`
+        // (a covering index) instead of two, and a new token is written to one B-tree
+        // fewer.
+        sql: "
+CREATE TABLE tokens_clustered (
+    tenant_id TEXT NOT NULL,
+    token TEXT NOT NULL,
+    blind_index BLOB,
+    owner_id TEXT,
+    owner_ext_index BLOB,
+    sealed BLOB,
+    created_ms INTEGER NOT NULL,
+    erased_ms INTEGER,
+    PRIMARY KEY (tenant_id, token)
+) WITHOUT ROWID;
+INSERT INTO tokens_clustered
+    SELECT tenant_id, token, blind_index, owner_id, owner_ext_index, sealed, created_ms, erased_ms FROM tokens;
+DROP TABLE tokens;
+ALTER TABLE tokens_clustered RENAME TO tokens;
+CREATE UNIQUE INDEX tokens_value ON tokens (tenant_id, blind_index);
+CREATE INDEX tokens_owner ON tokens (tenant_id, owner_id);
+CREATE INDEX tokens_owner_ext ON tokens (tenant_id, owner_ext_index);
+",
+    },
+];
 
 /// PostgreSQL: the same tables with `bytea`.
 pub const POSTGRES: &[Migration] = &[Migration {

@@ -230,3 +230,7 @@ async fn migrate(connection: &Connection) -> Result<(), StoreError> {
     transaction.commit().await?;
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "sqlite_tests.rs"]
+mod tests;

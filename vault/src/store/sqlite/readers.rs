@@ -14,7 +14,7 @@ use super::{connect, text};
 use crate::store::{BlindIndex, StoreError, TenantRows};
 
 /// The token of one blind index: the pipeline's hot lookup, prepared once per reader.
-const TOKEN_BY_INDEX: &str = "SELECT token FROM tokens WHERE tenant_id = ?1 AND blind_index = ?2";
+pub(super) const TOKEN_BY_INDEX: &str = "SELECT token FROM tokens WHERE tenant_id = ?1 AND blind_index = ?2";
 
 /// Readers at most: lookups are CPU work, so more readers than cores only queue.
 const MAX_READERS: usize = 4;

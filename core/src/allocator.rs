@@ -20,7 +20,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// zeroed by the kernel, batch after batch (about 15% of the tokenizer benchmark's CPU,
 /// profiled). Ten seconds keeps a steady pipeline's working set, and memory a burst
 /// left behind still returns to the OS.
-pub const PURGE_DELAY_MS: i64 = 10_000;
+pub const PURGE_DELAY_MS: std::ffi::c_long = 10_000;
 
 /// mimalloc's `mi_option_purge_delay`: its place in the option enumeration, which
 /// mimalloc keeps stable across versions (retired options keep their numbers).
@@ -38,5 +38,5 @@ static CONFIGURE: extern "C" fn() = configure;
 extern "C" fn configure() {
     // SAFETY: sets a process-wide option; mimalloc reads options atomically and
     // initializes itself on first use, before or after this call.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS as _) }
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) }
 }

@@ -7,5 +7,5 @@ fn mimalloc_keeps_memory_for_the_purge_delay() {
     use audit_core::allocator::{MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS};
     // SAFETY: reads a process-wide option.
     let delay = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
-    assert_eq!(i64::from(delay), PURGE_DELAY_MS);
+    assert_eq!(delay, PURGE_DELAY_MS);
 }

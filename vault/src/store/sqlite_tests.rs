@@ -1,3 +1,5 @@
+//! The SQLite store's own promises: migrations keep every row and the hot lookup reads one index.
+
 use super::*;
 
 fn row(token: &str, index: u8) -> TokenRow {

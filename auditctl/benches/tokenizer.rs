@@ -59,7 +59,7 @@ struct Measured {
 
 #[tokio::main]
 async fn main() {
-    let (broker, kafka) = bench::broker().await;
+    let (broker, kafka, _storage) = bench::broker().await;
     let dir = tempfile::tempdir().unwrap();
     let credential = ServiceCredential::generate("tokenizer");
     let vault = Vault { url: start_vault(&kafka, &credential, &dir).await, credential };

@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use audit_broker::{BrokerParams, EmbeddedBroker, Storage};
+use audit_broker::{BrokerParams, EmbeddedBroker};
 use audit_core::auth::issuer::Issuer;
 use audit_core::auth::service::ServiceCredential;
 use audit_core::integrity::KeyDir;
@@ -135,8 +135,7 @@ fn print_banner(args: &UpArgs, bootstrap: &str) {
 }
 
 async fn start_broker(args: &UpArgs) -> anyhow::Result<EmbeddedBroker> {
-    let storage = Storage::Sqlite(args.data_dir.join("broker").join("broker.db"));
-    let params = BrokerParams { listen: args.broker_listen, storage };
+    let params = BrokerParams { listen: args.broker_listen, data_dir: args.data_dir.join("broker") };
     EmbeddedBroker::start(params)
         .await
         .with_context(|| format!("starting the embedded broker on {}", args.broker_listen))

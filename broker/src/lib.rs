@@ -1,97 +1,111 @@
-//! The embedded Kafka-protocol broker: tansu, run inside our own process.
+//! The embedded Kafka-protocol broker: a one-node Kafka inside our own process, with
+//! durable storage in a directory.
 //!
-//! `auditctl up` runs it with durable SQLite storage under the data directory; tests
-//! and benchmarks run it with memory storage on a free loopback port. It speaks the
-//! Kafka protocol to real clients (librdkafka through rdkafka), so nothing in the
-//! services knows whether the broker is embedded or an external cluster.
+//! `auditctl up`, the tests and the benchmarks run it on loopback; it speaks the Kafka
+//! protocol to real clients (librdkafka through rdkafka), so nothing in the services
+//! knows whether the broker is embedded or an Apache Kafka cluster. It serves what the
+//! pipeline uses: topics, produce (idempotent producers included), fetch, offsets and
+//! the classic consumer group protocol. It has no replication, no transactions and no
+//! retention: topics keep every record.
 //!
-//! It has no transactions: the pipeline gets exactly-once *effect* from stable record
-//! ids and idempotent consumers, never from Kafka transactions.
+//! Storage (`data_dir`): `topics/<topic>/topic.json` and one log file of raw record
+//! batches per partition (`log`), `offsets.jsonl` for committed offsets (`offsets`),
+//! and `broker.lock`, held while a broker uses the directory. Its costs do not grow
+//! with the data: a fetch is an index lookup and a file read, a heartbeat a map update.
+
+mod api;
+mod batch;
+mod error;
+mod groups;
+mod log;
+mod offsets;
+mod server;
+mod topics;
 
 use std::{
-    net::{SocketAddr, TcpListener},
+    fs::File,
+    net::SocketAddr,
     path::{Path, PathBuf},
+    sync::{Arc, atomic::AtomicI64},
+    time::{Duration, SystemTime},
 };
 
-use tansu_broker::{broker::Broker, coordinator::group::administrator::Controller};
-use tansu_storage::StorageContainer;
-use tokio::{sync::Mutex, task::JoinHandle};
-use url::Url;
+use tokio::{net::TcpListener, task::JoinSet};
+use tokio_util::sync::CancellationToken;
 
-/// Where the broker keeps its data.
-#[derive(Debug, Clone)]
-pub enum Storage {
-    /// Lost when the process stops; for tests and benchmarks.
-    Memory,
-    /// A SQLite database file, created if missing; survives restarts.
-    Sqlite(PathBuf),
-}
+pub use error::BrokerError;
+
+/// The node id of the one broker.
+const NODE_ID: i32 = 1;
+/// How often the coordinator looks for expired sessions.
+const COORDINATOR_TICK: Duration = Duration::from_millis(100);
 
 /// How to start the broker.
 #[derive(Debug, Clone)]
 pub struct BrokerParams {
     /// Address to listen on; port 0 picks a free port.
     pub listen: SocketAddr,
-    /// Storage.
-    pub storage: Storage,
+    /// Directory of the broker's storage, created if missing.
+    pub data_dir: PathBuf,
 }
 
-/// What can go wrong starting the broker.
-#[derive(Debug, thiserror::Error)]
-pub enum BrokerError {
-    /// The listen address is taken or not local.
-    #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        /// Requested address.
-        addr: SocketAddr,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// The storage could not be opened.
-    #[error("cannot open broker storage {storage}: {detail}")]
-    Storage {
-        /// Storage URL.
-        storage: String,
-        /// The broker's error.
-        detail: String,
-    },
+/// Where clients reach this broker.
+#[derive(Debug, Clone)]
+struct Node {
+    host: String,
+    port: i32,
+}
+
+/// What every connection shares.
+#[derive(Debug)]
+struct Shared {
+    topics: topics::Topics,
+    offsets: offsets::CommittedOffsets,
+    groups: groups::Coordinator,
+    node: Node,
+    cluster_id: String,
+    next_producer_id: AtomicI64,
 }
 
 /// A running embedded broker; stops when [`EmbeddedBroker::stop`] is called or dropped.
 pub struct EmbeddedBroker {
     addr: SocketAddr,
-    serving: JoinHandle<()>,
+    shutdown: CancellationToken,
+    tasks: JoinSet<()>,
+    _lock: File,
 }
 
 impl EmbeddedBroker {
-    /// Starts a broker and returns once it accepts connections.
+    /// Opens the storage and starts serving; returns once it accepts connections.
     pub async fn start(params: BrokerParams) -> Result<Self, BrokerError> {
-        let addr = resolve_port(params.listen)?;
-        let listener = Url::parse(&format!("tcp://{addr}")).expect("socket addresses form urls");
-        let storage = open_storage_url(&params.storage)?;
-        let broker = Broker::<Controller<StorageContainer>, StorageContainer>::builder()
-            .node_id(1)
-            .cluster_id("audit-trail")
-            .incarnation_id(uuid::Uuid::now_v7())
-            .advertised_listener(listener.clone())
-            .storage(storage.url.clone())
-            .listener(listener)
-            .silent(true)
-            .build();
-        let mut broker = storage.while_open(broker).await?;
-        broker.register().await.map_err(|error| BrokerError::Storage {
-            storage: storage.url.to_string(),
-            detail: error.to_string(),
-        })?;
-        // `serve` (unlike `main`) installs no signal handlers: the stack stops the
-        // broker itself, after the services drained.
-        let serving = tokio::spawn(async move {
-            if let Err(error) = broker.listen(tokio::time::Instant::now()).await {
-                tracing::error!(%error, "embedded broker stopped");
-            }
+        let lock = lock_directory(&params.data_dir)?;
+        let data_dir = params.data_dir.clone();
+        let (topics, offsets) = tokio::task::spawn_blocking(move || {
+            Ok::<_, BrokerError>((
+                topics::Topics::open(&data_dir)?,
+                offsets::CommittedOffsets::open(&data_dir)?,
+            ))
+        })
+        .await
+        .expect("opening the storage does not panic")?;
+        let listener = TcpListener::bind(params.listen)
+            .await
+            .map_err(|source| BrokerError::Listen { addr: params.listen, source })?;
+        let addr =
+            listener.local_addr().map_err(|source| BrokerError::Listen { addr: params.listen, source })?;
+        let shared = Arc::new(Shared {
+            topics,
+            offsets,
+            groups: groups::Coordinator::default(),
+            node: Node { host: addr.ip().to_string(), port: i32::from(addr.port()) },
+            cluster_id: "audit-trail".into(),
+            next_producer_id: AtomicI64::new(first_producer_id()),
         });
-        wait_until_listening(addr).await;
-        Ok(EmbeddedBroker { addr, serving })
+        let shutdown = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+        tasks.spawn(server::serve(listener, shared.clone(), shutdown.clone()));
+        tasks.spawn(expire_sessions(shared, shutdown.clone()));
+        Ok(EmbeddedBroker { addr, shutdown, tasks, _lock: lock })
     }
 
     /// `HOST:PORT` for `bootstrap.servers`.
@@ -106,83 +120,47 @@ impl EmbeddedBroker {
 
     /// Stops accepting and serving connections.
     pub async fn stop(mut self) {
-        self.serving.abort();
-        let _ = (&mut self.serving).await;
+        self.shutdown.cancel();
+        while self.tasks.join_next().await.is_some() {}
     }
 }
 
 impl Drop for EmbeddedBroker {
     fn drop(&mut self) {
-        self.serving.abort();
+        self.shutdown.cancel();
+        self.tasks.abort_all();
     }
 }
 
-/// Picks a free port when asked for port 0: tansu advertises the address it is given,
-/// so the port must be known before it starts.
-fn resolve_port(addr: SocketAddr) -> Result<SocketAddr, BrokerError> {
-    if addr.port() != 0 {
-        return Ok(addr);
-    }
-    let probe = TcpListener::bind(addr).map_err(|source| BrokerError::Listen { addr, source })?;
-    probe.local_addr().map_err(|source| BrokerError::Listen { addr, source })
-}
-
-async fn wait_until_listening(addr: SocketAddr) {
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            return;
+async fn expire_sessions(shared: Arc<Shared>, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(COORDINATOR_TICK);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => shared.groups.tick(std::time::Instant::now()),
         }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 }
 
-/// A storage URL, plus what must hold while the storage is opened.
-struct OpenStorage {
-    url: Url,
-    /// tansu resolves `sqlite://` paths against the working directory only.
-    directory: Option<PathBuf>,
+/// Producer ids must not repeat across restarts, or a new producer could be taken for
+/// an old one's retry: they start at the clock's milliseconds, far above any count of
+/// producers a previous run can have handed out.
+fn first_producer_id() -> i64 {
+    let millis = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis();
+    i64::try_from(millis).unwrap_or(1) * 1000
 }
 
-/// The working directory is process-wide: one storage opens at a time.
-static WORKING_DIRECTORY: Mutex<()> = Mutex::const_new(());
-
-impl OpenStorage {
-    /// Runs the broker build (which opens the storage) with the working directory
-    /// set to the database's directory, then restores it.
-    async fn while_open<F, B, E>(&self, build: F) -> Result<B, BrokerError>
-    where
-        F: std::future::Future<Output = Result<B, E>>,
-        E: std::fmt::Display,
-    {
-        let storage_error = |detail: String| BrokerError::Storage { storage: self.url.to_string(), detail };
-        let Some(directory) = &self.directory else {
-            return build.await.map_err(|error| storage_error(error.to_string()));
-        };
-        let _guard = WORKING_DIRECTORY.lock().await;
-        let previous = std::env::current_dir().map_err(|error| storage_error(error.to_string()))?;
-        std::env::set_current_dir(directory).map_err(|error| storage_error(error.to_string()))?;
-        let built = build.await;
-        std::env::set_current_dir(previous).map_err(|error| storage_error(error.to_string()))?;
-        built.map_err(|error| storage_error(error.to_string()))
+/// Creates the directory and takes its lock, so two brokers never write one log.
+fn lock_directory(dir: &Path) -> Result<File, BrokerError> {
+    std::fs::create_dir_all(dir).map_err(BrokerError::storage(dir))?;
+    if dir.join("broker.db").exists() {
+        tracing::warn!(
+            dir = %dir.display(),
+            "broker.db is the storage of an earlier broker version and is not read; its topics start empty"
+        );
     }
-}
-
-fn open_storage_url(storage: &Storage) -> Result<OpenStorage, BrokerError> {
-    match storage {
-        Storage::Memory => {
-            Ok(OpenStorage { url: Url::parse("memory://audit-trail/").expect("valid url"), directory: None })
-        }
-        Storage::Sqlite(path) => sqlite_storage(path),
-    }
-}
-
-fn sqlite_storage(path: &Path) -> Result<OpenStorage, BrokerError> {
-    let invalid =
-        |detail: &str| BrokerError::Storage { storage: path.display().to_string(), detail: detail.into() };
-    let directory = path.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(directory).map_err(|error| invalid(&error.to_string()))?;
-    let file = path.file_name().and_then(|name| name.to_str()).ok_or_else(|| invalid("not a file name"))?;
-    let url = Url::parse(&format!("sqlite://{file}")).map_err(|error| invalid(&error.to_string()))?;
-    let directory = directory.canonicalize().map_err(|error| invalid(&error.to_string()))?;
-    Ok(OpenStorage { url, directory: Some(directory) })
+    let path = dir.join("broker.lock");
+    let file = File::create(&path).map_err(BrokerError::storage(&path))?;
+    file.try_lock().map_err(|_| BrokerError::InUse { path: path.clone() })?;
+    Ok(file)
 }

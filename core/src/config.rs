@@ -32,11 +32,11 @@ pub struct KafkaArgs {
     /// partitions move to another member.
     #[arg(long, env = "AUDIT_SESSION_TIMEOUT_MS", default_value_t = 10_000)]
     pub session_timeout_ms: u64,
-    /// Milliseconds to wait after start before joining the consumer group; default:
-    /// the session timeout plus one second, so a predecessor that died without
-    /// leaving has expired (the embedded broker needs it; 0 suits Apache Kafka).
-    #[arg(long, env = "AUDIT_JOIN_DELAY_MS")]
-    pub join_delay_ms: Option<u64>,
+    /// Milliseconds to wait after start before joining the consumer group. Neither the
+    /// embedded broker nor Apache Kafka needs one: a predecessor that died without
+    /// leaving is expired after its session timeout and its partitions handed over.
+    #[arg(long, env = "AUDIT_JOIN_DELAY_MS", default_value_t = 0)]
+    pub join_delay_ms: u64,
     /// Extra librdkafka properties, KEY=VALUE, repeatable (e.g. security.protocol=SSL).
     #[arg(long = "kafka-property", env = "AUDIT_KAFKA_PROPERTY", value_delimiter = ';')]
     pub kafka_properties: Vec<String>,
@@ -98,7 +98,7 @@ impl KafkaArgs {
             batch_max_records: self.batch_max_records,
             batch_max_wait: Duration::from_millis(self.batch_max_wait_ms),
             session_timeout: Duration::from_millis(self.session_timeout_ms),
-            join_delay: Duration::from_millis(self.join_delay_ms.unwrap_or(self.session_timeout_ms + 1000)),
+            join_delay: Duration::from_millis(self.join_delay_ms),
             properties,
         })
     }
@@ -142,7 +142,7 @@ mod tests {
         let config = parse(&[]).unwrap();
         assert_eq!(config.bootstrap, "127.0.0.1:9092");
         assert_eq!(config.partitions, 4);
-        assert_eq!(config.join_delay, Duration::from_millis(11_000), "session timeout plus a second");
+        assert_eq!(config.join_delay, Duration::ZERO, "members join at once");
     }
 
     #[test]

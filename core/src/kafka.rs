@@ -120,7 +120,7 @@ pub async fn partition_counts(
 }
 
 /// Creates each topic that does not exist yet with the configured partition count.
-/// Some brokers (tansu among them) do not create topics on first use.
+/// Brokers need not create topics on first use (the embedded one does not).
 pub async fn ensure_topics(config: &KafkaConfig, topics: &[&str]) -> Result<(), CoreError> {
     let missing = missing_topics(config, topics).await?;
     if missing.is_empty() {

@@ -28,7 +28,7 @@ const TENANTS: usize = 50;
 
 #[tokio::main]
 async fn main() {
-    let (broker, kafka) = bench::broker().await;
+    let (broker, kafka, _storage) = bench::broker().await;
     let (_, messages) = testkit::records::signed_messages(RECORDS, TENANTS, "bench");
     let bytes: usize = messages.iter().map(|(_, payload)| payload.len()).sum();
     println!(

@@ -48,9 +48,7 @@ pub async fn run(
     let (registry, metrics) = metrics::register()?;
     let health = Health::default();
     let ops_state = OpsState { registry, health: health.clone() };
-    let mut kafka = config.kafka.clone();
-    // Freshness: tansu holds each fetch response for half this wait, data or not.
-    kafka.properties.push(("fetch.wait.max.ms".into(), "100".into()));
+    let kafka = config.kafka.clone();
     let params = StageParams {
         service: SERVICE,
         group_id: config.group_id.clone(),

@@ -33,7 +33,7 @@ const RECORDS: usize = 100_000;
 
 #[tokio::main]
 async fn main() {
-    let (broker, kafka) = bench::broker().await;
+    let (broker, kafka, _storage) = bench::broker().await;
     let bytes = load_raw(&kafka).await;
     println!(
         "input: {RECORDS} raw events, {:.0} bytes on average, {} partitions",

@@ -40,7 +40,7 @@ async fn main() {
     let records = tokenized_records();
     // Before the broker starts: nothing else runs in the process.
     let (canonical_us, sign_us) = bare_loops(&records);
-    let (broker, kafka) = bench::broker().await;
+    let (broker, kafka, _storage) = bench::broker().await;
     let bytes = load(&kafka, &records).await;
     drop(records);
     println!(

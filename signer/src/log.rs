@@ -114,7 +114,7 @@ impl Reader {
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("enable.partition.eof", "true")
-            // tansu holds every fetch response for half the wait even when it has data.
+            // At a partition's end a fetch waits this long before the end is reported.
             .set("fetch.wait.max.ms", "10")
             .create()
             .map_err(|error| error.to_string())?;

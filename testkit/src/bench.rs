@@ -20,17 +20,13 @@ use tokio_util::sync::CancellationToken;
 /// Partitions of every benchmark topic.
 pub const PARTITIONS: i32 = 4;
 
-/// An embedded broker with memory storage (the same for every loop compared) and the
-/// Kafka settings of a benchmark: fresh groups, so no join delay.
-pub async fn broker() -> (audit_broker::EmbeddedBroker, KafkaConfig) {
-    let listen = "127.0.0.1:0".parse().expect("a loopback address");
-    let params = audit_broker::BrokerParams { listen, storage: audit_broker::Storage::Memory };
-    let broker = audit_broker::EmbeddedBroker::start(params).await.expect("broker starts");
+/// An embedded broker with the durable storage `auditctl up` uses, in a temporary
+/// directory (the same for every loop compared), and the Kafka settings of a benchmark.
+pub async fn broker() -> (audit_broker::EmbeddedBroker, KafkaConfig, tempfile::TempDir) {
+    let (broker, storage) = crate::kafka::broker().await;
     let mut kafka = KafkaConfig::for_bootstrap(&broker.bootstrap()).unwrap();
     kafka.partitions = PARTITIONS;
-    // Every run uses a fresh group: no predecessor to wait out.
-    kafka.join_delay = Duration::ZERO;
-    (broker, kafka)
+    (broker, kafka, storage)
 }
 
 /// Writes `messages` to `topic` with back-pressure; panics if any is not acknowledged.
@@ -89,7 +85,7 @@ where
 /// state. The clock starts at the first output seen, and the records out by then are
 /// not counted: joining the consumer group takes about a second on the embedded
 /// broker, the same for every loop, and counting it would make fast loops look slower
-/// than slow ones by a fixed cost. (Watermarks are not used: tansu under-reports them.)
+/// than slow ones by a fixed cost.
 /// Stopping gracefully matters: a Kafka client dropped on an async worker blocks it,
 /// and the embedded broker needs the workers.
 pub async fn steady<W, F>(kafka: &KafkaConfig, output: &str, records: usize, work: W) -> Steady

@@ -3,7 +3,7 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use audit_broker::{BrokerParams, EmbeddedBroker, Storage};
+use audit_broker::{BrokerParams, EmbeddedBroker};
 use audit_core::{
     config::KafkaConfig,
     kafka::{ensure_topics, producer},
@@ -18,12 +18,11 @@ use rdkafka::{
 
 pub const PARTITIONS: i32 = 4;
 
-/// A broker on a free loopback port with SQLite storage in a temporary directory
-/// (what the stack runs; tansu's memory storage misreports high watermarks).
+/// A broker on a free loopback port with its durable storage in a temporary directory,
+/// as `auditctl up` runs it.
 pub async fn broker() -> (EmbeddedBroker, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let storage = Storage::Sqlite(dir.path().join("broker.db"));
-    let params = BrokerParams { listen: "127.0.0.1:0".parse().unwrap(), storage };
+    let params = BrokerParams { listen: "127.0.0.1:0".parse().unwrap(), data_dir: dir.path().to_owned() };
     (EmbeddedBroker::start(params).await.expect("embedded broker starts"), dir)
 }
 
@@ -31,7 +30,6 @@ pub fn kafka(broker: &EmbeddedBroker) -> KafkaConfig {
     let mut config = KafkaConfig::for_bootstrap(&broker.bootstrap()).unwrap();
     config.partitions = PARTITIONS;
     config.session_timeout = Duration::from_secs(6);
-    config.join_delay = Duration::from_secs(7);
     config
 }
 
@@ -161,7 +159,7 @@ fn headers_of(message: &rdkafka::message::BorrowedMessage<'_>) -> HashMap<String
 }
 
 /// Committed offsets of `group` on `topic`, and the topic's end offsets as found by
-/// reading it (tansu's ListOffsets can under-report the high watermark).
+/// reading it.
 pub async fn committed_and_end(
     kafka: &KafkaConfig,
     group: &str,

@@ -174,10 +174,9 @@ impl From<&KafkaConfig> for BatchLimits {
 
 /// Waits the join delay before this member joins its group.
 ///
-/// A member that died without leaving (SIGKILL, crash) stays in the group until its
-/// session expires, and the embedded broker (tansu 0.6) can leave a member that joins
-/// before then without partitions for good. Joining one session timeout after start
-/// lets the broker expire any predecessor first. Apache Kafka needs no delay (0).
+/// No broker needs it (the default is 0): a member that joins while a predecessor that
+/// died without leaving is still in the group gets its partitions once that session
+/// expired. It remains for deployments that want a new instance to wait anyway.
 pub async fn join_delay(params: &StageParams, shutdown: &CancellationToken) {
     let delay = params.kafka.join_delay;
     if delay.is_zero() {

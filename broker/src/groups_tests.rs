@@ -121,7 +121,7 @@ fn leaving_hands_partitions_over_at_once() {
     let now = Instant::now();
     let (coordinator, first, generation) = stable_single(now);
     let mut second = coordinator.join(join(""), now);
-    assert_eq!(coordinator.leave("g", &[first.clone()], now), [NONE]);
+    assert_eq!(coordinator.leave("g", std::slice::from_ref(&first), now), [NONE]);
     let joined = second.try_recv().expect("the leaver is not waited for");
     assert_eq!(joined.generation, generation + 1);
     assert_eq!(joined.leader, joined.member_id);

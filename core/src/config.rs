@@ -37,6 +37,10 @@ pub struct KafkaArgs {
     /// leaving is expired after its session timeout and its partitions handed over.
     #[arg(long, env = "AUDIT_JOIN_DELAY_MS", default_value_t = 0)]
     pub join_delay_ms: u64,
+    /// Milliseconds without movement of the group's committed offsets, while records
+    /// wait, after which the service reports itself stalled and starts its consumer over.
+    #[arg(long, env = "AUDIT_STALL_TIMEOUT_MS", default_value_t = 30_000)]
+    pub stall_timeout_ms: u64,
     /// Extra librdkafka properties, KEY=VALUE, repeatable (e.g. security.protocol=SSL).
     #[arg(long = "kafka-property", env = "AUDIT_KAFKA_PROPERTY", value_delimiter = ';')]
     pub kafka_properties: Vec<String>,
@@ -59,6 +63,8 @@ pub struct KafkaConfig {
     pub session_timeout: Duration,
     /// Wait before joining the group.
     pub join_delay: Duration,
+    /// No progress for this long while records wait is a stall.
+    pub stall_timeout: Duration,
     /// Extra client properties.
     pub properties: Vec<(String, String)>,
 }
@@ -82,6 +88,9 @@ impl KafkaArgs {
         if !(1_000..=300_000).contains(&self.session_timeout_ms) {
             return Err(invalid("session-timeout-ms", "expected 1000 to 300000"));
         }
+        if !(1_000..=3_600_000).contains(&self.stall_timeout_ms) {
+            return Err(invalid("stall-timeout-ms", "expected 1000 to 3600000"));
+        }
         let properties = self
             .kafka_properties
             .iter()
@@ -99,6 +108,7 @@ impl KafkaArgs {
             batch_max_wait: Duration::from_millis(self.batch_max_wait_ms),
             session_timeout: Duration::from_millis(self.session_timeout_ms),
             join_delay: Duration::from_millis(self.join_delay_ms),
+            stall_timeout: Duration::from_millis(self.stall_timeout_ms),
             properties,
         })
     }

@@ -26,6 +26,8 @@ pub struct StageMetrics {
     pub consumer_lag: IntGaugeVec,
     /// Batches the stage asked to retry.
     pub batch_retries: IntCounter,
+    /// 1 while records wait and the group's committed offsets do not move.
+    pub stalled: prometheus::IntGauge,
 }
 
 impl StageMetrics {
@@ -59,6 +61,10 @@ impl StageMetrics {
                 "batch_retries_total",
                 "batches retried after a transient failure",
             ))?,
+            stalled: prometheus::IntGauge::with_opts(opts(
+                "stalled",
+                "1 while input records wait and the group's committed offsets do not move",
+            ))?,
         };
         registry.register(Box::new(metrics.records_consumed.clone()))?;
         registry.register(Box::new(metrics.records_produced.clone()))?;
@@ -67,6 +73,7 @@ impl StageMetrics {
         registry.register(Box::new(metrics.batch_duration.clone()))?;
         registry.register(Box::new(metrics.consumer_lag.clone()))?;
         registry.register(Box::new(metrics.batch_retries.clone()))?;
+        registry.register(Box::new(metrics.stalled.clone()))?;
         Ok(metrics)
     }
 }

@@ -1,8 +1,9 @@
 //! The operations HTTP server every service runs: `GET /metrics` (Prometheus text)
-//! and `GET /healthz` (200 once the service is ready, 503 while starting or stopping).
+//! and `GET /healthz` (200 once the service is ready; 503 while starting, stopping,
+//! or stalled, then with the reason).
 
 use std::sync::{
-    Arc,
+    Arc, Mutex,
     atomic::{AtomicU8, Ordering},
 };
 
@@ -19,26 +20,43 @@ const STOPPING: u8 = 2;
 /// Lifecycle of a service as `/healthz` reports it (starting until set otherwise);
 /// cheap to clone and share.
 #[derive(Clone, Default)]
-pub struct Health(Arc<AtomicU8>);
+pub struct Health(Arc<HealthState>);
+
+#[derive(Default)]
+struct HealthState {
+    lifecycle: AtomicU8,
+    stalled: Mutex<Option<String>>,
+}
 
 impl Health {
     /// The service serves traffic.
     pub fn set_ready(&self) {
-        self.0.store(READY, Ordering::Release);
+        self.0.lifecycle.store(READY, Ordering::Release);
     }
 
     /// The service is draining.
     pub fn set_stopping(&self) {
-        self.0.store(STOPPING, Ordering::Release);
+        self.0.lifecycle.store(STOPPING, Ordering::Release);
+    }
+
+    /// The service makes no progress, and why (`None`: it moves again).
+    pub fn set_stalled(&self, reason: Option<String>) {
+        *self.0.stalled.lock().expect("health lock") = reason;
     }
 
     /// The status word `/healthz` answers with.
     pub fn status(&self) -> &'static str {
-        match self.0.load(Ordering::Acquire) {
+        match self.0.lifecycle.load(Ordering::Acquire) {
+            READY if self.stall_reason().is_some() => "stalled",
             READY => "ready",
             STOPPING => "stopping",
             _ => "starting",
         }
+    }
+
+    /// Why the service is stalled, if it is.
+    pub fn stall_reason(&self) -> Option<String> {
+        self.0.stalled.lock().expect("health lock").clone()
     }
 }
 
@@ -83,5 +101,9 @@ async fn metrics(State(state): State<OpsState>) -> impl IntoResponse {
 async fn healthz(State(state): State<OpsState>) -> impl IntoResponse {
     let status = state.health.status();
     let code = if status == "ready" { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (code, axum::Json(serde_json::json!({ "status": status })))
+    let body = match state.health.stall_reason().filter(|_| status == "stalled") {
+        Some(reason) => serde_json::json!({ "status": status, "reason": reason }),
+        None => serde_json::json!({ "status": status }),
+    };
+    (code, axum::Json(body))
 }

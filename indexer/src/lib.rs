@@ -27,10 +27,11 @@ use std::sync::{Arc, Mutex};
 use audit_core::kafka::{ensure_topics, producer};
 use audit_core::ops::{Health, OpsState};
 use audit_core::stage::consumer::{close, join_delay, subscribe_with};
+use audit_core::stage::progress::{self, WatchParams};
 use audit_core::stage::{Partitioning, StageParams, Topics, with_ops};
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::Notify};
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{info, warn};
 
 pub use audit_index::{document, read, schema};
 pub use config::{Config, IndexerArgs};
@@ -79,26 +80,38 @@ async fn index(
         ensure_topics(&params.kafka, &[&params.topics.input, &params.topics.dlq]).await?;
     }
     join_delay(params, shutdown).await;
-    let consumer = subscribe_with(params, Some(Arc::new(shards.clone())))?;
     let producer = producer(&params.kafka)?;
+    let restart = Arc::new(Notify::new());
+    let watch = tokio::spawn(progress::watch(WatchParams::of(params, &restart), shutdown.child_token()));
     params.health.set_ready();
     info!(input = %params.topics.input, dir = %config.index_dir.display(), "indexer started");
-    let looped = runner::Loop {
-        shards,
-        params,
-        consumer: &consumer,
-        producer: &producer,
-        commit_interval: config.commit_interval,
+    let result = loop {
+        let consumer = subscribe_with(params, Some(Arc::new(shards.clone())))?;
+        let looped = runner::Loop {
+            shards,
+            params,
+            consumer: &consumer,
+            producer: &producer,
+            commit_interval: config.commit_interval,
+            restart: &restart,
+        };
+        let ended = looped.run(shutdown).await;
+        if !matches!(ended, Ok(runner::Ended::Restart)) {
+            params.health.set_stopping();
+        }
+        // Every shard committed and closed before the consumer commits and leaves.
+        let positions = shards.with(|shards| {
+            let partitions = shards.partitions();
+            shards.close(&partitions)
+        });
+        audit_core::stage::consumer::store_positions(&consumer, &params.topics.input, &positions.await);
+        close(consumer).await?;
+        match ended {
+            Ok(runner::Ended::Restart) => warn!("left the group to start the consumer over"),
+            other => break other.map(|_| ()),
+        }
     };
-    let result = looped.run(shutdown).await;
-    params.health.set_stopping();
-    // Every shard committed and closed before the consumer commits and leaves.
-    let positions = shards.with(|shards| {
-        let partitions = shards.partitions();
-        shards.close(&partitions)
-    });
-    audit_core::stage::consumer::store_positions(&consumer, &params.topics.input, &positions.await);
-    close(consumer).await?;
+    watch.abort();
     info!("indexer stopped");
     result
 }

@@ -9,7 +9,7 @@ use audit_core::stage::StageParams;
 use audit_core::stage::consumer::{BatchLimits, StageConsumer, next_batch_until, store_positions};
 use audit_core::stage::delivery::deliver;
 use rdkafka::producer::FutureProducer;
-use tokio::time::Instant;
+use tokio::{sync::Notify, time::Instant};
 use tokio_util::sync::CancellationToken;
 
 use crate::IndexerError;
@@ -27,15 +27,34 @@ pub struct Loop<'a> {
     pub producer: &'a FutureProducer,
     /// Commit cadence.
     pub commit_interval: Duration,
+    /// Notified by the stall watch: leave and start the consumer over.
+    pub restart: &'a Notify,
+}
+
+/// Why the loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// Shutdown.
+    Shutdown,
+    /// The stall watch asked for a new consumer.
+    Restart,
 }
 
 impl Loop<'_> {
-    /// Runs until `shutdown`; commits what is pending before returning.
-    pub async fn run(&self, shutdown: &CancellationToken) -> Result<(), IndexerError> {
+    /// Runs until `shutdown` or a restart; commits what is pending before returning.
+    pub async fn run(&self, shutdown: &CancellationToken) -> Result<Ended, IndexerError> {
         let limits = BatchLimits::from(&self.params.kafka);
         let mut next_commit = Instant::now() + self.commit_interval;
         while !shutdown.is_cancelled() {
-            let batch = next_batch_until(self.consumer, limits, shutdown, Some(next_commit)).await?;
+            let batch = tokio::select! {
+                biased;
+                // Messages received so far are dropped: their offsets were not stored.
+                _ = self.restart.notified() => {
+                    self.commit().await?;
+                    return Ok(Ended::Restart);
+                }
+                batch = next_batch_until(self.consumer, limits, shutdown, Some(next_commit)) => batch?,
+            };
             if !batch.is_empty() {
                 self.index(batch).await?;
             }
@@ -44,7 +63,8 @@ impl Loop<'_> {
                 next_commit = Instant::now() + self.commit_interval;
             }
         }
-        self.commit().await
+        self.commit().await?;
+        Ok(Ended::Shutdown)
     }
 
     async fn index(&self, batch: Vec<audit_core::stage::InputMessage>) -> Result<(), IndexerError> {

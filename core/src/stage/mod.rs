@@ -21,11 +21,13 @@
 
 pub mod consumer;
 pub mod delivery;
+pub mod progress;
 mod service;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
 use rdkafka::consumer::Consumer;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
@@ -157,28 +159,50 @@ pub async fn run_stage<S: Stage>(
         crate::kafka::ensure_topics(&params.kafka, &[&topics.input, &topics.output, &topics.dlq]).await?;
     }
     consumer::join_delay(&params, &shutdown).await;
-    let consumer = consumer::subscribe(&params)?;
     let producer = crate::kafka::producer(&params.kafka)?;
+    let restart = Arc::new(Notify::new());
+    let watch =
+        tokio::spawn(progress::watch(progress::WatchParams::of(&params, &restart), shutdown.child_token()));
     params.health.set_ready();
     info!(service = params.service, input = %params.topics.input, "stage started");
-    let result = consume_loop(&mut stage, &params, &consumer, &producer, &shutdown).await;
-    params.health.set_stopping();
-    consumer::close(consumer).await?;
+    let result = loop {
+        let consumer = consumer::subscribe(&params)?;
+        let exit = consume_loop(&mut stage, &params, (&consumer, &producer), &restart, &shutdown).await;
+        if matches!(exit, Ok(Exit::Restart)) {
+            warn!(service = params.service, "leaving the group to start the consumer over");
+            consumer::close(consumer).await?;
+            continue;
+        }
+        params.health.set_stopping();
+        consumer::close(consumer).await?;
+        break exit.map(|_| ());
+    };
+    watch.abort();
     info!(service = params.service, "stage stopped");
     result
+}
+
+/// Why the consume loop ended without an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exit {
+    /// Shutdown was asked for.
+    Shutdown,
+    /// The stall watch asked for a new consumer, between batches.
+    Restart,
 }
 
 async fn consume_loop<S: Stage>(
     stage: &mut S,
     params: &StageParams,
-    consumer: &consumer::StageConsumer,
-    producer: &rdkafka::producer::FutureProducer,
+    (consumer, producer): (&consumer::StageConsumer, &rdkafka::producer::FutureProducer),
+    restart: &Notify,
     shutdown: &CancellationToken,
-) -> Result<(), CoreError> {
+) -> Result<Exit, CoreError> {
     let mut cursor = Cursor {
         params,
         consumer,
         shutdown,
+        restart,
         limits: consumer::BatchLimits::from(&params.kafka),
         rebalances_seen: 0,
     };
@@ -191,8 +215,10 @@ async fn consume_loop<S: Stage>(
         if let Some(acknowledged) = acknowledged {
             stage.on_delivered(&acknowledged);
         }
-        let Some(Processed { batch, outcomes, started }) = next else {
-            return Ok(()); // cancelled: a batch not yet processed stays uncommitted
+        let Processed { batch, outcomes, started } = match next {
+            Next::Batch(processed) => processed,
+            // A batch not yet processed stays uncommitted; the last one was acknowledged.
+            Next::Exit(exit) => return Ok(exit),
         };
         let sending = delivery::send(producer, params, &batch, &outcomes).await?;
         let sent = SentBatch { batch, sending, started };
@@ -212,8 +238,15 @@ struct Cursor<'a> {
     params: &'a StageParams,
     consumer: &'a consumer::StageConsumer,
     shutdown: &'a CancellationToken,
+    restart: &'a Notify,
     limits: consumer::BatchLimits,
     rebalances_seen: u64,
+}
+
+/// What the cursor found.
+enum Next {
+    Batch(Processed),
+    Exit(Exit),
 }
 
 /// A batch and its outcomes.
@@ -224,11 +257,17 @@ struct Processed {
 }
 
 impl Cursor<'_> {
-    /// The next batch, processed; `None` once shutdown interrupts.
-    async fn next<S: Stage>(&mut self, stage: &mut S) -> Result<Option<Processed>, CoreError> {
-        let batch = consumer::next_batch(self.consumer, self.limits, self.shutdown).await?;
+    /// The next batch, processed, unless shutdown or a restart interrupts. A restart
+    /// only ever interrupts the wait for input: dropping messages received so far is
+    /// safe, since their offsets were not stored.
+    async fn next<S: Stage>(&mut self, stage: &mut S) -> Result<Next, CoreError> {
+        let batch = tokio::select! {
+            biased;
+            _ = self.restart.notified() => return Ok(Next::Exit(Exit::Restart)),
+            batch = consumer::next_batch(self.consumer, self.limits, self.shutdown) => batch?,
+        };
         if batch.is_empty() {
-            return Ok(None);
+            return Ok(Next::Exit(Exit::Shutdown));
         }
         // Rebalances happen only inside polls, so none can slip in until the next batch.
         let rebalances = self.consumer.context().rebalances();
@@ -238,7 +277,10 @@ impl Cursor<'_> {
         }
         let started = std::time::Instant::now();
         let outcomes = process_with_retry(stage, self.params, &batch, self.shutdown).await?;
-        Ok(outcomes.map(|outcomes| Processed { batch, outcomes, started }))
+        Ok(match outcomes {
+            Some(outcomes) => Next::Batch(Processed { batch, outcomes, started }),
+            None => Next::Exit(Exit::Shutdown),
+        })
     }
 }
 

@@ -1,0 +1,139 @@
+//! A stall cannot hide: the tokenizer (`tokenizer::run`, as `main` runs it) against a
+//! vault that is down makes no progress while records wait, so `/healthz` answers 503
+//! `stalled` with the reason and `tokenizer_stalled` is 1; once the vault is up on the
+//! same address, every record goes through and the service reports itself ready again.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use audit_core::auth::{issuer::Issuer, service::ServiceCredential};
+use audit_schemas::{Action, Codec, NormalizedRecord};
+use clap::Parser;
+use testkit::kafka::{ReadSpec, broker, kafka, produce, read};
+use tokio_util::sync::CancellationToken;
+
+const RECORDS: usize = 200;
+
+fn record(n: usize) -> NormalizedRecord {
+    NormalizedRecord {
+        id: format!("stall-{n}"),
+        tenant_id: format!("t{}", n % 3),
+        created: 1_700_000_000_000 + n as i64,
+        action: Action {
+            action_name: "createUser".into(),
+            action_parameters: BTreeMap::from([("USN".into(), format!("user-{n}"))]),
+        },
+        result: Some("RESPONSE_SUCCESS".into()),
+        return_value: None,
+        message: None,
+        host: None,
+        target_user: None,
+        acting_user: None,
+        external_id: None,
+        event_id: None,
+    }
+}
+
+async fn start_vault(
+    listener: tokio::net::TcpListener,
+    bootstrap: &str,
+    credential: &ServiceCredential,
+    dir: &std::path::Path,
+) {
+    let jwks = dir.join("jwks.json");
+    std::fs::write(&jwks, serde_json::to_string(&Issuer::generate().jwks()).unwrap()).unwrap();
+    let config = vault::VaultArgs::parse_from([
+        "vault".to_owned(),
+        format!("--kafka={bootstrap}"),
+        format!("--database=sqlite:{}", dir.join("vault.db").display()),
+        format!("--master-key-file={}", dir.join("master.key").display()),
+        "--create-master-key=true".to_owned(),
+        format!("--auth-jwks-file={}", jwks.display()),
+        format!("--service-credentials={}", credential.expose()),
+    ])
+    .validate()
+    .unwrap();
+    tokio::spawn(vault::run(config, listener, CancellationToken::new()));
+}
+
+/// `/healthz` status and body, and the stalled gauge, of the service at `ops`.
+async fn health(ops: &str) -> (u16, serde_json::Value, String) {
+    let response = reqwest::get(format!("http://{ops}/healthz")).await.unwrap();
+    let status = response.status().as_u16();
+    let body = response.json().await.unwrap();
+    let metrics = reqwest::get(format!("http://{ops}/metrics")).await.unwrap().text().await.unwrap();
+    let gauge =
+        metrics.lines().find(|line| line.starts_with("tokenizer_stalled ")).unwrap_or_default().to_owned();
+    (status, body, gauge)
+}
+
+/// Waits until `/healthz` reports `wanted` (a status word); returns its HTTP status,
+/// body and the gauge line.
+async fn wait_for_health(ops: &str, wanted: &str) -> (u16, serde_json::Value, String) {
+    for _ in 0..300 {
+        let (status, body, gauge) = health(ops).await;
+        if body["status"] == wanted {
+            return (status, body, gauge);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("healthz never reported {wanted}: {:?}", health(ops).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stall_is_reported_and_ends_when_the_cause_goes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (broker, _broker_dir) = broker().await;
+    let bootstrap = broker.bootstrap();
+    let kafka = kafka(&broker);
+    let codec = Codec::<NormalizedRecord>::published("NormalizedRecord").unwrap();
+    let messages: Vec<(Option<Vec<u8>>, Vec<u8>)> = (0..RECORDS)
+        .map(record)
+        .map(|r| (Some(r.tenant_id.clone().into_bytes()), codec.encode(&r).unwrap()))
+        .collect();
+    produce(&kafka, "audit.normalized", &messages).await;
+
+    // The vault's address is reserved, then left unserved: connections are refused.
+    let vault_address = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let credential = ServiceCredential::generate("tokenizer");
+    let config = tokenizer::TokenizerArgs::parse_from([
+        "tokenizer".to_owned(),
+        format!("--kafka={bootstrap}"),
+        "--stall-timeout-ms=2000".to_owned(),
+        format!("--vault-url=http://{vault_address}"),
+        format!("--vault-credential={}", credential.expose()),
+    ])
+    .validate()
+    .unwrap();
+    let ops = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let ops_address = ops.local_addr().unwrap().to_string();
+    let shutdown = CancellationToken::new();
+    let tokenizer = tokio::spawn(tokenizer::run(config, ops, shutdown.clone()));
+
+    let (status, body, gauge) = wait_for_health(&ops_address, "stalled").await;
+    assert_eq!(status, 503);
+    let reason = body["reason"].as_str().unwrap();
+    assert!(reason.contains("audit.normalized") && reason.contains("partitions"), "{reason}");
+    assert_eq!(gauge, "tokenizer_stalled 1");
+
+    start_vault(
+        tokio::net::TcpListener::bind(vault_address).await.unwrap(),
+        &bootstrap,
+        &credential,
+        dir.path(),
+    )
+    .await;
+    let spec = ReadSpec {
+        topic: "audit.tokenized",
+        expected: RECORDS,
+        settle: Duration::from_secs(1),
+        timeout: Duration::from_secs(60),
+    };
+    let tokenized = read(&kafka, spec).await;
+    assert_eq!(tokenized.len(), RECORDS, "every record went through once the vault was up");
+    let (status, _, gauge) = wait_for_health(&ops_address, "ready").await;
+    assert_eq!(status, 200);
+    assert_eq!(gauge, "tokenizer_stalled 0");
+
+    shutdown.cancel();
+    tokenizer.await.unwrap().unwrap();
+}

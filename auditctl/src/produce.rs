@@ -63,7 +63,7 @@ pub async fn run(args: ProduceArgs) -> anyhow::Result<()> {
         malformed_ratio: args.malformed_ratio,
         duplicate_ratio: args.duplicate_ratio,
         seed: args.seed.unwrap_or_else(rand::random),
-        start_ms: chrono::Utc::now().timestamp_millis() - 3_600_000,
+        start_ms: first_created_ms(args.count),
         people_per_tenant: args.people_per_tenant,
     });
     let progress = progress_bar(args.count);
@@ -134,6 +134,14 @@ async fn pace(rate: u64, sent: u64, started: Instant) {
     if let Some(ahead) = due.checked_sub(started.elapsed()) {
         tokio::time::sleep(ahead).await;
     }
+}
+
+/// `created` of the first event: far enough back that the last of `count` events
+/// (the generator steps 20 ms on average) is about now, since the ingestor refuses
+/// events more than an hour in the future; never later than an hour ago.
+fn first_created_ms(count: u64) -> i64 {
+    let span_ms = i64::try_from(count).unwrap_or(i64::MAX / 40).saturating_mul(20);
+    chrono::Utc::now().timestamp_millis() - span_ms.max(3_600_000)
 }
 
 fn progress_bar(count: u64) -> ProgressBar {

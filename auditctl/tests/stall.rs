@@ -1,7 +1,9 @@
-//! A stall cannot hide: the tokenizer (`tokenizer::run`, as `main` runs it) against a
-//! vault that is down makes no progress while records wait, so `/healthz` answers 503
-//! `stalled` with the reason and `tokenizer_stalled` is 1; once the vault is up on the
-//! same address, every record goes through and the service reports itself ready again.
+//! A stall cannot hide, and no batch blocks a stage. The tokenizer (`tokenizer::run`,
+//! as `main` runs it) against a vault that is down makes no progress while records
+//! wait, so `/healthz` answers 503 `stalled` with the reason and `tokenizer_stalled` is
+//! 1; once the vault is up on the same address, every record goes through and the
+//! service reports itself ready again. A batch whose values the vault refuses in one
+//! call (over its 20,000) is split until each part passes.
 
 use std::{collections::BTreeMap, time::Duration};
 
@@ -25,12 +27,25 @@ fn record(n: usize) -> NormalizedRecord {
         result: Some("RESPONSE_SUCCESS".into()),
         return_value: None,
         message: None,
-        host: None,
-        target_user: None,
+        host: Some(format!("10.{}.{}.{}", n / 65536, (n / 256) % 256, n % 256)),
+        target_user: Some(audit_schemas::UserRef {
+            id: Some(format!("user{n}@example.com")),
+            immutable_id: Some(n.to_string()),
+            session: None,
+        }),
         acting_user: None,
         external_id: None,
         event_id: None,
     }
+}
+
+async fn produce_records(kafka: &audit_core::config::KafkaConfig, count: usize) {
+    let codec = Codec::<NormalizedRecord>::published("NormalizedRecord").unwrap();
+    let messages: Vec<(Option<Vec<u8>>, Vec<u8>)> = (0..count)
+        .map(record)
+        .map(|r| (Some(r.tenant_id.clone().into_bytes()), codec.encode(&r).unwrap()))
+        .collect();
+    produce(kafka, "audit.normalized", &messages).await;
 }
 
 async fn start_vault(
@@ -85,12 +100,7 @@ async fn a_stall_is_reported_and_ends_when_the_cause_goes() {
     let (broker, _broker_dir) = broker().await;
     let bootstrap = broker.bootstrap();
     let kafka = kafka(&broker);
-    let codec = Codec::<NormalizedRecord>::published("NormalizedRecord").unwrap();
-    let messages: Vec<(Option<Vec<u8>>, Vec<u8>)> = (0..RECORDS)
-        .map(record)
-        .map(|r| (Some(r.tenant_id.clone().into_bytes()), codec.encode(&r).unwrap()))
-        .collect();
-    produce(&kafka, "audit.normalized", &messages).await;
+    produce_records(&kafka, RECORDS).await;
 
     // The vault's address is reserved, then left unserved: connections are refused.
     let vault_address = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
@@ -134,6 +144,47 @@ async fn a_stall_is_reported_and_ends_when_the_cause_goes() {
     assert_eq!(status, 200);
     assert_eq!(gauge, "tokenizer_stalled 0");
 
+    shutdown.cancel();
+    tokenizer.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_over_the_vaults_limit_is_split_not_retried_forever() {
+    // Each record carries three new values (user, immutable id, host): one create call
+    // for 8,000 records would carry 24,000 values, over the vault's 20,000.
+    const BIG: usize = 8_000;
+    let dir = tempfile::tempdir().unwrap();
+    let (broker, _broker_dir) = broker().await;
+    let bootstrap = broker.bootstrap();
+    let kafka = kafka(&broker);
+    produce_records(&kafka, BIG).await;
+    let credential = ServiceCredential::generate("tokenizer");
+    let vault = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let vault_address = vault.local_addr().unwrap();
+    start_vault(vault, &bootstrap, &credential, dir.path()).await;
+    let config = tokenizer::TokenizerArgs::parse_from([
+        "tokenizer".to_owned(),
+        format!("--kafka={bootstrap}"),
+        format!("--batch-max-records={BIG}"),
+        "--batch-max-wait-ms=2000".to_owned(),
+        format!("--vault-url=http://{vault_address}"),
+        format!("--vault-credential={}", credential.expose()),
+    ])
+    .validate()
+    .unwrap();
+    let ops = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let ops_address = ops.local_addr().unwrap().to_string();
+    let shutdown = CancellationToken::new();
+    let tokenizer = tokio::spawn(tokenizer::run(config, ops, shutdown.clone()));
+
+    let spec = ReadSpec { topic: "audit.tokenized", expected: BIG, settle: Duration::from_secs(1), timeout: Duration::from_secs(120) };
+    let tokenized = read(&kafka, spec).await;
+    assert_eq!(tokenized.len(), BIG, "every record tokenized, none sent to the DLQ");
+    let metrics = reqwest::get(format!("http://{ops_address}/metrics")).await.unwrap().text().await.unwrap();
+    assert!(!metrics.contains("tokenizer_records_rejected_total{"), "nothing rejected:\n{metrics}");
+    let vault_metrics = reqwest::get(format!("http://{vault_address}/metrics")).await.unwrap().text().await.unwrap();
+    let refused = r#"vault_requests_total{endpoint="tokenize",outcome="4xx"}"#;
+    assert!(vault_metrics.contains(refused), "the whole batch was asked for and refused first:\n{vault_metrics}");
     shutdown.cancel();
     tokenizer.await.unwrap().unwrap();
 }

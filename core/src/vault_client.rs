@@ -50,6 +50,13 @@ impl VaultClientError {
             VaultClientError::Status { status, .. } => *status >= 500 || *status == 429,
         }
     }
+
+    /// Whether the vault refuses what the request carries (too many values, too large
+    /// a body, a value it cannot take): the same request never passes, a smaller or
+    /// different one may. Credentials refused are not this: they refuse every request.
+    pub fn refuses_content(&self) -> bool {
+        matches!(self, VaultClientError::Status { status: 400 | 413 | 422, .. })
+    }
 }
 
 /// A client of one vault.

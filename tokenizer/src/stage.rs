@@ -14,10 +14,15 @@
 //!    that waited for them are then encoded ([`TokenizeStage::encode`]).
 //!
 //! The vault's answer for a value never changes, so a redelivered record yields the
-//! same tokenized record. A vault failure fails the batch as transient: the runtime
-//! retries it and nothing passes untokenized.
+//! same tokenized record. A vault that is down or overloaded fails the batch as
+//! transient: the runtime retries it and nothing passes untokenized. A vault that
+//! refuses a request's content (too many values, too large, a value it cannot take)
+//! would refuse the retry too: the batch is split in halves until it passes, and a
+//! record refused alone goes to the DLQ (`vault_refused`), so no batch blocks the
+//! stage.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::{future::Future, pin::Pin};
 
 use audit_core::dlq::Rejection;
 use audit_core::stage::{Delivery, InputMessage, Outcome, OutputRecord, Stage, TransientError};
@@ -258,14 +263,62 @@ impl TokenizeStage {
     }
 
     /// Settles the part whose find call is `call`.
-    async fn settle_call(
-        &mut self,
-        batch: &mut BatchTokens,
-        part: Part,
-        call: FindCall,
-    ) -> Result<Settled, TransientError> {
+    async fn settle_call(&mut self, batch: &mut BatchTokens, part: Part, call: FindCall) -> Result<Settled, Failure> {
         let (request, found) = call.await.map_err(transient)?;
-        self.settle(batch, (part, request), found.map_err(transient)?)
+        Ok(self.settle(batch, (part, request), found.map_err(Failure::from)?)?)
+    }
+
+    /// Tokenizes `messages`, splitting them while the vault refuses their content.
+    fn tokenize_or_split<'a>(
+        &'a mut self,
+        messages: &'a [InputMessage],
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<Outcome>, TransientError>> + Send + 'a>> {
+        Box::pin(async move {
+            match self.tokenize_batch(messages).await {
+                Ok(outcomes) => Ok(outcomes),
+                Err(Failure::Transient(error)) => Err(error),
+                Err(Failure::Refused(detail)) if messages.len() == 1 => {
+                    Ok(vec![Outcome::Reject(Rejection::new("vault_refused", detail))])
+                }
+                Err(Failure::Refused(detail)) => {
+                    tracing::warn!(records = messages.len(), %detail, "the vault refused a batch: splitting it");
+                    let (first, second) = messages.split_at(messages.len() / 2);
+                    let mut outcomes = self.tokenize_or_split(first).await?;
+                    outcomes.extend(self.tokenize_or_split(second).await?);
+                    Ok(outcomes)
+                }
+            }
+        })
+    }
+
+    async fn tokenize_batch(&mut self, messages: &[InputMessage]) -> Result<Vec<Outcome>, Failure> {
+        let mut batch = BatchTokens::default();
+        let mut settled = Vec::with_capacity(messages.len().div_ceil(PART_RECORDS));
+        let mut in_flight = VecDeque::with_capacity(FINDS_IN_FLIGHT);
+        for part in messages.chunks(PART_RECORDS) {
+            if in_flight.len() == FINDS_IN_FLIGHT
+                && let Some((oldest, call)) = in_flight.pop_front()
+            {
+                settled.push(self.settle_call(&mut batch, oldest, call).await?);
+            }
+            let (part, request) = self.prepare(&mut batch, part);
+            in_flight.push_back((part, self.find(request)));
+        }
+        for (part, call) in in_flight {
+            settled.push(self.settle_call(&mut batch, part, call).await?);
+        }
+        if let Some(missing) = batch.take_missing() {
+            let answer = self.vault.tokenize(&missing.request).await?;
+            self.created(&mut batch, missing, answer)?;
+        }
+        let mut outcomes = Vec::with_capacity(messages.len());
+        for part in settled {
+            match part {
+                Settled::Encoded(encoded) => outcomes.extend(encoded),
+                Settled::Waiting(part) => outcomes.extend(self.encode(&batch, part)),
+            }
+        }
+        Ok(outcomes)
     }
 
     /// Sends a find call on its own task, so it proceeds while this stage works on
@@ -316,35 +369,29 @@ fn transient(error: impl std::fmt::Display) -> TransientError {
     TransientError(error.to_string())
 }
 
+/// Why a batch was not tokenized.
+enum Failure {
+    /// Retrying the same batch later may succeed.
+    Transient(TransientError),
+    /// The vault refuses the request's content: the same request never passes.
+    Refused(String),
+}
+
+impl From<TransientError> for Failure {
+    fn from(error: TransientError) -> Self {
+        Failure::Transient(error)
+    }
+}
+
+impl From<VaultClientError> for Failure {
+    fn from(error: VaultClientError) -> Self {
+        if error.refuses_content() { Failure::Refused(error.to_string()) } else { Failure::Transient(transient(error)) }
+    }
+}
+
 impl Stage for TokenizeStage {
     async fn process(&mut self, messages: &[InputMessage]) -> Result<Vec<Outcome>, TransientError> {
-        let mut batch = BatchTokens::default();
-        let mut settled = Vec::with_capacity(messages.len().div_ceil(PART_RECORDS));
-        let mut in_flight = VecDeque::with_capacity(FINDS_IN_FLIGHT);
-        for part in messages.chunks(PART_RECORDS) {
-            if in_flight.len() == FINDS_IN_FLIGHT
-                && let Some((oldest, call)) = in_flight.pop_front()
-            {
-                settled.push(self.settle_call(&mut batch, oldest, call).await?);
-            }
-            let (part, request) = self.prepare(&mut batch, part);
-            in_flight.push_back((part, self.find(request)));
-        }
-        for (part, call) in in_flight {
-            settled.push(self.settle_call(&mut batch, part, call).await?);
-        }
-        if let Some(missing) = batch.take_missing() {
-            let answer = self.vault.tokenize(&missing.request).await.map_err(transient)?;
-            self.created(&mut batch, missing, answer)?;
-        }
-        let mut outcomes = Vec::with_capacity(messages.len());
-        for part in settled {
-            match part {
-                Settled::Encoded(encoded) => outcomes.extend(encoded),
-                Settled::Waiting(part) => outcomes.extend(self.encode(&batch, part)),
-            }
-        }
-        Ok(outcomes)
+        self.tokenize_or_split(messages).await
     }
 
     /// A batch's tokens depend on nothing delivered before it, so its vault round trips

@@ -329,12 +329,14 @@ async fn process_with_retry<S: Stage>(
             }
             Err(error) => {
                 params.metrics.batch_retries.inc();
-                warn!(%error, retry_in_ms = backoff.as_millis() as u64, "batch will be retried");
+                warn!(%error, backoff_ms = backoff.as_millis() as u64, "batch will be retried");
             }
         }
+        // Jitter, so instances that failed together do not retry together.
+        let wait = backoff.mul_f64(rand::random_range(0.5..1.5));
         tokio::select! {
             _ = shutdown.cancelled() => return Ok(None),
-            _ = tokio::time::sleep(backoff) => {}
+            _ = tokio::time::sleep(wait) => {}
         }
         backoff = (backoff * 2).min(Duration::from_secs(5));
     }

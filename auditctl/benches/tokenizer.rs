@@ -1,5 +1,6 @@
 //! Tokenizer throughput against the stage runtime passing the same records through, on
-//! one embedded broker (memory storage), with a real vault (SQLite) in process.
+//! one embedded broker (its durable storage, as `auditctl up` runs it), with a real
+//! vault (SQLite) in process.
 //!
 //! Two inputs of 100,000 normalized records each, made from generated traffic:
 //! - unique: someone new acts in every event, so nearly every personal value is

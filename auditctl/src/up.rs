@@ -1,6 +1,6 @@
 //! `auditctl up`: the whole stack in one process.
 //!
-//! Starts the embedded broker with durable SQLite storage under the data directory
+//! Starts the embedded broker with its durable storage under the data directory
 //! (or uses `--kafka`), the vault on an embedded database, then every pipeline
 //! service and the query-api on their default addresses. The local token issuer's
 //! key, the record signing keys (created on first start) and the vault's master key

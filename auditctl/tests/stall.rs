@@ -70,6 +70,33 @@ async fn start_vault(
     tokio::spawn(vault::run(config, listener, CancellationToken::new()));
 }
 
+/// Where the tokenizer finds its vault.
+struct VaultAt<'a> {
+    address: std::net::SocketAddr,
+    credential: &'a ServiceCredential,
+}
+
+/// Runs the tokenizer with `flags`; returns its ops address, its shutdown and its task.
+async fn start_tokenizer(
+    bootstrap: &str,
+    vault: VaultAt<'_>,
+    flags: &[&str],
+) -> (String, CancellationToken, tokio::task::JoinHandle<Result<(), tokenizer::TokenizerError>>) {
+    let mut args = vec![
+        "tokenizer".to_owned(),
+        format!("--kafka={bootstrap}"),
+        format!("--vault-url=http://{}", vault.address),
+        format!("--vault-credential={}", vault.credential.expose()),
+    ];
+    args.extend(flags.iter().map(|flag| (*flag).to_owned()));
+    let config = tokenizer::TokenizerArgs::parse_from(args).validate().unwrap();
+    let ops = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let ops_address = ops.local_addr().unwrap().to_string();
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(tokenizer::run(config, ops, shutdown.clone()));
+    (ops_address, shutdown, task)
+}
+
 /// `/healthz` status and body, and the stalled gauge, of the service at `ops`.
 async fn health(ops: &str) -> (u16, serde_json::Value, String) {
     let response = reqwest::get(format!("http://{ops}/healthz")).await.unwrap();
@@ -105,19 +132,9 @@ async fn a_stall_is_reported_and_ends_when_the_cause_goes() {
     // The vault's address is reserved, then left unserved: connections are refused.
     let vault_address = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let credential = ServiceCredential::generate("tokenizer");
-    let config = tokenizer::TokenizerArgs::parse_from([
-        "tokenizer".to_owned(),
-        format!("--kafka={bootstrap}"),
-        "--stall-timeout-ms=2000".to_owned(),
-        format!("--vault-url=http://{vault_address}"),
-        format!("--vault-credential={}", credential.expose()),
-    ])
-    .validate()
-    .unwrap();
-    let ops = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let ops_address = ops.local_addr().unwrap().to_string();
-    let shutdown = CancellationToken::new();
-    let tokenizer = tokio::spawn(tokenizer::run(config, ops, shutdown.clone()));
+    let vault = VaultAt { address: vault_address, credential: &credential };
+    let (ops_address, shutdown, tokenizer) =
+        start_tokenizer(&bootstrap, vault, &["--stall-timeout-ms=2000"]).await;
 
     let (status, body, gauge) = wait_for_health(&ops_address, "stalled").await;
     assert_eq!(status, 503);
@@ -162,29 +179,28 @@ async fn a_batch_over_the_vaults_limit_is_split_not_retried_forever() {
     let vault = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let vault_address = vault.local_addr().unwrap();
     start_vault(vault, &bootstrap, &credential, dir.path()).await;
-    let config = tokenizer::TokenizerArgs::parse_from([
-        "tokenizer".to_owned(),
-        format!("--kafka={bootstrap}"),
-        format!("--batch-max-records={BIG}"),
-        "--batch-max-wait-ms=2000".to_owned(),
-        format!("--vault-url=http://{vault_address}"),
-        format!("--vault-credential={}", credential.expose()),
-    ])
-    .validate()
-    .unwrap();
-    let ops = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let ops_address = ops.local_addr().unwrap().to_string();
-    let shutdown = CancellationToken::new();
-    let tokenizer = tokio::spawn(tokenizer::run(config, ops, shutdown.clone()));
+    let vault = VaultAt { address: vault_address, credential: &credential };
+    let batch = format!("--batch-max-records={BIG}");
+    let (ops_address, shutdown, tokenizer) =
+        start_tokenizer(&bootstrap, vault, &[&batch, "--batch-max-wait-ms=2000"]).await;
 
-    let spec = ReadSpec { topic: "audit.tokenized", expected: BIG, settle: Duration::from_secs(1), timeout: Duration::from_secs(120) };
+    let spec = ReadSpec {
+        topic: "audit.tokenized",
+        expected: BIG,
+        settle: Duration::from_secs(1),
+        timeout: Duration::from_secs(120),
+    };
     let tokenized = read(&kafka, spec).await;
     assert_eq!(tokenized.len(), BIG, "every record tokenized, none sent to the DLQ");
     let metrics = reqwest::get(format!("http://{ops_address}/metrics")).await.unwrap().text().await.unwrap();
     assert!(!metrics.contains("tokenizer_records_rejected_total{"), "nothing rejected:\n{metrics}");
-    let vault_metrics = reqwest::get(format!("http://{vault_address}/metrics")).await.unwrap().text().await.unwrap();
+    let vault_metrics =
+        reqwest::get(format!("http://{vault_address}/metrics")).await.unwrap().text().await.unwrap();
     let refused = r#"vault_requests_total{endpoint="tokenize",outcome="4xx"}"#;
-    assert!(vault_metrics.contains(refused), "the whole batch was asked for and refused first:\n{vault_metrics}");
+    assert!(
+        vault_metrics.contains(refused),
+        "the whole batch was asked for and refused first:\n{vault_metrics}"
+    );
     shutdown.cancel();
     tokenizer.await.unwrap().unwrap();
 }

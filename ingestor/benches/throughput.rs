@@ -1,10 +1,10 @@
 //! Ingestor throughput against a bare consume-produce loop on the same broker.
 //!
-//! One embedded broker (memory storage) holds the same raw events for every run; each
-//! run reads all of `audit.raw` with its own consumer group and writes to its own
-//! topic, and is timed until its output topic holds every record. Printed: records/s
-//! of (1) a bare rdkafka loop, (2) the stage runtime passing records through, (3) the
-//! ingestor, and the ingestor-to-bare ratio.
+//! One embedded broker (its durable storage, as `auditctl up` runs it) holds the same
+//! raw events for every run; each run reads all of `audit.raw` with its own consumer
+//! group and writes to its own topic, and is timed until its output topic holds every
+//! record. Printed: records/s of (1) a bare rdkafka loop, (2) the stage runtime passing
+//! records through, (3) the ingestor, and the ingestor-to-bare ratio.
 
 use std::{
     sync::{

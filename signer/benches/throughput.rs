@@ -1,5 +1,5 @@
 //! Signer throughput and CPU cost against the stage runtime passing the same records
-//! through, on one embedded broker (memory storage), and against bare signing loops.
+//! through, on one embedded broker (its durable storage), and against bare signing loops.
 //!
 //! The input is 100,000 tokenized records (about 600 bytes, 50 tenants, tokens as
 //! UUIDs) keyed by tenant. The pass-through writes exactly like the signer (to the

@@ -29,13 +29,14 @@ impl Drop for ChildGuard {
 }
 
 /// Starts the stage binary at `binary` against `kafka` the way crash tests run it
-/// (free ops port, the test broker's partitions, a 6 s session, the join delay that
-/// outlasts a killed predecessor), with `args` added and its logs to `log`.
+/// (free ops port, the test broker's partitions, a 6 s session, so a killed
+/// predecessor's partitions come back 6 s after it died), with `args` added and its
+/// logs to `log`.
 pub fn spawn_stage(binary: &str, kafka: &KafkaConfig, args: &[&str], log: std::fs::File) -> ChildGuard {
     let partitions = crate::kafka::PARTITIONS.to_string();
     let child = Command::new(binary)
         .args(["--kafka", &kafka.bootstrap, "--ops-listen", "127.0.0.1:0", "--partitions", &partitions])
-        .args(["--session-timeout-ms", "6000", "--join-delay-ms", "7000"])
+        .args(["--session-timeout-ms", "6000"])
         .args(args)
         .stdout(Stdio::null())
         .stderr(log)

@@ -263,7 +263,12 @@ impl TokenizeStage {
     }
 
     /// Settles the part whose find call is `call`.
-    async fn settle_call(&mut self, batch: &mut BatchTokens, part: Part, call: FindCall) -> Result<Settled, Failure> {
+    async fn settle_call(
+        &mut self,
+        batch: &mut BatchTokens,
+        part: Part,
+        call: FindCall,
+    ) -> Result<Settled, Failure> {
         let (request, found) = call.await.map_err(transient)?;
         Ok(self.settle(batch, (part, request), found.map_err(Failure::from)?)?)
     }
@@ -385,7 +390,11 @@ impl From<TransientError> for Failure {
 
 impl From<VaultClientError> for Failure {
     fn from(error: VaultClientError) -> Self {
-        if error.refuses_content() { Failure::Refused(error.to_string()) } else { Failure::Transient(transient(error)) }
+        if error.refuses_content() {
+            Failure::Refused(error.to_string())
+        } else {
+            Failure::Transient(transient(error))
+        }
     }
 }
 

@@ -15,7 +15,8 @@
 //! events/s of both, the pipeline-to-chain ratio (target >= 0.8), freshness p50/p99
 //! (target p99 <= 1 s), and the peak resident memory of the `auditctl up` process,
 //! which holds every service (target: 256 MiB per service). `-- --events N` sends N
-//! (default 200,000; the long form is 1,000,000).
+//! (default 200,000; 1,000,000 for the long form); `-- --people-per-tenant N` draws who
+//! acts from N people per tenant instead of someone new in every event.
 
 use std::{
     net::TcpListener,
@@ -41,11 +42,10 @@ const HOPS: [&str; 5] = ["audit.raw", "bench.hop1", "bench.hop2", "bench.hop3", 
 const FRESHNESS_WINDOW: Duration = Duration::from_secs(20);
 const MARKER_EVERY: Duration = Duration::from_millis(100);
 
-fn events_wanted() -> usize {
+/// The value of `-- NAME N`, or `default`.
+fn flag(name: &str, default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();
-    args.windows(2)
-        .find(|pair| pair[0] == "--events")
-        .map_or(200_000, |pair| pair[1].parse().expect("--events N"))
+    args.windows(2).find(|pair| pair[0] == name).map_or(default, |pair| pair[1].parse().expect("a number"))
 }
 
 fn traffic(seed: u64, tenants: usize) -> Generator {
@@ -56,7 +56,7 @@ fn traffic(seed: u64, tenants: usize) -> Generator {
         duplicate_ratio: 0.0,
         seed,
         start_ms: now - 3_600_000,
-        people_per_tenant: 0,
+        people_per_tenant: flag("--people-per-tenant", 0),
     })
 }
 
@@ -86,6 +86,7 @@ async fn chain(count: usize) -> f64 {
     audit_core::kafka::ensure_topics(&kafka, &HOPS).await.unwrap();
     let shutdown = CancellationToken::new();
     let last = Arc::new(AtomicU64::new(0));
+    let mut hops = Vec::new();
     for pair in HOPS.windows(2) {
         let route = Route {
             input: pair[0],
@@ -94,7 +95,7 @@ async fn chain(count: usize) -> f64 {
             delivery: Delivery::Overlapped,
         };
         let done = if pair[1] == HOPS[4] { last.clone() } else { Arc::new(AtomicU64::new(0)) };
-        tokio::spawn(bench::passthrough(kafka.clone(), route, done, shutdown.clone()));
+        hops.push(tokio::spawn(bench::passthrough(kafka.clone(), route, done, shutdown.clone())));
     }
     tokio::time::sleep(Duration::from_secs(2)).await; // every hop has joined its group
     let started = Instant::now();
@@ -104,6 +105,10 @@ async fn chain(count: usize) -> f64 {
     }
     let elapsed = started.elapsed();
     shutdown.cancel();
+    // The hops commit and leave their groups before their broker goes.
+    for hop in hops {
+        hop.await.unwrap();
+    }
     count as f64 / elapsed.as_secs_f64()
 }
 
@@ -172,6 +177,15 @@ impl Stack {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.0.id())).unwrap();
         let line = status.lines().find(|line| line.starts_with("VmHWM:")).unwrap();
         line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() / 1024
+    }
+
+    /// User + system CPU time of the stack process so far.
+    fn cpu(&self) -> Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.0.id())).unwrap();
+        let (_, fields) = stat.rsplit_once(')').expect("stat names the command");
+        let fields: Vec<&str> = fields.split_whitespace().collect();
+        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+        Duration::from_millis(ticks * 10)
     }
 
     fn token(&self, tenant: &str) -> String {
@@ -265,13 +279,15 @@ async fn freshness(stack: &Stack, rate: f64) -> (Duration, Duration, usize) {
     (percentile(&latencies, 0.5), percentile(&latencies, 0.99), sent.len() - seen.len().min(sent.len()))
 }
 
-async fn pipeline(count: usize) -> (f64, Stack) {
+/// Events/s end to end, and the stack's CPU time per event meanwhile.
+async fn pipeline(count: usize) -> (f64, Duration, Stack) {
     let stack = start_stack().await;
-    let started = Instant::now();
+    let (started, cpu_before) = (Instant::now(), stack.cpu());
     send_all(&stack.kafka(), count).await;
     let url = format!("http://{}/metrics", stack.indexer);
     let elapsed = wait_for_metric(&url, "indexer_records_indexed_total ", count as u64, started).await;
-    (count as f64 / elapsed.as_secs_f64(), stack)
+    let cpu_per_event = stack.cpu().saturating_sub(cpu_before) / count as u32;
+    (count as f64 / elapsed.as_secs_f64(), cpu_per_event, stack)
 }
 
 fn verdict(met: bool) -> &'static str {
@@ -280,12 +296,20 @@ fn verdict(met: bool) -> &'static str {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let count = events_wanted();
-    println!("whole pipeline, {count} events sent at full speed, 2 cores");
+    let count = flag("--events", 200_000);
+    let people = match flag("--people-per-tenant", 0) {
+        0 => "someone new in every event".to_owned(),
+        people => format!("{people} people per tenant"),
+    };
+    println!("whole pipeline, {count} events ({people}) sent at full speed, 2 cores");
     let chain_rate = chain(count).await;
     println!("{:<40} {chain_rate:>10.0} events/s", "bare 4-hop chain");
-    let (pipeline_rate, stack) = pipeline(count).await;
-    println!("{:<40} {pipeline_rate:>10.0} events/s", "pipeline (auditctl up)");
+    let (pipeline_rate, cpu_per_event, stack) = pipeline(count).await;
+    println!(
+        "{:<40} {pipeline_rate:>10.0} events/s   {} µs of CPU per event in the stack",
+        "pipeline (auditctl up)",
+        cpu_per_event.as_micros()
+    );
     let ratio = pipeline_rate / chain_rate;
     println!("{:<40} {ratio:>10.2}   target >= 0.8 {}", "pipeline / chain", verdict(ratio >= 0.8));
     let (p50, p99, missing) = freshness(&stack, pipeline_rate / 2.0).await;

@@ -44,6 +44,8 @@ pub use error::QueryError;
 pub const SERVICE: &str = "query_api";
 /// How often new shards and changed signing keys are looked for.
 const REFRESH_INTERVAL: Duration = Duration::from_secs(1);
+/// How often shards are checked for a new commit.
+const RELOAD_INTERVAL: Duration = Duration::from_millis(50);
 
 /// Serves the API on `listener` until `shutdown`; in-flight requests finish.
 pub async fn run(
@@ -59,6 +61,7 @@ pub async fn run(
         .await
         .map_err(|error| QueryError::Config { name: "auth", reason: error.to_string() })?;
     auth.spawn_refresh(shutdown.clone());
+    tokio::spawn(reload(shards.clone(), shutdown.clone()));
     tokio::spawn(refresh(RefreshParams {
         shards: shards.clone(),
         keys: keys.clone(),
@@ -97,6 +100,22 @@ struct RefreshParams {
     keys: Arc<keys::SigningKeys>,
     metrics: metrics::QueryMetrics,
     shutdown: CancellationToken,
+}
+
+/// Moves the shards' readers to the indexer's commits as they happen, so a record is
+/// searchable within a commit interval plus [`RELOAD_INTERVAL`].
+async fn reload(shards: Arc<search::Shards>, shutdown: CancellationToken) {
+    let mut ticks = tokio::time::interval(RELOAD_INTERVAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        let shards = shards.clone();
+        // A reload opens new segments' files: blocking work.
+        let _ = tokio::task::spawn_blocking(move || shards.reload()).await;
+    }
 }
 
 /// Picks up shards the indexer creates and signing keys the signer rotates.

@@ -39,7 +39,10 @@ pub fn consumer_config(config: &KafkaConfig, group_id: &str) -> ClientConfig {
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", config.session_timeout.as_millis().to_string())
-        .set("statistics.interval.ms", "5000");
+        .set("statistics.interval.ms", "5000")
+        // librdkafka prefetches up to 64 MiB per consumer by default; a stage holds
+        // one batch (a few MiB) at a time, so a few batches ahead are plenty.
+        .set("queued.max.messages.kbytes", "16384");
     client
 }
 

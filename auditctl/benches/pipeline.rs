@@ -48,21 +48,24 @@ fn flag(name: &str, default: usize) -> usize {
     args.windows(2).find(|pair| pair[0] == name).map_or(default, |pair| pair[1].parse().expect("a number"))
 }
 
-fn traffic(seed: u64, tenants: usize) -> Generator {
+/// Generated traffic of `tenants` tenants, dated so that `count` events (the generator
+/// steps 20 ms on average) end about now: the ingestor refuses events dated over an
+/// hour ahead.
+fn traffic(seed: u64, tenants: usize, count: usize) -> Generator {
     let now = chrono::Utc::now().timestamp_millis();
     Generator::new(TrafficParams {
         tenants,
         malformed_ratio: 0.0,
         duplicate_ratio: 0.0,
         seed,
-        start_ms: now - 3_600_000,
+        start_ms: now - (count as i64 * 20).max(3_600_000),
         people_per_tenant: flag("--people-per-tenant", 0),
     })
 }
 
 /// Sends `count` events at full speed; returns when every one is acknowledged.
 async fn send_all(kafka: &KafkaConfig, count: usize) {
-    let mut generator = traffic(7, 5);
+    let mut generator = traffic(7, 5, count);
     let events = (0..count).map(move |_| {
         let event = generator.next_event();
         (event.key.unwrap_or_default(), event.payload)
@@ -202,7 +205,7 @@ impl Stack {
 /// Sends at `rate` events/s for the freshness window, one marker event of its own
 /// tenant every [`MARKER_EVERY`]; returns the markers' send times.
 async fn send_at_rate(producer: &FutureProducer, rate: f64, marker: &mut Generator) -> Vec<Instant> {
-    let mut background = traffic(11, 5);
+    let mut background = traffic(11, 5, (rate * FRESHNESS_WINDOW.as_secs_f64()) as usize);
     let mut sent_markers = Vec::new();
     let mut deliveries = Vec::new();
     let started = Instant::now();
@@ -261,7 +264,7 @@ fn percentile(sorted: &[Duration], share: f64) -> Duration {
 }
 
 async fn freshness(stack: &Stack, rate: f64) -> (Duration, Duration, usize) {
-    let mut marker = traffic(13, 1);
+    let mut marker = traffic(13, 1, 0);
     let tenant = marker.tenants()[0].clone();
     let watcher = tokio::spawn(watch_counts(
         stack.query.clone(),

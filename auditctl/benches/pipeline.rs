@@ -184,11 +184,7 @@ impl Stack {
 
     /// User + system CPU time of the stack process so far.
     fn cpu(&self) -> Duration {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.0.id())).unwrap();
-        let (_, fields) = stat.rsplit_once(')').expect("stat names the command");
-        let fields: Vec<&str> = fields.split_whitespace().collect();
-        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-        Duration::from_millis(ticks * 10)
+        bench::process_cpu_of(&self.child.0.id().to_string())
     }
 
     fn token(&self, tenant: &str) -> String {

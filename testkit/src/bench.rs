@@ -225,7 +225,12 @@ pub async fn with_cpu(work: impl Future<Output = f64>) -> (f64, Duration) {
 
 /// User + system CPU time of the whole process, every thread, ended ones included.
 pub fn process_cpu() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").expect("procfs is mounted");
+    process_cpu_of("self")
+}
+
+/// [`process_cpu`] of another process (`pid` as procfs names it).
+pub fn process_cpu_of(pid: &str) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("procfs is mounted");
     // After the command name (which may hold spaces): state is the 1st field, utime the 12th.
     let (_, fields) = stat.rsplit_once(')').expect("stat names the command");
     let fields: Vec<&str> = fields.split_whitespace().collect();

@@ -1,0 +1,232 @@
+//! The stack as docker-compose runs it: every service its own process (the binaries
+//! built from the services' own `main.rs`), the embedded broker on its durable storage
+//! inside the test, one data directory laid out as `auditctl up` lays it out, so
+//! `auditctl export` and `auditctl verify` read it as they read a user's.
+//!
+//! Any service can be killed without warning (SIGKILL: no shutdown hook runs) and
+//! started again on the same data; the broker can be stopped and started again on its
+//! storage and address. Every process's log goes to `logs/<service>.log`, appended
+//! across restarts.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use audit_broker::{BrokerParams, EmbeddedBroker};
+use audit_core::auth::issuer::{Issuer, TokenSpec};
+use audit_core::auth::service::ServiceCredential;
+use audit_core::config::KafkaConfig;
+use audit_core::integrity::KeyDir;
+use testkit::process::{ChildGuard, spawn_stage};
+
+/// The services, each one process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Service {
+    Vault,
+    Ingestor,
+    Tokenizer,
+    Signer,
+    Indexer,
+    QueryApi,
+}
+
+impl Service {
+    /// The services in the order they start.
+    pub const ALL: [Service; 6] = [
+        Service::Vault,
+        Service::Ingestor,
+        Service::Tokenizer,
+        Service::Signer,
+        Service::Indexer,
+        Service::QueryApi,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Vault => "vault",
+            Service::Ingestor => "ingestor",
+            Service::Tokenizer => "tokenizer",
+            Service::Signer => "signer",
+            Service::Indexer => "indexer",
+            Service::QueryApi => "query-api",
+        }
+    }
+
+    fn binary(self) -> &'static str {
+        match self {
+            Service::Vault => env!("CARGO_BIN_EXE_e2e-vault"),
+            Service::Ingestor => env!("CARGO_BIN_EXE_e2e-ingestor"),
+            Service::Tokenizer => env!("CARGO_BIN_EXE_e2e-tokenizer"),
+            Service::Signer => env!("CARGO_BIN_EXE_e2e-signer"),
+            Service::Indexer => env!("CARGO_BIN_EXE_e2e-indexer"),
+            Service::QueryApi => env!("CARGO_BIN_EXE_e2e-query-api"),
+        }
+    }
+}
+
+/// The `auditctl` binary, as users run it.
+pub const AUDITCTL: &str = env!("CARGO_BIN_EXE_e2e-auditctl");
+
+/// A running stack on one data directory.
+pub struct Stack {
+    pub data_dir: PathBuf,
+    pub kafka: KafkaConfig,
+    broker: Option<EmbeddedBroker>,
+    broker_addr: SocketAddr,
+    vault_listen: SocketAddr,
+    pub query_listen: SocketAddr,
+    tokenizer_credential: ServiceCredential,
+    query_credential: ServiceCredential,
+    issuer: Issuer,
+    running: BTreeMap<Service, ChildGuard>,
+}
+
+impl Stack {
+    /// Starts the broker, then every service, on `data_dir` (empty or an earlier run's).
+    pub async fn start(data_dir: &Path) -> Stack {
+        let keys = data_dir.join("keys");
+        std::fs::create_dir_all(&keys).unwrap();
+        std::fs::create_dir_all(data_dir.join("vault")).unwrap();
+        std::fs::create_dir_all(data_dir.join("logs")).unwrap();
+        // The query-api reads the signing keys' JWK Set when it starts: it must exist.
+        KeyDir::open_or_create(&keys.join("signing")).unwrap();
+        let issuer = Issuer::load_or_create(&keys.join("issuer.key")).unwrap();
+        std::fs::write(keys.join("jwks.json"), serde_json::to_string(&issuer.jwks()).unwrap()).unwrap();
+        let broker = start_broker(data_dir, free_addr()).await;
+        let broker_addr = broker.addr();
+        let mut kafka = KafkaConfig::for_bootstrap(&broker.bootstrap()).unwrap();
+        kafka.partitions = testkit::kafka::PARTITIONS;
+        let mut stack = Stack {
+            data_dir: data_dir.to_owned(),
+            kafka,
+            broker: Some(broker),
+            broker_addr,
+            vault_listen: free_addr(),
+            query_listen: free_addr(),
+            tokenizer_credential: ServiceCredential::generate("tokenizer"),
+            query_credential: ServiceCredential::generate("query-api"),
+            issuer,
+            running: BTreeMap::new(),
+        };
+        for service in Service::ALL {
+            stack.spawn(service);
+        }
+        stack
+    }
+
+    /// Starts `service` (again).
+    pub fn spawn(&mut self, service: Service) {
+        let log = self.log(service);
+        let child = match service {
+            Service::Vault => self.spawn_vault(log),
+            Service::QueryApi => self.spawn_query_api(log),
+            stage => {
+                let args = self.stage_args(stage);
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                spawn_stage(stage.binary(), &self.kafka, &args, log)
+            }
+        };
+        assert!(self.running.insert(service, child).is_none(), "{} was already running", service.name());
+    }
+
+    /// Kills `service` at once (SIGKILL) and reaps it.
+    pub fn kill(&mut self, service: Service) {
+        let mut child = self.running.remove(&service).expect("only a running service is killed");
+        child.kill();
+    }
+
+    /// Stops the broker and starts it again on the same storage and address.
+    pub async fn restart_broker(&mut self, down: Duration) {
+        self.broker.take().expect("the broker runs").stop().await;
+        tokio::time::sleep(down).await;
+        self.broker = Some(start_broker(&self.data_dir, self.broker_addr).await);
+    }
+
+    /// A bearer token of an administrator of `tenant`.
+    pub fn token(&self, tenant: &str) -> String {
+        let roles = ["ORG_ADMIN".to_owned()];
+        self.issuer.mint(&TokenSpec { subject: "e2e", tenant, roles: &roles, ttl_seconds: 3_600 })
+    }
+
+    /// Asks every service to stop (SIGTERM), then stops the broker.
+    pub async fn stop(mut self) {
+        while let Some((_, child)) = self.running.pop_last() {
+            child.terminate();
+        }
+        if let Some(broker) = self.broker.take() {
+            broker.stop().await;
+        }
+    }
+
+    fn log(&self, service: Service) -> File {
+        let path = self.data_dir.join("logs").join(format!("{}.log", service.name()));
+        OpenOptions::new().create(true).append(true).open(path).unwrap()
+    }
+
+    fn path(&self, relative: &str) -> String {
+        self.data_dir.join(relative).display().to_string()
+    }
+
+    fn stage_args(&self, stage: Service) -> Vec<String> {
+        match stage {
+            Service::Ingestor => vec![],
+            Service::Tokenizer => vec![
+                format!("--vault-url=http://{}", self.vault_listen),
+                format!("--vault-credential={}", self.tokenizer_credential.expose()),
+            ],
+            Service::Signer => vec![format!("--key-dir={}", self.path("keys/signing"))],
+            Service::Indexer => vec![format!("--index-dir={}", self.path("index"))],
+            Service::Vault | Service::QueryApi => unreachable!("not a pipeline stage"),
+        }
+    }
+
+    fn spawn_vault(&self, log: File) -> ChildGuard {
+        let services = [&self.tokenizer_credential, &self.query_credential].map(ServiceCredential::expose);
+        let args = [
+            format!("--kafka={}", self.kafka.bootstrap),
+            format!("--partitions={}", self.kafka.partitions),
+            format!("--listen={}", self.vault_listen),
+            format!("--database=sqlite:{}", self.path("vault/vault.db")),
+            format!("--master-key-file={}", self.path("vault/master.key")),
+            "--create-master-key=true".to_owned(),
+            format!("--auth-jwks-file={}", self.path("keys/jwks.json")),
+            format!("--service-credentials={}", services.join(",")),
+        ];
+        spawn(Service::Vault, &args, log)
+    }
+
+    fn spawn_query_api(&self, log: File) -> ChildGuard {
+        let args = [
+            format!("--listen={}", self.query_listen),
+            format!("--index-dir={}", self.path("index")),
+            format!("--signing-jwks-file={}", self.path("keys/signing/jwks.json")),
+            format!("--vault-url=http://{}", self.vault_listen),
+            format!("--vault-credential={}", self.query_credential.expose()),
+            format!("--auth-jwks-file={}", self.path("keys/jwks.json")),
+        ];
+        spawn(Service::QueryApi, &args, log)
+    }
+}
+
+fn spawn(service: Service, args: &[String], log: File) -> ChildGuard {
+    let child = Command::new(service.binary())
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("the service binary starts");
+    ChildGuard(child)
+}
+
+async fn start_broker(data_dir: &Path, listen: SocketAddr) -> EmbeddedBroker {
+    let params = BrokerParams { listen, data_dir: data_dir.join("broker") };
+    EmbeddedBroker::start(params).await.expect("the embedded broker starts")
+}
+
+/// A loopback address no one listens on now.
+fn free_addr() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+}

@@ -37,7 +37,8 @@ pub struct IngestorArgs {
     /// Address of the `/metrics` and `/healthz` server.
     #[arg(long, env = "AUDIT_OPS_LISTEN", default_value = "127.0.0.1:9101")]
     pub ops_listen: SocketAddr,
-    /// Largest raw message accepted, in bytes.
+    /// Largest raw message accepted, in bytes (at most 524288: the signed record of a
+    /// larger event could outgrow Kafka's default 1 MB message limit downstream).
     #[arg(long, env = "AUDIT_MAX_MESSAGE_BYTES", default_value_t = 65_536)]
     pub max_message_bytes: usize,
     /// How far in the future `created` may lie, in seconds (producers' clock skew).
@@ -70,12 +71,21 @@ pub struct Config {
     pub create_topics: bool,
 }
 
+/// The largest `--max-message-bytes`.
+const MAX_MESSAGE_BYTES_LIMIT: usize = 512 * 1_024;
+
 impl IngestorArgs {
     /// Checks every value once.
     pub fn validate(&self) -> Result<Config, CoreError> {
         let invalid = |name, reason: &str| CoreError::InvalidSetting { name, reason: reason.into() };
-        if !(1_024..=16 * 1_048_576).contains(&self.max_message_bytes) {
-            return Err(invalid("max-message-bytes", "expected 1024 to 16777216"));
+        // A record grows on its way: each address found inside `message` or `ARP`
+        // becomes a 36-character token (at most ~55 KB more, with `message` and `ARP`
+        // full of the shortest addresses), and the JWS is base64 (4/3). At 512 KiB in,
+        // the signed record stays under 800 KB, below the 1,000,000 bytes Kafka and
+        // librdkafka accept by default: an event accepted here can always be forwarded
+        // by every stage (e2e/tests/limits.rs sends the largest).
+        if !(1_024..=MAX_MESSAGE_BYTES_LIMIT).contains(&self.max_message_bytes) {
+            return Err(invalid("max-message-bytes", "expected 1024 to 524288"));
         }
         if !(0..=7 * 86_400).contains(&self.max_future_skew_secs) {
             return Err(invalid("max-future-skew-secs", "expected 0 to 604800"));
@@ -126,8 +136,11 @@ mod tests {
 
     #[test]
     fn bad_values_are_refused_with_their_flag() {
-        let args = IngestorArgs::parse_from(["ingestor", "--max-message-bytes", "10"]);
-        assert!(matches!(args.validate(), Err(CoreError::InvalidSetting { name: "max-message-bytes", .. })));
+        for size in ["10", "524289"] {
+            let args = IngestorArgs::parse_from(["ingestor", "--max-message-bytes", size]);
+            assert!(matches!(args.validate(), Err(CoreError::InvalidSetting { name: "max-message-bytes", .. })));
+        }
+        assert!(IngestorArgs::parse_from(["ingestor", "--max-message-bytes", "524288"]).validate().is_ok());
         let args = IngestorArgs::parse_from(["ingestor", "--output-topic", "audit.raw"]);
         assert!(matches!(args.validate(), Err(CoreError::InvalidSetting { name: "output-topic", .. })));
     }

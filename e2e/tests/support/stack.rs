@@ -67,6 +67,10 @@ impl Service {
     }
 }
 
+/// Flags added to pipeline stages' command lines, beyond what the stack sets.
+#[derive(Debug, Default)]
+pub struct Flags(pub BTreeMap<Service, Vec<String>>);
+
 /// The `auditctl` binary, as users run it.
 pub const AUDITCTL: &str = env!("CARGO_BIN_EXE_e2e-auditctl");
 
@@ -81,12 +85,18 @@ pub struct Stack {
     tokenizer_credential: ServiceCredential,
     query_credential: ServiceCredential,
     issuer: Issuer,
+    flags: Flags,
     running: BTreeMap<Service, ChildGuard>,
 }
 
 impl Stack {
     /// Starts the broker, then every service, on `data_dir` (empty or an earlier run's).
     pub async fn start(data_dir: &Path) -> Stack {
+        Stack::start_with(data_dir, Flags::default()).await
+    }
+
+    /// Starts the stack with `flags` added to some services' command lines.
+    pub async fn start_with(data_dir: &Path, flags: Flags) -> Stack {
         let keys = data_dir.join("keys");
         std::fs::create_dir_all(&keys).unwrap();
         std::fs::create_dir_all(data_dir.join("vault")).unwrap();
@@ -109,6 +119,7 @@ impl Stack {
             tokenizer_credential: ServiceCredential::generate("tokenizer"),
             query_credential: ServiceCredential::generate("query-api"),
             issuer,
+            flags,
             running: BTreeMap::new(),
         };
         for service in Service::ALL {
@@ -124,7 +135,8 @@ impl Stack {
             Service::Vault => self.spawn_vault(log),
             Service::QueryApi => self.spawn_query_api(log),
             stage => {
-                let args = self.stage_args(stage);
+                let mut args = self.stage_args(stage);
+                args.extend(self.flags.0.get(&stage).into_iter().flatten().cloned());
                 let args: Vec<&str> = args.iter().map(String::as_str).collect();
                 spawn_stage(stage.binary(), &self.kafka, &args, log)
             }

@@ -23,7 +23,9 @@ use audit_core::shutdown;
 use crate::keys::{signing_jwks_file, signing_key_dir};
 use clap::{Args, Parser};
 use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tracing::error;
 
 /// Flags of `auditctl up`.
 #[derive(Debug, Args)]
@@ -63,42 +65,96 @@ pub struct UpArgs {
 /// Name of the query-api's vault credential.
 const QUERY_API_CREDENTIAL: &str = "query-api";
 
-type Service<E> = tokio::task::JoinHandle<Result<(), E>>;
+/// A service running as a task of this process; its error, if it stopped on one.
+type Service = tokio::task::JoinHandle<anyhow::Result<()>>;
 
-/// Runs the stack until a signal.
+/// Where each service's task says it ended, whatever the cause.
+type Ended = mpsc::UnboundedSender<&'static str>;
+
+/// Runs the stack until a signal, or until a service stops on its own: then the whole
+/// stack stops and says which, since a stack missing a stage would only look alive.
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let (broker, bootstrap) = broker_or_kafka(&args).await?;
     ensure_signing_keys(&args.data_dir)?;
     let shutdown = shutdown::on_signal();
     let vault_shutdown = CancellationToken::new();
+    let (ended, mut endings) = mpsc::unbounded_channel();
     let tokenizer_credential = ServiceCredential::generate(tokenizer::SERVICE);
     let query_credential = ServiceCredential::generate(QUERY_API_CREDENTIAL);
     let credentials = [tokenizer_credential.clone(), query_credential.clone()];
-    let vault = start_vault(&args, &bootstrap, &credentials, &vault_shutdown).await?;
-    let ingestor = start_ingestor(&args, &bootstrap, &shutdown).await?;
-    let tokenizer = start_tokenizer(&args, &bootstrap, &tokenizer_credential, &shutdown).await?;
-    let signer = start_signer(&args, &bootstrap, &shutdown).await?;
-    let indexer = start_indexer(&args, &bootstrap, &shutdown).await?;
-    let query = start_query_api(&args, &query_credential, &shutdown).await?;
+    let vault =
+        start_vault(&args, &bootstrap, &credentials, Task { shutdown: &vault_shutdown, ended: &ended })
+            .await?;
+    let on = Task { shutdown: &shutdown, ended: &ended };
+    // In the order they stop: the pipeline drains first, the query-api finishes its
+    // requests, then the vault they call while stopping goes, and the broker last.
+    let services = [
+        ("ingestor", start_ingestor(&args, &bootstrap, on).await?),
+        ("tokenizer", start_tokenizer(&args, &bootstrap, &tokenizer_credential, on).await?),
+        ("signer", start_signer(&args, &bootstrap, on).await?),
+        ("indexer", start_indexer(&args, &bootstrap, on).await?),
+        ("query-api", start_query_api(&args, &query_credential, on).await?),
+    ];
     print_banner(&args, &bootstrap);
-    let ingested = ingestor.await.context("ingestor task")?;
-    let tokenized = tokenizer.await.context("tokenizer task")?;
-    let signed = signer.await.context("signer task")?;
-    let indexed = indexer.await.context("indexer task")?;
-    let queried = query.await.context("query-api task")?;
-    // The tokenizer has drained and the query-api answered its last request: the
-    // vault may go, then the broker.
-    vault_shutdown.cancel();
-    let vaulted = vault.await.context("vault task")?;
+    let stopped_early = tokio::select! {
+        _ = shutdown.cancelled() => None,
+        Some(name) = endings.recv() => Some(name),
+    };
+    if let Some(name) = stopped_early {
+        error!(service = name, "a service stopped on its own; stopping the stack");
+        shutdown.cancel();
+    }
+    let stopped = stop_in_order(services, vault, &vault_shutdown).await;
     if let Some(broker) = broker {
         broker.stop().await;
     }
-    ingested.context("ingestor stopped")?;
-    tokenized.context("tokenizer stopped")?;
-    signed.context("signer stopped")?;
-    indexed.context("indexer stopped")?;
-    queried.context("query-api stopped")?;
-    vaulted.context("vault stopped")
+    match stopped_early {
+        Some(name) => {
+            stopped.and(Err(anyhow::anyhow!("the {name} stopped on its own, so the stack stopped")))
+        }
+        None => stopped,
+    }
+}
+
+/// Waits for `services` in order, then stops the vault; the first error met.
+async fn stop_in_order(
+    services: [(&str, Service); 5],
+    vault: Service,
+    vault_shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    let mut outcome = Ok(());
+    for (name, service) in services {
+        let stopped = service.await.with_context(|| format!("{name} task"))?;
+        outcome = outcome.and(stopped.with_context(|| format!("{name} stopped")));
+    }
+    vault_shutdown.cancel();
+    let vaulted = vault.await.context("vault task")?;
+    outcome.and(vaulted.context("vault stopped"))
+}
+
+/// What a service's task is given: when to stop, where to say it ended.
+#[derive(Clone, Copy)]
+struct Task<'a> {
+    shutdown: &'a CancellationToken,
+    ended: &'a Ended,
+}
+
+/// Runs `service` as a task that says when it ended.
+fn spawn<E>(
+    name: &'static str,
+    service: impl Future<Output = Result<(), E>> + Send + 'static,
+    ended: &Ended,
+) -> Service
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let ended = ended.clone();
+    tokio::spawn(async move {
+        let result = service.await.map_err(anyhow::Error::from);
+        // The receiver is gone once the stack is stopping: nothing to tell then.
+        let _ = ended.send(name);
+        result
+    })
 }
 
 /// Creates the signing key ring on first start, before any service runs: the
@@ -141,18 +197,14 @@ async fn start_broker(args: &UpArgs) -> anyhow::Result<EmbeddedBroker> {
         .with_context(|| format!("starting the embedded broker on {}", args.broker_listen))
 }
 
-async fn start_ingestor(
-    args: &UpArgs,
-    bootstrap: &str,
-    shutdown: &CancellationToken,
-) -> anyhow::Result<Service<ingestor::IngestorError>> {
+async fn start_ingestor(args: &UpArgs, bootstrap: &str, task: Task<'_>) -> anyhow::Result<Service> {
     let mut config = ingestor::Config::defaults_for(bootstrap);
     config.kafka.partitions = args.partitions;
     config.ops_listen = args.ingestor_ops_listen;
     let listener = TcpListener::bind(config.ops_listen)
         .await
         .with_context(|| format!("binding the ingestor ops server on {}", config.ops_listen))?;
-    Ok(tokio::spawn(ingestor::run(config, listener, shutdown.clone())))
+    Ok(spawn("ingestor", ingestor::run(config, listener, task.shutdown.clone()), task.ended))
 }
 
 /// Where the local token issuer's key is under `data_dir`.
@@ -177,8 +229,8 @@ async fn start_vault(
     args: &UpArgs,
     bootstrap: &str,
     services: &[ServiceCredential],
-    shutdown: &CancellationToken,
-) -> anyhow::Result<Service<vault::VaultError>> {
+    task: Task<'_>,
+) -> anyhow::Result<Service> {
     let jwks_file = auth_jwks_file(&args.data_dir);
     let jwks = serde_json::to_string_pretty(&local_issuer(&args.data_dir)?.jwks())?;
     std::fs::write(&jwks_file, jwks).with_context(|| format!("writing {}", jwks_file.display()))?;
@@ -201,15 +253,15 @@ async fn start_vault(
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding the vault on {}", config.listen))?;
-    Ok(tokio::spawn(vault::run(config, listener, shutdown.clone())))
+    Ok(spawn("vault", vault::run(config, listener, task.shutdown.clone()), task.ended))
 }
 
 async fn start_tokenizer(
     args: &UpArgs,
     bootstrap: &str,
     credential: &ServiceCredential,
-    shutdown: &CancellationToken,
-) -> anyhow::Result<Service<tokenizer::TokenizerError>> {
+    task: Task<'_>,
+) -> anyhow::Result<Service> {
     let vault_url = format!("http://{}", args.vault_listen);
     let mut config = tokenizer::Config::defaults_for(bootstrap, &vault_url, credential);
     config.kafka.partitions = args.partitions;
@@ -217,35 +269,27 @@ async fn start_tokenizer(
     let listener = TcpListener::bind(config.ops_listen)
         .await
         .with_context(|| format!("binding the tokenizer ops server on {}", config.ops_listen))?;
-    Ok(tokio::spawn(tokenizer::run(config, listener, shutdown.clone())))
+    Ok(spawn("tokenizer", tokenizer::run(config, listener, task.shutdown.clone()), task.ended))
 }
 
-async fn start_signer(
-    args: &UpArgs,
-    bootstrap: &str,
-    shutdown: &CancellationToken,
-) -> anyhow::Result<Service<signer::SignerError>> {
+async fn start_signer(args: &UpArgs, bootstrap: &str, task: Task<'_>) -> anyhow::Result<Service> {
     let mut config = signer::Config::defaults_for(bootstrap, &signing_key_dir(&args.data_dir));
     config.kafka.partitions = args.partitions;
     config.ops_listen = args.signer_ops_listen;
     let listener = TcpListener::bind(config.ops_listen)
         .await
         .with_context(|| format!("binding the signer ops server on {}", config.ops_listen))?;
-    Ok(tokio::spawn(signer::run(config, listener, shutdown.clone())))
+    Ok(spawn("signer", signer::run(config, listener, task.shutdown.clone()), task.ended))
 }
 
-async fn start_indexer(
-    args: &UpArgs,
-    bootstrap: &str,
-    shutdown: &CancellationToken,
-) -> anyhow::Result<Service<indexer::IndexerError>> {
+async fn start_indexer(args: &UpArgs, bootstrap: &str, task: Task<'_>) -> anyhow::Result<Service> {
     let mut config = indexer::Config::defaults_for(bootstrap, &args.data_dir.join("index"));
     config.kafka.partitions = args.partitions;
     config.ops_listen = args.indexer_ops_listen;
     let listener = TcpListener::bind(config.ops_listen)
         .await
         .with_context(|| format!("binding the indexer ops server on {}", config.ops_listen))?;
-    Ok(tokio::spawn(indexer::run(config, listener, shutdown.clone())))
+    Ok(spawn("indexer", indexer::run(config, listener, task.shutdown.clone()), task.ended))
 }
 
 /// The query-api over the indexer's shards, verifying with the signer's published
@@ -254,8 +298,8 @@ async fn start_indexer(
 async fn start_query_api(
     args: &UpArgs,
     credential: &ServiceCredential,
-    shutdown: &CancellationToken,
-) -> anyhow::Result<Service<query_api::QueryError>> {
+    task: Task<'_>,
+) -> anyhow::Result<Service> {
     let path = |path: PathBuf| path.display().to_string();
     let config = query_api::QueryArgs::parse_from([
         "query-api".to_owned(),
@@ -270,5 +314,5 @@ async fn start_query_api(
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding the query-api on {}", config.listen))?;
-    Ok(tokio::spawn(query_api::run(config, listener, shutdown.clone())))
+    Ok(spawn("query-api", query_api::run(config, listener, task.shutdown.clone()), task.ended))
 }

@@ -19,6 +19,10 @@ struct Stack {
 }
 
 fn start_stack(data_dir: &Path, broker_port: u16) -> Stack {
+    start_stack_logging(data_dir, broker_port, Stdio::inherit())
+}
+
+fn start_stack_logging(data_dir: &Path, broker_port: u16, log: Stdio) -> Stack {
     let broker = format!("127.0.0.1:{broker_port}");
     let ops = format!("127.0.0.1:{}", free_port());
     let child = Command::new(env!("CARGO_BIN_EXE_auditctl"))
@@ -30,7 +34,7 @@ fn start_stack(data_dir: &Path, broker_port: u16) -> Stack {
         .args(["--vault-listen", &format!("127.0.0.1:{}", free_port())])
         .args(["--query-listen", &format!("127.0.0.1:{}", free_port())])
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
+        .stderr(log)
         .spawn()
         .expect("auditctl starts");
     Stack { child, broker, ops }
@@ -112,6 +116,25 @@ async fn up_reaches_healthy_produce_flows_through_and_sigterm_commits() {
     .await;
     assert_eq!(metric(&ops, "ingestor_records_consumed_total").await, Some(0.0), "nothing re-consumed");
     terminate(stack);
+    std::fs::remove_dir_all(&data_dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_that_stops_on_its_own_stops_the_stack_with_its_reason() {
+    let data_dir = tempfile_dir();
+    // The index directory is a file: the query-api cannot read the shards and stops.
+    std::fs::write(data_dir.join("index"), b"not a directory").unwrap();
+    let stack = start_stack_logging(&data_dir, free_port(), Stdio::piped());
+    let waited = tokio::task::spawn_blocking(move || stack.child.wait_with_output());
+    let output = tokio::time::timeout(Duration::from_secs(60), waited)
+        .await
+        .expect("the stack stops by itself")
+        .unwrap()
+        .unwrap();
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{log}");
+    assert!(log.contains("a service stopped on its own; stopping the stack"), "{log}");
+    assert!(log.contains("auditctl: query-api stopped: cannot list the index directory"), "{log}");
     std::fs::remove_dir_all(&data_dir).unwrap();
 }
 

@@ -138,7 +138,10 @@ mod tests {
     fn bad_values_are_refused_with_their_flag() {
         for size in ["10", "524289"] {
             let args = IngestorArgs::parse_from(["ingestor", "--max-message-bytes", size]);
-            assert!(matches!(args.validate(), Err(CoreError::InvalidSetting { name: "max-message-bytes", .. })));
+            assert!(matches!(
+                args.validate(),
+                Err(CoreError::InvalidSetting { name: "max-message-bytes", .. })
+            ));
         }
         assert!(IngestorArgs::parse_from(["ingestor", "--max-message-bytes", "524288"]).validate().is_ok());
         let args = IngestorArgs::parse_from(["ingestor", "--output-topic", "audit.raw"]);

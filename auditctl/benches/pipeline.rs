@@ -29,8 +29,8 @@ use audit_core::{
     config::KafkaConfig,
     kafka::producer,
     stage::{Delivery, Partitioning},
-    traffic::{Generator, TrafficParams},
 };
+use audit_traffic::{Generator, TrafficParams};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use testkit::{
     bench::{self, Route},

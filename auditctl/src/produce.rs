@@ -8,8 +8,8 @@ use anyhow::Context;
 use audit_core::{
     config::KafkaConfig,
     kafka::{ensure_topics, producer},
-    traffic::{Generator, TrafficParams},
 };
+use audit_traffic::{Generator, TrafficParams};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use rdkafka::producer::{DeliveryFuture, FutureRecord};

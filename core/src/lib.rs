@@ -18,8 +18,6 @@
 //!   handling and logs.
 //! - [`vault_api`], [`vault_client`]: the vault's batched service API on the wire,
 //!   and the services' client of it.
-//! - [`traffic`]: realistic raw events from the seed catalogue (`auditctl produce`,
-//!   tests and benchmarks).
 #![warn(missing_docs)]
 
 pub mod allocator;
@@ -37,7 +35,6 @@ pub mod service;
 pub mod shutdown;
 pub mod stage;
 pub mod telemetry;
-pub mod traffic;
 pub mod vault_api;
 pub mod vault_client;
 

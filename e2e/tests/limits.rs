@@ -9,7 +9,7 @@ mod support;
 use std::time::Duration;
 
 use audit_core::kafka::{ensure_topics, producer};
-use audit_core::traffic::Generator;
+use audit_traffic::Generator;
 use rdkafka::producer::FutureRecord;
 use serde_json::Value;
 use support::checks;

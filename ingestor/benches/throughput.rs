@@ -18,8 +18,8 @@ use audit_core::{
     config::KafkaConfig,
     kafka::{consumer_config, producer},
     stage::{Delivery, Partitioning},
-    traffic::{Generator, TrafficParams},
 };
+use audit_traffic::{Generator, TrafficParams};
 use futures::StreamExt;
 use rdkafka::{
     Message,

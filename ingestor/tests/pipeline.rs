@@ -8,8 +8,9 @@ use std::{
     time::Duration,
 };
 
-use audit_core::{dlq::header, traffic::RawEvent};
+use audit_core::dlq::header;
 use audit_schemas::{Codec, NormalizedRecord};
+use audit_traffic::RawEvent;
 use support::{ReadSpec, broker, committed_and_end, kafka, produce_raw, read, read_topic, traffic};
 use testkit::process::ChildGuard;
 use tokio_util::sync::CancellationToken;

@@ -7,8 +7,8 @@ use audit_broker::{BrokerParams, EmbeddedBroker};
 use audit_core::{
     config::KafkaConfig,
     kafka::{ensure_topics, producer},
-    traffic::{Generator, RawEvent, TrafficParams},
 };
+use audit_traffic::{Generator, RawEvent, TrafficParams};
 use rdkafka::{
     ClientConfig, Message, Offset, TopicPartitionList,
     consumer::{BaseConsumer, Consumer},

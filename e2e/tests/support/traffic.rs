@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use audit_core::config::KafkaConfig;
 use audit_core::kafka::{ensure_topics, producer};
-use audit_core::traffic::Generator;
+use audit_traffic::Generator;
 use rdkafka::producer::FutureRecord;
 
 /// What the pipeline owes for the traffic sent.

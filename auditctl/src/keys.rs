@@ -9,8 +9,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use audit_core::integrity::keys::KeyEntry;
-use audit_core::integrity::{KeyDir, KeyError};
+use audit_integrity::keys::KeyEntry;
+use audit_integrity::{KeyDir, KeyError};
 use clap::{Args, Subcommand};
 
 /// Flags of `auditctl keys`.

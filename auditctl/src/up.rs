@@ -17,8 +17,8 @@ use anyhow::Context;
 use audit_broker::{BrokerParams, EmbeddedBroker};
 use audit_core::auth::issuer::Issuer;
 use audit_core::auth::service::ServiceCredential;
-use audit_core::integrity::KeyDir;
 use audit_core::shutdown;
+use audit_integrity::KeyDir;
 
 use crate::keys::{signing_jwks_file, signing_key_dir};
 use clap::{Args, Parser};

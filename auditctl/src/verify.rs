@@ -10,9 +10,7 @@ use std::io::{BufReader, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use audit_core::integrity::{
-    ChainMode, ExportCheck, ExportReport, KeyError, PublicKeys, Verifier, verify_export,
-};
+use audit_integrity::{ChainMode, ExportCheck, ExportReport, KeyError, PublicKeys, Verifier, verify_export};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use audit_core::integrity::{ChainLink, ExportLine, KeyDir, PayloadHash, SigningKeyPair, seal};
+use audit_integrity::{ChainLink, ExportLine, KeyDir, PayloadHash, SigningKeyPair, seal};
 use audit_schemas::{Action, TokenizedRecord};
 use serde_json::{Value, json};
 

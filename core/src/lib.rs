@@ -11,8 +11,6 @@
 //! - [`metrics`], [`ops`]: Prometheus metrics and the `/metrics` + `/healthz` server.
 //! - [`parallel`]: CPU work on a batch split across the cores.
 //! - [`auth`]: bearer JWTs for users, credentials for services, the local issuer.
-//! - [`integrity`]: signed payloads, JWS, signing keys and JWK Sets, verification of
-//!   records and chains.
 //! - [`config`]: flags and env variables shared by every service.
 //! - [`service`], [`shutdown`], [`telemetry`]: what every binary's `main` does, SIGTERM
 //!   handling and logs.
@@ -25,7 +23,6 @@ pub mod auth;
 pub mod config;
 pub mod dlq;
 pub mod error;
-pub mod integrity;
 pub mod kafka;
 pub mod metrics;
 pub mod offsets;

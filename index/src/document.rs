@@ -5,7 +5,7 @@
 //! `action.actionParameters` and `return_value` included, so each event code is
 //! searchable); `null`s are absent, which is what `pr` tests.
 
-use audit_core::integrity::CompactJws;
+use audit_integrity::CompactJws;
 use audit_schemas::SignedRecord;
 use serde_json::Value;
 use tantivy::TantivyDocument;
@@ -88,7 +88,7 @@ fn add_keywords(
 mod tests {
     use std::collections::BTreeMap;
 
-    use audit_core::integrity::{ChainLink, SigningKeyPair, keys::thumbprint, seal};
+    use audit_integrity::{ChainLink, SigningKeyPair, keys::thumbprint, seal};
     use audit_schemas::{Action, TokenizedRecord, UserRef};
     use ed25519_dalek::SigningKey;
     use tantivy::schema::Value as _;

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use audit_core::integrity::CompactJws;
+use audit_integrity::CompactJws;
 use tantivy::schema::Value;
 use tantivy::{DocAddress, Index, ReloadPolicy, TantivyDocument};
 

@@ -1,4 +1,4 @@
-//! Exports: a tenant's signed records as JSON lines (`audit_core::integrity::export`),
+//! Exports: a tenant's signed records as JSON lines (`audit_integrity::export`),
 //! in chain order, for `auditctl verify` or any other offline check.
 //!
 //! Lines carry the JWS and the envelope read from its own payload, nothing else; the
@@ -8,8 +8,8 @@
 //! cannot be read is still exported, with empty envelope fields, so the check names
 //! it instead of the export hiding it.
 
-use audit_core::integrity::CompactJws;
-use audit_core::integrity::export::ExportLine;
+use audit_integrity::CompactJws;
+use audit_integrity::export::ExportLine;
 use axum::body::Bytes;
 use serde_json::Value;
 use tokio::sync::mpsc;

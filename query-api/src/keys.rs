@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
-use audit_core::integrity::keys::Jwks;
-use audit_core::integrity::{PublicKeys, Verifier};
+use audit_integrity::keys::Jwks;
+use audit_integrity::{PublicKeys, Verifier};
 
 /// The keys as last read.
 struct Loaded {
@@ -96,7 +96,7 @@ mod tests {
         let path = dir.path().join("jwks.json");
         let keys = SigningKeys::open(&path).unwrap();
         assert_eq!(*keys.jwks(), serde_json::json!({ "keys": [] }), "no file yet: an empty set");
-        let ring = audit_core::integrity::keys::KeyDir::open_or_create(dir.path()).unwrap();
+        let ring = audit_integrity::keys::KeyDir::open_or_create(dir.path()).unwrap();
         assert_eq!(ring.jwks_path(), path);
         keys.refresh().unwrap();
         assert_eq!(keys.jwks()["keys"][0]["kid"], ring.active_kid(), "picked up on refresh");

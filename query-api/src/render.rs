@@ -9,9 +9,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use audit_core::integrity::{CompactJws, Verifier};
 use audit_core::parallel::map_parts;
 use audit_core::vault_api::Revealed;
+use audit_integrity::{CompactJws, Verifier};
 use chrono::{SecondsFormat, TimeZone, Utc};
 use serde_json::{Map, Value};
 

@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 
-use audit_core::integrity::keys::{PublicKeys, thumbprint};
-use audit_core::integrity::{ChainLink, SigningKeyPair, seal};
+use audit_integrity::keys::{PublicKeys, thumbprint};
+use audit_integrity::{ChainLink, SigningKeyPair, seal};
 use audit_schemas::{Action, TokenizedRecord, UserRef};
 use ed25519_dalek::SigningKey;
 
@@ -17,8 +17,8 @@ fn key() -> SigningKeyPair {
 
 fn verifier() -> Verifier {
     let key = key();
-    let jwks = audit_core::integrity::keys::Jwks {
-        keys: vec![audit_core::integrity::keys::Jwk::ed25519(&key.kid, &key.key.verifying_key())],
+    let jwks = audit_integrity::keys::Jwks {
+        keys: vec![audit_integrity::keys::Jwk::ed25519(&key.kid, &key.key.verifying_key())],
     };
     Verifier::new(PublicKeys::from_jwks(&jwks).unwrap())
 }

@@ -4,9 +4,9 @@
 
 mod support;
 
-use audit_core::integrity::PublicKeys;
-use audit_core::integrity::Verifier;
-use audit_core::integrity::export::{ChainMode, ExportCheck, ExportLine, verify_export};
+use audit_integrity::PublicKeys;
+use audit_integrity::Verifier;
+use audit_integrity::export::{ChainMode, ExportCheck, ExportLine, verify_export};
 use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,9 +17,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use audit_core::config::KafkaConfig;
-use audit_core::integrity::keys::thumbprint;
-use audit_core::integrity::{ChainLink, canonical_payload, jws, payload_hash};
 use audit_core::stage::{Delivery, Partitioning};
+use audit_integrity::keys::thumbprint;
+use audit_integrity::{ChainLink, canonical_payload, jws, payload_hash};
 use audit_schemas::{Action, Codec, Session, TokenizedRecord, UserRef};
 use audit_traffic::catalogue;
 use ed25519_dalek::SigningKey;

@@ -10,7 +10,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use audit_core::integrity::{ChainLink, PayloadHash};
+use audit_integrity::{ChainLink, PayloadHash};
 use sha2::{Digest, Sha256};
 
 /// A tenant's last signed record.

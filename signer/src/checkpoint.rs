@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use audit_core::integrity::{SigningKeyPair, Verifier, jws};
+use audit_integrity::{SigningKeyPair, Verifier, jws};
 use serde::{Deserialize, Serialize};
 
 use crate::chain::Head;

@@ -1,7 +1,7 @@
 //! The signer's one error type, named for what stopped it.
 
 use audit_core::CoreError;
-use audit_core::integrity::KeyError;
+use audit_integrity::KeyError;
 
 /// What can stop the signer.
 #[derive(Debug, thiserror::Error)]

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use audit_core::integrity::{KeyDir, KeyError, SigningKeyPair, Verifier};
+use audit_integrity::{KeyDir, KeyError, SigningKeyPair, Verifier};
 use tracing::{info, warn};
 
 /// How often the key ring is re-read.

@@ -12,8 +12,8 @@
 use std::time::{Duration, Instant};
 
 use audit_core::config::KafkaConfig;
-use audit_core::integrity::{CompactJws, Verifier, payload_hash};
 use audit_core::stage::INPUT_OFFSET_HEADER;
+use audit_integrity::{CompactJws, Verifier, payload_hash};
 use audit_schemas::{Codec, SignedRecord};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::sync::mpsc;
 
-use audit_core::integrity::{SigningKeyPair, jws};
+use audit_integrity::{SigningKeyPair, jws};
 use tokio::task::JoinHandle;
 
 /// Payloads a worker is handed at a time: small, so signing starts soon after the
@@ -91,7 +91,7 @@ fn sign(key: &SigningKeyPair, payloads: &[Vec<u8>]) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use audit_core::integrity::{CompactJws, keys::thumbprint};
+    use audit_integrity::{CompactJws, keys::thumbprint};
     use ed25519_dalek::SigningKey;
 
     use super::*;

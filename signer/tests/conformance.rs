@@ -8,7 +8,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use audit_core::integrity::KeyDir;
+use audit_integrity::KeyDir;
 use signer::Config;
 use testkit::kafka::{broker, kafka, produce};
 use tokio_util::sync::CancellationToken;
@@ -67,7 +67,7 @@ async fn records_signed_across_a_rotation_verify_with_an_independent_jose_librar
     let heads = support::assert_exactly_once_and_chained(&signed, &inputs, &support::verifier(&key_dir));
     assert_eq!(heads.values().sum::<u64>(), 400);
     let last_kid =
-        |index: usize| audit_core::integrity::CompactJws::parse(&signed[index].1.jws).unwrap().header.kid;
+        |index: usize| audit_integrity::CompactJws::parse(&signed[index].1.jws).unwrap().header.kid;
     assert!(
         signed.iter().enumerate().any(|(index, _)| last_kid(index) == rotated),
         "records after the rotation use the new key"

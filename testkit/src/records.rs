@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use audit_core::integrity::{ChainLink, SigningKeyPair, keys::thumbprint, seal};
+use audit_integrity::{ChainLink, SigningKeyPair, keys::thumbprint, seal};
 use audit_schemas::{Action, Codec, SignedRecord, TokenizedRecord};
 use ed25519_dalek::SigningKey;
 

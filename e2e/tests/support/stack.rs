@@ -19,7 +19,7 @@ use audit_broker::{BrokerParams, EmbeddedBroker};
 use audit_core::auth::issuer::{Issuer, TokenSpec};
 use audit_core::auth::service::ServiceCredential;
 use audit_core::config::KafkaConfig;
-use audit_core::integrity::KeyDir;
+use audit_integrity::KeyDir;
 use testkit::process::{ChildGuard, spawn_stage};
 
 /// The services, each one process.

@@ -28,7 +28,7 @@ mod tokens;
 use std::path::Path;
 use std::time::Instant;
 
-use audit_core::integrity::keys::KeyDir;
+use audit_integrity::keys::KeyDir;
 use audit_schemas::SignedRecord;
 use query_api::search::Shards;
 

@@ -12,7 +12,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use audit_core::integrity::CompactJws;
+use audit_integrity::CompactJws;
 use futures::SinkExt;
 use query_api::search::SortOrder;
 use tokio_postgres::{Client, NoTls, Statement};

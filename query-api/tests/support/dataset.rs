@@ -5,12 +5,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use audit_core::integrity::keys::KeyDir;
-use audit_core::integrity::{ChainLink, seal};
 use audit_core::vault_api::{Owner, TenantValues, TokenizeItem, TokenizeRequest};
 use audit_core::vault_client::VaultClient;
 use audit_index::document::document;
 use audit_index::schema::IndexSchema;
+use audit_integrity::keys::KeyDir;
+use audit_integrity::{ChainLink, seal};
 use audit_schemas::{Action, SignedRecord, TokenizedRecord, UserRef};
 
 /// 2022-11-27T00:00:00Z in milliseconds.

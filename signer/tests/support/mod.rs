@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use audit_core::config::KafkaConfig;
-use audit_core::integrity::{ChainChecker, KeyDir, Verifier};
+use audit_integrity::{ChainChecker, KeyDir, Verifier};
 use audit_schemas::{Action, Codec, SignedRecord, TokenizedRecord, UserRef};
 use testkit::kafka::{ReadSpec, read};
 
@@ -89,7 +89,7 @@ pub fn assert_exactly_once_and_chained(
         let verified = verifier
             .verify_stored(input, &envelope.jws)
             .unwrap_or_else(|failure| panic!("{}: {failure}", envelope.id));
-        audit_core::integrity::verify::check_envelope(envelope, &verified).unwrap();
+        audit_integrity::verify::check_envelope(envelope, &verified).unwrap();
         if let Some(previous) = seen.insert(envelope.id.as_str(), envelope.sequence as u64) {
             panic!(
                 "record {} signed twice: sequences {previous} and {} (partition {partition})",

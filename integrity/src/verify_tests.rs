@@ -5,9 +5,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::*;
-use crate::integrity::keys::SigningKeyPair;
-use crate::integrity::test_support::{key, record, verifier};
-use crate::integrity::{ChainLink, seal};
+use crate::keys::SigningKeyPair;
+use crate::test_support::{key, record, verifier};
+use crate::{ChainLink, seal};
 
 /// A chain of `count` records of one tenant, signed by `signer`.
 fn chain(signer: &SigningKeyPair, tenant: &str, count: u64) -> Vec<(TokenizedRecord, SignedRecord)> {

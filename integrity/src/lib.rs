@@ -13,6 +13,8 @@
 //! - [`keys`]: the signing key directory (rotation, retired keys) and the JWK Set.
 //! - [`verify`]: signature, payload and envelope checks, batch verification, chain
 //!   continuity, each failure with a precise reason.
+//! - [`export`]: the export's lines and their offline check, with a bounded report.
+#![warn(missing_docs)]
 
 pub mod export;
 pub mod jws;

@@ -7,9 +7,9 @@ use serde_json::{Value, json};
 
 use super::report::thousands;
 use super::*;
-use crate::integrity::keys::SigningKeyPair;
-use crate::integrity::test_support::{key, record, verifier};
-use crate::integrity::{ChainLink, seal};
+use crate::keys::SigningKeyPair;
+use crate::test_support::{key, record, verifier};
+use crate::{ChainLink, seal};
 
 /// `count` records per tenant, tenants interleaved, as JSON values of export lines.
 fn export(signer: &SigningKeyPair, tenants: &[&str], count: u64) -> Vec<Value> {

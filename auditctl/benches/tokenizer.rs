@@ -21,8 +21,8 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
-use audit_core::auth::issuer::Issuer;
-use audit_core::auth::service::ServiceCredential;
+use audit_auth::issuer::Issuer;
+use audit_auth::service::ServiceCredential;
 use audit_core::config::KafkaConfig;
 use audit_core::stage::{Delivery, Partitioning};
 use audit_schemas::{Codec, NormalizedRecord};

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use audit_core::auth::issuer::TokenSpec;
+use audit_auth::issuer::TokenSpec;
 use clap::Args;
 use reqwest::{Response, StatusCode, Url};
 use serde_json::Value;

@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use audit_core::auth::issuer::TokenSpec;
+use audit_auth::issuer::TokenSpec;
 use clap::Args;
 
 /// Flags of `auditctl token`.

@@ -14,9 +14,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use audit_auth::issuer::Issuer;
+use audit_auth::service::ServiceCredential;
 use audit_broker::{BrokerParams, EmbeddedBroker};
-use audit_core::auth::issuer::Issuer;
-use audit_core::auth::service::ServiceCredential;
 use audit_core::shutdown;
 use audit_integrity::KeyDir;
 

@@ -7,7 +7,7 @@
 
 use std::{collections::BTreeMap, time::Duration};
 
-use audit_core::auth::{issuer::Issuer, service::ServiceCredential};
+use audit_auth::{issuer::Issuer, service::ServiceCredential};
 use audit_schemas::{Action, Codec, NormalizedRecord};
 use clap::Parser;
 use testkit::kafka::{ReadSpec, broker, kafka, produce, read};

@@ -6,8 +6,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use audit_core::auth::issuer::Issuer;
-use audit_core::auth::service::ServiceCredential;
+use audit_auth::issuer::Issuer;
+use audit_auth::service::ServiceCredential;
 use audit_schemas::{Action, Codec, NormalizedRecord, TokenizedRecord, UserRef};
 use clap::Parser;
 use testkit::kafka::{ReadSpec, broker, kafka, produce, read};

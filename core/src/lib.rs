@@ -10,7 +10,6 @@
 //! - [`dlq`]: how a rejected message is written to the dead-letter topic.
 //! - [`metrics`], [`ops`]: Prometheus metrics and the `/metrics` + `/healthz` server.
 //! - [`parallel`]: CPU work on a batch split across the cores.
-//! - [`auth`]: bearer JWTs for users, credentials for services, the local issuer.
 //! - [`config`]: flags and env variables shared by every service.
 //! - [`service`], [`shutdown`], [`telemetry`]: what every binary's `main` does, SIGTERM
 //!   handling and logs.
@@ -19,7 +18,6 @@
 #![warn(missing_docs)]
 
 pub mod allocator;
-pub mod auth;
 pub mod config;
 pub mod dlq;
 pub mod error;

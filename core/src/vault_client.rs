@@ -8,12 +8,12 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::auth::service::ServiceCredential;
 use crate::vault_api::{
     DETOKENIZE_PATH, DetokenizeRequest, DetokenizeResponse, FIND_PATH, FindRequest, FindResponse,
     LOOKUP_PATH, LookupRequest, LookupResponse, MATCH_PATH, MatchRequest, MatchResponse, TOKENIZE_PATH,
     TokenizeRequest, TokenizeResponse,
 };
+use audit_auth::service::ServiceCredential;
 
 /// How long one vault call may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);

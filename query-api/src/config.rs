@@ -8,8 +8,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use audit_core::auth::service::ServiceCredential;
-use audit_core::auth::{AuthArgs, AuthConfig};
+use audit_auth::service::ServiceCredential;
+use audit_auth::{AuthArgs, AuthConfig};
 use audit_core::config::TokenPolicyArgs;
 use audit_core::telemetry::LogArgs;
 use clap::Parser;

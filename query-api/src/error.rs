@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use audit_core::auth::AuthError;
+use audit_auth::AuthError;
 use audit_core::vault_client::VaultClientError;
 
 /// What can go wrong in the query-api.

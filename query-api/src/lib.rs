@@ -31,7 +31,7 @@ pub mod service;
 use std::sync::Arc;
 use std::time::Duration;
 
-use audit_core::auth::SharedAuthenticator;
+use audit_auth::SharedAuthenticator;
 use audit_core::ops::{Health, OpsState};
 use audit_core::vault_client::VaultClient;
 use tokio::net::TcpListener;

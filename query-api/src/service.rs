@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use audit_core::auth::Principal;
+use audit_auth::Principal;
 use audit_core::vault_api::{DetokenizeRequest, LookupRequest, MatchRequest, Requester};
 use audit_core::vault_client::VaultClient;
 use serde::Deserialize;

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use audit_core::auth::service::ServiceCredential;
+use audit_auth::service::ServiceCredential;
 use audit_core::config::{KafkaArgs, KafkaConfig, TokenPolicyArgs};
 use audit_core::stage::Topics;
 use audit_core::telemetry::LogArgs;

@@ -1,6 +1,6 @@
 use std::collections::BTreeMap;
 
-use audit_core::auth::service::ServiceCredential;
+use audit_auth::service::ServiceCredential;
 use audit_core::vault_api::{TenantFound, TenantTokens};
 use audit_schemas::{Action, UserRef};
 

@@ -3,8 +3,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use audit_core::auth::service::ServiceCredential;
-use audit_core::auth::{AuthArgs, AuthConfig};
+use audit_auth::service::ServiceCredential;
+use audit_auth::{AuthArgs, AuthConfig};
 use audit_core::config::{KafkaArgs, KafkaConfig};
 use audit_core::telemetry::LogArgs;
 use clap::{ArgAction, Parser};

@@ -1,7 +1,7 @@
 //! The vault's one error type. Messages name what happened, never a clear value or a
 //! key; [`crate::http::error_response`] maps each to its HTTP status.
 
-use audit_core::auth::AuthError;
+use audit_auth::AuthError;
 
 use crate::keys::KeyError;
 use crate::store::StoreError;

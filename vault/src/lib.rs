@@ -27,8 +27,8 @@ pub mod tokens;
 
 use std::sync::Arc;
 
-use audit_core::auth::SharedAuthenticator;
-use audit_core::auth::service::ServiceCredentials;
+use audit_auth::SharedAuthenticator;
+use audit_auth::service::ServiceCredentials;
 use audit_core::ops::{Health, OpsState};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;

@@ -5,8 +5,8 @@ mod support;
 
 use std::time::Duration;
 
-use audit_core::auth::issuer::{Issuer, TokenSpec};
-use audit_core::auth::service::ServiceCredential;
+use audit_auth::issuer::{Issuer, TokenSpec};
+use audit_auth::service::ServiceCredential;
 use audit_core::vault_api::{DetokenizeResponse, FindResponse, LookupResponse, TokenizeResponse};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};

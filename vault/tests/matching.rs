@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use audit_core::auth::service::ServiceCredential;
+use audit_auth::service::ServiceCredential;
 use audit_core::vault_api::{MATCH_PATH, MatchOp, MatchRequest, TokenizeResponse};
 use audit_core::vault_client::{VaultClient, VaultClientError};
 use reqwest::StatusCode;

@@ -15,9 +15,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use audit_auth::issuer::{Issuer, TokenSpec};
+use audit_auth::service::ServiceCredential;
 use audit_broker::{BrokerParams, EmbeddedBroker};
-use audit_core::auth::issuer::{Issuer, TokenSpec};
-use audit_core::auth::service::ServiceCredential;
 use audit_core::config::KafkaConfig;
 use audit_integrity::KeyDir;
 use testkit::process::{ChildGuard, spawn_stage};

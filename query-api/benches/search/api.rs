@@ -6,9 +6,9 @@
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
 
+use audit_auth::issuer::{Issuer, TokenSpec};
+use audit_auth::service::ServiceCredential;
 use audit_broker::EmbeddedBroker;
-use audit_core::auth::issuer::{Issuer, TokenSpec};
-use audit_core::auth::service::ServiceCredential;
 use audit_core::vault_client::VaultClient;
 use clap::Parser;
 use query_api::search::SortOrder;

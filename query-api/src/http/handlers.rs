@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use super::{AppState, OPENAPI, measured, scim_json};
 use crate::QueryError;
 use crate::service::{ExportRequest, SearchRequest};
-use audit_core::auth::Principal;
+use audit_auth::Principal;
 
 /// `POST /scim/{tenant}/v2/AuditRecords/.search`.
 pub async fn search(

@@ -11,7 +11,7 @@ mod handlers;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use audit_core::auth::SharedAuthenticator;
+use audit_auth::SharedAuthenticator;
 use audit_core::ops::{self, OpsState};
 use audit_core::vault_client::VaultClientError;
 use axum::Router;

@@ -12,8 +12,8 @@ pub mod service;
 use std::sync::Arc;
 use std::time::Instant;
 
-use audit_core::auth::SharedAuthenticator;
-use audit_core::auth::service::ServiceCredentials;
+use audit_auth::SharedAuthenticator;
+use audit_auth::service::ServiceCredentials;
 use audit_core::ops::{self, OpsState};
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode, header};

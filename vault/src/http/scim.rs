@@ -2,7 +2,7 @@
 //! data subject. Every reveal and every erasure is recorded in the audit trail before
 //! the answer is sent.
 
-use audit_core::auth::Principal;
+use audit_auth::Principal;
 use audit_core::vault_api::{Owner, Revealed};
 use axum::body::Bytes;
 use axum::extract::{Path, State};

@@ -2,8 +2,8 @@
 //! port, the embedded broker for its access events, SQLite in a temporary directory
 //! or a given PostgreSQL database, one service credential, a bearer token issuer.
 
-use audit_core::auth::issuer::{Issuer, TokenSpec};
-use audit_core::auth::service::ServiceCredential;
+use audit_auth::issuer::{Issuer, TokenSpec};
+use audit_auth::service::ServiceCredential;
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
 use vault::VaultArgs;

@@ -19,6 +19,7 @@
 //!   refreshes in the background.
 //! - [`issuer`]: the local stack's own signing key, which mints tokens it accepts.
 //! - [`service`]: service-to-service credentials (HTTP Basic, stored hashed).
+#![warn(missing_docs)]
 
 pub mod args;
 pub mod issuer;

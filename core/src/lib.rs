@@ -13,8 +13,6 @@
 //! - [`config`]: flags and env variables shared by every service.
 //! - [`service`], [`shutdown`], [`telemetry`]: what every binary's `main` does, SIGTERM
 //!   handling and logs.
-//! - [`vault_api`], [`vault_client`]: the vault's batched service API on the wire,
-//!   and the services' client of it.
 #![warn(missing_docs)]
 
 pub mod allocator;
@@ -30,7 +28,5 @@ pub mod service;
 pub mod shutdown;
 pub mod stage;
 pub mod telemetry;
-pub mod vault_api;
-pub mod vault_client;
 
 pub use error::CoreError;

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use audit_auth::AuthError;
-use audit_core::vault_client::VaultClientError;
+use audit_vault_api::client::VaultClientError;
 
 /// What can go wrong in the query-api.
 #[derive(Debug, thiserror::Error)]

@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use audit_auth::SharedAuthenticator;
 use audit_core::ops::{Health, OpsState};
-use audit_core::vault_client::VaultClient;
+use audit_vault_api::client::VaultClient;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 

@@ -11,8 +11,8 @@
 use std::collections::HashMap;
 use std::ops::Bound;
 
-use audit_core::vault_api::MatchOp;
 use audit_index::schema::keyword_term;
+use audit_vault_api::MatchOp;
 
 use crate::QueryError;
 use crate::catalogue::{Catalogue, KNOWN_ATTRIBUTES, Kind, RECORD_SCHEMA, Tokens, lowercase};

@@ -10,8 +10,8 @@
 use std::collections::{HashMap, HashSet};
 
 use audit_core::parallel::map_parts;
-use audit_core::vault_api::Revealed;
 use audit_integrity::{CompactJws, Verifier};
+use audit_vault_api::Revealed;
 use chrono::{SecondsFormat, TimeZone, Utc};
 use serde_json::{Map, Value};
 

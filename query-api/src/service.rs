@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use audit_auth::Principal;
-use audit_core::vault_api::{DetokenizeRequest, LookupRequest, MatchRequest, Requester};
-use audit_core::vault_client::VaultClient;
+use audit_vault_api::client::VaultClient;
+use audit_vault_api::{DetokenizeRequest, LookupRequest, MatchRequest, Requester};
 use serde::Deserialize;
 use serde_json::{Value, json};
 

@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use audit_core::ops::Health;
 use audit_core::stage::{Partitioning, StageParams, run_service};
-use audit_core::vault_client::VaultClient;
+use audit_vault_api::client::VaultClient;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 

@@ -10,8 +10,8 @@
 
 use std::collections::BTreeSet;
 
-use audit_core::vault_api::Owner;
 use audit_schemas::{NormalizedRecord, UserRef};
+use audit_vault_api::Owner;
 
 use crate::detect::{Span, find_in_code, find_pii, replace_spans};
 

@@ -26,9 +26,9 @@ use std::{future::Future, pin::Pin};
 
 use audit_core::dlq::Rejection;
 use audit_core::stage::{Delivery, InputMessage, Outcome, OutputRecord, Stage, TransientError};
-use audit_core::vault_api::{FindResponse, TenantValues, TokenizeItem, TokenizeRequest, TokenizeResponse};
-use audit_core::vault_client::{VaultClient, VaultClientError};
 use audit_schemas::{Codec, NormalizedRecord, TokenizedRecord};
+use audit_vault_api::client::{VaultClient, VaultClientError};
+use audit_vault_api::{FindResponse, TenantValues, TokenizeItem, TokenizeRequest, TokenizeResponse};
 use tokio_util::task::AbortOnDropHandle;
 
 use crate::cache::{TokenCache, ValueMap};

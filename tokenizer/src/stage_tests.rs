@@ -1,8 +1,8 @@
 use std::collections::BTreeMap;
 
 use audit_auth::service::ServiceCredential;
-use audit_core::vault_api::{TenantFound, TenantTokens};
 use audit_schemas::{Action, UserRef};
+use audit_vault_api::{TenantFound, TenantTokens};
 
 use super::*;
 

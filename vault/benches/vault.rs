@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use audit_core::vault_api::{Owner, TokenizeItem};
+use audit_vault_api::{Owner, TokenizeItem};
 use vault::keyring::Keyring;
 use vault::keys::Key;
 use vault::store::{Store, StoreLocation};

@@ -14,7 +14,7 @@ mod tokenize;
 
 use std::collections::HashSet;
 
-use audit_core::vault_api::{Owner, Revealed};
+use audit_vault_api::{Owner, Revealed};
 
 use crate::VaultError;
 use crate::keyring::{Keyring, TenantKeys};

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use audit_auth::issuer::{Issuer, TokenSpec};
 use audit_auth::service::ServiceCredential;
-use audit_core::vault_api::{DetokenizeResponse, FindResponse, LookupResponse, TokenizeResponse};
+use audit_vault_api::{DetokenizeResponse, FindResponse, LookupResponse, TokenizeResponse};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::{Vault, start};

@@ -7,8 +7,8 @@ mod support;
 use std::time::Duration;
 
 use audit_auth::service::ServiceCredential;
-use audit_core::vault_api::{MATCH_PATH, MatchOp, MatchRequest, TokenizeResponse};
-use audit_core::vault_client::{VaultClient, VaultClientError};
+use audit_vault_api::client::{VaultClient, VaultClientError};
+use audit_vault_api::{MATCH_PATH, MatchOp, MatchRequest, TokenizeResponse};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::{Vault, start};

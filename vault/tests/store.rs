@@ -1,7 +1,7 @@
 //! The vault's logic against both real engines: every test runs on an embedded SQLite
 //! file and on a private PostgreSQL server.
 
-use audit_core::vault_api::{MatchOp, Owner, Revealed, TenantValues, TokenizeItem};
+use audit_vault_api::{MatchOp, Owner, Revealed, TenantValues, TokenizeItem};
 use vault::VaultError;
 use vault::keyring::Keyring;
 use vault::keys::Key;

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use audit_auth::issuer::{Issuer, TokenSpec};
 use audit_auth::service::ServiceCredential;
 use audit_broker::EmbeddedBroker;
-use audit_core::vault_client::VaultClient;
+use audit_vault_api::client::VaultClient;
 use clap::Parser;
 use query_api::search::SortOrder;
 use serde_json::{Value, json};

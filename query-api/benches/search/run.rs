@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use audit_core::config::KafkaConfig;
-use audit_core::vault_api::{DetokenizeRequest, LookupRequest, Requester};
+use audit_vault_api::{DetokenizeRequest, LookupRequest, Requester};
 use query_api::search::{PageRequest, Shards, search};
 use rdkafka::producer::FutureRecord;
 use tokio_postgres::Client;

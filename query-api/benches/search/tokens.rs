@@ -8,9 +8,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use audit_core::vault_api::{Owner, TenantValues, TokenizeItem, TokenizeRequest};
-use audit_core::vault_client::VaultClient;
 use audit_schemas::{NormalizedRecord, TokenizedRecord};
+use audit_vault_api::client::VaultClient;
+use audit_vault_api::{Owner, TenantValues, TokenizeItem, TokenizeRequest};
 use tokenizer::policy::Policy;
 
 use crate::dataset::Tenant;

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use audit_auth::SharedAuthenticator;
 use audit_core::ops::{self, OpsState};
-use audit_core::vault_client::VaultClientError;
+use audit_vault_api::client::VaultClientError;
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};

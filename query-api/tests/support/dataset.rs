@@ -5,13 +5,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use audit_core::vault_api::{Owner, TenantValues, TokenizeItem, TokenizeRequest};
-use audit_core::vault_client::VaultClient;
 use audit_index::document::document;
 use audit_index::schema::IndexSchema;
 use audit_integrity::keys::KeyDir;
 use audit_integrity::{ChainLink, seal};
 use audit_schemas::{Action, SignedRecord, TokenizedRecord, UserRef};
+use audit_vault_api::client::VaultClient;
+use audit_vault_api::{Owner, TenantValues, TokenizeItem, TokenizeRequest};
 
 /// 2022-11-27T00:00:00Z in milliseconds.
 pub const BASE: i64 = 1_669_507_200_000;

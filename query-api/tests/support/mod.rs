@@ -9,7 +9,7 @@ pub mod dataset;
 use audit_auth::issuer::{Issuer, TokenSpec};
 use audit_auth::service::ServiceCredential;
 use audit_broker::EmbeddedBroker;
-use audit_core::vault_client::VaultClient;
+use audit_vault_api::client::VaultClient;
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
 

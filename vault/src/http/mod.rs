@@ -51,11 +51,11 @@ pub fn router(state: AppState, ops_state: OpsState) -> Router {
         .route("/scim/{tenant}/v2/TokensVault/.search", post(scim::search))
         .route("/scim/{tenant}/v2/TokensVault/.erase", post(scim::erase))
         .route("/scim/{tenant}/v2/TokensVault/{token}", get(scim::get_token))
-        .route(audit_core::vault_api::TOKENIZE_PATH, post(service::tokenize))
-        .route(audit_core::vault_api::FIND_PATH, post(service::find))
-        .route(audit_core::vault_api::LOOKUP_PATH, post(service::lookup))
-        .route(audit_core::vault_api::DETOKENIZE_PATH, post(service::detokenize))
-        .route(audit_core::vault_api::MATCH_PATH, post(service::match_values))
+        .route(audit_vault_api::TOKENIZE_PATH, post(service::tokenize))
+        .route(audit_vault_api::FIND_PATH, post(service::find))
+        .route(audit_vault_api::LOOKUP_PATH, post(service::lookup))
+        .route(audit_vault_api::DETOKENIZE_PATH, post(service::detokenize))
+        .route(audit_vault_api::MATCH_PATH, post(service::match_values))
         .with_state(state);
     api.merge(ops::router(ops_state)).layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
 }

@@ -3,7 +3,7 @@
 //! the answer is sent.
 
 use audit_auth::Principal;
-use audit_core::vault_api::{Owner, Revealed};
+use audit_vault_api::{Owner, Revealed};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};

@@ -3,7 +3,7 @@
 //! in the audit trail before any value is returned. Lookup and match answer tokens,
 //! never values, so they are not accesses to record.
 
-use audit_core::vault_api::{
+use audit_vault_api::{
     DetokenizeRequest, DetokenizeResponse, FindResponse, LookupRequest, LookupResponse, MatchRequest,
     MatchResponse, Revealed, TenantFound, TenantTokens, TokenizeRequest, TokenizeResponse,
 };

@@ -8,7 +8,7 @@
 //! of matches would silently drop records from a filter. Values of erased subjects
 //! never match: their keys are gone. Only tokens leave this module, never a value.
 
-use audit_core::vault_api::MatchOp;
+use audit_vault_api::MatchOp;
 
 use super::pattern::Pattern;
 use super::{Vault, unique_owners_of};

@@ -8,7 +8,7 @@
 
 use std::cmp::Ordering;
 
-use audit_core::vault_api::MatchOp;
+use audit_vault_api::MatchOp;
 
 /// The wildcard of `eq` patterns.
 const WILDCARD: char = '*';

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use audit_core::parallel::map_parts;
-use audit_core::vault_api::Revealed;
+use audit_vault_api::Revealed;
 use zeroize::Zeroizing;
 
 use super::{RevealedToken, Vault, public_owner, unique_owners_of, unique_strs, unknown};

@@ -7,7 +7,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use audit_core::vault_api::{TenantValues, TokenizeItem};
+use audit_vault_api::{TenantValues, TokenizeItem};
 
 use super::{Vault, owner_key, unique};
 use crate::VaultError;

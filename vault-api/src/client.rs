@@ -1,4 +1,4 @@
-//! The services' client of the vault's batched API ([`crate::vault_api`]).
+//! The services' client of the vault's batched API (the [`crate`]'s types).
 //!
 //! One call per batch, authenticated with the service's credential. Errors say which
 //! call failed and how (transport, status), never which values were sent.
@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::vault_api::{
+use crate::{
     DETOKENIZE_PATH, DetokenizeRequest, DetokenizeResponse, FIND_PATH, FindRequest, FindResponse,
     LOOKUP_PATH, LookupRequest, LookupResponse, MATCH_PATH, MatchRequest, MatchResponse, TOKENIZE_PATH,
     TokenizeRequest, TokenizeResponse,

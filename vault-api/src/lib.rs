@@ -1,8 +1,12 @@
 //! The vault's service API on the wire: what the tokenizer and the query-api send and
-//! receive. The vault serves it; [`crate::vault_client`] calls it.
+//! receive. The vault serves it; [`client`] calls it.
 //!
 //! Every call is batched, so a pipeline batch costs one round trip whatever its size.
 //! These types carry clear values: they are never logged (no `Debug` on values).
+
+#![warn(missing_docs)]
+
+pub mod client;
 
 use serde::{Deserialize, Serialize};
 

@@ -293,6 +293,10 @@ fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "MISSED" }
 }
 
+/// mimalloc, tuned: `audit-alloc` says why.
+#[global_allocator]
+static ALLOCATOR: audit_alloc::Tuned = audit_alloc::Tuned;
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let count = flag("--events", 200_000);

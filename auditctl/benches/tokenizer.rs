@@ -58,6 +58,10 @@ struct Measured {
     values: (u64, u64),
 }
 
+/// mimalloc, tuned: `audit-alloc` says why.
+#[global_allocator]
+static ALLOCATOR: audit_alloc::Tuned = audit_alloc::Tuned;
+
 #[tokio::main]
 async fn main() {
     let (broker, kafka, _storage) = bench::broker().await;

@@ -55,6 +55,10 @@ enum Command {
     Export(export::ExportArgs),
 }
 
+/// mimalloc, tuned: `audit-alloc` says why.
+#[global_allocator]
+static ALLOCATOR: audit_alloc::Tuned = audit_alloc::Tuned;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();

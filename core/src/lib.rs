@@ -1,7 +1,6 @@
 //! Shared library of the audit trail services.
 //!
 //! # Layout
-//! - [`allocator`]: the memory allocator of every binary, chosen once here.
 //! - [`stage`]: the consume → transform → produce loop every pipeline stage runs; the
 //!   stage's own logic plugs in as a [`stage::Stage`] and is tested without Kafka.
 //! - [`offsets`]: which offsets a finished batch allows to commit (the one place that
@@ -15,7 +14,6 @@
 //!   handling and logs.
 #![warn(missing_docs)]
 
-pub mod allocator;
 pub mod config;
 pub mod dlq;
 pub mod error;

@@ -26,6 +26,10 @@ use tokio_util::sync::CancellationToken;
 const RECORDS: usize = 100_000;
 const TENANTS: usize = 50;
 
+/// mimalloc, tuned: `audit-alloc` says why.
+#[global_allocator]
+static ALLOCATOR: audit_alloc::Tuned = audit_alloc::Tuned;
+
 #[tokio::main]
 async fn main() {
     let (broker, kafka, _storage) = bench::broker().await;

@@ -6,6 +6,10 @@ use audit_core::{service, telemetry};
 use clap::Parser;
 use query_api::QueryArgs;
 
+/// mimalloc, tuned: `audit-alloc` says why.
+#[global_allocator]
+static ALLOCATOR: audit_alloc::Tuned = audit_alloc::Tuned;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = QueryArgs::parse();

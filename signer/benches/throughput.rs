@@ -35,6 +35,10 @@ const INPUT: &str = "audit.tokenized";
 const OUTPUT: &str = "bench.signed";
 const CHECKPOINTS: &str = "bench.signer-checkpoints";
 
+/// mimalloc, tuned: `audit-alloc` says why.
+#[global_allocator]
+static ALLOCATOR: audit_alloc::Tuned = audit_alloc::Tuned;
+
 #[tokio::main]
 async fn main() {
     let records = tokenized_records();

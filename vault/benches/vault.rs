@@ -13,6 +13,10 @@ use vault::tokens::Vault;
 const ROUNDS_TOKENIZE: usize = 40;
 const ROUNDS_DETOKENIZE: usize = 1_000;
 
+/// mimalloc, tuned: `audit-alloc` says why.
+#[global_allocator]
+static ALLOCATOR: audit_alloc::Tuned = audit_alloc::Tuned;
+
 #[tokio::main]
 async fn main() {
     let dir = tempfile::tempdir().unwrap();

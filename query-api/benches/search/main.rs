@@ -36,6 +36,10 @@ use crate::api::Stack;
 use crate::dataset::Tenant;
 use crate::tokens::Tokens;
 
+/// mimalloc, tuned: `audit-alloc` says why.
+#[global_allocator]
+static ALLOCATOR: audit_alloc::Tuned = audit_alloc::Tuned;
+
 #[tokio::main]
 async fn main() {
     let _ = tracing_subscriber::fmt().with_env_filter("error").try_init();

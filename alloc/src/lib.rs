@@ -1,6 +1,10 @@
-//! The memory allocator of every binary of the trail, chosen and tuned here once because
-//! every binary links this crate: services, `auditctl`, tests and benchmarks then all
-//! run with the allocator production runs.
+//! The allocator the trail's binaries choose: mimalloc, tuned. Each binary opts in from
+//! its own `main.rs`, so nothing that merely links a library inherits it:
+//!
+//! ```ignore
+//! #[global_allocator]
+//! static ALLOCATOR: audit_alloc::Tuned = audit_alloc::Tuned;
+//! ```
 //!
 //! The stages allocate and free many short strings per record (decoded fields, tokens,
 //! JSON bodies) from several threads. glibc's allocator spent about a third of the
@@ -10,8 +14,38 @@
 //! encrypted free lists protect C programs from heap overflows that safe Rust cannot
 //! have.
 
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+use std::alloc::{GlobalAlloc, Layout};
+
+use mimalloc::MiMalloc;
+
+/// mimalloc with [`PURGE_DELAY_MS`], set before `main` runs.
+pub struct Tuned;
+
+// Not `#[inline]`: the binary's allocator shim then calls into this crate's object,
+// which also holds the constructor below, so the linker keeps both together.
+//
+// SAFETY: every call is forwarded unchanged to mimalloc, itself a `GlobalAlloc`.
+unsafe impl GlobalAlloc for Tuned {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract is mimalloc's.
+        unsafe { MiMalloc.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller's contract is mimalloc's.
+        unsafe { MiMalloc.dealloc(ptr, layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract is mimalloc's.
+        unsafe { MiMalloc.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: the caller's contract is mimalloc's.
+        unsafe { MiMalloc.realloc(ptr, layout, new_size) }
+    }
+}
 
 /// How long memory stays unused before mimalloc hands it back to the OS.
 ///
@@ -26,9 +60,8 @@ pub const PURGE_DELAY_MS: std::ffi::c_long = 10_000;
 /// mimalloc keeps stable across versions (retired options keep their numbers).
 pub const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
-/// Runs before `main` in every binary that links this crate (an ELF constructor, in
-/// the same object as the allocator, so the linker never drops it), so the setting
-/// holds from the start and no binary has to remember it.
+/// Runs before `main` in every binary that chose [`Tuned`] (an ELF constructor in the
+/// same object as its methods), so the setting holds from the first allocation.
 #[cfg(target_os = "linux")]
 #[used]
 #[unsafe(link_section = ".init_array")]

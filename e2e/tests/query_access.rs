@@ -2,7 +2,8 @@
 //! by id, reads by id and by query string, the public endpoints, and a record edited
 //! inside the index coming back `tainted`.
 
-mod support;
+mod query_support;
+use query_support as support;
 
 use std::time::Duration;
 

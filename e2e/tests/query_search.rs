@@ -3,7 +3,8 @@
 //! returned record is also checked whole: detokenized to its clear values, no JWS,
 //! the integrity status asked for.
 
-mod support;
+mod query_support;
+use query_support as support;
 
 use serde_json::{Value, json};
 use support::Stack;

@@ -2,7 +2,8 @@
 //! which the offline check accepts whole; a filter narrows them; nothing of another
 //! tenant comes along.
 
-mod support;
+mod query_support;
+use query_support as support;
 
 use audit_integrity::PublicKeys;
 use audit_integrity::Verifier;

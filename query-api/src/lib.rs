@@ -4,7 +4,7 @@
 //! [`run`] is what `main`, `auditctl up` and the tests call.
 //!
 //! # Layout
-//! - [`filter`]: the RFC 7644 filter grammar, parsed into a tree (pure).
+//! - `filter`: the RFC 7644 filter grammar, `audit-scim`'s, which the vault reads too.
 //! - [`catalogue`]: the attributes a filter may name and which hold tokens.
 //! - [`plan`]: a filter as index-level conditions, clear values resolved to tokens.
 //! - [`search`]: the indexer's shards, queried with the tenant always required;
@@ -19,7 +19,6 @@ pub mod catalogue;
 pub mod config;
 pub mod error;
 pub mod export;
-pub mod filter;
 pub mod http;
 pub mod keys;
 pub mod metrics;
@@ -33,6 +32,7 @@ use std::time::Duration;
 
 use audit_auth::SharedAuthenticator;
 use audit_core::ops::{Health, OpsState};
+use audit_scim::filter;
 use audit_vault_api::client::VaultClient;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;

@@ -23,7 +23,7 @@ pub const PAGE: usize = 100;
 
 /// The plan of `filter`, clear values resolved with `tokens` (as the vault would).
 pub fn plan_of(filter: &str, tokens: HashMap<String, String>) -> Node {
-    let filter = query_api::filter::parse(filter).expect("the filter parses");
+    let filter = audit_scim::filter::parse(filter).expect("the filter parses");
     plan(Some(&filter), &Catalogue::default(), &mut Resolved::new(tokens, Vec::new()))
         .expect("the filter plans")
         .node

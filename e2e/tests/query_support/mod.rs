@@ -19,6 +19,8 @@ use dataset::Clear;
 pub struct Stack {
     /// `http://127.0.0.1:PORT` of the query-api.
     pub base: String,
+    /// `http://127.0.0.1:PORT` of the vault.
+    pub vault: String,
     /// Mints bearer tokens the query-api accepts.
     pub issuer: Issuer,
     /// The records, clear.
@@ -110,6 +112,7 @@ pub async fn start() -> Stack {
     wait_healthy(&http, &base).await;
     Stack {
         base,
+        vault: vault_url,
         issuer,
         records,
         index_dir,

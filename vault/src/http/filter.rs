@@ -1,97 +1,61 @@
-//! The TokensVault search filter: `attribute eq value` conditions joined by `and`,
-//! attributes `token`, `value`, `ownerId`, `ownerExtId` (case-insensitive), values
-//! quoted (JSON string rules) or bare. Anything else is an `invalidFilter` error
-//! that names the problem, never the value.
+//! The TokensVault search filter, read with the SCIM filter grammar every service
+//! shares (`audit-scim`): `attribute eq value` comparisons joined by `and`, on the
+//! attributes `token`, `value`, `ownerId` and `ownerExtId` (case-insensitive). A filter
+//! the grammar refuses gets the very error the query-api gives; one it reads but the
+//! vault cannot search by gets an `invalidFilter` naming the construct. Never a value.
+
+use audit_scim::filter::{self, CompareOp, Comparison, Filter};
 
 use crate::VaultError;
 use crate::tokens::SearchFilter;
 
-/// Longest filter accepted, in bytes.
-const MAX_FILTER_BYTES: usize = 4096;
-
 /// Parses `text` into the conditions of a search.
 pub fn parse(text: &str) -> Result<SearchFilter, VaultError> {
-    if text.len() > MAX_FILTER_BYTES {
-        return Err(invalid(format!("filter longer than {MAX_FILTER_BYTES} bytes")));
+    let tree = filter::parse(text).map_err(|error| invalid(error.to_string()))?;
+    let mut comparisons = Vec::new();
+    conjuncts(&tree, &mut comparisons)?;
+    let mut search = SearchFilter::default();
+    for comparison in comparisons {
+        set(&mut search, comparison)?;
     }
-    let words = words(text)?;
-    let mut filter = SearchFilter::default();
-    let mut position = 0;
-    loop {
-        let [attribute, operator, value] = words.get(position..position + 3).unwrap_or_default() else {
-            return Err(invalid("expected: attribute eq value [and ...]".into()));
-        };
-        if !operator.text.eq_ignore_ascii_case("eq") || operator.quoted {
-            return Err(invalid(format!("operator {} is not supported; use eq", operator.text)));
-        }
-        set(&mut filter, attribute, value.text.clone())?;
-        position += 3;
-        match words.get(position) {
-            None => return Ok(filter),
-            Some(join) if join.text.eq_ignore_ascii_case("and") && !join.quoted => position += 1,
-            Some(join) => return Err(invalid(format!("expected and, found {}", join.text))),
-        }
-        if position == words.len() {
-            return Err(invalid("filter ends with and".into()));
-        }
-    }
+    Ok(search)
 }
 
-fn set(filter: &mut SearchFilter, attribute: &Word, value: String) -> Result<(), VaultError> {
-    let slot = match attribute.text.to_ascii_lowercase().as_str() {
+/// The comparisons of a conjunction, in order; anything else is refused.
+fn conjuncts<'f>(filter: &'f Filter, found: &mut Vec<&'f Comparison>) -> Result<(), VaultError> {
+    let unsupported = match filter {
+        Filter::And(left, right) => {
+            conjuncts(left, found)?;
+            return conjuncts(right, found);
+        }
+        Filter::Compare(comparison) if comparison.op == CompareOp::Eq => {
+            found.push(comparison);
+            return Ok(());
+        }
+        Filter::Compare(comparison) => format!("operator {} is not supported; use eq", comparison.op.name()),
+        Filter::Or(..) => "or is not supported; join conditions with and".to_owned(),
+        Filter::Not(..) => "not is not supported".to_owned(),
+        Filter::Present(..) => "pr is not supported".to_owned(),
+        Filter::ValuePath { .. } => "value filters [ ] are not supported".to_owned(),
+    };
+    Err(invalid(unsupported))
+}
+
+fn set(filter: &mut SearchFilter, comparison: &Comparison) -> Result<(), VaultError> {
+    let path = &comparison.path;
+    let name = if path.schema.is_none() { path.dotted_lowercase() } else { String::new() };
+    let slot = match name.as_str() {
         "token" => &mut filter.token,
         "value" => &mut filter.value,
         "ownerid" => &mut filter.owner_id,
         "ownerextid" => &mut filter.owner_ext_id,
-        _ => return Err(invalid(format!("unknown attribute {}", attribute.text))),
+        _ => return Err(invalid(format!("unknown attribute {path}"))),
     };
     if slot.is_some() {
-        return Err(invalid(format!("attribute {} given twice", attribute.text)));
+        return Err(invalid(format!("attribute {path} given twice")));
     }
-    *slot = Some(value);
+    *slot = Some(comparison.value.as_str().to_owned());
     Ok(())
-}
-
-struct Word {
-    text: String,
-    quoted: bool,
-}
-
-/// Splits on whitespace, keeping JSON-quoted strings whole.
-fn words(text: &str) -> Result<Vec<Word>, VaultError> {
-    let mut words = Vec::new();
-    let mut rest = text.trim_start();
-    while !rest.is_empty() {
-        if rest.starts_with('"') {
-            let end = closing_quote(rest).ok_or_else(|| invalid("unterminated quoted value".into()))?;
-            let text: String =
-                serde_json::from_str(&rest[..=end]).map_err(|_| invalid("malformed quoted value".into()))?;
-            words.push(Word { text, quoted: true });
-            rest = &rest[end + 1..];
-        } else {
-            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
-            words.push(Word { text: rest[..end].to_owned(), quoted: false });
-            rest = &rest[end..];
-        }
-        rest = rest.trim_start();
-    }
-    if words.is_empty() {
-        return Err(invalid("empty filter".into()));
-    }
-    Ok(words)
-}
-
-/// Byte position of the quote closing the string that opens `text`.
-fn closing_quote(text: &str) -> Option<usize> {
-    let mut escaped = false;
-    for (position, byte) in text.bytes().enumerate().skip(1) {
-        match byte {
-            b'\\' if !escaped => escaped = true,
-            b'"' if !escaped => return Some(position),
-            _ => escaped = false,
-        }
-    }
-    None
 }
 
 fn invalid(detail: String) -> VaultError {
@@ -121,16 +85,25 @@ mod tests {
             ),
             ("ownerId eq 11092 and ownerExtId eq \"x y\"", Ok([None, None, some("11092"), some("x y")])),
             ("ownerid eq 1 AND token eq t", Ok([some("t"), None, some("1"), None])),
+            ("(token eq t and value eq v) and ownerId eq 1", Ok([some("t"), some("v"), some("1"), None])),
             ("", Err("empty filter")),
-            ("token eq", Err("expected: attribute")),
+            ("token eq", Err("expected a value after eq")),
             ("token co abc", Err("operator co")),
-            ("token eq a or value eq b", Err("expected and, found or")),
-            ("token eq a and", Err("ends with and")),
+            ("token eq a or value eq b", Err("or is not supported")),
+            ("not (token eq a)", Err("not is not supported")),
+            ("token pr", Err("pr is not supported")),
+            ("token eq a and", Err("expected a filter after and")),
             ("token eq a and token eq b", Err("given twice")),
             ("secret eq a", Err("unknown attribute secret")),
+            ("value eq jane doe", Err("unexpected word")),
             (r#"value eq "open"#, Err("unterminated")),
         ];
         for (text, expected) in cases {
+            if let Err(found) = parsed(text) {
+                for value in ["abc", "admin", "open", "jane", " doe"] {
+                    assert!(!found.contains(value), "{text}: the error repeats a value: {found}");
+                }
+            }
             match (parsed(text), expected) {
                 (Ok(found), Ok(expected)) => assert_eq!(found, expected, "{text}"),
                 (Err(found), Err(expected)) => assert!(found.contains(expected), "{text}: {found}"),

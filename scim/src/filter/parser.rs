@@ -145,7 +145,7 @@ impl<'a> Parser<'a> {
                 Ok(Filter::Present(path))
             }
             TokenKind::Word(op) => {
-                let op = CompareOp::from_keyword(op).ok_or_else(|| unknown_operator(op, token.position))?;
+                let op = CompareOp::from_keyword(op).ok_or_else(|| unknown_operator(token.position))?;
                 self.count_comparison(position)?;
                 let value = self.value(op)?;
                 Ok(Filter::Compare(Comparison { path, op, value }))
@@ -187,14 +187,10 @@ impl<'a> Parser<'a> {
     }
 }
 
-/// Names the operator only when it looks like one: a short ASCII word. Anything else
-/// in operator position is more likely a misplaced value, which must not be echoed.
-fn unknown_operator(word: &str, position: usize) -> FilterError {
-    if word.len() <= 16 && word.bytes().all(|byte| byte.is_ascii_alphanumeric()) {
-        FilterError::new(position, format!("unknown operator {word}"))
-    } else {
-        FilterError::new(position, "unknown operator")
-    }
+/// Never names the word found: in operator position it is as likely a misplaced value
+/// (a first name, say) as a mistyped operator, and values must not be echoed.
+fn unknown_operator(position: usize) -> FilterError {
+    FilterError::new(position, "unknown operator: expected eq, ne, co, sw, ew, gt, ge, lt, le or pr")
 }
 
 /// Splits an attribute word into schema URN and names. The schema is everything up to

@@ -3,6 +3,7 @@
 //!
 //! Details never carry a filter value or a record's content: values can be personal data.
 
+use audit_scim::ScimType;
 use std::path::PathBuf;
 
 use audit_auth::AuthError;
@@ -29,7 +30,7 @@ pub enum QueryError {
     #[error("{detail}")]
     InvalidRequest {
         /// SCIM error type: `invalidSyntax` or `invalidValue`.
-        scim_type: &'static str,
+        scim_type: ScimType,
         /// What is wrong.
         detail: String,
     },
@@ -87,6 +88,6 @@ impl QueryError {
 
     /// An `invalidValue` error.
     pub fn invalid_value(detail: impl Into<String>) -> QueryError {
-        QueryError::InvalidRequest { scim_type: "invalidValue", detail: detail.into() }
+        QueryError::InvalidRequest { scim_type: ScimType::InvalidValue, detail: detail.into() }
     }
 }

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use audit_scim::{ScimError, ScimType};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -36,6 +37,9 @@ pub enum VaultClientError {
         path: &'static str,
         /// HTTP status.
         status: u16,
+        /// The SCIM error's type, when the vault gave one of ours: what kind of
+        /// refusal it is, so callers need not guess it from the status.
+        scim_type: Option<ScimType>,
         /// The SCIM error's detail.
         detail: String,
     },
@@ -125,9 +129,9 @@ impl VaultClient {
             .map_err(unreachable)?;
         let status = response.status();
         if !status.is_success() {
-            let body: serde_json::Value = response.json().await.unwrap_or_default();
-            let detail = body["detail"].as_str().unwrap_or("no detail").to_owned();
-            return Err(VaultClientError::Status { path, status: status.as_u16(), detail });
+            let body = response.bytes().await.unwrap_or_default();
+            let ScimError { scim_type, detail, .. } = ScimError::from_answer(status, &body);
+            return Err(VaultClientError::Status { path, status: status.as_u16(), scim_type, detail });
         }
         response.json().await.map_err(unreachable)
     }

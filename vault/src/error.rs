@@ -2,6 +2,7 @@
 //! key; [`crate::http::error_response`] maps each to its HTTP status.
 
 use audit_auth::AuthError;
+use audit_scim::ScimType;
 
 use crate::keys::KeyError;
 use crate::store::StoreError;
@@ -48,7 +49,7 @@ pub enum VaultError {
     #[error("invalid request: {detail}")]
     InvalidRequest {
         /// SCIM error type, e.g. `invalidFilter`.
-        scim_type: &'static str,
+        scim_type: ScimType,
         /// What is wrong.
         detail: String,
     },

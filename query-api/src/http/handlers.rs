@@ -6,6 +6,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use audit_scim::ScimType;
+
 use super::{AppState, OPENAPI, measured, scim_json};
 use crate::QueryError;
 use crate::service::{ExportRequest, SearchRequest};
@@ -65,7 +67,7 @@ async fn read_json<T: serde::de::DeserializeOwned>(
         .map_err(|_| QueryError::TooLarge { limit: state.max_body_bytes })?;
     let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
     serde_json::from_slice(bytes).map_err(|error| QueryError::InvalidRequest {
-        scim_type: "invalidSyntax",
+        scim_type: ScimType::InvalidSyntax,
         detail: format!("body is not {what}: {}", error_position(&error)),
     })
 }
@@ -80,7 +82,7 @@ pub async fn list(
     measured(&state, "list", async {
         let principal = authorize(&state, &headers, &tenant)?;
         let Query(request) = query.map_err(|_| QueryError::InvalidRequest {
-            scim_type: "invalidValue",
+            scim_type: ScimType::InvalidValue,
             detail: "query parameters are filter, count, startIndex, sortBy, sortOrder".into(),
         })?;
         respond(&state, &principal, request).await

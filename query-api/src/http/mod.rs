@@ -13,9 +13,10 @@ use std::time::{Duration, Instant};
 
 use audit_auth::SharedAuthenticator;
 use audit_core::ops::{self, OpsState};
+use audit_scim::{ScimError, ScimType};
 use audit_vault_api::client::VaultClientError;
 use axum::Router;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -25,7 +26,6 @@ use crate::metrics::QueryMetrics;
 use crate::service::QueryService;
 
 /// SCIM error message schema.
-const SCIM_ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 /// The OpenAPI document of this API.
 pub const OPENAPI: &str = include_str!("openapi.json");
 
@@ -54,14 +54,14 @@ pub fn router(state: AppState, ops_state: OpsState) -> Router {
         .route("/.well-known/jwks.json", get(handlers::jwks))
         .route("/openapi.json", get(handlers::openapi))
         .method_not_allowed_fallback(|| async {
-            scim_error(StatusCode::METHOD_NOT_ALLOWED, None, "method not allowed")
+            scim_error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
         })
         .with_state(state);
     api.merge(ops::router(ops_state))
-        .fallback(|| async { scim_error(StatusCode::NOT_FOUND, None, "no such endpoint") })
+        .fallback(|| async { scim_error(StatusCode::NOT_FOUND, "no such endpoint") })
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("request handler panicked");
-            scim_error(StatusCode::INTERNAL_SERVER_ERROR, None, "internal error")
+            scim_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
         }))
 }
 
@@ -74,7 +74,7 @@ where
     let response = match tokio::time::timeout(state.timeout, handler).await {
         Ok(result) => result.unwrap_or_else(|error| error_response(&error)),
         Err(_) => {
-            scim_error(StatusCode::SERVICE_UNAVAILABLE, None, "the request took too long; narrow it or retry")
+            scim_error(StatusCode::SERVICE_UNAVAILABLE, "the request took too long; narrow it or retry")
         }
     };
     state.metrics.request(endpoint, response.status().as_u16(), started.elapsed().as_secs_f64());
@@ -83,60 +83,50 @@ where
 
 /// The status and SCIM error body of `error`.
 pub fn error_response(error: &QueryError) -> Response {
-    match error {
+    let scim = match error {
         QueryError::Auth(auth) => {
             tracing::info!(error = %auth, "request refused");
             let status = StatusCode::from_u16(auth.status()).unwrap_or(StatusCode::UNAUTHORIZED);
-            if status == StatusCode::FORBIDDEN {
-                scim_error(status, None, &auth.to_string())
-            } else {
-                scim_error(status, None, "authentication required")
-            }
+            let forbidden = status == StatusCode::FORBIDDEN;
+            ScimError::new(
+                status,
+                if forbidden { auth.to_string() } else { "authentication required".into() },
+            )
         }
-        QueryError::InvalidFilter(detail) => {
-            scim_error(StatusCode::BAD_REQUEST, Some("invalidFilter"), detail)
-        }
+        QueryError::InvalidFilter(detail) => ScimError::bad_request(ScimType::InvalidFilter, detail.clone()),
         QueryError::InvalidRequest { scim_type, detail } => {
-            scim_error(StatusCode::BAD_REQUEST, Some(scim_type), detail)
+            ScimError::bad_request(*scim_type, detail.clone())
         }
-        QueryError::TooMany(detail) => scim_error(StatusCode::BAD_REQUEST, Some("tooMany"), detail),
-        QueryError::UnsupportedMediaType => {
-            scim_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, Some("invalidSyntax"), &error.to_string())
-        }
-        QueryError::TooLarge { .. } => scim_error(StatusCode::PAYLOAD_TOO_LARGE, None, &error.to_string()),
-        QueryError::NotFound => scim_error(StatusCode::NOT_FOUND, None, "record not found"),
-        QueryError::Vault(VaultClientError::Status { status: 400, detail, .. }) => {
-            scim_error(StatusCode::BAD_REQUEST, Some("tooMany"), detail)
-        }
+        QueryError::TooMany(detail) => ScimError::bad_request(ScimType::TooMany, detail.clone()),
+        QueryError::UnsupportedMediaType => ScimError {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            scim_type: Some(ScimType::InvalidSyntax),
+            detail: error.to_string(),
+        },
+        QueryError::TooLarge { .. } => ScimError::new(StatusCode::PAYLOAD_TOO_LARGE, error.to_string()),
+        QueryError::NotFound => ScimError::new(StatusCode::NOT_FOUND, "record not found"),
+        // The vault's bound on a pattern's matches is the caller's to narrow.
+        QueryError::Vault(VaultClientError::Status {
+            scim_type: Some(ScimType::TooMany), detail, ..
+        }) => ScimError::bad_request(ScimType::TooMany, detail.clone()),
         QueryError::Vault(vault) => {
             tracing::error!(error = %vault, "vault call failed");
-            scim_error(StatusCode::SERVICE_UNAVAILABLE, None, "the token vault is unavailable; retry later")
+            ScimError::new(StatusCode::SERVICE_UNAVAILABLE, "the token vault is unavailable; retry later")
         }
         other => {
             tracing::error!(error = %other, "request failed");
-            scim_error(StatusCode::INTERNAL_SERVER_ERROR, None, "internal error")
+            ScimError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
         }
-    }
+    };
+    scim.into_response()
 }
 
 /// A SCIM error response.
-pub fn scim_error(status: StatusCode, scim_type: Option<&str>, detail: &str) -> Response {
-    let mut body = serde_json::json!({ "schemas": [SCIM_ERROR], "status": status.as_u16().to_string(), "detail": detail });
-    if let Some(scim_type) = scim_type {
-        body["scimType"] = scim_type.into();
-    }
-    let mut response = scim_json(status, &body);
-    if status == StatusCode::UNAUTHORIZED {
-        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    }
-    response
+pub fn scim_error(status: StatusCode, detail: &str) -> Response {
+    ScimError::new(status, detail).into_response()
 }
 
 /// A SCIM JSON response (`application/scim+json`).
 pub fn scim_json(status: StatusCode, body: &serde_json::Value) -> Response {
-    let mut response = (status, axum::Json(body)).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/scim+json;charset=utf-8"));
-    response
+    audit_scim::error::json_response(status, body)
 }

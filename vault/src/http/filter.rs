@@ -4,6 +4,7 @@
 //! the grammar refuses gets the very error the query-api gives; one it reads but the
 //! vault cannot search by gets an `invalidFilter` naming the construct. Never a value.
 
+use audit_scim::ScimType;
 use audit_scim::filter::{self, CompareOp, Comparison, Filter};
 
 use crate::VaultError;
@@ -59,7 +60,7 @@ fn set(filter: &mut SearchFilter, comparison: &Comparison) -> Result<(), VaultEr
 }
 
 fn invalid(detail: String) -> VaultError {
-    VaultError::InvalidRequest { scim_type: "invalidFilter", detail }
+    VaultError::InvalidRequest { scim_type: ScimType::InvalidFilter, detail }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ pub mod filter;
 pub mod scim;
 pub mod service;
 
+use audit_scim::{ScimError, ScimType};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -26,7 +27,6 @@ use crate::metrics::VaultMetrics;
 use crate::tokens::Vault;
 
 /// SCIM error message schema.
-const SCIM_ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 /// Largest request body accepted, in bytes.
 const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
@@ -78,65 +78,46 @@ where
 
 /// The status and SCIM error body of `error`; server faults are logged, not shown.
 pub fn error_response(error: &VaultError) -> Response {
-    let (status, scim_type, detail) = match error {
+    let scim = match error {
         VaultError::Auth(auth) => {
             tracing::info!(error = %auth, "request refused");
             let status = StatusCode::from_u16(auth.status()).unwrap_or(StatusCode::UNAUTHORIZED);
-            let detail = if status == StatusCode::FORBIDDEN {
-                auth.to_string()
-            } else {
-                "authentication required".into()
-            };
-            (status, None, detail)
+            let forbidden = status == StatusCode::FORBIDDEN;
+            ScimError::new(
+                status,
+                if forbidden { auth.to_string() } else { "authentication required".into() },
+            )
         }
         VaultError::InvalidRequest { scim_type, detail } => {
-            (StatusCode::BAD_REQUEST, Some(*scim_type), detail.clone())
+            ScimError::bad_request(*scim_type, detail.clone())
         }
         // The details state the bound, nothing of the pattern or the values.
         VaultError::MatchScanBound { .. } | VaultError::MatchResultBound { .. } => {
-            (StatusCode::BAD_REQUEST, Some("tooMany"), error.to_string())
+            ScimError::bad_request(ScimType::TooMany, error.to_string())
         }
-        VaultError::TokenNotFound => (StatusCode::NOT_FOUND, None, error.to_string()),
-        VaultError::ValueErased => (StatusCode::GONE, None, error.to_string()),
+        VaultError::TokenNotFound => ScimError::new(StatusCode::NOT_FOUND, error.to_string()),
+        VaultError::ValueErased => ScimError::new(StatusCode::GONE, error.to_string()),
         VaultError::AuditUnavailable(_) => {
             tracing::error!(%error, "access not recorded; nothing revealed");
-            (StatusCode::SERVICE_UNAVAILABLE, None, "the access could not be recorded; retry later".into())
+            ScimError::new(StatusCode::SERVICE_UNAVAILABLE, "the access could not be recorded; retry later")
         }
         other => {
             tracing::error!(error = %other, "request failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, None, "internal error".into())
+            ScimError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
         }
     };
-    let mut body = serde_json::json!({ "schemas": [SCIM_ERROR], "status": status.as_u16().to_string(), "detail": detail });
-    if let Some(scim_type) = scim_type {
-        body["scimType"] = scim_type.into();
-    }
-    let mut response = (status, axum::Json(body)).into_response();
-    if status == StatusCode::UNAUTHORIZED {
-        response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
-    }
-    set_scim_content_type(&mut response);
-    response
+    scim.into_response()
 }
 
 /// SCIM responses are `application/scim+json`.
 pub fn scim_json(status: StatusCode, body: serde_json::Value) -> Response {
-    let mut response = (status, axum::Json(body)).into_response();
-    set_scim_content_type(&mut response);
-    response
-}
-
-fn set_scim_content_type(response: &mut Response) {
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("application/scim+json;charset=utf-8"),
-    );
+    audit_scim::error::json_response(status, &body)
 }
 
 /// The body parsed as JSON, with a SCIM `invalidSyntax` error when it is not.
 pub fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, VaultError> {
     serde_json::from_slice(body).map_err(|error| VaultError::InvalidRequest {
-        scim_type: "invalidSyntax",
+        scim_type: ScimType::InvalidSyntax,
         detail: format!("body: {error}"),
     })
 }

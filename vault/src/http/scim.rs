@@ -3,6 +3,7 @@
 //! the answer is sent.
 
 use audit_auth::Principal;
+use audit_scim::ScimType;
 use audit_vault_api::{Owner, Revealed};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -114,7 +115,7 @@ pub async fn erase(
         let owner = Owner { id: request.owner_id, ext_id: request.owner_ext_id };
         if owner.id.is_none() && owner.ext_id.is_none() {
             let detail = "name the data subject with ownerId or ownerExtId".into();
-            return Err(VaultError::InvalidRequest { scim_type: "invalidValue", detail });
+            return Err(VaultError::InvalidRequest { scim_type: ScimType::InvalidValue, detail });
         }
         let erased = usize::try_from(state.vault.erase(&tenant, &owner).await?).unwrap_or(usize::MAX);
         record(&state, &principal, AccessKind::Erase, erased, owner.id.as_deref()).await?;

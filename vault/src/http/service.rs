@@ -3,6 +3,7 @@
 //! in the audit trail before any value is returned. Lookup and match answer tokens,
 //! never values, so they are not accesses to record.
 
+use audit_scim::ScimType;
 use audit_vault_api::{
     DetokenizeRequest, DetokenizeResponse, FindResponse, LookupRequest, LookupResponse, MatchRequest,
     MatchResponse, Revealed, TenantFound, TenantTokens, TokenizeRequest, TokenizeResponse,
@@ -125,7 +126,7 @@ pub async fn detokenize(State(state): State<AppState>, headers: HeaderMap, body:
 fn check_batch(size: usize) -> Result<(), VaultError> {
     if size > MAX_BATCH {
         let detail = format!("batch of {size} values exceeds {MAX_BATCH}");
-        return Err(VaultError::InvalidRequest { scim_type: "tooMany", detail });
+        return Err(VaultError::InvalidRequest { scim_type: ScimType::TooMany, detail });
     }
     Ok(())
 }

@@ -7,8 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use audit_core::config::KafkaConfig;
 use clap::Args;
-use indexer::reindex::{ReindexParams, reindex};
-use indexer::shard::WriterBudget;
+use indexer::{ReindexParams, WriterBudget, reindex};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Flags of `auditctl reindex`.

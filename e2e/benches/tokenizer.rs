@@ -28,7 +28,7 @@ use audit_core::stage::{Delivery, Partitioning};
 use audit_schemas::{Codec, NormalizedRecord};
 use audit_traffic::{Generator, TrafficParams};
 use clap::Parser;
-use ingestor::limits::Limits;
+use ingestor::Limits;
 use testkit::bench::{self, Steady};
 use tokio_util::sync::CancellationToken;
 
@@ -202,7 +202,7 @@ async fn load_normalized(kafka: &KafkaConfig, traffic: &Traffic) -> usize {
         .map(|n| {
             let event = generator.next_event();
             let mut record =
-                ingestor::validate::normalize(&event.payload, &limits).expect("generated events are valid");
+                ingestor::normalize(&event.payload, &limits).expect("generated events are valid");
             record.id = format!("bench-{}-{n}", traffic.name);
             (record.tenant_id.clone().into_bytes(), codec.encode(&record).unwrap())
         })

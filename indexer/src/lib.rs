@@ -14,13 +14,13 @@
 //! - [`runner`]: the loop and the one place offsets are decided.
 //! - [`reindex`]: rebuilding shards from the signed topic (`auditctl reindex`).
 
-pub mod config;
-pub mod error;
-pub mod metrics;
-pub mod reindex;
-pub mod runner;
-pub mod shard;
-pub mod shards;
+mod config;
+mod error;
+mod metrics;
+mod reindex;
+mod runner;
+mod shard;
+mod shards;
 
 use std::sync::{Arc, Mutex};
 
@@ -37,6 +37,8 @@ pub use audit_index::{document, read, schema};
 pub use config::{Config, IndexerArgs};
 pub use error::IndexerError;
 pub use metrics::SERVICE;
+pub use reindex::{ReindexParams, reindex};
+pub use shard::WriterBudget;
 
 use crate::shards::{ShardParams, ShardSet, SharedShards};
 

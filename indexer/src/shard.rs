@@ -37,7 +37,6 @@ pub struct WriterBudget {
 pub struct Shard {
     partition: i32,
     dir: PathBuf,
-    index: Index,
     writer: IndexWriter,
     id_field: tantivy::schema::Field,
     committed: Option<i64>,
@@ -70,7 +69,7 @@ impl Shard {
                     other => index_error(other),
                 },
             )?;
-        Ok(Shard { partition, dir, index, writer, id_field: schema.id, committed, pending: None })
+        Ok(Shard { partition, dir, writer, id_field: schema.id, committed, pending: None })
     }
 
     /// The last input offset the shard's commit holds.
@@ -121,8 +120,9 @@ impl Shard {
     }
 
     /// The index, for readers.
+    #[cfg(test)]
     pub fn index(&self) -> &Index {
-        &self.index
+        self.writer.index()
     }
 
     /// Deletes every document (the next commit makes it so) and forgets the position.

@@ -1,15 +1,16 @@
 //! The ingestor: `audit.raw` (JSON) → validate, normalize → `audit.normalized` (Avro,
 //! keyed by tenant); everything invalid → `audit.dlq` with its reason and original bytes.
 //!
-//! [`run`] is what `main` and the tests call; the stage logic lives in [`stage`] and
-//! [`validate`] and is tested without Kafka.
+//! [`run`] is what `main` and the tests call; the stage logic lives in `stage` and
+//! `validate` and is tested without Kafka. [`normalize`] is the validation as a pure
+//! function, for tools that make normalized records from raw events (benchmarks).
 
-pub mod config;
-pub mod error;
-pub mod limits;
-pub mod metrics;
-pub mod stage;
-pub mod validate;
+mod config;
+mod error;
+mod limits;
+mod metrics;
+mod stage;
+mod validate;
 
 use std::sync::Arc;
 
@@ -23,6 +24,8 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::{Config, IngestorArgs};
 pub use error::IngestorError;
+pub use limits::Limits;
+pub use validate::normalize;
 
 /// Service name: metric prefix, log field, DLQ `dlq.stage`.
 pub const SERVICE: &str = "ingestor";

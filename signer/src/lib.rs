@@ -15,15 +15,15 @@
 //! - [`sign`]: parallel signing of a batch.
 //! - [`keys`]: the active key and its rotation.
 
-pub mod chain;
-pub mod checkpoint;
-pub mod config;
-pub mod error;
-pub mod keys;
-pub mod log;
-pub mod metrics;
-pub mod sign;
-pub mod stage;
+mod chain;
+mod checkpoint;
+mod config;
+mod error;
+mod keys;
+mod log;
+mod metrics;
+mod sign;
+mod stage;
 
 use std::sync::Arc;
 
@@ -64,7 +64,6 @@ pub async fn run(
         log,
         keys,
         partitions,
-        dedupe_window: config.dedupe_window,
         checkpoints: config.checkpoints,
         sign_threads: config.sign_threads,
         metrics: signer_metrics,

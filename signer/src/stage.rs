@@ -34,8 +34,6 @@ pub struct SignParams<L> {
     pub keys: SignerKeys,
     /// Partition count of the input (and output) topic.
     pub partitions: i32,
-    /// Record ids remembered per partition.
-    pub dedupe_window: usize,
     /// Checkpoint cadence.
     pub checkpoints: CheckpointPolicy,
     /// Signing threads.

@@ -59,7 +59,6 @@ fn fixture(checkpoint_records: u64) -> Fixture {
         log: log.clone(),
         keys,
         partitions: PARTITIONS,
-        dedupe_window: 100,
         checkpoints: CheckpointPolicy { records: checkpoint_records, interval: Duration::from_secs(3600) },
         sign_threads: 2,
         metrics,

@@ -9,10 +9,10 @@
 //! # Layout
 //! - [`schema`], [`document`], [`read`]: the index's definition, shared with the
 //!   query-api (crate `audit-index`).
-//! - [`shard`]: one partition's index and the offset in its commits.
-//! - [`shards`]: the shards this instance owns, opened and closed with its partitions.
-//! - [`runner`]: the loop and the one place offsets are decided.
-//! - [`reindex`]: rebuilding shards from the signed topic (`auditctl reindex`).
+//! - `shard`: one partition's index and the offset in its commits.
+//! - `shards`: the shards this instance owns, opened and closed with its partitions.
+//! - `runner`: the loop and the one place offsets are decided.
+//! - `reindex` ([`reindex()`]): rebuilding shards from the signed topic (`auditctl reindex`).
 
 mod config;
 mod error;

@@ -8,12 +8,12 @@
 //! gets the partition. [`run`] is what `main` and the tests call.
 //!
 //! # Layout
-//! - [`chain`]: chain heads, covered offsets and recent ids of one partition (pure).
-//! - [`stage`]: decode, decide, link, sign in parallel, encode.
-//! - [`log`]: recovery from the signed log and checkpoint writing (Kafka).
-//! - [`checkpoint`]: signed snapshots of a partition's heads.
-//! - [`sign`]: parallel signing of a batch.
-//! - [`keys`]: the active key and its rotation.
+//! - `chain`: chain heads, covered offsets and recent ids of one partition (pure).
+//! - `stage`: decode, decide, link, sign in parallel, encode.
+//! - `log`: recovery from the signed log and checkpoint writing (Kafka).
+//! - `checkpoint`: signed snapshots of a partition's heads.
+//! - `sign`: parallel signing of a batch.
+//! - `keys`: the active key and its rotation.
 
 mod chain;
 mod checkpoint;

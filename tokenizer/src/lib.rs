@@ -5,20 +5,20 @@
 //! [`run`] is what `main` and the tests call.
 //!
 //! # Layout
-//! - [`detect`]: where personal data sits inside free text and event codes: e-mail
+//! - `detect`: where personal data sits inside free text and event codes: e-mail
 //!   addresses, IPv4 and IPv6 addresses, and the addresses in `HOSTADDRESS[...]`.
-//! - [`policy`]: which fields are personal and whose they are.
-//! - [`stage`]: decode, collect unknown values, find their tokens part by part, create
+//! - `policy` ([`Policy`]): which fields are personal and whose they are.
+//! - `stage`: decode, collect unknown values, find their tokens part by part, create
 //!   the missing ones in one call per batch, apply, encode.
-//! - [`cache`]: recent tokens, bounded.
+//! - `cache`: recent tokens, bounded.
 
-pub mod cache;
-pub mod config;
-pub mod detect;
-pub mod error;
-pub mod metrics;
-pub mod policy;
-pub mod stage;
+mod cache;
+mod config;
+mod detect;
+mod error;
+mod metrics;
+mod policy;
+mod stage;
 
 use std::sync::Arc;
 
@@ -30,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::{Config, TokenizerArgs};
 pub use error::TokenizerError;
+pub use policy::Policy;
 
 /// Service name: metric prefix, log field, DLQ `dlq.stage`.
 pub const SERVICE: &str = "tokenizer";

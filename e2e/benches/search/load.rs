@@ -15,7 +15,7 @@ use audit_index::schema::IndexSchema;
 use audit_integrity::{ChainLink, SigningKeyPair, seal};
 use audit_schemas::SignedRecord;
 use tantivy::{Index, IndexWriter};
-use tokenizer::policy::Policy;
+use tokenizer::Policy;
 
 use crate::dataset::Tenant;
 use crate::tokens::{Tokens, apply};

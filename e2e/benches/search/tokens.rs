@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use audit_schemas::{NormalizedRecord, TokenizedRecord};
 use audit_vault_api::client::VaultClient;
 use audit_vault_api::{Owner, TenantValues, TokenizeItem, TokenizeRequest};
-use tokenizer::policy::Policy;
+use tokenizer::Policy;
 
 use crate::dataset::Tenant;
 

@@ -58,7 +58,7 @@ fn verify(args: &VerifyArgs) -> Result<ExportReport, String> {
     let progress = progress_bar(size);
     let reader = BufReader::with_capacity(1 << 20, file);
     let report = verify_export(reader, &Verifier::new(keys), ExportCheck { chain }, |bytes| {
-        progress.set_position(bytes)
+        progress.set_position(bytes);
     });
     progress.finish_and_clear();
     report.map_err(read_error)

@@ -70,7 +70,7 @@ fn every_tampering_is_detected_with_its_reason() {
             "changed payload",
             Box::new(|run| {
                 run[2].jws =
-                    replace_payload(&run[2].jws, |payload| payload["result"] = "RESPONSE_FAILURE".into())
+                    replace_payload(&run[2].jws, |payload| payload["result"] = "RESPONSE_FAILURE".into());
             }),
             "signature does not verify",
         ),

@@ -138,7 +138,7 @@ fn unknown_attributes_and_bad_values_are_invalid_filters() {
     for (filter, expected) in cases {
         match planned(filter) {
             Err(QueryError::InvalidFilter(detail)) => {
-                assert!(detail.contains(expected), "{filter}: {detail}")
+                assert!(detail.contains(expected), "{filter}: {detail}");
             }
             other => panic!("{filter}: {other:?}"),
         }

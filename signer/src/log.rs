@@ -138,7 +138,7 @@ impl Reader {
         };
         let covered = checkpoint.as_ref().map_or(-1, |checkpoint| checkpoint.signed_offset);
         self.scan_topic(&consumer, &self.signed_topic, (start, high), |message| {
-            replay(&mut recovered, message, covered)
+            replay(&mut recovered, message, covered);
         })?;
         info!(
             partition = self.partition,

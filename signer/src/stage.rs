@@ -97,7 +97,7 @@ impl<L: ChainLog> SignStage<L> {
             match result {
                 Ok(recovered) => self.adopt(partition, recovered, started),
                 Err(detail) => {
-                    failure = Some(TransientError(format!("cannot recover partition {partition}: {detail}")))
+                    failure = Some(TransientError(format!("cannot recover partition {partition}: {detail}")));
                 }
             }
         }

@@ -161,7 +161,7 @@ async fn a_recovered_partition_continues_its_chains() {
     let mut fixture = fixture(1000);
     let partition = partition_for_key(b"t-a", PARTITIONS);
     let mut recovered = PartitionChains::new(100);
-    recovered.restore([("t-a".to_owned(), crate::chain::Head { sequence: 41, hash: [7; 32] })], Some(99));
+    recovered.restore([("t-a".to_owned(), Head { sequence: 41, hash: [7; 32] })], Some(99));
     fixture.log.preset.lock().unwrap().insert(partition, recovered);
     let outcomes = fixture.stage.process(&[input("t-a", "old", 99), input("t-a", "new", 100)]).await.unwrap();
     assert_eq!(outcomes[0], Outcome::Skip { reason: "already_signed" });

@@ -17,7 +17,7 @@ impl ChildGuard {
     /// Asks the process to stop (SIGTERM) and waits for it; its exit status.
     pub fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.0.id().to_string();
-        std::process::Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
+        Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
         self.0.wait().expect("the child is ours to wait for")
     }
 }

@@ -303,9 +303,9 @@ pub fn store_offsets(consumer: &StageConsumer, topic: &str, batch: &[InputMessag
 
 /// Stores `(partition, next offset)` positions of `topic` for the periodic commit.
 pub fn store_positions(consumer: &StageConsumer, topic: &str, positions: &[(i32, i64)]) {
-    let mut list = rdkafka::TopicPartitionList::new();
+    let mut list = TopicPartitionList::new();
     for (partition, next) in positions {
-        let _ = list.add_partition_offset(topic, *partition, rdkafka::Offset::Offset(*next));
+        let _ = list.add_partition_offset(topic, *partition, Offset::Offset(*next));
     }
     if let Err(error) = consumer.store_offsets(&list) {
         // A partition revoked meanwhile: its position is in its shard anyway.

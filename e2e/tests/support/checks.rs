@@ -119,10 +119,10 @@ pub async fn dead_letters_match(stack: &Stack, expected: &Expected) -> (Vec<Stri
         let (topic, code) = (source(header::SOURCE_TOPIC), source(header::CODE));
         match expected.malformed.get(&position) {
             Some(reason) if topic == "audit.raw" && code == *reason => {
-                *found.entry(position).or_default() += 1
+                *found.entry(position).or_default() += 1;
             }
             Some(reason) => {
-                failures.push(format!("{topic} {position:?}: dead-lettered as {code}, {reason} due"))
+                failures.push(format!("{topic} {position:?}: dead-lettered as {code}, {reason} due"));
             }
             None => failures.push(format!("{topic} {position:?} dead-lettered ({code}) but not malformed")),
         }

@@ -149,7 +149,7 @@ impl Shards {
                     reloaded += 1;
                 }
                 Err(error) => {
-                    tracing::warn!(%error, partition = shard.partition, "shard reader not reloaded")
+                    tracing::warn!(%error, partition = shard.partition, "shard reader not reloaded");
                 }
             }
         }

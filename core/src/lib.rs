@@ -6,6 +6,7 @@
 //! - [`offsets`]: which offsets a finished batch allows to commit (the one place that
 //!   says how at-least-once is kept).
 //! - [`kafka`]: client settings and topic creation.
+//! - [`range`]: one partition's offsets read in order, for recovery and rebuilds.
 //! - [`dlq`]: how a rejected message is written to the dead-letter topic.
 //! - [`metrics`], [`ops`]: Prometheus metrics and the `/metrics` + `/healthz` server.
 //! - [`parallel`]: CPU work on a batch split across the cores.
@@ -22,6 +23,7 @@ pub mod metrics;
 pub mod offsets;
 pub mod ops;
 pub mod parallel;
+pub mod range;
 pub mod service;
 pub mod shutdown;
 pub mod stage;

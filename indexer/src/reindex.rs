@@ -5,16 +5,21 @@
 //! the partition to its current end, and committed with that end as its position: a
 //! restarted indexer continues from there.
 
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use audit_core::config::KafkaConfig;
+use audit_core::range::{PartitionRange, read_range};
+use rdkafka::Message;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{Message, Offset, TopicPartitionList};
 
 use crate::IndexerError;
 use crate::schema::IndexSchema;
 use crate::shard::{Shard, WriterBudget};
+
+/// How long a read of the topic may go without a message before it gives up.
+const READ_STALL: Duration = Duration::from_secs(60);
 
 /// What to rebuild.
 #[derive(Debug, Clone)]
@@ -86,7 +91,7 @@ pub fn reindex(
             progress(done, total);
             Ok(())
         };
-        read_range(&consumer, (&params.topic, partition), (low, high), &mut on_message)?;
+        read_partition(&consumer, (&params.topic, partition), (low, high), &mut on_message)?;
         shard.commit()?;
         shard.close()?;
         report.shards += 1;
@@ -94,39 +99,25 @@ pub fn reindex(
     Ok(report)
 }
 
-/// Calls `on_message` for every message of `[low, high)` of one partition, in order.
-fn read_range(
+/// Calls `on_message` with the offset and payload of every message of `[low, high)`
+/// of one partition, in order; its first error ends the read.
+fn read_partition(
     consumer: &BaseConsumer,
     (topic, partition): (&str, i32),
     (low, high): (i64, i64),
     on_message: &mut impl FnMut(i64, &[u8]) -> Result<(), IndexerError>,
 ) -> Result<(), IndexerError> {
-    if low >= high {
-        return Ok(());
-    }
-    let stalled = |detail: String| IndexerError::TopicRead { detail };
-    let mut assignment = TopicPartitionList::new();
-    assignment
-        .add_partition_offset(topic, partition, Offset::Offset(low))
-        .and_then(|()| consumer.assign(&assignment))
-        .map_err(|error| stalled(error.to_string()))?;
-    let mut idle = std::time::Instant::now();
-    loop {
-        match consumer.poll(Duration::from_millis(200)) {
-            Some(Ok(message)) => {
-                idle = std::time::Instant::now();
-                on_message(message.offset(), message.payload().unwrap_or_default())?;
-                if message.offset() + 1 >= high {
-                    return Ok(());
-                }
+    let range = PartitionRange { topic, partition, start: low, end: high };
+    let mut failed = None;
+    read_range(consumer, range, READ_STALL, |message| {
+        match on_message(message.offset(), message.payload().unwrap_or_default()) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(error) => {
+                failed = Some(error);
+                ControlFlow::Break(())
             }
-            Some(Err(error)) => tracing::warn!(%error, partition, "read error while reindexing"),
-            None if idle.elapsed() > Duration::from_secs(60) => {
-                return Err(stalled(format!(
-                    "no message of partition {partition} for 60 s before offset {high}"
-                )));
-            }
-            None => {}
         }
-    }
+    })
+    .map_err(|error| IndexerError::TopicRead { detail: error.to_string() })?;
+    failed.map_or(Ok(()), Err)
 }

@@ -9,17 +9,18 @@
 //! acknowledged (or the previous owner died, and the join delay has let its
 //! connections go). The tail read here is therefore the whole truth of P.
 
+use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 use audit_core::config::KafkaConfig;
+use audit_core::range::{PartitionRange, read_range};
 use audit_core::stage::INPUT_OFFSET_HEADER;
 use audit_integrity::{CompactJws, Verifier, payload_hash};
 use audit_schemas::{Codec, SignedRecord};
+use rdkafka::Message;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Headers};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::{Message, Offset, TopicPartitionList};
 use tracing::{info, warn};
 
 use crate::chain::{Head, PartitionChains};
@@ -173,7 +174,7 @@ impl Reader {
             .map_err(|error| format!("watermarks of {topic}: {error}"))
     }
 
-    /// Calls `on_message` for every message of `[range.0, range.1)` in order.
+    /// Calls `on_message` for every message of `[start, end)` of `topic` in order.
     fn scan_topic(
         &self,
         consumer: &BaseConsumer,
@@ -181,33 +182,12 @@ impl Reader {
         (start, end): (i64, i64),
         mut on_message: impl FnMut(&BorrowedMessage<'_>),
     ) -> Result<(), String> {
-        if start >= end {
-            return Ok(());
-        }
-        let mut assignment = TopicPartitionList::new();
-        assignment
-            .add_partition_offset(topic, self.partition, Offset::Offset(start))
-            .and_then(|()| consumer.assign(&assignment))
-            .map_err(|error| format!("cannot read {topic}: {error}"))?;
-        let mut last_progress = Instant::now();
-        loop {
-            match consumer.poll(Duration::from_millis(200)) {
-                Some(Ok(message)) => {
-                    last_progress = Instant::now();
-                    on_message(&message);
-                    if message.offset() + 1 >= end {
-                        return Ok(());
-                    }
-                }
-                // The broker says the partition ends here, before the watermark read earlier.
-                Some(Err(KafkaError::PartitionEOF(_))) => return Ok(()),
-                Some(Err(error)) => warn!(%error, topic, "read error while recovering"),
-                None if last_progress.elapsed() > READ_STALL => {
-                    return Err(format!("no progress reading {topic} before offset {end}"));
-                }
-                None => {}
-            }
-        }
+        let range = PartitionRange { topic, partition: self.partition, start, end };
+        read_range(consumer, range, READ_STALL, |message| {
+            on_message(message);
+            ControlFlow::Continue(())
+        })
+        .map_err(|error| error.to_string())
     }
 }
 

@@ -6,6 +6,7 @@
 //! - [`offsets`]: which offsets a finished batch allows to commit (the one place that
 //!   says how at-least-once is kept).
 //! - [`kafka`]: client settings and topic creation.
+//! - [`recent`]: the dedupe window, a bounded set of recent ids.
 //! - [`range`]: one partition's offsets read in order, for recovery and rebuilds.
 //! - [`dlq`]: how a rejected message is written to the dead-letter topic.
 //! - [`metrics`], [`ops`]: Prometheus metrics and the `/metrics` + `/healthz` server.
@@ -24,6 +25,7 @@ pub mod offsets;
 pub mod ops;
 pub mod parallel;
 pub mod range;
+pub mod recent;
 pub mod service;
 pub mod shutdown;
 pub mod stage;

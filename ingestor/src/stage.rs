@@ -6,8 +6,9 @@
 //! under redelivery). Duplicates seen within the dedupe window are skipped; older
 //! ones, or ones after a restart, still carry the same id for later stages to drop.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 
+use audit_core::recent::RecentSet;
 use audit_core::{
     dlq::Rejection,
     stage::{Acknowledged, InputMessage, Outcome, OutputRecord, Stage, TransientError},
@@ -29,37 +30,12 @@ pub fn record_id(tenant: &str, event_id: Option<&str>, source: &InputMessage) ->
     Uuid::new_v5(&RECORD_ID_NAMESPACE, name.as_bytes())
 }
 
-/// Recently forwarded ids, oldest first out.
-#[derive(Debug)]
-struct RecentIds {
-    members: HashSet<Uuid>,
-    order: VecDeque<Uuid>,
-    capacity: usize,
-}
-
-impl RecentIds {
-    fn contains(&self, id: &Uuid) -> bool {
-        self.members.contains(id)
-    }
-
-    fn insert(&mut self, id: Uuid) {
-        if self.capacity == 0 || !self.members.insert(id) {
-            return;
-        }
-        self.order.push_back(id);
-        if self.order.len() > self.capacity
-            && let Some(oldest) = self.order.pop_front()
-        {
-            self.members.remove(&oldest);
-        }
-    }
-}
-
 /// Validates, normalizes, identifies and encodes raw events.
 pub struct IngestStage {
     limits: Limits,
     codec: Codec<NormalizedRecord>,
-    delivered: RecentIds,
+    /// Recently forwarded ids, oldest first out.
+    delivered: RecentSet<Uuid>,
     /// Ids forwarded by the batch in flight; they join `delivered` once acknowledged.
     in_flight: HashSet<Uuid>,
 }
@@ -67,8 +43,7 @@ pub struct IngestStage {
 impl IngestStage {
     /// A stage with `limits` and a dedupe window of `dedupe_window` ids.
     pub fn new(limits: Limits, dedupe_window: usize, codec: Codec<NormalizedRecord>) -> Self {
-        let delivered =
-            RecentIds { members: HashSet::new(), order: VecDeque::new(), capacity: dedupe_window };
+        let delivered = RecentSet::new(dedupe_window);
         IngestStage { limits, codec, delivered, in_flight: HashSet::new() }
     }
 

@@ -8,8 +8,9 @@
 //! [`PartitionChains::observe`], so a restarted signer continues every chain exactly
 //! where the published log ends.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashMap;
 
+use audit_core::recent::RecentSet;
 use audit_integrity::{ChainLink, PayloadHash};
 use sha2::{Digest, Sha256};
 
@@ -38,13 +39,13 @@ pub enum Decision {
 pub struct PartitionChains {
     heads: HashMap<String, Head>,
     last_input_offset: Option<i64>,
-    recent: RecentIds,
+    recent: RecentSet<[u8; 16]>,
 }
 
 impl PartitionChains {
     /// Empty state remembering up to `window` record ids.
     pub fn new(window: usize) -> PartitionChains {
-        PartitionChains { recent: RecentIds::new(window), ..PartitionChains::default() }
+        PartitionChains { recent: RecentSet::new(window), ..PartitionChains::default() }
     }
 
     /// Whether the input at `offset` with record `id` must be signed.
@@ -121,36 +122,6 @@ impl PartitionChains {
 fn id_digest(id: &str) -> [u8; 16] {
     let digest = Sha256::digest(id.as_bytes());
     digest[..16].try_into().expect("sha-256 has 32 bytes")
-}
-
-/// The last `capacity` ids, oldest evicted first.
-#[derive(Debug, Clone, Default)]
-struct RecentIds {
-    capacity: usize,
-    order: VecDeque<[u8; 16]>,
-    set: HashSet<[u8; 16]>,
-}
-
-impl RecentIds {
-    fn new(capacity: usize) -> RecentIds {
-        RecentIds { capacity, ..RecentIds::default() }
-    }
-
-    fn contains(&self, id: &[u8; 16]) -> bool {
-        self.set.contains(id)
-    }
-
-    fn insert(&mut self, id: [u8; 16]) {
-        if self.capacity == 0 || !self.set.insert(id) {
-            return;
-        }
-        self.order.push_back(id);
-        if self.order.len() > self.capacity
-            && let Some(oldest) = self.order.pop_front()
-        {
-            self.set.remove(&oldest);
-        }
-    }
 }
 
 #[cfg(test)]

@@ -17,8 +17,8 @@ use anyhow::Context;
 use audit_auth::issuer::Issuer;
 use audit_auth::service::ServiceCredential;
 use audit_broker::{BrokerParams, EmbeddedBroker};
-use audit_core::shutdown;
 use audit_integrity::KeyDir;
+use audit_service::shutdown;
 
 use crate::keys::{signing_jwks_file, signing_key_dir};
 use clap::{Args, Parser};
@@ -96,9 +96,12 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         ("query-api", start_query_api(&args, &query_credential, on).await?),
     ];
     print_banner(&args, &bootstrap);
+    // Services end on their own when the signal stops them: only one that ended
+    // before the signal stopped early.
     let stopped_early = tokio::select! {
+        biased;
         _ = shutdown.cancelled() => None,
-        Some(name) = endings.recv() => Some(name),
+        Some(name) = endings.recv() => (!shutdown.is_cancelled()).then_some(name),
     };
     if let Some(name) = stopped_early {
         error!(service = name, "a service stopped on its own; stopping the stack");

@@ -12,7 +12,7 @@ mod verify;
 
 use std::process::ExitCode;
 
-use audit_core::telemetry::{self, LogArgs};
+use audit_service::telemetry::{self, LogArgs};
 use clap::{Parser, Subcommand};
 
 /// The audit trail's command line.

@@ -59,10 +59,4 @@ pub enum CoreError {
         /// Inputs given.
         inputs: usize,
     },
-    /// The ops HTTP server failed.
-    #[error("ops server failed: {source}")]
-    OpsServer {
-        /// The I/O error.
-        source: std::io::Error,
-    },
 }

@@ -1,4 +1,4 @@
-//! Shared library of the audit trail services.
+//! The stage runtime: what every Kafka consumer of the trail shares.
 //!
 //! # Layout
 //! - [`stage`]: the consume → transform → produce loop every pipeline stage runs; the
@@ -9,11 +9,9 @@
 //! - [`recent`]: the dedupe window, a bounded set of recent ids.
 //! - [`range`]: one partition's offsets read in order, for recovery and rebuilds.
 //! - [`dlq`]: how a rejected message is written to the dead-letter topic.
-//! - [`metrics`], [`ops`]: Prometheus metrics and the `/metrics` + `/healthz` server.
+//! - [`metrics`]: the stage metrics every stage registers.
 //! - [`parallel`]: CPU work on a batch split across the cores.
-//! - [`config`]: flags and env variables shared by every service.
-//! - [`service`], [`shutdown`], [`telemetry`]: what every binary's `main` does, SIGTERM
-//!   handling and logs.
+//! - [`config`]: the Kafka flags every stage shares.
 #![warn(missing_docs)]
 
 pub mod config;
@@ -22,13 +20,9 @@ pub mod error;
 pub mod kafka;
 pub mod metrics;
 pub mod offsets;
-pub mod ops;
 pub mod parallel;
 pub mod range;
 pub mod recent;
-pub mod service;
-pub mod shutdown;
 pub mod stage;
-pub mod telemetry;
 
 pub use error::CoreError;

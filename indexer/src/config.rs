@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use audit_core::config::{KafkaArgs, KafkaConfig};
-use audit_core::telemetry::LogArgs;
+use audit_service::telemetry::LogArgs;
 use clap::{ArgAction, Parser};
 
 use crate::IndexerError;

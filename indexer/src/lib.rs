@@ -25,10 +25,10 @@ mod shards;
 use std::sync::{Arc, Mutex};
 
 use audit_core::kafka::{ensure_topics, producer};
-use audit_core::ops::{Health, OpsState};
 use audit_core::stage::consumer::{close, join_delay, subscribe_with};
 use audit_core::stage::progress::{self, WatchParams};
 use audit_core::stage::{Partitioning, StageParams, Topics, with_ops};
+use audit_service::ops::{Health, OpsState};
 use tokio::{net::TcpListener, sync::Notify};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};

@@ -6,8 +6,8 @@ use audit_core::{
     CoreError,
     config::{KafkaArgs, KafkaConfig},
     stage::Topics,
-    telemetry::LogArgs,
 };
+use audit_service::telemetry::LogArgs;
 use clap::{ArgAction, Parser};
 
 use crate::limits::Limits;

@@ -14,11 +14,9 @@ mod validate;
 
 use std::sync::Arc;
 
-use audit_core::{
-    ops::Health,
-    stage::{Partitioning, StageParams, run_service},
-};
+use audit_core::stage::{Partitioning, StageParams, run_service};
 use audit_schemas::Codec;
+use audit_service::ops::Health;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 

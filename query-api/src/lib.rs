@@ -31,8 +31,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use audit_auth::SharedAuthenticator;
-use audit_core::ops::{Health, OpsState};
 use audit_scim::filter;
+use audit_service::ops::{Health, OpsState};
 use audit_vault_api::client::VaultClient;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use audit_core::{service, telemetry};
+use audit_service::telemetry;
 use clap::Parser;
 use query_api::QueryArgs;
 
@@ -14,5 +14,5 @@ static ALLOCATOR: audit_alloc::Tuned = audit_alloc::Tuned;
 async fn main() -> ExitCode {
     let args = QueryArgs::parse();
     telemetry::init(&args.log);
-    service::serve(args.validate(), |config| config.listen, query_api::run).await
+    audit_service::serve(args.validate(), |config| config.listen, query_api::run).await
 }

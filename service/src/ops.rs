@@ -12,8 +12,6 @@ use prometheus::{Encoder, Registry, TextEncoder};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::CoreError;
-
 const READY: u8 = 1;
 const STOPPING: u8 = 2;
 
@@ -74,11 +72,8 @@ pub async fn serve(
     listener: TcpListener,
     state: OpsState,
     shutdown: CancellationToken,
-) -> Result<(), CoreError> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
-        .map_err(|source| CoreError::OpsServer { source })
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown.cancelled_owned()).await
 }
 
 /// `/metrics` and `/healthz`, for services that serve them beside their API.

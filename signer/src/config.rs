@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use audit_core::config::{KafkaArgs, KafkaConfig};
 use audit_core::stage::Topics;
-use audit_core::telemetry::LogArgs;
+use audit_service::telemetry::LogArgs;
 use clap::{ArgAction, Parser};
 
 use crate::SignerError;

@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 use audit_core::config::KafkaConfig;
 use audit_core::kafka::{ensure_topics, producer};
 use audit_core::metrics::{StageMetrics, service_registry};
-use audit_core::ops::Health;
 use audit_core::stage::{
     Delivery, InputMessage, Outcome, OutputRecord, Partitioning, Stage, StageParams, Topics, TransientError,
     run_service,
 };
+use audit_service::ops::Health;
 use rdkafka::producer::{DeliveryFuture, FutureRecord};
 use tokio_util::sync::CancellationToken;
 

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use audit_auth::service::ServiceCredential;
 use audit_core::config::{KafkaArgs, KafkaConfig, TokenPolicyArgs};
 use audit_core::stage::Topics;
-use audit_core::telemetry::LogArgs;
+use audit_service::telemetry::LogArgs;
 use clap::{ArgAction, Parser};
 
 use crate::TokenizerError;

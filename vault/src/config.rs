@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use audit_auth::service::ServiceCredential;
 use audit_auth::{AuthArgs, AuthConfig};
 use audit_core::config::{KafkaArgs, KafkaConfig};
-use audit_core::telemetry::LogArgs;
+use audit_service::telemetry::LogArgs;
 use clap::{ArgAction, Parser};
 
 use crate::VaultError;

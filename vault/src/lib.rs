@@ -29,7 +29,7 @@ use std::sync::Arc;
 
 use audit_auth::SharedAuthenticator;
 use audit_auth::service::ServiceCredentials;
-use audit_core::ops::{Health, OpsState};
+use audit_service::ops::{Health, OpsState};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use audit_core::{service, telemetry};
+use audit_service::telemetry;
 use clap::Parser;
 use vault::VaultArgs;
 
@@ -14,5 +14,5 @@ static ALLOCATOR: audit_alloc::Tuned = audit_alloc::Tuned;
 async fn main() -> ExitCode {
     let args = VaultArgs::parse();
     telemetry::init(&args.log);
-    service::serve(args.validate(), |config| config.listen, vault::run).await
+    audit_service::serve(args.validate(), |config| config.listen, vault::run).await
 }

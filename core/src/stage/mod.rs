@@ -31,7 +31,9 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use crate::{CoreError, config::KafkaConfig, dlq::Rejection, metrics::StageMetrics, ops::Health};
+use audit_service::ops::Health;
+
+use crate::{CoreError, config::KafkaConfig, dlq::Rejection, metrics::StageMetrics};
 
 pub use consumer::InputMessage;
 pub use delivery::Acknowledged;

@@ -23,7 +23,9 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::{config::KafkaConfig, metrics::StageMetrics, ops::Health};
+use audit_service::ops::Health;
+
+use crate::{config::KafkaConfig, metrics::StageMetrics};
 
 /// One look at a partition: its committed offset (or none) and its end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Stage, StageParams, run_stage};
 use crate::CoreError;
-use crate::ops::{self, OpsState};
+use audit_service::ops::{self, OpsState};
 
 /// Runs `stage` per `params` until `shutdown`, serving the ops endpoints of
 /// `ops.1` (the service's registry) on `ops.0`.

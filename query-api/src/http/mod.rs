@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use audit_auth::SharedAuthenticator;
-use audit_core::ops::{self, OpsState};
 use audit_scim::{ScimError, ScimType};
+use audit_service::ops::{self, OpsState};
 use audit_vault_api::client::VaultClientError;
 use axum::Router;
 use axum::http::StatusCode;

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use audit_auth::SharedAuthenticator;
 use audit_auth::service::ServiceCredentials;
-use audit_core::ops::{self, OpsState};
+use audit_service::ops::{self, OpsState};
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};

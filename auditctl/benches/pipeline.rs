@@ -25,7 +25,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use audit_core::{
+use audit_runtime::{
     config::KafkaConfig,
     kafka::producer,
     stage::{Delivery, Partitioning},
@@ -86,7 +86,7 @@ async fn wait_for_metric(url: &str, metric: &'static str, target: u64, since: In
 
 async fn chain(count: usize) -> f64 {
     let (_broker, kafka, _storage) = bench::broker().await;
-    audit_core::kafka::ensure_topics(&kafka, &HOPS).await.unwrap();
+    audit_runtime::kafka::ensure_topics(&kafka, &HOPS).await.unwrap();
     let shutdown = CancellationToken::new();
     let last = Arc::new(AtomicU64::new(0));
     let mut hops = Vec::new();

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use audit_core::{
+use audit_runtime::{
     config::KafkaConfig,
     kafka::{ensure_topics, producer},
 };

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use audit_core::config::KafkaConfig;
+use audit_runtime::config::KafkaConfig;
 use clap::Args;
 use indexer::{ReindexParams, WriterBudget, reindex};
 use indicatif::{ProgressBar, ProgressStyle};

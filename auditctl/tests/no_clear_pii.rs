@@ -12,8 +12,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use audit_core::config::KafkaConfig;
 use audit_integrity::{ChainChecker, CompactJws, PublicKeys, Verifier};
+use audit_runtime::config::KafkaConfig;
 use audit_schemas::{Codec, SignedRecord, TokenizedRecord};
 use serde_json::{Value, json};
 use testkit::kafka::{ReadSpec, produce, read};

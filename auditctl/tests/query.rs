@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use audit_core::config::KafkaConfig;
+use audit_runtime::config::KafkaConfig;
 use serde_json::{Value, json};
 use testkit::kafka::produce;
 

@@ -23,8 +23,8 @@ use std::sync::atomic::AtomicU64;
 
 use audit_auth::issuer::Issuer;
 use audit_auth::service::ServiceCredential;
-use audit_core::config::KafkaConfig;
-use audit_core::stage::{Delivery, Partitioning};
+use audit_runtime::config::KafkaConfig;
+use audit_runtime::stage::{Delivery, Partitioning};
 use audit_schemas::{Codec, NormalizedRecord};
 use audit_traffic::{Generator, TrafficParams};
 use clap::Parser;

@@ -8,7 +8,7 @@ mod support;
 
 use std::time::Duration;
 
-use audit_core::kafka::{ensure_topics, producer};
+use audit_runtime::kafka::{ensure_topics, producer};
 use audit_traffic::Generator;
 use rdkafka::producer::FutureRecord;
 use serde_json::Value;

@@ -39,7 +39,7 @@ fn record(n: usize) -> NormalizedRecord {
     }
 }
 
-async fn produce_records(kafka: &audit_core::config::KafkaConfig, count: usize) {
+async fn produce_records(kafka: &audit_runtime::config::KafkaConfig, count: usize) {
     let codec = Codec::<NormalizedRecord>::published("NormalizedRecord").unwrap();
     let messages: Vec<(Option<Vec<u8>>, Vec<u8>)> = (0..count)
         .map(record)

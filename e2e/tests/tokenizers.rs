@@ -91,7 +91,7 @@ fn tokenizer_config(
 
 async fn racing_tokenizers_agree(database: Option<String>) {
     let _ = tracing_subscriber::fmt()
-        .with_env_filter("warn,vault=debug,tokenizer=debug,audit_core=debug")
+        .with_env_filter("warn,vault=debug,tokenizer=debug,audit_runtime=debug")
         .try_init();
     let dir = tempfile::tempdir().unwrap();
     let (broker, _broker_dir) = broker().await;

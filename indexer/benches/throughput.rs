@@ -11,8 +11,8 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use audit_core::config::KafkaConfig;
-use audit_core::stage::{Delivery, Partitioning};
+use audit_runtime::config::KafkaConfig;
+use audit_runtime::stage::{Delivery, Partitioning};
 use audit_schemas::{Codec, SignedRecord};
 use indexer::schema::IndexSchema;
 use rdkafka::producer::FutureRecord;
@@ -145,7 +145,7 @@ async fn freshness_under_load(kafka: &KafkaConfig, root: &std::path::Path, rate:
         let (root, pending) = (root.to_owned(), pending.clone());
         move || check_searchable(&root, &pending)
     });
-    let producer = audit_core::kafka::producer(kafka).unwrap();
+    let producer = audit_runtime::kafka::producer(kafka).unwrap();
     let per_tick = (rate / 10).max(1);
     let started = Instant::now();
     for (tick, chunk) in messages.chunks(per_tick).enumerate() {

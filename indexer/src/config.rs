@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use audit_core::config::{KafkaArgs, KafkaConfig};
+use audit_runtime::config::{KafkaArgs, KafkaConfig};
 use audit_service::telemetry::LogArgs;
 use clap::{ArgAction, Parser};
 

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use audit_core::CoreError;
+use audit_runtime::CoreError;
 
 /// What can stop the indexer.
 #[derive(Debug, thiserror::Error)]

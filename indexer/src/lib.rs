@@ -24,10 +24,10 @@ mod shards;
 
 use std::sync::{Arc, Mutex};
 
-use audit_core::kafka::{ensure_topics, producer};
-use audit_core::stage::consumer::{close, join_delay, subscribe_with};
-use audit_core::stage::progress::{self, WatchParams};
-use audit_core::stage::{Partitioning, StageParams, Topics, with_ops};
+use audit_runtime::kafka::{ensure_topics, producer};
+use audit_runtime::stage::consumer::{close, join_delay, subscribe_with};
+use audit_runtime::stage::progress::{self, WatchParams};
+use audit_runtime::stage::{Partitioning, StageParams, Topics, with_ops};
 use audit_service::ops::{Health, OpsState};
 use tokio::{net::TcpListener, sync::Notify};
 use tokio_util::sync::CancellationToken;
@@ -106,7 +106,7 @@ async fn index(
             let partitions = shards.partitions();
             shards.close(&partitions)
         });
-        audit_core::stage::consumer::store_positions(&consumer, &params.topics.input, &positions.await);
+        audit_runtime::stage::consumer::store_positions(&consumer, &params.topics.input, &positions.await);
         close(consumer).await?;
         match ended {
             Ok(runner::Ended::Restart) => warn!("left the group to start the consumer over"),

@@ -3,7 +3,7 @@
 //! `indexer_consumer_lag_records{topic,partition}`) plus indexing figures. Labels are
 //! bounded: a partition number at most, never a tenant.
 
-use audit_core::metrics::{StageMetrics, service_registry};
+use audit_runtime::metrics::{StageMetrics, service_registry};
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntGaugeVec, Opts, Registry};
 
 use crate::IndexerError;

@@ -9,8 +9,8 @@ use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use audit_core::config::KafkaConfig;
-use audit_core::range::{PartitionRange, read_range};
+use audit_runtime::config::KafkaConfig;
+use audit_runtime::range::{PartitionRange, read_range};
 use rdkafka::Message;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
@@ -51,7 +51,7 @@ pub fn reindex(
     mut progress: impl FnMut(u64, u64),
 ) -> Result<ReindexReport, IndexerError> {
     let kafka_error = |detail: String| IndexerError::TopicRead { detail };
-    let consumer: BaseConsumer = audit_core::kafka::base_client_config(&params.kafka)
+    let consumer: BaseConsumer = audit_runtime::kafka::base_client_config(&params.kafka)
         .set("group.id", "audit-reindex")
         .set("enable.auto.commit", "false")
         .create()

@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
-use audit_core::stage::StageParams;
-use audit_core::stage::consumer::{BatchLimits, StageConsumer, next_batch_until, store_positions};
-use audit_core::stage::delivery::deliver;
+use audit_runtime::stage::StageParams;
+use audit_runtime::stage::consumer::{BatchLimits, StageConsumer, next_batch_until, store_positions};
+use audit_runtime::stage::delivery::deliver;
 use rdkafka::producer::FutureProducer;
 use tokio::{sync::Notify, time::Instant};
 use tokio_util::sync::CancellationToken;
@@ -67,7 +67,7 @@ impl Loop<'_> {
         Ok(Ended::Shutdown)
     }
 
-    async fn index(&self, batch: Vec<audit_core::stage::InputMessage>) -> Result<(), IndexerError> {
+    async fn index(&self, batch: Vec<audit_runtime::stage::InputMessage>) -> Result<(), IndexerError> {
         let (batch, outcomes) = self
             .shards
             .with(move |shards| {

@@ -11,9 +11,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use audit_core::dlq::Rejection;
-use audit_core::stage::consumer::PartitionListener;
-use audit_core::stage::{InputMessage, Outcome};
+use audit_runtime::dlq::Rejection;
+use audit_runtime::stage::consumer::PartitionListener;
+use audit_runtime::stage::{InputMessage, Outcome};
 use audit_schemas::{Codec, SignedRecord};
 use tracing::{error, info};
 

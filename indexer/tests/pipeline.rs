@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use audit_core::config::KafkaConfig;
+use audit_runtime::config::KafkaConfig;
 use indexer::read::{all_records, open_shards};
 use indexer::schema::IndexSchema;
 use tantivy::collector::Count;
@@ -143,7 +143,7 @@ async fn an_indexer_killed_again_and_again_holds_every_record_exactly_once() {
     let kafka = kafka(&broker);
     let root = storage.path().join("index");
     let (ids, messages) = signed(20_000, 9, "crash");
-    audit_core::kafka::ensure_topics(&kafka, &["audit.signed"]).await.unwrap();
+    audit_runtime::kafka::ensure_topics(&kafka, &["audit.signed"]).await.unwrap();
     let feeder = {
         let kafka = kafka.clone();
         tokio::spawn(async move {

@@ -14,7 +14,7 @@ use std::{
     time::Duration,
 };
 
-use audit_core::{
+use audit_runtime::{
     config::KafkaConfig,
     kafka::{consumer_config, producer},
     stage::{Delivery, Partitioning},

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use audit_core::{
+use audit_runtime::{
     CoreError,
     config::{KafkaArgs, KafkaConfig},
     stage::Topics,

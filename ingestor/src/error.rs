@@ -1,6 +1,6 @@
 //! Why the ingestor stopped.
 
-use audit_core::CoreError;
+use audit_runtime::CoreError;
 use audit_schemas::CodecError;
 
 /// What can stop the ingestor.

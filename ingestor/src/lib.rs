@@ -14,7 +14,7 @@ mod validate;
 
 use std::sync::Arc;
 
-use audit_core::stage::{Partitioning, StageParams, run_service};
+use audit_runtime::stage::{Partitioning, StageParams, run_service};
 use audit_schemas::Codec;
 use audit_service::ops::Health;
 use tokio::net::TcpListener;

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use audit_core::dlq::Rejection;
+use audit_runtime::dlq::Rejection;
 use audit_schemas::{NormalizedRecord, UserRef};
 use chrono::{DateTime, TimeZone, Utc};
 

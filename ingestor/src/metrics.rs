@@ -3,7 +3,7 @@
 //! `ingestor_records_skipped_total{reason="duplicate_event_id"}`, ...) plus process
 //! metrics.
 
-use audit_core::metrics::{StageMetrics, service_registry};
+use audit_runtime::metrics::{StageMetrics, service_registry};
 use prometheus::Registry;
 
 use crate::{IngestorError, SERVICE};

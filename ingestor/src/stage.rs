@@ -8,8 +8,8 @@
 
 use std::collections::HashSet;
 
-use audit_core::recent::RecentSet;
-use audit_core::{
+use audit_runtime::recent::RecentSet;
+use audit_runtime::{
     dlq::Rejection,
     stage::{Acknowledged, InputMessage, Outcome, OutputRecord, Stage, TransientError},
 };

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use audit_core::dlq::Rejection;
+use audit_runtime::dlq::Rejection;
 use audit_schemas::{Action, NormalizedRecord, Session, UserRef};
 use serde::Deserialize;
 

@@ -8,7 +8,7 @@ use std::{
     time::Duration,
 };
 
-use audit_core::dlq::header;
+use audit_runtime::dlq::header;
 use audit_schemas::{Codec, NormalizedRecord};
 use audit_traffic::RawEvent;
 use support::{ReadSpec, broker, committed_and_end, kafka, produce_raw, read, read_topic, traffic};
@@ -138,7 +138,7 @@ async fn a_killed_ingestor_loses_nothing_and_duplicates_keep_their_id() {
 }
 
 async fn start_in_process(
-    kafka: &audit_core::config::KafkaConfig,
+    kafka: &audit_runtime::config::KafkaConfig,
 ) -> (CancellationToken, tokio::task::JoinHandle<Result<(), ingestor::IngestorError>>) {
     let mut config = ingestor::Config::defaults_for(&kafka.bootstrap);
     config.kafka = kafka.clone();

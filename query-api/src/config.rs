@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use audit_auth::service::ServiceCredential;
 use audit_auth::{AuthArgs, AuthConfig};
-use audit_core::config::TokenPolicyArgs;
+use audit_runtime::config::TokenPolicyArgs;
 use audit_service::telemetry::LogArgs;
 use clap::Parser;
 

@@ -3,7 +3,7 @@
 //! (records returned, counted per page), `query_api_shards` (open shards), plus process
 //! metrics. Labels are fixed sets: never a tenant, filter or value.
 
-use audit_core::metrics::{RequestMetrics, service_registry};
+use audit_runtime::metrics::{RequestMetrics, service_registry};
 use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
 
 use crate::QueryError;

@@ -9,8 +9,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use audit_core::parallel::map_parts;
 use audit_integrity::{CompactJws, Verifier};
+use audit_runtime::parallel::map_parts;
 use audit_vault_api::Revealed;
 use chrono::{SecondsFormat, TimeZone, Utc};
 use serde_json::{Map, Value};

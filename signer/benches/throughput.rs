@@ -16,10 +16,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use audit_core::config::KafkaConfig;
-use audit_core::stage::{Delivery, Partitioning};
 use audit_integrity::keys::thumbprint;
 use audit_integrity::{ChainLink, canonical_payload, jws, payload_hash};
+use audit_runtime::config::KafkaConfig;
+use audit_runtime::stage::{Delivery, Partitioning};
 use audit_schemas::{Action, Codec, Session, TokenizedRecord, UserRef};
 use audit_traffic::catalogue;
 use ed25519_dalek::SigningKey;

@@ -10,8 +10,8 @@
 
 use std::collections::HashMap;
 
-use audit_core::recent::RecentSet;
 use audit_integrity::{ChainLink, PayloadHash};
+use audit_runtime::recent::RecentSet;
 use sha2::{Digest, Sha256};
 
 /// A tenant's last signed record.

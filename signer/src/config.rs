@@ -4,8 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use audit_core::config::{KafkaArgs, KafkaConfig};
-use audit_core::stage::Topics;
+use audit_runtime::config::{KafkaArgs, KafkaConfig};
+use audit_runtime::stage::Topics;
 use audit_service::telemetry::LogArgs;
 use clap::{ArgAction, Parser};
 

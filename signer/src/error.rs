@@ -1,7 +1,7 @@
 //! The signer's one error type, named for what stopped it.
 
-use audit_core::CoreError;
 use audit_integrity::KeyError;
+use audit_runtime::CoreError;
 
 /// What can stop the signer.
 #[derive(Debug, thiserror::Error)]

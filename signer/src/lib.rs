@@ -27,8 +27,8 @@ mod stage;
 
 use std::sync::Arc;
 
-use audit_core::kafka::{ensure_topics, partition_counts, producer};
-use audit_core::stage::{Partitioning, StageParams, run_service};
+use audit_runtime::kafka::{ensure_topics, partition_counts, producer};
+use audit_runtime::stage::{Partitioning, StageParams, run_service};
 use audit_service::ops::Health;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;

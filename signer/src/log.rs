@@ -12,10 +12,10 @@
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
-use audit_core::config::KafkaConfig;
-use audit_core::range::{PartitionRange, read_range};
-use audit_core::stage::INPUT_OFFSET_HEADER;
 use audit_integrity::{CompactJws, Verifier, payload_hash};
+use audit_runtime::config::KafkaConfig;
+use audit_runtime::range::{PartitionRange, read_range};
+use audit_runtime::stage::INPUT_OFFSET_HEADER;
 use audit_schemas::{Codec, SignedRecord};
 use rdkafka::Message;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -110,7 +110,7 @@ struct Reader {
 impl Reader {
     fn recover(self) -> Result<Recovered, String> {
         let started = Instant::now();
-        let consumer: BaseConsumer = audit_core::kafka::base_client_config(&self.kafka)
+        let consumer: BaseConsumer = audit_runtime::kafka::base_client_config(&self.kafka)
             .set("group.id", "audit-signer-recovery")
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")

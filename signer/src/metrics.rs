@@ -3,7 +3,7 @@
 //! `already_signed` and `duplicate`, ...) plus recovery and checkpoint figures. No
 //! label carries a tenant.
 
-use audit_core::metrics::{StageMetrics, service_registry};
+use audit_runtime::metrics::{StageMetrics, service_registry};
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry};
 
 use crate::{SERVICE, SignerError};

@@ -11,10 +11,10 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use audit_core::dlq::Rejection;
-use audit_core::kafka::partition_for_key;
-use audit_core::stage::{Acknowledged, InputMessage, Outcome, OutputRecord, Stage, TransientError};
 use audit_integrity::{SigningKeyPair, canonical_payload, payload_hash};
+use audit_runtime::dlq::Rejection;
+use audit_runtime::kafka::partition_for_key;
+use audit_runtime::stage::{Acknowledged, InputMessage, Outcome, OutputRecord, Stage, TransientError};
 use audit_schemas::{Codec, SignedRecord, TokenizedRecord};
 use tracing::warn;
 

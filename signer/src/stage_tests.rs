@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use audit_core::kafka::partition_for_key;
-use audit_core::stage::{Acknowledged, InputMessage, Outcome, Stage};
 use audit_integrity::{ChainChecker, Verifier};
+use audit_runtime::kafka::partition_for_key;
+use audit_runtime::stage::{Acknowledged, InputMessage, Outcome, Stage};
 use audit_schemas::{Action, Codec, SignedRecord, TokenizedRecord};
 
 use super::*;

@@ -6,7 +6,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use audit_core::config::KafkaConfig;
+use audit_runtime::config::KafkaConfig;
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use testkit::kafka::{PARTITIONS, broker, kafka, produce};
@@ -62,7 +62,7 @@ async fn a_signer_killed_at_random_moments_signs_every_record_once_in_unbroken_c
     for index in (500..RECORDS).step_by(97) {
         messages.insert(index + 3, messages[index - 40].clone());
     }
-    audit_core::kafka::ensure_topics(
+    audit_runtime::kafka::ensure_topics(
         &kafka,
         &["audit.tokenized", "audit.signed", "audit.signer-checkpoints"],
     )

@@ -39,7 +39,7 @@ impl Instance {
 }
 
 /// Writes `records` in small chunks over several seconds, so rebalances happen mid-stream.
-fn slow_feed(kafka: &audit_core::config::KafkaConfig, records: &[TokenizedRecord]) -> JoinHandle<()> {
+fn slow_feed(kafka: &audit_runtime::config::KafkaConfig, records: &[TokenizedRecord]) -> JoinHandle<()> {
     let (kafka, messages) = (kafka.clone(), support::messages(records));
     tokio::spawn(async move {
         for chunk in messages.chunks(100) {

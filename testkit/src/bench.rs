@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use audit_core::config::KafkaConfig;
-use audit_core::kafka::{ensure_topics, producer};
-use audit_core::metrics::{StageMetrics, service_registry};
-use audit_core::stage::{
+use audit_runtime::config::KafkaConfig;
+use audit_runtime::kafka::{ensure_topics, producer};
+use audit_runtime::metrics::{StageMetrics, service_registry};
+use audit_runtime::stage::{
     Delivery, InputMessage, Outcome, OutputRecord, Partitioning, Stage, StageParams, Topics, TransientError,
     run_service,
 };

@@ -4,7 +4,7 @@
 use std::{collections::HashMap, time::Duration};
 
 use audit_broker::{BrokerParams, EmbeddedBroker};
-use audit_core::{
+use audit_runtime::{
     config::KafkaConfig,
     kafka::{ensure_topics, producer},
 };

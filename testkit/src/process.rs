@@ -2,7 +2,7 @@
 
 use std::process::{Child, Command, Stdio};
 
-use audit_core::config::KafkaConfig;
+use audit_runtime::config::KafkaConfig;
 
 /// A child process killed when the test ends, however it ends.
 pub struct ChildGuard(pub Child);

@@ -3,8 +3,8 @@
 use std::net::SocketAddr;
 
 use audit_auth::service::ServiceCredential;
-use audit_core::config::{KafkaArgs, KafkaConfig, TokenPolicyArgs};
-use audit_core::stage::Topics;
+use audit_runtime::config::{KafkaArgs, KafkaConfig, TokenPolicyArgs};
+use audit_runtime::stage::Topics;
 use audit_service::telemetry::LogArgs;
 use clap::{ArgAction, Parser};
 

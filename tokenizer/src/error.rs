@@ -1,6 +1,6 @@
 //! The tokenizer's one error type, named for what stopped it.
 
-use audit_core::CoreError;
+use audit_runtime::CoreError;
 
 /// What can stop the tokenizer.
 #[derive(Debug, thiserror::Error)]

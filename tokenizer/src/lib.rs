@@ -22,7 +22,7 @@ mod stage;
 
 use std::sync::Arc;
 
-use audit_core::stage::{Partitioning, StageParams, run_service};
+use audit_runtime::stage::{Partitioning, StageParams, run_service};
 use audit_service::ops::Health;
 use audit_vault_api::client::VaultClient;
 use tokio::net::TcpListener;

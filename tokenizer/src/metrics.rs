@@ -2,7 +2,7 @@
 //! (`tokenizer_records_consumed_total`, `tokenizer_records_rejected_total{code}`,
 //! `tokenizer_batch_retries_total` (vault unavailable), ...) plus process metrics.
 
-use audit_core::metrics::{StageMetrics, service_registry};
+use audit_runtime::metrics::{StageMetrics, service_registry};
 use prometheus::Registry;
 
 use crate::{SERVICE, TokenizerError};

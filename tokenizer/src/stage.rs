@@ -24,8 +24,8 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::{future::Future, pin::Pin};
 
-use audit_core::dlq::Rejection;
-use audit_core::stage::{Delivery, InputMessage, Outcome, OutputRecord, Stage, TransientError};
+use audit_runtime::dlq::Rejection;
+use audit_runtime::stage::{Delivery, InputMessage, Outcome, OutputRecord, Stage, TransientError};
 use audit_schemas::{Codec, NormalizedRecord, TokenizedRecord};
 use audit_vault_api::client::{VaultClient, VaultClientError};
 use audit_vault_api::{FindResponse, TenantValues, TokenizeItem, TokenizeRequest, TokenizeResponse};

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use audit_core::config::KafkaConfig;
+use audit_runtime::config::KafkaConfig;
 use chrono::{SecondsFormat, Utc};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use serde_json::json;
@@ -64,7 +64,7 @@ pub struct AccessLog {
 impl AccessLog {
     /// A log writing to `topic`.
     pub fn new(kafka: &KafkaConfig, topic: &str) -> Result<AccessLog, VaultError> {
-        Ok(AccessLog { producer: audit_core::kafka::immediate_producer(kafka)?, topic: topic.to_owned() })
+        Ok(AccessLog { producer: audit_runtime::kafka::immediate_producer(kafka)?, topic: topic.to_owned() })
     }
 
     /// Hands `access` to the producer without waiting: the caller does its work while

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use audit_auth::service::ServiceCredential;
 use audit_auth::{AuthArgs, AuthConfig};
-use audit_core::config::{KafkaArgs, KafkaConfig};
+use audit_runtime::config::{KafkaArgs, KafkaConfig};
 use audit_service::telemetry::LogArgs;
 use clap::{ArgAction, Parser};
 

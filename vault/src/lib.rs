@@ -77,7 +77,7 @@ async fn app_state(
 ) -> Result<http::AppState, VaultError> {
     let store = store::Store::open(&config.store).await?;
     if config.create_topics {
-        audit_core::kafka::ensure_topics(&config.kafka, &[&config.audit_topic]).await?;
+        audit_runtime::kafka::ensure_topics(&config.kafka, &[&config.audit_topic]).await?;
     }
     let vault = tokens::Vault::new(store, keyring::Keyring::new(config.master_key));
     Ok(http::AppState {

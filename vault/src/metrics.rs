@@ -3,7 +3,7 @@
 //! (counted per batch), plus process metrics. Labels are fixed sets: never a tenant,
 //! token or value.
 
-use audit_core::metrics::{RequestMetrics, service_registry};
+use audit_runtime::metrics::{RequestMetrics, service_registry};
 use prometheus::{IntCounterVec, Opts, Registry};
 
 use crate::VaultError;

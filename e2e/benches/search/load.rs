@@ -9,10 +9,10 @@
 
 use std::path::Path;
 
-use audit_core::kafka::partition_for_key;
 use audit_index::document::document;
 use audit_index::schema::IndexSchema;
 use audit_integrity::{ChainLink, SigningKeyPair, seal};
+use audit_runtime::kafka::partition_for_key;
 use audit_schemas::SignedRecord;
 use tantivy::{Index, IndexWriter};
 use tokenizer::Policy;

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use audit_core::config::KafkaConfig;
+use audit_runtime::config::KafkaConfig;
 use audit_vault_api::{DetokenizeRequest, LookupRequest, Requester};
 use query_api::search::{PageRequest, Shards, search};
 use rdkafka::producer::FutureRecord;
@@ -173,7 +173,7 @@ async fn lookup_alone(context: &Context<'_>) -> Figures {
 /// before each detokenize answers: the broker alone.
 async fn broker_alone(context: &Context<'_>) -> Figures {
     let kafka = KafkaConfig::for_bootstrap(&context.stack.bootstrap).expect("kafka settings");
-    let producer = audit_core::kafka::immediate_producer(&kafka).expect("a producer");
+    let producer = audit_runtime::kafka::immediate_producer(&kafka).expect("a producer");
     let access = Access {
         tenant: &context.subject.tenant,
         kind: AccessKind::Detokenize,

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use audit_core::dlq::header;
+use audit_runtime::dlq::header;
 use testkit::kafka::read_topic;
 
 use super::stack::{AUDITCTL, Stack};

@@ -18,8 +18,8 @@ use std::time::Duration;
 use audit_auth::issuer::{Issuer, TokenSpec};
 use audit_auth::service::ServiceCredential;
 use audit_broker::{BrokerParams, EmbeddedBroker};
-use audit_core::config::KafkaConfig;
 use audit_integrity::KeyDir;
+use audit_runtime::config::KafkaConfig;
 use testkit::process::{ChildGuard, spawn_stage};
 
 /// The services, each one process.

@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
-use audit_core::config::KafkaConfig;
-use audit_core::kafka::{ensure_topics, producer};
+use audit_runtime::config::KafkaConfig;
+use audit_runtime::kafka::{ensure_topics, producer};
 use audit_traffic::Generator;
 use rdkafka::producer::FutureRecord;
 

@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::Duration;
 
-use audit_core::config::KafkaConfig;
 use audit_integrity::{ChainChecker, KeyDir, Verifier};
+use audit_runtime::config::KafkaConfig;
 use audit_schemas::{Action, Codec, SignedRecord, TokenizedRecord, UserRef};
 use testkit::kafka::{ReadSpec, read};
 

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use audit_core::parallel::map_parts;
+use audit_runtime::parallel::map_parts;
 use audit_vault_api::Revealed;
 use zeroize::Zeroizing;
 

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use audit_runtime::CoreError;
+use audit_runtime::RuntimeError;
 
 /// What can stop the indexer.
 #[derive(Debug, thiserror::Error)]
@@ -53,7 +53,7 @@ pub enum IndexerError {
     },
     /// Kafka or the runtime failed.
     #[error(transparent)]
-    Core(#[from] CoreError),
+    Runtime(#[from] RuntimeError),
     /// The schemas could not be loaded.
     #[error(transparent)]
     Schema(#[from] audit_schemas::CodecError),

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use audit_runtime::{
-    CoreError,
+    RuntimeError,
     config::{KafkaArgs, KafkaConfig},
     stage::Topics,
 };
@@ -76,8 +76,8 @@ const MAX_MESSAGE_BYTES_LIMIT: usize = 512 * 1_024;
 
 impl IngestorArgs {
     /// Checks every value once.
-    pub fn validate(&self) -> Result<Config, CoreError> {
-        let invalid = |name, reason: &str| CoreError::InvalidSetting { name, reason: reason.into() };
+    pub fn validate(&self) -> Result<Config, RuntimeError> {
+        let invalid = |name, reason: &str| RuntimeError::InvalidSetting { name, reason: reason.into() };
         // A record grows on its way: each address found inside `message` or `ARP`
         // becomes a 36-character token (at most ~55 KB more, with `message` and `ARP`
         // full of the shortest addresses), and the JWS is base64 (4/3). At 512 KiB in,
@@ -140,11 +140,11 @@ mod tests {
             let args = IngestorArgs::parse_from(["ingestor", "--max-message-bytes", size]);
             assert!(matches!(
                 args.validate(),
-                Err(CoreError::InvalidSetting { name: "max-message-bytes", .. })
+                Err(RuntimeError::InvalidSetting { name: "max-message-bytes", .. })
             ));
         }
         assert!(IngestorArgs::parse_from(["ingestor", "--max-message-bytes", "524288"]).validate().is_ok());
         let args = IngestorArgs::parse_from(["ingestor", "--output-topic", "audit.raw"]);
-        assert!(matches!(args.validate(), Err(CoreError::InvalidSetting { name: "output-topic", .. })));
+        assert!(matches!(args.validate(), Err(RuntimeError::InvalidSetting { name: "output-topic", .. })));
     }
 }

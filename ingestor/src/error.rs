@@ -1,6 +1,6 @@
 //! Why the ingestor stopped.
 
-use audit_runtime::CoreError;
+use audit_runtime::RuntimeError;
 use audit_schemas::CodecError;
 
 /// What can stop the ingestor.
@@ -8,7 +8,7 @@ use audit_schemas::CodecError;
 pub enum IngestorError {
     /// A setting is invalid or the Kafka runtime failed.
     #[error(transparent)]
-    Runtime(#[from] CoreError),
+    Runtime(#[from] RuntimeError),
     /// The record schema could not be loaded.
     #[error("record schema unavailable: {0}")]
     Schema(#[from] CodecError),

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::CoreError;
+use crate::RuntimeError;
 
 /// Kafka connection and batching flags of a pipeline stage.
 #[derive(Debug, Clone, Args)]
@@ -71,8 +71,8 @@ pub struct KafkaConfig {
 
 impl KafkaArgs {
     /// Checks every value once.
-    pub fn validate(&self) -> Result<KafkaConfig, CoreError> {
-        let invalid = |name, reason: &str| CoreError::InvalidSetting { name, reason: reason.into() };
+    pub fn validate(&self) -> Result<KafkaConfig, RuntimeError> {
+        let invalid = |name, reason: &str| RuntimeError::InvalidSetting { name, reason: reason.into() };
         if self.kafka.split(',').any(|server| !server.contains(':')) {
             return Err(invalid("kafka", "expected HOST:PORT[,HOST:PORT...]"));
         }
@@ -99,7 +99,7 @@ impl KafkaArgs {
                     pair.split_once('=').ok_or_else(|| invalid("kafka-property", "expected KEY=VALUE"))?;
                 Ok((key.trim().to_owned(), value.trim().to_owned()))
             })
-            .collect::<Result<_, CoreError>>()?;
+            .collect::<Result<_, RuntimeError>>()?;
         Ok(KafkaConfig {
             bootstrap: self.kafka.clone(),
             partitions: self.partitions,
@@ -117,14 +117,14 @@ impl KafkaArgs {
 impl KafkaConfig {
     /// Defaults for a broker at `bootstrap`, exactly as the flags (and their env
     /// variables) give them, so the defaults are written in one place.
-    pub fn for_bootstrap(bootstrap: &str) -> Result<KafkaConfig, CoreError> {
+    pub fn for_bootstrap(bootstrap: &str) -> Result<KafkaConfig, RuntimeError> {
         #[derive(clap::Parser)]
         struct Defaults {
             #[command(flatten)]
             kafka: KafkaArgs,
         }
         let defaults = <Defaults as clap::Parser>::try_parse_from(["defaults", "--kafka", bootstrap])
-            .map_err(|error| CoreError::InvalidSetting { name: "kafka", reason: error.to_string() })?;
+            .map_err(|error| RuntimeError::InvalidSetting { name: "kafka", reason: error.to_string() })?;
         defaults.kafka.validate()
     }
 }
@@ -141,7 +141,7 @@ mod tests {
         kafka: KafkaArgs,
     }
 
-    fn parse(args: &[&str]) -> Result<KafkaConfig, CoreError> {
+    fn parse(args: &[&str]) -> Result<KafkaConfig, RuntimeError> {
         let mut argv = vec!["test"];
         argv.extend_from_slice(args);
         Cli::try_parse_from(argv).expect("flags parse").kafka.validate()
@@ -165,7 +165,7 @@ mod tests {
             (&["--kafka-property", "novalue"][..], "kafka-property"),
         ] {
             match parse(args) {
-                Err(CoreError::InvalidSetting { name, .. }) => assert_eq!(name, flag),
+                Err(RuntimeError::InvalidSetting { name, .. }) => assert_eq!(name, flag),
                 other => panic!("{args:?}: {other:?}"),
             }
         }

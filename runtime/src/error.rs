@@ -4,7 +4,7 @@ use rdkafka::error::KafkaError;
 
 /// What can stop a stage or a shared helper.
 #[derive(Debug, thiserror::Error)]
-pub enum CoreError {
+pub enum RuntimeError {
     /// A setting is invalid; the message names it.
     #[error("invalid setting {name}: {reason}")]
     InvalidSetting {

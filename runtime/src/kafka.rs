@@ -17,7 +17,7 @@ use rdkafka::{
     producer::FutureProducer,
 };
 
-use crate::{CoreError, config::KafkaConfig};
+use crate::{RuntimeError, config::KafkaConfig};
 
 /// Settings common to every client of `config`.
 pub fn base_client_config(config: &KafkaConfig) -> ClientConfig {
@@ -48,20 +48,20 @@ pub fn consumer_config(config: &KafkaConfig, group_id: &str) -> ClientConfig {
 
 /// An idempotent producer; keys are placed with Java's murmur2 partitioner so other
 /// clients co-partition with us.
-pub fn producer(config: &KafkaConfig) -> Result<FutureProducer, CoreError> {
+pub fn producer(config: &KafkaConfig) -> Result<FutureProducer, RuntimeError> {
     producer_lingering(config, "5")
 }
 
 /// A producer for single messages awaited on a request's critical path (the vault's
 /// access events): each is sent at once, since waiting to batch it only adds latency.
-pub fn immediate_producer(config: &KafkaConfig) -> Result<FutureProducer, CoreError> {
+pub fn immediate_producer(config: &KafkaConfig) -> Result<FutureProducer, RuntimeError> {
     producer_lingering(config, "0")
 }
 
-fn producer_lingering(config: &KafkaConfig, linger_ms: &str) -> Result<FutureProducer, CoreError> {
+fn producer_lingering(config: &KafkaConfig, linger_ms: &str) -> Result<FutureProducer, RuntimeError> {
     let mut client = base_client_config(config);
     client.set("enable.idempotence", "true").set("linger.ms", linger_ms).set("partitioner", "murmur2_random");
-    client.create().map_err(|source| CoreError::ClientCreation { role: "producer", source })
+    client.create().map_err(|source| RuntimeError::ClientCreation { role: "producer", source })
 }
 
 /// The partition Java's default partitioner (and librdkafka's `murmur2_random`) picks
@@ -95,10 +95,10 @@ pub fn partition_for_key(key: &[u8], partitions: i32) -> i32 {
 pub async fn partition_counts(
     config: &KafkaConfig,
     topics: &[&str],
-) -> Result<Vec<(String, usize)>, CoreError> {
+) -> Result<Vec<(String, usize)>, RuntimeError> {
     let client_config = base_client_config(config);
     let topics: Vec<String> = topics.iter().map(|topic| (*topic).to_owned()).collect();
-    let detail = |error: String| CoreError::TopicCreation { topic: topics.join(","), detail: error };
+    let detail = |error: String| RuntimeError::TopicCreation { topic: topics.join(","), detail: error };
     let names = topics.clone();
     tokio::task::spawn_blocking(move || {
         let client: BaseConsumer = client_config.create()?;
@@ -124,14 +124,14 @@ pub async fn partition_counts(
 
 /// Creates each topic that does not exist yet with the configured partition count.
 /// Brokers need not create topics on first use (the embedded one does not).
-pub async fn ensure_topics(config: &KafkaConfig, topics: &[&str]) -> Result<(), CoreError> {
+pub async fn ensure_topics(config: &KafkaConfig, topics: &[&str]) -> Result<(), RuntimeError> {
     let missing = missing_topics(config, topics).await?;
     if missing.is_empty() {
         return Ok(());
     }
     let admin: AdminClient<DefaultClientContext> = base_client_config(config)
         .create()
-        .map_err(|source| CoreError::ClientCreation { role: "admin", source })?;
+        .map_err(|source| RuntimeError::ClientCreation { role: "admin", source })?;
     let new_topics: Vec<NewTopic> = missing
         .iter()
         .map(|topic| {
@@ -139,22 +139,23 @@ pub async fn ensure_topics(config: &KafkaConfig, topics: &[&str]) -> Result<(), 
         })
         .collect();
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
-    let results = admin
-        .create_topics(&new_topics, &options)
-        .await
-        .map_err(|error| CoreError::TopicCreation { topic: missing.join(","), detail: error.to_string() })?;
+    let results = admin.create_topics(&new_topics, &options).await.map_err(|error| {
+        RuntimeError::TopicCreation { topic: missing.join(","), detail: error.to_string() }
+    })?;
     for result in results {
         match result {
             // Another service may have created it meanwhile.
             Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((topic, code)) => return Err(CoreError::TopicCreation { topic, detail: code.to_string() }),
+            Err((topic, code)) => {
+                return Err(RuntimeError::TopicCreation { topic, detail: code.to_string() });
+            }
         }
     }
     Ok(())
 }
 
-async fn missing_topics(config: &KafkaConfig, topics: &[&str]) -> Result<Vec<String>, CoreError> {
-    let metadata_error = |detail: String| CoreError::TopicCreation {
+async fn missing_topics(config: &KafkaConfig, topics: &[&str]) -> Result<Vec<String>, RuntimeError> {
+    let metadata_error = |detail: String| RuntimeError::TopicCreation {
         topic: topics.join(","),
         detail: format!("cannot read cluster metadata: {detail}"),
     };

@@ -25,4 +25,4 @@ pub mod range;
 pub mod recent;
 pub mod stage;
 
-pub use error::CoreError;
+pub use error::RuntimeError;

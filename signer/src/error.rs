@@ -1,7 +1,7 @@
 //! The signer's one error type, named for what stopped it.
 
 use audit_integrity::KeyError;
-use audit_runtime::CoreError;
+use audit_runtime::RuntimeError;
 
 /// What can stop the signer.
 #[derive(Debug, thiserror::Error)]
@@ -33,7 +33,7 @@ pub enum SignerError {
     },
     /// Kafka or the stage runtime failed.
     #[error(transparent)]
-    Core(#[from] CoreError),
+    Runtime(#[from] RuntimeError),
     /// The schemas could not be loaded.
     #[error(transparent)]
     Schema(#[from] audit_schemas::CodecError),

@@ -1,6 +1,6 @@
 //! The tokenizer's one error type, named for what stopped it.
 
-use audit_runtime::CoreError;
+use audit_runtime::RuntimeError;
 
 /// What can stop the tokenizer.
 #[derive(Debug, thiserror::Error)]
@@ -15,7 +15,7 @@ pub enum TokenizerError {
     },
     /// Kafka or the stage runtime failed.
     #[error(transparent)]
-    Core(#[from] CoreError),
+    Runtime(#[from] RuntimeError),
     /// The schemas could not be loaded.
     #[error(transparent)]
     Schema(#[from] audit_schemas::CodecError),

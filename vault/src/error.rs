@@ -41,7 +41,7 @@ pub enum VaultError {
     Metrics(#[from] prometheus::Error),
     /// Kafka (for detokenization audit events) failed.
     #[error(transparent)]
-    Kafka(#[from] audit_runtime::CoreError),
+    Kafka(#[from] audit_runtime::RuntimeError),
     /// The caller is not authenticated or not allowed.
     #[error(transparent)]
     Auth(#[from] AuthError),

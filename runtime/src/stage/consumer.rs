@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::StageParams;
-use crate::{CoreError, config::KafkaConfig, metrics::StageMetrics, offsets::BatchOffsets};
+use crate::{RuntimeError, config::KafkaConfig, metrics::StageMetrics, offsets::BatchOffsets};
 
 /// One input message, detached from the consumer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -190,7 +190,7 @@ pub async fn join_delay(params: &StageParams, shutdown: &CancellationToken) {
 }
 
 /// Creates the group consumer and subscribes to the input topic.
-pub fn subscribe(params: &StageParams) -> Result<StageConsumer, CoreError> {
+pub fn subscribe(params: &StageParams) -> Result<StageConsumer, RuntimeError> {
     subscribe_with(params, None)
 }
 
@@ -198,7 +198,7 @@ pub fn subscribe(params: &StageParams) -> Result<StageConsumer, CoreError> {
 pub fn subscribe_with(
     params: &StageParams,
     listener: Option<Arc<dyn PartitionListener>>,
-) -> Result<StageConsumer, CoreError> {
+) -> Result<StageConsumer, RuntimeError> {
     let context = StageContext {
         metrics: params.metrics.clone(),
         rebalances: AtomicU64::new(0),
@@ -207,8 +207,8 @@ pub fn subscribe_with(
     };
     let consumer: StageConsumer = crate::kafka::consumer_config(&params.kafka, &params.group_id)
         .create_with_context(context)
-        .map_err(|source| CoreError::ClientCreation { role: "consumer", source })?;
-    consumer.subscribe(&[&params.topics.input]).map_err(|source| CoreError::Consume { source })?;
+        .map_err(|source| RuntimeError::ClientCreation { role: "consumer", source })?;
+    consumer.subscribe(&[&params.topics.input]).map_err(|source| RuntimeError::Consume { source })?;
     Ok(consumer)
 }
 
@@ -218,7 +218,7 @@ pub async fn next_batch(
     consumer: &StageConsumer,
     limits: BatchLimits,
     shutdown: &CancellationToken,
-) -> Result<Vec<InputMessage>, CoreError> {
+) -> Result<Vec<InputMessage>, RuntimeError> {
     next_batch_until(consumer, limits, shutdown, None).await
 }
 
@@ -230,7 +230,7 @@ pub async fn next_batch_until(
     limits: BatchLimits,
     shutdown: &CancellationToken,
     deadline: Option<Instant>,
-) -> Result<Vec<InputMessage>, CoreError> {
+) -> Result<Vec<InputMessage>, RuntimeError> {
     let mut batch = Vec::with_capacity(limits.max_records);
     let idle = async {
         match deadline {
@@ -263,14 +263,14 @@ pub async fn next_batch_until(
 }
 
 /// A message, or `None` for a consumer error worth logging and riding out.
-fn accept(received: Result<BorrowedMessage<'_>, KafkaError>) -> Result<Option<InputMessage>, CoreError> {
+fn accept(received: Result<BorrowedMessage<'_>, KafkaError>) -> Result<Option<InputMessage>, RuntimeError> {
     match received {
         Ok(message) => Ok(Some(InputMessage::from_borrowed(&message))),
         Err(KafkaError::MessageConsumption(RDKafkaErrorCode::UnknownTopicOrPartition)) => {
             warn!("input topic not available yet");
             Ok(None)
         }
-        Err(error @ KafkaError::MessageConsumptionFatal(_)) => Err(CoreError::Consume { source: error }),
+        Err(error @ KafkaError::MessageConsumptionFatal(_)) => Err(RuntimeError::Consume { source: error }),
         Err(error) => {
             warn!(%error, "consumer error");
             Ok(None)
@@ -314,7 +314,7 @@ pub fn store_positions(consumer: &StageConsumer, topic: &str, positions: &[(i32,
 }
 
 /// Commits stored offsets synchronously and leaves the group.
-pub async fn close(consumer: StageConsumer) -> Result<(), CoreError> {
+pub async fn close(consumer: StageConsumer) -> Result<(), RuntimeError> {
     // Committing, leaving the group and destroying the client all wait on the broker.
     // They run off the async workers, which may be the ones serving that broker (the
     // embedded broker of `auditctl up` shares the process): dropping the client on a
@@ -329,10 +329,10 @@ pub async fn close(consumer: StageConsumer) -> Result<(), CoreError> {
     .expect("commit task does not panic")
 }
 
-fn commit_state<C: Consumer<StageContext>>(consumer: &C) -> Result<(), CoreError> {
+fn commit_state<C: Consumer<StageContext>>(consumer: &C) -> Result<(), RuntimeError> {
     match consumer.commit_consumer_state(CommitMode::Sync) {
         Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => Ok(()),
-        Err(source) => Err(CoreError::Commit { source }),
+        Err(source) => Err(RuntimeError::Commit { source }),
     }
 }
 

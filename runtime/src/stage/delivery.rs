@@ -11,7 +11,7 @@ use rdkafka::{
 };
 
 use super::{INPUT_OFFSET_HEADER, InputMessage, Outcome, Partitioning, StageParams};
-use crate::{CoreError, dlq, metrics::StageMetrics};
+use crate::{RuntimeError, dlq, metrics::StageMetrics};
 
 /// Where a batch's outputs landed, once acknowledged.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -51,7 +51,7 @@ pub async fn deliver(
     params: &StageParams,
     batch: &[InputMessage],
     outcomes: &[Outcome],
-) -> Result<Delivered, CoreError> {
+) -> Result<Delivered, RuntimeError> {
     send(producer, params, batch, outcomes).await?.acknowledged().await
 }
 
@@ -63,7 +63,7 @@ pub struct Sending<'p> {
 
 impl Sending<'_> {
     /// Waits until the broker acknowledged every record of the batch.
-    pub async fn acknowledged(self) -> Result<Delivered, CoreError> {
+    pub async fn acknowledged(self) -> Result<Delivered, RuntimeError> {
         let mut delivered = self.delivered;
         delivered.acknowledged = self.in_flight.drain().await?;
         Ok(delivered)
@@ -77,7 +77,7 @@ pub async fn send<'p>(
     params: &StageParams,
     batch: &[InputMessage],
     outcomes: &[Outcome],
-) -> Result<Sending<'p>, CoreError> {
+) -> Result<Sending<'p>, RuntimeError> {
     let mut in_flight =
         InFlight { producer, pending: VecDeque::new(), acknowledged: Acknowledged::default() };
     let mut delivered = Delivered::default();
@@ -141,7 +141,7 @@ impl InFlight<'_> {
         &mut self,
         mut record: FutureRecord<'_, [u8], [u8]>,
         target: Target,
-    ) -> Result<(), CoreError> {
+    ) -> Result<(), RuntimeError> {
         loop {
             match self.producer.send_result(record) {
                 Ok(delivery) => {
@@ -153,13 +153,13 @@ impl InFlight<'_> {
                     self.wait_oldest().await?;
                 }
                 Err((source, returned)) => {
-                    return Err(CoreError::Delivery { topic: returned.topic.to_owned(), source });
+                    return Err(RuntimeError::Delivery { topic: returned.topic.to_owned(), source });
                 }
             }
         }
     }
 
-    async fn wait_oldest(&mut self) -> Result<(), CoreError> {
+    async fn wait_oldest(&mut self) -> Result<(), RuntimeError> {
         match self.pending.pop_front() {
             Some((delivery, target)) => {
                 let (partition, offset) = acknowledged(delivery).await?;
@@ -176,7 +176,7 @@ impl InFlight<'_> {
         }
     }
 
-    async fn drain(mut self) -> Result<Acknowledged, CoreError> {
+    async fn drain(mut self) -> Result<Acknowledged, RuntimeError> {
         while !self.pending.is_empty() {
             self.wait_oldest().await?;
         }
@@ -184,11 +184,13 @@ impl InFlight<'_> {
     }
 }
 
-async fn acknowledged(delivery: DeliveryFuture) -> Result<(i32, i64), CoreError> {
+async fn acknowledged(delivery: DeliveryFuture) -> Result<(i32, i64), RuntimeError> {
     match delivery.await {
         Ok(Ok(delivery)) => Ok((delivery.partition, delivery.offset)),
-        Ok(Err((source, message))) => Err(CoreError::Delivery { topic: message.topic().to_owned(), source }),
+        Ok(Err((source, message))) => {
+            Err(RuntimeError::Delivery { topic: message.topic().to_owned(), source })
+        }
         // Only a dropped producer cancels a delivery; the producer outlives the batch.
-        Err(_canceled) => Err(CoreError::Delivery { topic: String::new(), source: KafkaError::Canceled }),
+        Err(_canceled) => Err(RuntimeError::Delivery { topic: String::new(), source: KafkaError::Canceled }),
     }
 }

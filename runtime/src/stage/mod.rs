@@ -33,7 +33,7 @@ use tracing::{debug, info, warn};
 
 use audit_service::ops::Health;
 
-use crate::{CoreError, config::KafkaConfig, dlq::Rejection, metrics::StageMetrics};
+use crate::{RuntimeError, config::KafkaConfig, dlq::Rejection, metrics::StageMetrics};
 
 pub use consumer::InputMessage;
 pub use delivery::Acknowledged;
@@ -155,7 +155,7 @@ pub async fn run_stage<S: Stage>(
     mut stage: S,
     params: StageParams,
     shutdown: CancellationToken,
-) -> Result<(), CoreError> {
+) -> Result<(), RuntimeError> {
     if params.create_topics {
         let topics = &params.topics;
         crate::kafka::ensure_topics(&params.kafka, &[&topics.input, &topics.output, &topics.dlq]).await?;
@@ -199,7 +199,7 @@ async fn consume_loop<S: Stage>(
     (consumer, producer): (&consumer::StageConsumer, &rdkafka::producer::FutureProducer),
     restart: &Notify,
     shutdown: &CancellationToken,
-) -> Result<Exit, CoreError> {
+) -> Result<Exit, RuntimeError> {
     let mut cursor = Cursor {
         params,
         consumer,
@@ -262,7 +262,7 @@ impl Cursor<'_> {
     /// The next batch, processed, unless shutdown or a restart interrupts. A restart
     /// only ever interrupts the wait for input: dropping messages received so far is
     /// safe, since their offsets were not stored.
-    async fn next<S: Stage>(&mut self, stage: &mut S) -> Result<Next, CoreError> {
+    async fn next<S: Stage>(&mut self, stage: &mut S) -> Result<Next, RuntimeError> {
         let batch = tokio::select! {
             biased;
             _ = self.restart.notified() => return Ok(Next::Exit(Exit::Restart)),
@@ -299,7 +299,7 @@ async fn acknowledge(
     params: &StageParams,
     consumer: &consumer::StageConsumer,
     sent: Option<SentBatch<'_>>,
-) -> Result<Option<Acknowledged>, CoreError> {
+) -> Result<Option<Acknowledged>, RuntimeError> {
     let Some(SentBatch { batch, sending, started }) = sent else {
         return Ok(None);
     };
@@ -317,13 +317,13 @@ async fn process_with_retry<S: Stage>(
     params: &StageParams,
     batch: &[InputMessage],
     shutdown: &CancellationToken,
-) -> Result<Option<Vec<Outcome>>, CoreError> {
+) -> Result<Option<Vec<Outcome>>, RuntimeError> {
     let mut backoff = Duration::from_millis(100);
     loop {
         match stage.process(batch).await {
             Ok(outcomes) if outcomes.len() == batch.len() => return Ok(Some(outcomes)),
             Ok(outcomes) => {
-                return Err(CoreError::OutcomeCount {
+                return Err(RuntimeError::OutcomeCount {
                     stage: params.service,
                     outcomes: outcomes.len(),
                     inputs: batch.len(),

@@ -6,7 +6,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::{Stage, StageParams, run_stage};
-use crate::CoreError;
+use crate::RuntimeError;
 use audit_service::ops::{self, OpsState};
 
 /// Runs `stage` per `params` until `shutdown`, serving the ops endpoints of
@@ -16,7 +16,7 @@ pub async fn run_service<S: Stage>(
     params: StageParams,
     ops: (TcpListener, Registry),
     shutdown: CancellationToken,
-) -> Result<(), CoreError> {
+) -> Result<(), RuntimeError> {
     let (listener, registry) = ops;
     let state = OpsState { registry, health: params.health.clone() };
     with_ops(listener, state, run_stage(stage, params, shutdown)).await

@@ -5,10 +5,10 @@
 use std::time::{Duration, Instant};
 
 use audit_vault_api::{Owner, TokenizeItem};
-use vault::keyring::Keyring;
-use vault::keys::Key;
-use vault::store::{Store, StoreLocation};
-use vault::tokens::Vault;
+use vault::Key;
+use vault::Keyring;
+use vault::Vault;
+use vault::{Store, StoreLocation};
 
 const ROUNDS_TOKENIZE: usize = 40;
 const ROUNDS_DETOKENIZE: usize = 1_000;

@@ -3,27 +3,27 @@
 //! [`run`] is what `main` and the tests call.
 //!
 //! # Layout
-//! - [`keys`]: the key hierarchy and the cryptography over it: clear values sealed
+//! - `keys`: the key hierarchy and the cryptography over it: clear values sealed
 //!   with XChaCha20-Poly1305, bound to their tenant and token; keyed blind indexes
 //!   for convergent lookup; keys wrapped by the key above them, down from the master
 //!   key, so destroying one key makes everything under it unrecoverable.
-//! - [`keyring`]: tenant keys (created on first use, cached) and subject keys (read
+//! - `keyring`: tenant keys (created on first use, cached) and subject keys (read
 //!   per batch, so an erasure anywhere takes effect everywhere).
-//! - [`store`]: SQLite (embedded) or PostgreSQL (replicas) behind one interface,
+//! - `store`: SQLite (embedded) or PostgreSQL (replicas) behind one interface,
 //!   with migrations for both.
-//! - [`tokens`]: tokenize, look up, reveal, search and erase: the vault's logic.
-//! - [`http`]: the TokensVault SCIM API, the batched service API, ops endpoints.
-//! - [`audit`]: every reveal and erasure written to the raw topic first.
+//! - `tokens`: tokenize, look up, reveal, search and erase: the vault's logic.
+//! - `http`: the TokensVault SCIM API, the batched service API, ops endpoints.
+//! - `audit`: every reveal and erasure written to the raw topic first.
 
-pub mod audit;
-pub mod config;
-pub mod error;
-pub mod http;
-pub mod keyring;
-pub mod keys;
-pub mod metrics;
-pub mod store;
-pub mod tokens;
+mod audit;
+mod config;
+mod error;
+mod http;
+mod keyring;
+mod keys;
+mod metrics;
+mod store;
+mod tokens;
 
 use std::sync::Arc;
 
@@ -35,6 +35,12 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::{Config, VaultArgs};
 pub use error::VaultError;
+// The token engine as a library, for the store tests and the benchmarks.
+pub use audit::{Access, AccessKind, event};
+pub use keyring::Keyring;
+pub use keys::Key;
+pub use store::{Store, StoreLocation};
+pub use tokens::{MatchBounds, MatchQuery, Page, SearchFilter, Vault};
 
 /// Service name: metric prefix and log field.
 pub const SERVICE: &str = "vault";
@@ -75,11 +81,11 @@ async fn app_state(
     auth: SharedAuthenticator,
     metrics: metrics::VaultMetrics,
 ) -> Result<http::AppState, VaultError> {
-    let store = store::Store::open(&config.store).await?;
+    let store = Store::open(&config.store).await?;
     if config.create_topics {
         audit_runtime::kafka::ensure_topics(&config.kafka, &[&config.audit_topic]).await?;
     }
-    let vault = tokens::Vault::new(store, keyring::Keyring::new(config.master_key));
+    let vault = Vault::new(store, Keyring::new(config.master_key));
     Ok(http::AppState {
         vault: Arc::new(vault),
         auth,

@@ -20,8 +20,7 @@ use crate::VaultError;
 use crate::keyring::{Keyring, TenantKeys};
 use crate::store::{BlindIndex, Store, TokenQuery, TokenRow, now_ms};
 
-pub use matching::{MATCH_RESULT_LIMIT, MATCH_SCAN_LIMIT, MatchBounds, MatchQuery};
-pub use reveal::Sealed;
+pub use matching::{MatchBounds, MatchQuery};
 
 /// One token as revealed to a privileged reader.
 #[derive(Clone, PartialEq, Eq)]

@@ -2,11 +2,11 @@
 //! file and on a private PostgreSQL server.
 
 use audit_vault_api::{MatchOp, Owner, Revealed, TenantValues, TokenizeItem};
+use vault::Key;
+use vault::Keyring;
 use vault::VaultError;
-use vault::keyring::Keyring;
-use vault::keys::Key;
-use vault::store::{Store, StoreLocation};
-use vault::tokens::{MatchBounds, MatchQuery, Page, SearchFilter, Vault};
+use vault::{MatchBounds, MatchQuery, Page, SearchFilter, Vault};
+use vault::{Store, StoreLocation};
 
 const MASTER: &str = "6d1c8a3f5b9e2d4c7a0f1e3b5d7c9a2e4f6b8d0c1a3e5f7b9d2c4e6a8f0b1d3c";
 

@@ -15,7 +15,7 @@ use audit_vault_api::{DetokenizeRequest, LookupRequest, Requester};
 use query_api::search::{PageRequest, Shards, search};
 use rdkafka::producer::FutureRecord;
 use tokio_postgres::Client;
-use vault::audit::{Access, AccessKind, event};
+use vault::{Access, AccessKind, event};
 
 use crate::api::{Request, Stack, check, total_of};
 use crate::floor::{PAGE, Search, bare, naive, plan_of};

@@ -5,27 +5,27 @@
 //!
 //! # Layout
 //! - `filter`: the RFC 7644 filter grammar, `audit-scim`'s, which the vault reads too.
-//! - [`catalogue`]: the attributes a filter may name and which hold tokens.
-//! - [`plan`]: a filter as index-level conditions, clear values resolved to tokens.
-//! - [`search`]: the indexer's shards, queried with the tenant always required;
+//! - `catalogue`: the attributes a filter may name and which hold tokens.
+//! - `plan`: a filter as index-level conditions, clear values resolved to tokens.
+//! - `search`: the indexer's shards, queried with the tenant always required;
 //!   time ranges read through tenant-scoped time buckets.
-//! - [`render`]: stored records as SCIM resources: verified, detokenized, no JWS.
-//! - [`service`]: one search from request to ListResponse.
-//! - [`export`]: a tenant's signed records streamed as JSON lines for offline checks.
-//! - [`keys`]: the record-signing keys served as JWKS and used to verify.
-//! - [`http`]: endpoints, limits, the one error-to-response mapping.
+//! - `render`: stored records as SCIM resources: verified, detokenized, no JWS.
+//! - `service`: one search from request to ListResponse.
+//! - `export`: a tenant's signed records streamed as JSON lines for offline checks.
+//! - `keys`: the record-signing keys served as JWKS and used to verify.
+//! - `http`: endpoints, limits, the one error-to-response mapping.
 
-pub mod catalogue;
-pub mod config;
-pub mod error;
-pub mod export;
-pub mod http;
-pub mod keys;
-pub mod metrics;
-pub mod plan;
-pub mod render;
-pub mod search;
-pub mod service;
+mod catalogue;
+mod config;
+mod error;
+mod export;
+mod http;
+mod keys;
+mod metrics;
+mod plan;
+mod render;
+mod search;
+mod service;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,6 +39,16 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::{Config, QueryArgs};
 pub use error::QueryError;
+
+/// The search engine without HTTP, auth or the vault's answers: shards, plans and
+/// rendering, for tools and the search benchmark, which drives each part directly.
+pub mod engine {
+    pub use crate::catalogue::Catalogue;
+    pub use crate::plan::{Node, Resolved, plan};
+    pub use crate::render::{resources, tokens};
+    pub use crate::search::query::tenant_query;
+    pub use crate::search::{PageRequest, Shards, SortOrder, search};
+}
 
 /// Service name: metric prefix and log field.
 pub const SERVICE: &str = "query_api";

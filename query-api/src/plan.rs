@@ -89,12 +89,12 @@ impl Resolver for Needs {
     }
 }
 
-/// The vault's answers to [`Needs`].
+/// The vault's answers to `Needs`.
 #[derive(Debug, Default)]
 pub struct Resolved {
     /// Token of each clear value found.
     pub tokens: HashMap<String, String>,
-    /// Tokens of each pattern, in [`Needs::matches`] order.
+    /// Tokens of each pattern, in `Needs::matches` order.
     pub matches: Vec<Vec<String>>,
     next_match: usize,
 }

@@ -56,7 +56,7 @@ pub struct Resource {
 /// Pages smaller than this are not worth a second thread.
 const PARALLEL_FROM: usize = 16;
 
-/// Resources of `records` (JWS) of `tenant`, `unverified` until [`settle`]d, or
+/// Resources of `records` (JWS) of `tenant`, `unverified` until `settle`d, or
 /// `tainted` when a payload is unreadable or another tenant's. Parsing is CPU work,
 /// so a page is split across the cores.
 pub fn resources(records: &[String], tenant: &str) -> Vec<Resource> {

@@ -52,8 +52,9 @@ pub struct SearchRequest {
 pub struct ExportRequest {
     /// The filter.
     pub filter: Option<String>,
-    /// Accepted and ignored, as in a SearchRequest.
-    pub schemas: Option<Vec<String>>,
+    /// Accepted and ignored, as in a SearchRequest (named so unknown fields stay refused).
+    #[serde(rename = "schemas")]
+    pub _schemas: Option<Vec<String>>,
 }
 
 /// What searches need.

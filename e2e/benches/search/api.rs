@@ -11,7 +11,7 @@ use audit_auth::service::ServiceCredential;
 use audit_broker::EmbeddedBroker;
 use audit_vault_api::client::VaultClient;
 use clap::Parser;
-use query_api::search::SortOrder;
+use query_api::engine::SortOrder;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 

@@ -1,5 +1,5 @@
 //! The floor: the query-api's own plan run directly on the shards with
-//! `query_api::search::search` (tenant-scoped, exact total, page of 100 by `created`,
+//! `query_api::engine::search` (tenant-scoped, exact total, page of 100 by `created`,
 //! stored JWS read) with no HTTP, vault, verification or rendering.
 //!
 //! Also a naive variant for time ranges: Tantivy's own `RangeQuery` on the `created`
@@ -9,10 +9,10 @@
 use std::collections::HashMap;
 use std::ops::Bound;
 
-use query_api::catalogue::Catalogue;
-use query_api::plan::{Node, Resolved, plan};
-use query_api::search::query::tenant_query;
-use query_api::search::{PageRequest, Shards, SortOrder};
+use query_api::engine::Catalogue;
+use query_api::engine::tenant_query;
+use query_api::engine::{Node, Resolved, plan};
+use query_api::engine::{PageRequest, Shards, SortOrder};
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{BooleanQuery, Query, RangeQuery};
 use tantivy::schema::Value;
@@ -43,7 +43,7 @@ pub struct Search<'a> {
 /// One search through the query-api's search; returns the total.
 pub fn bare(shards: &Shards, search: Search<'_>) -> usize {
     let request = PageRequest { offset: 0, count: PAGE, order: search.order };
-    let page = query_api::search::search(shards, search.tenant, search.node, request).expect("bare search");
+    let page = query_api::engine::search(shards, search.tenant, search.node, request).expect("bare search");
     assert_eq!(page.records.len(), PAGE.min(page.total), "a full page");
     page.total
 }

@@ -30,7 +30,7 @@ use std::time::Instant;
 
 use audit_integrity::keys::KeyDir;
 use audit_schemas::SignedRecord;
-use query_api::search::Shards;
+use query_api::engine::Shards;
 
 use crate::api::Stack;
 use crate::dataset::Tenant;

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use audit_integrity::CompactJws;
 use futures::SinkExt;
-use query_api::search::SortOrder;
+use query_api::engine::SortOrder;
 use tokio_postgres::{Client, NoTls, Statement};
 
 use crate::queries::{Query, time};

@@ -4,7 +4,7 @@
 //! Times are chosen against the data: Q2 is one day of the thirty, Q5 the last week.
 
 use chrono::{DateTime, SecondsFormat};
-use query_api::search::SortOrder;
+use query_api::engine::SortOrder;
 
 use crate::dataset::{BASE, DAY};
 

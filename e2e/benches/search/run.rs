@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use audit_runtime::config::KafkaConfig;
 use audit_vault_api::{DetokenizeRequest, LookupRequest, Requester};
-use query_api::search::{PageRequest, Shards, search};
+use query_api::engine::{PageRequest, Shards, search};
 use rdkafka::producer::FutureRecord;
 use tokio_postgres::Client;
 use vault::{Access, AccessKind, event};
@@ -150,7 +150,7 @@ async fn vault_alone(context: &Context<'_>, query: &Query) -> VaultAlone {
     let node = plan_of(&query.filter, resolved(context.subject));
     let page = PageRequest { offset: 0, count: PAGE, order: query.order };
     let found = search(context.shards, tenant, &node, page).expect("the page");
-    let tokens = query_api::render::tokens(&query_api::render::resources(&found.records, tenant));
+    let tokens = query_api::engine::tokens(&query_api::engine::resources(&found.records, tenant));
     let requester = Requester { subject: "auditor@corp".into(), reason: "search".into() };
     let request = DetokenizeRequest { tenant: tenant.clone(), tokens, on_behalf_of: requester };
     let vault = context.stack.vault();

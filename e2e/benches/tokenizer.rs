@@ -18,16 +18,15 @@
 //! process's CPU per record, and how many values the vault was asked to find (the
 //! tokenizer's cache misses) and to create (found nowhere).
 
+use e2e::VaultParams;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
-use audit_auth::issuer::Issuer;
 use audit_auth::service::ServiceCredential;
 use audit_runtime::config::KafkaConfig;
 use audit_runtime::stage::{Delivery, Partitioning};
 use audit_schemas::{Codec, NormalizedRecord};
 use audit_traffic::{Generator, TrafficParams};
-use clap::Parser;
 use ingestor::Limits;
 use testkit::bench::{self, Steady};
 use tokio_util::sync::CancellationToken;
@@ -213,23 +212,16 @@ async fn load_normalized(kafka: &KafkaConfig, traffic: &Traffic) -> usize {
 }
 
 async fn start_vault(kafka: &KafkaConfig, credential: &ServiceCredential, dir: &tempfile::TempDir) -> String {
-    let jwks = dir.path().join("jwks.json");
-    std::fs::write(&jwks, serde_json::to_string(&Issuer::generate().jwks()).unwrap()).unwrap();
-    let config = vault::VaultArgs::parse_from([
-        "vault".to_owned(),
-        format!("--kafka={}", kafka.bootstrap),
-        format!("--database=sqlite:{}", dir.path().join("vault.db").display()),
-        format!("--master-key-file={}", dir.path().join("master.key").display()),
-        "--create-master-key=true".to_owned(),
-        format!("--auth-jwks-file={}", jwks.display()),
-        format!("--service-credentials={}", credential.expose()),
-    ])
-    .validate()
-    .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(vault::run(config, listener, CancellationToken::new()));
-    url
+    let params = VaultParams {
+        bootstrap: &kafka.bootstrap,
+        dir: dir.path(),
+        database: None,
+        credentials: &[credential],
+        auth_jwks: None,
+        listener: None,
+        shutdown: CancellationToken::new(),
+    };
+    e2e::start_vault(params).await
 }
 
 /// Where the vault listens and how the tokenizer authenticates to it.

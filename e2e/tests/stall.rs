@@ -5,9 +5,10 @@
 //! service reports itself ready again. A batch whose values the vault refuses in one
 //! call (over its 20,000) is split until each part passes.
 
+use e2e::VaultParams;
 use std::{collections::BTreeMap, time::Duration};
 
-use audit_auth::{issuer::Issuer, service::ServiceCredential};
+use audit_auth::service::ServiceCredential;
 use audit_schemas::{Action, Codec, NormalizedRecord};
 use clap::Parser;
 use testkit::kafka::{ReadSpec, broker, kafka, produce, read};
@@ -54,20 +55,16 @@ async fn start_vault(
     credential: &ServiceCredential,
     dir: &std::path::Path,
 ) {
-    let jwks = dir.join("jwks.json");
-    std::fs::write(&jwks, serde_json::to_string(&Issuer::generate().jwks()).unwrap()).unwrap();
-    let config = vault::VaultArgs::parse_from([
-        "vault".to_owned(),
-        format!("--kafka={bootstrap}"),
-        format!("--database=sqlite:{}", dir.join("vault.db").display()),
-        format!("--master-key-file={}", dir.join("master.key").display()),
-        "--create-master-key=true".to_owned(),
-        format!("--auth-jwks-file={}", jwks.display()),
-        format!("--service-credentials={}", credential.expose()),
-    ])
-    .validate()
-    .unwrap();
-    tokio::spawn(vault::run(config, listener, CancellationToken::new()));
+    let params = VaultParams {
+        bootstrap,
+        dir,
+        database: None,
+        credentials: &[credential],
+        auth_jwks: None,
+        listener: Some(listener),
+        shutdown: CancellationToken::new(),
+    };
+    e2e::start_vault(params).await;
 }
 
 /// Where the tokenizer finds its vault.

@@ -3,10 +3,10 @@
 //! per tenant, whichever instance asked first, on SQLite and on PostgreSQL. Batches
 //! of up to all the records span more parts than the tokenizer keeps in flight.
 
+use e2e::VaultParams;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use audit_auth::issuer::Issuer;
 use audit_auth::service::ServiceCredential;
 use audit_schemas::{Action, Codec, NormalizedRecord, TokenizedRecord, UserRef};
 use clap::Parser;
@@ -47,24 +47,17 @@ async fn start_vault(
     credential: &ServiceCredential,
     dir: &tempfile::TempDir,
 ) -> (String, CancellationToken) {
-    let jwks = dir.path().join("jwks.json");
-    std::fs::write(&jwks, serde_json::to_string(&Issuer::generate().jwks()).unwrap()).unwrap();
-    let config = vault::VaultArgs::parse_from([
-        "vault".to_owned(),
-        format!("--kafka={bootstrap}"),
-        format!("--database={database}"),
-        format!("--master-key-file={}", dir.path().join("master.key").display()),
-        "--create-master-key=true".to_owned(),
-        format!("--auth-jwks-file={}", jwks.display()),
-        format!("--service-credentials={}", credential.expose()),
-    ])
-    .validate()
-    .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
     let shutdown = CancellationToken::new();
-    tokio::spawn(vault::run(config, listener, shutdown.clone()));
-    (url, shutdown)
+    let params = VaultParams {
+        bootstrap,
+        dir: dir.path(),
+        database: Some(database),
+        credentials: &[credential],
+        auth_jwks: None,
+        listener: None,
+        shutdown: shutdown.clone(),
+    };
+    (e2e::start_vault(params).await, shutdown)
 }
 
 fn tokenizer_config(

@@ -3,6 +3,7 @@
 //! under a temporary directory) and later the query-api (`query_api::run`), both on
 //! port 0; searches over HTTP with keep-alive and a bearer token.
 
+use e2e::VaultParams;
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
 
@@ -124,21 +125,16 @@ async fn start_vault(
     credential: &ServiceCredential,
     shutdown: &CancellationToken,
 ) -> String {
-    let config = vault::VaultArgs::parse_from([
-        "vault".to_owned(),
-        format!("--kafka={bootstrap}"),
-        format!("--database=sqlite:{}", dir.join("vault.db").display()),
-        format!("--master-key-file={}", dir.join("master.key").display()),
-        "--create-master-key=true".to_owned(),
-        format!("--auth-jwks-file={}", auth_jwks(dir).display()),
-        format!("--service-credentials={}", credential.expose()),
-    ])
-    .validate()
-    .expect("vault configuration");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
-    let url = format!("http://{}", listener.local_addr().expect("an address"));
-    tokio::spawn(vault::run(config, listener, shutdown.clone()));
-    url
+    let params = VaultParams {
+        bootstrap,
+        dir,
+        database: None,
+        credentials: &[credential],
+        auth_jwks: Some(&auth_jwks(dir)),
+        listener: None,
+        shutdown: shutdown.clone(),
+    };
+    e2e::start_vault(params).await
 }
 
 /// One search request.

@@ -11,6 +11,7 @@ use audit_auth::service::ServiceCredential;
 use audit_broker::EmbeddedBroker;
 use audit_vault_api::client::VaultClient;
 use clap::Parser;
+use e2e::VaultParams;
 use tokio_util::sync::CancellationToken;
 
 use dataset::Clear;
@@ -130,21 +131,16 @@ async fn start_vault(
     credential: &ServiceCredential,
     shutdown: &CancellationToken,
 ) -> String {
-    let config = vault::VaultArgs::parse_from([
-        "vault".to_owned(),
-        format!("--kafka={bootstrap}"),
-        format!("--database=sqlite:{}", dir.path().join("vault.db").display()),
-        format!("--master-key-file={}", dir.path().join("master.key").display()),
-        "--create-master-key=true".to_owned(),
-        format!("--auth-jwks-file={}", dir.path().join("auth-jwks.json").display()),
-        format!("--service-credentials={}", credential.expose()),
-    ])
-    .validate()
-    .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(vault::run(config, listener, shutdown.clone()));
-    url
+    let params = VaultParams {
+        bootstrap,
+        dir: dir.path(),
+        database: None,
+        credentials: &[credential],
+        auth_jwks: Some(&dir.path().join("auth-jwks.json")),
+        listener: None,
+        shutdown: shutdown.clone(),
+    };
+    e2e::start_vault(params).await
 }
 
 async fn wait_healthy(http: &reqwest::Client, base: &str) {

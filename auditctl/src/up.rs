@@ -65,8 +65,12 @@ pub struct UpArgs {
 /// Name of the query-api's vault credential.
 const QUERY_API_CREDENTIAL: &str = "query-api";
 
-/// A service running as a task of this process; its error, if it stopped on one.
-type Service = tokio::task::JoinHandle<anyhow::Result<()>>;
+/// A service running as a task of this process.
+struct Service {
+    name: &'static str,
+    /// Its error, if it stopped on one.
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
 
 /// Where each service's task says it ended, whatever the cause.
 type Ended = mpsc::UnboundedSender<&'static str>;
@@ -89,11 +93,11 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     // In the order they stop: the pipeline drains first, the query-api finishes its
     // requests, then the vault they call while stopping goes, and the broker last.
     let services = [
-        ("ingestor", start_ingestor(&args, &bootstrap, on).await?),
-        ("tokenizer", start_tokenizer(&args, &bootstrap, &tokenizer_credential, on).await?),
-        ("signer", start_signer(&args, &bootstrap, on).await?),
-        ("indexer", start_indexer(&args, &bootstrap, on).await?),
-        ("query-api", start_query_api(&args, &query_credential, on).await?),
+        start_ingestor(&args, &bootstrap, on).await?,
+        start_tokenizer(&args, &bootstrap, &tokenizer_credential, on).await?,
+        start_signer(&args, &bootstrap, on).await?,
+        start_indexer(&args, &bootstrap, on).await?,
+        start_query_api(&args, &query_credential, on).await?,
     ];
     print_banner(&args, &bootstrap);
     // Services end on their own when the signal stops them: only one that ended
@@ -121,17 +125,17 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
 
 /// Waits for `services` in order, then stops the vault; the first error met.
 async fn stop_in_order(
-    services: [(&str, Service); 5],
+    services: [Service; 5],
     vault: Service,
     vault_shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
     let mut outcome = Ok(());
-    for (name, service) in services {
-        let stopped = service.await.with_context(|| format!("{name} task"))?;
+    for Service { name, task } in services {
+        let stopped = task.await.with_context(|| format!("{name} task"))?;
         outcome = outcome.and(stopped.with_context(|| format!("{name} stopped")));
     }
     vault_shutdown.cancel();
-    let vaulted = vault.await.context("vault task")?;
+    let vaulted = vault.task.await.context("vault task")?;
     outcome.and(vaulted.context("vault stopped"))
 }
 
@@ -152,12 +156,13 @@ where
     E: std::error::Error + Send + Sync + 'static,
 {
     let ended = ended.clone();
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let result = service.await.map_err(anyhow::Error::from);
-        // The receiver is gone once the stack is stopping: nothing to tell then.
+        // Only an ending before the signal is read; a send may find no one listening.
         let _ = ended.send(name);
         result
-    })
+    });
+    Service { name, task }
 }
 
 /// Creates the signing key ring on first start, before any service runs: the

@@ -34,9 +34,14 @@ impl Drop for ChildGuard {
 /// logs to `log`.
 pub fn spawn_stage(binary: &str, kafka: &KafkaConfig, args: &[&str], log: std::fs::File) -> ChildGuard {
     let partitions = crate::kafka::PARTITIONS.to_string();
+    let common = ["--kafka", &kafka.bootstrap, "--ops-listen", "127.0.0.1:0", "--partitions", &partitions];
+    let session = ["--session-timeout-ms", "6000"];
+    spawn(binary, &[&common[..], &session[..], args].concat(), log)
+}
+
+/// Starts the service binary at `binary` with `args`, its logs to `log`.
+pub fn spawn(binary: &str, args: &[&str], log: std::fs::File) -> ChildGuard {
     let child = Command::new(binary)
-        .args(["--kafka", &kafka.bootstrap, "--ops-listen", "127.0.0.1:0", "--partitions", &partitions])
-        .args(["--session-timeout-ms", "6000"])
         .args(args)
         .stdout(Stdio::null())
         .stderr(log)

@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use audit_auth::issuer::{Issuer, TokenSpec};
@@ -224,13 +223,8 @@ impl Stack {
 }
 
 fn spawn(service: Service, args: &[String], log: File) -> ChildGuard {
-    let child = Command::new(service.binary())
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("the service binary starts");
-    ChildGuard(child)
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    testkit::process::spawn(service.binary(), &args, log)
 }
 
 async fn start_broker(data_dir: &Path, listen: SocketAddr) -> EmbeddedBroker {

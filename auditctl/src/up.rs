@@ -207,11 +207,11 @@ async fn start_broker(args: &UpArgs) -> anyhow::Result<EmbeddedBroker> {
 
 async fn start_ingestor(args: &UpArgs, bootstrap: &str, task: Task<'_>) -> anyhow::Result<Service> {
     let mut config = ingestor::Config::defaults_for(bootstrap);
-    config.kafka.partitions = args.partitions;
-    config.ops_listen = args.ingestor_ops_listen;
-    let listener = TcpListener::bind(config.ops_listen)
+    config.stage.kafka.partitions = args.partitions;
+    config.stage.ops_listen = args.ingestor_ops_listen;
+    let listener = TcpListener::bind(config.stage.ops_listen)
         .await
-        .with_context(|| format!("binding the ingestor ops server on {}", config.ops_listen))?;
+        .with_context(|| format!("binding the ingestor ops server on {}", config.stage.ops_listen))?;
     Ok(spawn("ingestor", ingestor::run(config, listener, task.shutdown.clone()), task.ended))
 }
 
@@ -272,31 +272,31 @@ async fn start_tokenizer(
 ) -> anyhow::Result<Service> {
     let vault_url = format!("http://{}", args.vault_listen);
     let mut config = tokenizer::Config::defaults_for(bootstrap, &vault_url, credential);
-    config.kafka.partitions = args.partitions;
-    config.ops_listen = args.tokenizer_ops_listen;
-    let listener = TcpListener::bind(config.ops_listen)
+    config.stage.kafka.partitions = args.partitions;
+    config.stage.ops_listen = args.tokenizer_ops_listen;
+    let listener = TcpListener::bind(config.stage.ops_listen)
         .await
-        .with_context(|| format!("binding the tokenizer ops server on {}", config.ops_listen))?;
+        .with_context(|| format!("binding the tokenizer ops server on {}", config.stage.ops_listen))?;
     Ok(spawn("tokenizer", tokenizer::run(config, listener, task.shutdown.clone()), task.ended))
 }
 
 async fn start_signer(args: &UpArgs, bootstrap: &str, task: Task<'_>) -> anyhow::Result<Service> {
     let mut config = signer::Config::defaults_for(bootstrap, &signing_key_dir(&args.data_dir));
-    config.kafka.partitions = args.partitions;
-    config.ops_listen = args.signer_ops_listen;
-    let listener = TcpListener::bind(config.ops_listen)
+    config.stage.kafka.partitions = args.partitions;
+    config.stage.ops_listen = args.signer_ops_listen;
+    let listener = TcpListener::bind(config.stage.ops_listen)
         .await
-        .with_context(|| format!("binding the signer ops server on {}", config.ops_listen))?;
+        .with_context(|| format!("binding the signer ops server on {}", config.stage.ops_listen))?;
     Ok(spawn("signer", signer::run(config, listener, task.shutdown.clone()), task.ended))
 }
 
 async fn start_indexer(args: &UpArgs, bootstrap: &str, task: Task<'_>) -> anyhow::Result<Service> {
     let mut config = indexer::Config::defaults_for(bootstrap, &args.data_dir.join("index"));
-    config.kafka.partitions = args.partitions;
-    config.ops_listen = args.indexer_ops_listen;
-    let listener = TcpListener::bind(config.ops_listen)
+    config.stage.kafka.partitions = args.partitions;
+    config.stage.ops_listen = args.indexer_ops_listen;
+    let listener = TcpListener::bind(config.stage.ops_listen)
         .await
-        .with_context(|| format!("binding the indexer ops server on {}", config.ops_listen))?;
+        .with_context(|| format!("binding the indexer ops server on {}", config.stage.ops_listen))?;
     Ok(spawn("indexer", indexer::run(config, listener, task.shutdown.clone()), task.ended))
 }
 

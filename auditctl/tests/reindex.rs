@@ -27,7 +27,7 @@ async fn lost_shards_are_rebuilt_with_the_same_documents() {
     let (ids, messages) = testkit::records::signed_messages(3_000, 6, "re");
     produce(&kafka, "audit.signed", &messages).await;
     let mut config = indexer::Config::defaults_for(&kafka.bootstrap, &root);
-    config.kafka = kafka.clone();
+    config.stage.kafka = kafka.clone();
     let ops = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let shutdown = CancellationToken::new();
     let service = tokio::spawn(indexer::run(config, ops, shutdown.clone()));

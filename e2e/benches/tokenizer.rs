@@ -245,11 +245,11 @@ async fn tokenizer(
     (done, shutdown): (Arc<AtomicU64>, CancellationToken),
 ) {
     let mut config = tokenizer::Config::defaults_for(&kafka.bootstrap, &vault.url, &vault.credential);
-    config.kafka = kafka;
+    config.stage.kafka = kafka;
     // A group per loop: each one reads its input from the start.
-    config.group_id = format!("bench-{}", topics.output);
-    config.topics.input = topics.input.into();
-    config.topics.output = topics.output;
+    config.stage.group_id = format!("bench-{}", topics.output);
+    config.stage.topics.input = topics.input.into();
+    config.stage.topics.output = Some(topics.output);
     let ops = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     bench::follow_metric(
         format!("http://{}/metrics", ops.local_addr().unwrap()),

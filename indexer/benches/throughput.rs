@@ -90,8 +90,8 @@ async fn indexer(
     (done, stop): (Arc<AtomicU64>, CancellationToken),
 ) {
     let mut config = indexer::Config::defaults_for(&kafka.bootstrap, &root);
-    config.kafka = kafka;
-    config.group_id = format!("bench-indexer-{}", uuid_like());
+    config.stage.kafka = kafka;
+    config.stage.group_id = format!("bench-indexer-{}", uuid_like());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let metrics_url = format!("http://{}/metrics", listener.local_addr().unwrap());
     bench::follow_metric(metrics_url, "indexer_records_indexed_total", done);

@@ -1,38 +1,38 @@
 //! The indexer's flags and env variables (`--flag` ↔ `AUDIT_FLAG`), validated once.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use audit_runtime::config::{KafkaArgs, KafkaConfig};
+use audit_runtime::stage::{StageArgs, StageConfig, StageDefaults};
 use audit_service::telemetry::LogArgs;
-use clap::{ArgAction, Parser};
+use clap::Parser;
 
 use crate::IndexerError;
 use crate::shard::WriterBudget;
 
+/// The indexer's defaults for the flags every consumer shares.
+const DEFAULTS: StageDefaults = StageDefaults {
+    input_topic: "audit.signed",
+    output_topic: None,
+    group_id: "audit-indexer",
+    ops_listen: "127.0.0.1:9104",
+};
+
 /// Command line of the indexer.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "indexer", version, about = "Indexes signed records into Tantivy shards")]
+#[command(
+    name = "indexer",
+    version,
+    about = "Indexes signed records into Tantivy shards",
+    mut_args(DEFAULTS.apply())
+)]
 pub struct IndexerArgs {
-    /// Kafka settings.
+    /// Kafka, topics, group, ops server.
     #[command(flatten)]
-    pub kafka: KafkaArgs,
+    pub stage: StageArgs,
     /// Log settings.
     #[command(flatten)]
     pub log: LogArgs,
-    /// Topic of signed records.
-    #[arg(long, env = "AUDIT_INPUT_TOPIC", default_value = "audit.signed")]
-    pub input_topic: String,
-    /// Dead-letter topic for messages that cannot be indexed.
-    #[arg(long, env = "AUDIT_DLQ_TOPIC", default_value = "audit.dlq")]
-    pub dlq_topic: String,
-    /// Consumer group shared by all indexer instances.
-    #[arg(long, env = "AUDIT_GROUP_ID", default_value = "audit-indexer")]
-    pub group_id: String,
-    /// Address of the `/metrics` and `/healthz` server.
-    #[arg(long, env = "AUDIT_OPS_LISTEN", default_value = "127.0.0.1:9104")]
-    pub ops_listen: SocketAddr,
     /// Directory of the shards, one per partition (`shard-0000`, ...).
     #[arg(long, env = "AUDIT_INDEX_DIR", default_value = "data/index")]
     pub index_dir: PathBuf,
@@ -43,41 +43,25 @@ pub struct IndexerArgs {
     /// Indexing memory per shard, in megabytes (15 at least).
     #[arg(long, env = "AUDIT_SHARD_HEAP_MB", default_value_t = 32)]
     pub shard_heap_mb: usize,
-    /// Create missing topics at start (needs the right to create topics).
-    #[arg(long, env = "AUDIT_CREATE_TOPICS", default_value_t = true, action = ArgAction::Set)]
-    pub create_topics: bool,
 }
 
 /// Validated indexer settings.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Kafka settings.
-    pub kafka: KafkaConfig,
-    /// Input topic.
-    pub input_topic: String,
-    /// DLQ topic.
-    pub dlq_topic: String,
-    /// Consumer group.
-    pub group_id: String,
-    /// Ops server address.
-    pub ops_listen: SocketAddr,
+    /// Kafka, topics (no output), group, ops server.
+    pub stage: StageConfig,
     /// Shard directory.
     pub index_dir: PathBuf,
     /// Commit cadence.
     pub commit_interval: Duration,
     /// Writer memory and threads per shard.
     pub budget: WriterBudget,
-    /// Create missing topics at start.
-    pub create_topics: bool,
 }
 
 impl IndexerArgs {
     /// Checks every value once.
     pub fn validate(&self) -> Result<Config, IndexerError> {
         let invalid = |name, reason: &str| IndexerError::Config { name, reason: reason.into() };
-        if self.input_topic.is_empty() || self.input_topic == self.dlq_topic {
-            return Err(invalid("input-topic", "topics must be non-empty and distinct"));
-        }
         if !(10..=600_000).contains(&self.commit_interval_ms) {
             return Err(invalid("commit-interval-ms", "expected 10 to 600000"));
         }
@@ -85,15 +69,10 @@ impl IndexerArgs {
             return Err(invalid("shard-heap-mb", "expected 15 to 4096"));
         }
         Ok(Config {
-            kafka: self.kafka.validate()?,
-            input_topic: self.input_topic.clone(),
-            dlq_topic: self.dlq_topic.clone(),
-            group_id: self.group_id.clone(),
-            ops_listen: self.ops_listen,
+            stage: self.stage.validate(None)?,
             index_dir: self.index_dir.clone(),
             commit_interval: Duration::from_millis(self.commit_interval_ms),
             budget: WriterBudget { heap_bytes: self.shard_heap_mb * 1_000_000, threads: 1 },
-            create_topics: self.create_topics,
         })
     }
 }
@@ -116,6 +95,9 @@ mod tests {
     fn defaults_are_valid_and_bad_values_name_their_flag() {
         let config = Config::defaults_for("127.0.0.1:9092", std::path::Path::new("/tmp/index"));
         assert_eq!(config.commit_interval, Duration::from_millis(250));
+        assert_eq!(config.stage.topics.input, "audit.signed");
+        assert_eq!(config.stage.topics.output, None, "a sink forwards nothing");
+        assert!(IndexerArgs::try_parse_from(["indexer", "--output-topic", "x"]).is_err());
         let args = IndexerArgs::parse_from(["indexer", "--shard-heap-mb", "1"]);
         assert!(matches!(args.validate(), Err(IndexerError::Config { name: "shard-heap-mb", .. })));
     }

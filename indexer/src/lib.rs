@@ -11,27 +11,24 @@
 //!   query-api (crate `audit-index`).
 //! - `shard`: one partition's index and the offset in its commits.
 //! - `shards`: the shards this instance owns, opened and closed with its partitions.
-//! - `runner`: the loop and the one place offsets are decided.
+//! - `sink`: the shards as a sink of the stage runtime; where the indexer's offsets
+//!   are decided (a Kafka offset never passes a Tantivy commit).
 //! - `reindex` ([`reindex()`]): rebuilding shards from the signed topic (`auditctl reindex`).
 
 mod config;
 mod error;
 mod metrics;
 mod reindex;
-mod runner;
 mod shard;
 mod shards;
+mod sink;
 
 use std::sync::{Arc, Mutex};
 
-use audit_runtime::kafka::{ensure_topics, producer};
-use audit_runtime::stage::consumer::{close, join_delay, subscribe_with};
-use audit_runtime::stage::progress::{self, WatchParams};
-use audit_runtime::stage::{Partitioning, StageParams, Topics, with_ops};
-use audit_service::ops::{Health, OpsState};
-use tokio::{net::TcpListener, sync::Notify};
+use audit_runtime::stage::run_sink_service;
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::info;
 
 pub use audit_index::{document, read, schema};
 pub use config::{Config, IndexerArgs};
@@ -49,71 +46,10 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), IndexerError> {
     let (registry, metrics) = metrics::register()?;
-    let health = Health::default();
-    let ops_state = OpsState { registry, health: health.clone() };
-    let kafka = config.kafka.clone();
-    let params = StageParams {
-        service: SERVICE,
-        group_id: config.group_id.clone(),
-        // The indexer forwards nothing: its only output is the DLQ.
-        topics: Topics {
-            input: config.input_topic.clone(),
-            output: config.dlq_topic.clone(),
-            dlq: config.dlq_topic.clone(),
-        },
-        kafka,
-        metrics: metrics.stage.clone(),
-        health: health.clone(),
-        create_topics: config.create_topics,
-        partitioning: Partitioning::ByKey,
-    };
+    let params = config.stage.params(SERVICE, metrics.stage.clone());
     let shard_params = ShardParams { root: config.index_dir.clone(), budget: config.budget };
     let shards = SharedShards(Arc::new(Mutex::new(ShardSet::new(shard_params, metrics)?)));
-    with_ops(ops_listener, ops_state, index(&config, &params, &shards, &shutdown)).await
-}
-
-async fn index(
-    config: &Config,
-    params: &StageParams,
-    shards: &SharedShards,
-    shutdown: &CancellationToken,
-) -> Result<(), IndexerError> {
-    if params.create_topics {
-        ensure_topics(&params.kafka, &[&params.topics.input, &params.topics.dlq]).await?;
-    }
-    join_delay(params, shutdown).await;
-    let producer = producer(&params.kafka)?;
-    let restart = Arc::new(Notify::new());
-    let watch = tokio::spawn(progress::watch(WatchParams::of(params, &restart), shutdown.child_token()));
-    params.health.set_ready();
-    info!(input = %params.topics.input, dir = %config.index_dir.display(), "indexer started");
-    let result = loop {
-        let consumer = subscribe_with(params, Some(Arc::new(shards.clone())))?;
-        let looped = runner::Loop {
-            shards,
-            params,
-            consumer: &consumer,
-            producer: &producer,
-            commit_interval: config.commit_interval,
-            restart: &restart,
-        };
-        let ended = looped.run(shutdown).await;
-        if !matches!(ended, Ok(runner::Ended::Restart)) {
-            params.health.set_stopping();
-        }
-        // Every shard committed and closed before the consumer commits and leaves.
-        let positions = shards.with(|shards| {
-            let partitions = shards.partitions();
-            shards.close(&partitions)
-        });
-        audit_runtime::stage::consumer::store_positions(&consumer, &params.topics.input, &positions.await);
-        close(consumer).await?;
-        match ended {
-            Ok(runner::Ended::Restart) => warn!("left the group to start the consumer over"),
-            other => break other.map(|_| ()),
-        }
-    };
-    watch.abort();
-    info!("indexer stopped");
-    result
+    info!(dir = %config.index_dir.display(), "shards under this directory");
+    let sink = sink::IndexSink { shards, commit_interval: config.commit_interval };
+    run_sink_service(sink, params, (ops_listener, registry), shutdown).await
 }

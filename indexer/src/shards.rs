@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use audit_runtime::dlq::Rejection;
 use audit_runtime::stage::consumer::PartitionListener;
-use audit_runtime::stage::{InputMessage, Outcome};
+use audit_runtime::stage::{InputMessage, Written};
 use audit_schemas::{Codec, SignedRecord};
 use tracing::{error, info};
 
@@ -59,7 +59,7 @@ impl ShardSet {
 
     /// Adds every message of `batch` to its shard; one outcome per message (a
     /// rejection for messages that cannot be indexed, which still move the position).
-    pub fn index(&mut self, batch: &[InputMessage]) -> Result<Vec<Outcome>, IndexerError> {
+    pub fn index(&mut self, batch: &[InputMessage]) -> Result<Vec<Written>, IndexerError> {
         let mut outcomes = Vec::with_capacity(batch.len());
         let mut indexed = 0;
         for message in batch {
@@ -69,11 +69,11 @@ impl ShardSet {
                 Ok((id, document)) => {
                     shard.upsert(message.offset, &id, document)?;
                     indexed += 1;
-                    outcomes.push(Outcome::Forward(Vec::new()));
+                    outcomes.push(Written::Stored);
                 }
                 Err(rejection) => {
                     shard.pass(message.offset);
-                    outcomes.push(Outcome::Reject(rejection));
+                    outcomes.push(Written::Reject(rejection));
                 }
             }
         }

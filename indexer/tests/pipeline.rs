@@ -48,7 +48,7 @@ fn assert_exactly_once(root: &Path, ids: &[String]) {
 
 fn config(kafka: &KafkaConfig, root: &Path) -> indexer::Config {
     let mut config = indexer::Config::defaults_for(&kafka.bootstrap, root);
-    config.kafka = kafka.clone();
+    config.stage.kafka = kafka.clone();
     config
 }
 

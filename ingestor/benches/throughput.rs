@@ -125,9 +125,9 @@ async fn bare_loop(kafka: KafkaConfig, done: Arc<AtomicU64>, shutdown: Cancellat
 /// The ingestor as it runs in production; progress read from its own `/metrics`.
 async fn ingestor(kafka: KafkaConfig, done: Arc<AtomicU64>, shutdown: CancellationToken) {
     let mut config = ingestor::Config::defaults_for(&kafka.bootstrap);
-    config.kafka = kafka;
-    config.group_id = "bench-ingestor".into();
-    config.topics.output = "bench.normalized".into();
+    config.stage.kafka = kafka;
+    config.stage.group_id = "bench-ingestor".into();
+    config.stage.topics.output = Some("bench.normalized".into());
     let ops = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let metrics_url = format!("http://{}/metrics", ops.local_addr().unwrap());
     bench::follow_metric(metrics_url, "ingestor_records_produced_total ", done);

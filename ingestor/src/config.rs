@@ -1,42 +1,38 @@
 //! The ingestor's flags and env variables (`--flag` ↔ `AUDIT_FLAG`), validated once.
 
-use std::net::SocketAddr;
-
-use audit_runtime::{
-    RuntimeError,
-    config::{KafkaArgs, KafkaConfig},
-    stage::Topics,
-};
+use audit_runtime::RuntimeError;
+use audit_runtime::stage::{OutputArgs, StageArgs, StageConfig, StageDefaults};
 use audit_service::telemetry::LogArgs;
-use clap::{ArgAction, Parser};
+use clap::Parser;
 
 use crate::limits::Limits;
 
+/// The ingestor's defaults for the flags every stage shares.
+const DEFAULTS: StageDefaults = StageDefaults {
+    input_topic: "audit.raw",
+    output_topic: Some("audit.normalized"),
+    group_id: "audit-ingestor",
+    ops_listen: "127.0.0.1:9101",
+};
+
 /// Command line of the ingestor.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "ingestor", version, about = "Validates and normalizes raw audit events")]
+#[command(
+    name = "ingestor",
+    version,
+    about = "Validates and normalizes raw audit events",
+    mut_args(DEFAULTS.apply())
+)]
 pub struct IngestorArgs {
-    /// Kafka settings.
+    /// Kafka, topics, group, ops server.
     #[command(flatten)]
-    pub kafka: KafkaArgs,
+    pub stage: StageArgs,
+    /// Topic of normalized Avro records.
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// Log settings.
     #[command(flatten)]
     pub log: LogArgs,
-    /// Topic of raw JSON events.
-    #[arg(long, env = "AUDIT_INPUT_TOPIC", default_value = "audit.raw")]
-    pub input_topic: String,
-    /// Topic of normalized Avro records.
-    #[arg(long, env = "AUDIT_OUTPUT_TOPIC", default_value = "audit.normalized")]
-    pub output_topic: String,
-    /// Dead-letter topic.
-    #[arg(long, env = "AUDIT_DLQ_TOPIC", default_value = "audit.dlq")]
-    pub dlq_topic: String,
-    /// Consumer group shared by all ingestor instances.
-    #[arg(long, env = "AUDIT_GROUP_ID", default_value = "audit-ingestor")]
-    pub group_id: String,
-    /// Address of the `/metrics` and `/healthz` server.
-    #[arg(long, env = "AUDIT_OPS_LISTEN", default_value = "127.0.0.1:9101")]
-    pub ops_listen: SocketAddr,
     /// Largest raw message accepted, in bytes (at most 524288: the signed record of a
     /// larger event could outgrow Kafka's default 1 MB message limit downstream).
     #[arg(long, env = "AUDIT_MAX_MESSAGE_BYTES", default_value_t = 65_536)]
@@ -47,28 +43,17 @@ pub struct IngestorArgs {
     /// How many recent record ids are remembered to drop eventId duplicates.
     #[arg(long, env = "AUDIT_DEDUPE_WINDOW", default_value_t = 200_000)]
     pub dedupe_window: usize,
-    /// Create missing topics at start (needs the right to create topics).
-    #[arg(long, env = "AUDIT_CREATE_TOPICS", default_value_t = true, action = ArgAction::Set)]
-    pub create_topics: bool,
 }
 
 /// Validated ingestor settings.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Kafka settings.
-    pub kafka: KafkaConfig,
-    /// Topics.
-    pub topics: Topics,
-    /// Consumer group.
-    pub group_id: String,
-    /// Ops server address.
-    pub ops_listen: SocketAddr,
+    /// Kafka, topics, group, ops server.
+    pub stage: StageConfig,
     /// Input bounds.
     pub limits: Limits,
     /// Dedupe window size.
     pub dedupe_window: usize,
-    /// Create missing topics at start.
-    pub create_topics: bool,
 }
 
 /// The largest `--max-message-bytes`.
@@ -90,26 +75,14 @@ impl IngestorArgs {
         if !(0..=7 * 86_400).contains(&self.max_future_skew_secs) {
             return Err(invalid("max-future-skew-secs", "expected 0 to 604800"));
         }
-        let topics = [&self.input_topic, &self.output_topic, &self.dlq_topic];
-        if topics.iter().any(|topic| topic.is_empty()) || self.input_topic == self.output_topic {
-            return Err(invalid("output-topic", "topics must be non-empty and input differ from output"));
-        }
         Ok(Config {
-            kafka: self.kafka.validate()?,
-            topics: Topics {
-                input: self.input_topic.clone(),
-                output: self.output_topic.clone(),
-                dlq: self.dlq_topic.clone(),
-            },
-            group_id: self.group_id.clone(),
-            ops_listen: self.ops_listen,
+            stage: self.stage.validate(Some(&self.output))?,
             limits: Limits {
                 max_message_bytes: self.max_message_bytes,
                 min_created_ms: Limits::earliest_plausible_ms(),
                 max_future_skew_ms: self.max_future_skew_secs * 1000,
             },
             dedupe_window: self.dedupe_window,
-            create_topics: self.create_topics,
         })
     }
 }
@@ -129,9 +102,10 @@ mod tests {
     #[test]
     fn defaults_validate() {
         let config = Config::defaults_for("127.0.0.1:9092");
-        assert_eq!(config.topics.input, "audit.raw");
-        assert_eq!(config.topics.output, "audit.normalized");
-        assert!(config.create_topics);
+        assert_eq!(config.stage.topics.input, "audit.raw");
+        assert_eq!(config.stage.topics.output.as_deref(), Some("audit.normalized"));
+        assert_eq!(config.stage.ops_listen.port(), 9101);
+        assert!(config.stage.create_topics);
     }
 
     #[test]

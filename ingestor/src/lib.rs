@@ -14,9 +14,8 @@ mod validate;
 
 use std::sync::Arc;
 
-use audit_runtime::stage::{Partitioning, StageParams, run_service};
+use audit_runtime::stage::run_service;
 use audit_schemas::Codec;
-use audit_service::ops::Health;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -37,15 +36,6 @@ pub async fn run(
     let (registry, metrics) = metrics::register()?;
     let codec = Codec::published("NormalizedRecord")?;
     let stage = stage::IngestStage::new(config.limits.clone(), config.dedupe_window, codec);
-    let params = StageParams {
-        service: SERVICE,
-        group_id: config.group_id.clone(),
-        topics: config.topics.clone(),
-        kafka: config.kafka.clone(),
-        metrics: Arc::new(metrics),
-        health: Health::default(),
-        create_topics: config.create_topics,
-        partitioning: Partitioning::ByKey,
-    };
+    let params = config.stage.params(SERVICE, Arc::new(metrics));
     Ok(run_service(stage, params, (ops_listener, registry), shutdown).await?)
 }

@@ -14,5 +14,5 @@ static ALLOCATOR: audit_alloc::Tuned = audit_alloc::Tuned;
 async fn main() -> ExitCode {
     let args = IngestorArgs::parse();
     telemetry::init(&args.log);
-    audit_service::serve(args.validate(), |config| config.ops_listen, ingestor::run).await
+    audit_service::serve(args.validate(), |config| config.stage.ops_listen, ingestor::run).await
 }

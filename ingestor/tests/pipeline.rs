@@ -37,7 +37,7 @@ async fn valid_events_arrive_once_and_malformed_ones_reach_the_dlq_with_their_re
     let (broker, _storage) = broker().await;
     let kafka = kafka(&broker);
     let mut config = ingestor::Config::defaults_for(&kafka.bootstrap);
-    config.kafka = kafka.clone();
+    config.stage.kafka = kafka.clone();
     let ops = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let ops_addr = ops.local_addr().unwrap();
     let shutdown = CancellationToken::new();
@@ -141,8 +141,8 @@ async fn start_in_process(
     kafka: &audit_runtime::config::KafkaConfig,
 ) -> (CancellationToken, tokio::task::JoinHandle<Result<(), ingestor::IngestorError>>) {
     let mut config = ingestor::Config::defaults_for(&kafka.bootstrap);
-    config.kafka = kafka.clone();
-    config.kafka.batch_max_records = 300;
+    config.stage.kafka = kafka.clone();
+    config.stage.kafka.batch_max_records = 300;
     let ops = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let shutdown = CancellationToken::new();
     (shutdown.clone(), tokio::spawn(ingestor::run(config, ops, shutdown)))

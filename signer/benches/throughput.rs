@@ -224,12 +224,12 @@ async fn signer(
     (done, shutdown): (Arc<AtomicU64>, CancellationToken),
 ) {
     let mut config = signer::Config::defaults_for(&kafka.bootstrap, &key_dir);
-    config.kafka = kafka;
-    config.topics.input = INPUT.into();
-    config.topics.output = OUTPUT.into();
+    config.stage.kafka = kafka;
+    config.stage.topics.input = INPUT.into();
+    config.stage.topics.output = Some(OUTPUT.into());
     config.checkpoint_topic = CHECKPOINTS.into();
-    config.group_id = "bench-signer".into();
-    config.create_topics = true;
+    config.stage.group_id = "bench-signer".into();
+    config.stage.create_topics = true;
     let ops = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/metrics", ops.local_addr().unwrap());
     tokio::spawn(async move {

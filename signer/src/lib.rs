@@ -28,8 +28,7 @@ mod stage;
 use std::sync::Arc;
 
 use audit_runtime::kafka::{ensure_topics, partition_counts, producer};
-use audit_runtime::stage::{Partitioning, StageParams, run_service};
-use audit_service::ops::Health;
+use audit_runtime::stage::{Partitioning, run_service};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -54,11 +53,11 @@ pub async fn run(
     let keys = SignerKeys::load(config.key_dir.clone(), creation)?;
     let partitions = co_partitioned(&config).await?;
     let log = KafkaChainLog {
-        kafka: config.kafka.clone(),
-        signed_topic: config.topics.output.clone(),
+        kafka: config.stage.kafka.clone(),
+        signed_topic: config.stage.topics.output()?.to_owned(),
         checkpoint_topic: config.checkpoint_topic.clone(),
         window: config.dedupe_window,
-        producer: producer(&config.kafka)?,
+        producer: producer(&config.stage.kafka)?,
     };
     let stage = SignStage::new(SignParams {
         log,
@@ -68,28 +67,22 @@ pub async fn run(
         sign_threads: config.sign_threads,
         metrics: signer_metrics,
     })?;
-    let params = StageParams {
-        service: SERVICE,
-        group_id: config.group_id.clone(),
-        topics: config.topics.clone(),
-        kafka: config.kafka.clone(),
-        metrics: Arc::new(stage_metrics),
-        health: Health::default(),
-        create_topics: false,
-        partitioning: Partitioning::SameAsInput,
-    };
+    let mut params = config.stage.params(SERVICE, Arc::new(stage_metrics));
+    // Topics were created (or checked) above, with one partition count.
+    params.create_topics = false;
+    params.partitioning = Partitioning::SameAsInput;
     Ok(run_service(stage, params, (ops_listener, registry), shutdown).await?)
 }
 
 /// Creates missing topics if allowed, then checks input, output and checkpoint
 /// topics have one partition count (the recovery depends on it); returns it.
 async fn co_partitioned(config: &Config) -> Result<i32, SignerError> {
-    let topics = &config.topics;
-    let names = [topics.input.as_str(), topics.output.as_str(), config.checkpoint_topic.as_str()];
-    if config.create_topics {
-        ensure_topics(&config.kafka, &[names[0], names[1], names[2], topics.dlq.as_str()]).await?;
+    let (topics, kafka) = (&config.stage.topics, &config.stage.kafka);
+    let names = [topics.input.as_str(), topics.output()?, config.checkpoint_topic.as_str()];
+    if config.stage.create_topics {
+        ensure_topics(kafka, &[names[0], names[1], names[2], topics.dlq.as_str()]).await?;
     }
-    let counts = partition_counts(&config.kafka, &names).await?;
+    let counts = partition_counts(kafka, &names).await?;
     let first = counts[0].1;
     if first == 0 || counts.iter().any(|(_, count)| *count != first) {
         let counts =

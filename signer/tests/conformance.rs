@@ -48,7 +48,7 @@ async fn records_signed_across_a_rotation_verify_with_an_independent_jose_librar
     let kafka = kafka(&broker);
     let key_dir = storage.path().join("keys");
     let mut config = Config::defaults_for(&kafka.bootstrap, &key_dir);
-    config.kafka = kafka.clone();
+    config.stage.kafka = kafka.clone();
     let ops = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let shutdown = CancellationToken::new();
     let service = tokio::spawn(signer::run(config, ops, shutdown.clone()));

@@ -54,8 +54,8 @@ async fn instances_joining_and_leaving_mid_stream_keep_every_chain_whole() {
     let (broker, storage) = broker().await;
     let kafka = kafka(&broker);
     let mut config = Config::defaults_for(&kafka.bootstrap, &storage.path().join("keys"));
-    config.kafka = kafka.clone();
-    config.kafka.batch_max_records = 200;
+    config.stage.kafka = kafka.clone();
+    config.stage.kafka.batch_max_records = 200;
     config.checkpoints.records = 300;
     let inputs = support::records(6_000, 11, 3);
     let thirds: Vec<&[TokenizedRecord]> = inputs.chunks(2_000).collect();

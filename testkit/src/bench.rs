@@ -157,7 +157,11 @@ pub async fn passthrough(
     let params = StageParams {
         service: "passthrough",
         group_id: format!("bench-passthrough-{}", route.output),
-        topics: Topics { input: route.input.into(), output: route.output.into(), dlq: "audit.dlq".into() },
+        topics: Topics {
+            input: route.input.into(),
+            output: Some(route.output.into()),
+            dlq: "audit.dlq".into(),
+        },
         kafka,
         metrics,
         health: Health::default(),

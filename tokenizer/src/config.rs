@@ -1,41 +1,40 @@
 //! The tokenizer's flags and env variables (`--flag` ↔ `AUDIT_FLAG`), validated once.
 
-use std::net::SocketAddr;
-
 use audit_auth::service::ServiceCredential;
-use audit_runtime::config::{KafkaArgs, KafkaConfig, TokenPolicyArgs};
-use audit_runtime::stage::Topics;
+use audit_runtime::config::TokenPolicyArgs;
+use audit_runtime::stage::{OutputArgs, StageArgs, StageConfig, StageDefaults};
 use audit_service::telemetry::LogArgs;
-use clap::{ArgAction, Parser};
+use clap::Parser;
 
 use crate::TokenizerError;
 use crate::policy::Policy;
 
+/// The tokenizer's defaults for the flags every stage shares.
+const DEFAULTS: StageDefaults = StageDefaults {
+    input_topic: "audit.normalized",
+    output_topic: Some("audit.tokenized"),
+    group_id: "audit-tokenizer",
+    ops_listen: "127.0.0.1:9102",
+};
+
 /// Command line of the tokenizer.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "tokenizer", version, about = "Replaces personal data in records by vault tokens")]
+#[command(
+    name = "tokenizer",
+    version,
+    about = "Replaces personal data in records by vault tokens",
+    mut_args(DEFAULTS.apply())
+)]
 pub struct TokenizerArgs {
-    /// Kafka settings.
+    /// Kafka, topics, group, ops server.
     #[command(flatten)]
-    pub kafka: KafkaArgs,
+    pub stage: StageArgs,
+    /// Topic of tokenized records.
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// Log settings.
     #[command(flatten)]
     pub log: LogArgs,
-    /// Topic of normalized records.
-    #[arg(long, env = "AUDIT_INPUT_TOPIC", default_value = "audit.normalized")]
-    pub input_topic: String,
-    /// Topic of tokenized records.
-    #[arg(long, env = "AUDIT_OUTPUT_TOPIC", default_value = "audit.tokenized")]
-    pub output_topic: String,
-    /// Dead-letter topic.
-    #[arg(long, env = "AUDIT_DLQ_TOPIC", default_value = "audit.dlq")]
-    pub dlq_topic: String,
-    /// Consumer group shared by all tokenizer instances.
-    #[arg(long, env = "AUDIT_GROUP_ID", default_value = "audit-tokenizer")]
-    pub group_id: String,
-    /// Address of the `/metrics` and `/healthz` server.
-    #[arg(long, env = "AUDIT_OPS_LISTEN", default_value = "127.0.0.1:9102")]
-    pub ops_listen: SocketAddr,
     /// Base URL of the vault.
     #[arg(long, env = "AUDIT_VAULT_URL", default_value = "http://127.0.0.1:8081")]
     pub vault_url: String,
@@ -48,22 +47,13 @@ pub struct TokenizerArgs {
     /// Tokens kept in memory to spare vault calls.
     #[arg(long, env = "AUDIT_TOKEN_CACHE_CAPACITY", default_value_t = 200_000)]
     pub token_cache_capacity: usize,
-    /// Create missing topics at start (needs the right to create topics).
-    #[arg(long, env = "AUDIT_CREATE_TOPICS", default_value_t = true, action = ArgAction::Set)]
-    pub create_topics: bool,
 }
 
 /// Validated tokenizer settings.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Kafka settings.
-    pub kafka: KafkaConfig,
-    /// Topics.
-    pub topics: Topics,
-    /// Consumer group.
-    pub group_id: String,
-    /// Ops server address.
-    pub ops_listen: SocketAddr,
+    /// Kafka, topics, group, ops server.
+    pub stage: StageConfig,
     /// Vault base URL.
     pub vault_url: String,
     /// Vault credential.
@@ -72,20 +62,12 @@ pub struct Config {
     pub policy: Policy,
     /// Token cache size.
     pub token_cache_capacity: usize,
-    /// Create missing topics at start.
-    pub create_topics: bool,
 }
 
 impl TokenizerArgs {
     /// Checks every value once.
     pub fn validate(&self) -> Result<Config, TokenizerError> {
         let invalid = |name, reason: &str| TokenizerError::Config { name, reason: reason.into() };
-        if self.input_topic.is_empty()
-            || self.output_topic.is_empty()
-            || self.input_topic == self.output_topic
-        {
-            return Err(invalid("output-topic", "topics must be non-empty and input differ from output"));
-        }
         if !(self.vault_url.starts_with("http://") || self.vault_url.starts_with("https://")) {
             return Err(invalid("vault-url", "expected an http:// or https:// url"));
         }
@@ -98,19 +80,11 @@ impl TokenizerArgs {
             scanned_codes,
         };
         Ok(Config {
-            kafka: self.kafka.validate()?,
-            topics: Topics {
-                input: self.input_topic.clone(),
-                output: self.output_topic.clone(),
-                dlq: self.dlq_topic.clone(),
-            },
-            group_id: self.group_id.clone(),
-            ops_listen: self.ops_listen,
+            stage: self.stage.validate(Some(&self.output))?,
             vault_url: self.vault_url.clone(),
             vault_credential: self.vault_credential.clone(),
             policy,
             token_cache_capacity: self.token_cache_capacity,
-            create_topics: self.create_topics,
         })
     }
 }
@@ -145,7 +119,7 @@ mod tests {
             &ServiceCredential::generate("tokenizer"),
         );
         assert_eq!(config.policy, Policy::default());
-        assert_eq!(config.topics.output, "audit.tokenized");
+        assert_eq!(config.stage.topics.output.as_deref(), Some("audit.tokenized"));
     }
 
     #[test]
@@ -155,6 +129,12 @@ mod tests {
         assert!(matches!(args.validate(), Err(TokenizerError::Config { name: "vault-url", .. })));
         let args =
             TokenizerArgs::parse_from(base.iter().copied().chain(["--output-topic", "audit.normalized"]));
-        assert!(matches!(args.validate(), Err(TokenizerError::Config { name: "output-topic", .. })));
+        assert!(matches!(
+            args.validate(),
+            Err(TokenizerError::Runtime(audit_runtime::RuntimeError::InvalidSetting {
+                name: "output-topic",
+                ..
+            }))
+        ));
     }
 }

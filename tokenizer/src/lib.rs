@@ -22,8 +22,7 @@ mod stage;
 
 use std::sync::Arc;
 
-use audit_runtime::stage::{Partitioning, StageParams, run_service};
-use audit_service::ops::Health;
+use audit_runtime::stage::run_service;
 use audit_vault_api::client::VaultClient;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -47,15 +46,6 @@ pub async fn run(
         vault: VaultClient::new(&config.vault_url, &config.vault_credential),
         cache_capacity: config.token_cache_capacity,
     })?;
-    let params = StageParams {
-        service: SERVICE,
-        group_id: config.group_id.clone(),
-        topics: config.topics.clone(),
-        kafka: config.kafka.clone(),
-        metrics: Arc::new(metrics),
-        health: Health::default(),
-        create_topics: config.create_topics,
-        partitioning: Partitioning::ByKey,
-    };
+    let params = config.stage.params(SERVICE, Arc::new(metrics));
     Ok(run_service(stage, params, (ops_listener, registry), shutdown).await?)
 }

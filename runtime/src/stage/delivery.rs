@@ -85,7 +85,7 @@ pub async fn send<'p>(
         match outcome {
             Outcome::Forward(records) => {
                 for record in records {
-                    let mut output = FutureRecord::<[u8], [u8]>::to(&params.topics.output)
+                    let mut output = FutureRecord::<[u8], [u8]>::to(params.topics.output()?)
                         .key(record.key.as_slice())
                         .payload(record.payload.as_slice());
                     if params.partitioning == Partitioning::SameAsInput {

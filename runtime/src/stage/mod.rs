@@ -1,4 +1,6 @@
-//! The consume → transform → produce loop every pipeline stage runs.
+//! The consume → transform → produce loop every pipeline stage runs, and its sink
+//! mode for consumers that write elsewhere ([`Sink`], [`run_sink`]: the indexer, the
+//! notifier). The flags every consumer shares are [`StageArgs`].
 //!
 //! A stage's logic is a [`Stage`]: it turns a batch of input messages into one
 //! [`Outcome`] per input and knows nothing of Kafka, so it is unit-tested alone.
@@ -19,10 +21,12 @@
 //!   [`INPUT_OFFSET_HEADER`] header, so a stage can rebuild its state of a partition
 //!   from the tail of the same output partition (the signer's chains).
 
+mod args;
 pub mod consumer;
 pub mod delivery;
 pub mod progress;
 mod service;
+mod sink;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -35,9 +39,11 @@ use audit_service::ops::Health;
 
 use crate::{RuntimeError, config::KafkaConfig, dlq::Rejection, metrics::StageMetrics};
 
+pub use args::{OutputArgs, StageArgs, StageConfig, StageDefaults};
 pub use consumer::InputMessage;
 pub use delivery::Acknowledged;
-pub use service::{run_service, with_ops};
+pub use service::{run_service, run_sink_service};
+pub use sink::{Sink, Written, run_sink};
 
 /// Header naming the input offset an output came from (co-partitioned stages only).
 pub const INPUT_OFFSET_HEADER: &str = "audit.input-offset";
@@ -124,13 +130,23 @@ pub enum Delivery {
 pub struct Topics {
     /// Input topic.
     pub input: String,
-    /// Output topic.
-    pub output: String,
+    /// Output topic; `None` for a sink, which writes elsewhere.
+    pub output: Option<String>,
     /// Dead-letter topic.
     pub dlq: String,
 }
 
-/// Everything [`run_stage`] needs besides the stage itself.
+impl Topics {
+    /// The output topic of a stage that forwards records.
+    pub fn output(&self) -> Result<&str, RuntimeError> {
+        self.output.as_deref().ok_or_else(|| RuntimeError::InvalidSetting {
+            name: "output-topic",
+            reason: "a stage that forwards records needs an output topic".into(),
+        })
+    }
+}
+
+/// Everything [`run_stage`] and [`run_sink`] need besides the stage or sink itself.
 pub struct StageParams {
     /// Service name, for logs and DLQ headers.
     pub service: &'static str,
@@ -146,8 +162,25 @@ pub struct StageParams {
     pub health: Health,
     /// Create missing input, output and DLQ topics first (needs the right to).
     pub create_topics: bool,
-    /// Where outputs go.
+    /// Where outputs go (stages only).
     pub partitioning: Partitioning,
+}
+
+impl StageConfig {
+    /// The runtime's parameters for `service` run with these settings: outputs by key
+    /// (the signer changes [`StageParams::partitioning`]), a fresh health.
+    pub fn params(&self, service: &'static str, metrics: Arc<StageMetrics>) -> StageParams {
+        StageParams {
+            service,
+            group_id: self.group_id.clone(),
+            topics: self.topics.clone(),
+            kafka: self.kafka.clone(),
+            metrics,
+            health: Health::default(),
+            create_topics: self.create_topics,
+            partitioning: Partitioning::ByKey,
+        }
+    }
 }
 
 /// Runs `stage` until `shutdown` is cancelled or a non-retryable error happens.
@@ -156,9 +189,10 @@ pub async fn run_stage<S: Stage>(
     params: StageParams,
     shutdown: CancellationToken,
 ) -> Result<(), RuntimeError> {
+    let output = params.topics.output()?;
     if params.create_topics {
         let topics = &params.topics;
-        crate::kafka::ensure_topics(&params.kafka, &[&topics.input, &topics.output, &topics.dlq]).await?;
+        crate::kafka::ensure_topics(&params.kafka, &[&topics.input, output, &topics.dlq]).await?;
     }
     consumer::join_delay(&params, &shutdown).await;
     let producer = crate::kafka::producer(&params.kafka)?;

@@ -1,11 +1,11 @@
-//! A pipeline stage as a service: its `/metrics` + `/healthz` server around the stage
+//! A pipeline stage or sink as a service: its `/metrics` + `/healthz` server around the stage
 //! loop, started and stopped in the one order every stage needs.
 
 use prometheus::Registry;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use super::{Stage, StageParams, run_stage};
+use super::{Sink, Stage, StageParams, run_sink, run_stage};
 use crate::RuntimeError;
 use audit_service::ops::{self, OpsState};
 
@@ -22,10 +22,21 @@ pub async fn run_service<S: Stage>(
     with_ops(listener, state, run_stage(stage, params, shutdown)).await
 }
 
-/// Serves the ops endpoints on `listener` while `work` runs, for services whose loop
-/// is not a [`Stage`] (the indexer). Metrics stay scrapable while the work drains;
-/// the ops server stops last.
-pub async fn with_ops<T>(listener: TcpListener, state: OpsState, work: impl Future<Output = T>) -> T {
+/// [`run_service`] for a [`Sink`].
+pub async fn run_sink_service<S: Sink>(
+    sink: S,
+    params: StageParams,
+    ops: (TcpListener, Registry),
+    shutdown: CancellationToken,
+) -> Result<(), S::Error> {
+    let (listener, registry) = ops;
+    let state = OpsState { registry, health: params.health.clone() };
+    with_ops(listener, state, run_sink(sink, params, shutdown)).await
+}
+
+/// Serves the ops endpoints on `listener` while `work` runs. Metrics stay scrapable
+/// while the work drains; the ops server stops last.
+async fn with_ops<T>(listener: TcpListener, state: OpsState, work: impl Future<Output = T>) -> T {
     let ops_shutdown = CancellationToken::new();
     let ops_server = tokio::spawn(ops::serve(listener, state, ops_shutdown.clone()));
     let result = work.await;

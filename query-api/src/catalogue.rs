@@ -3,36 +3,17 @@
 //! Names are case-insensitive: everything here works on lowercase dotted paths, the
 //! same paths the index's keyword terms use. Attributes under the open maps
 //! (`action.actionParameters.*`, `return_value.*`) are any one name deep, since event
-//! codes are open-ended. Which attributes hold tokens follows the tokenizer's policy
-//! (SPEC section 5) and is configured the same way.
+//! codes are open-ended. The attributes and which of them hold tokens are the record's
+//! own, defined once for the tokenizer and the query-api (`audit_schemas::fields`).
 
 use std::collections::BTreeSet;
+use std::sync::OnceLock;
+
+use audit_schemas::PiiPolicy;
+use audit_schemas::fields::{ATTRIBUTES, CREATED, OPEN_MAPS};
 
 /// The record schema a filter's attribute path may be prefixed with.
 pub const RECORD_SCHEMA: &str = "urn:hid:scim:api:idp:2.0:auditrecord";
-
-/// Plain attributes of a record (lowercase dotted paths).
-const FIXED: [&str; 16] = [
-    "id",
-    "externalid",
-    "tenantid",
-    "eventid",
-    "result",
-    "message",
-    "host",
-    "action.actionname",
-    "targetuserid.id",
-    "targetuserid.immutableid",
-    "targetuserid.session.id",
-    "targetuserid.session.authenticationmethod",
-    "actinguserid.id",
-    "actinguserid.immutableid",
-    "actinguserid.session.id",
-    "actinguserid.session.authenticationmethod",
-];
-
-/// Maps whose keys are open-ended: one more name below them is an attribute.
-const OPEN_MAPS: [&str; 2] = ["action.actionparameters.", "return_value."];
 
 /// How an attribute is searched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,33 +40,30 @@ pub enum Tokens {
 /// The attributes and their token policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Catalogue {
+    /// Every attribute, lowercase.
+    fixed: BTreeSet<String>,
+    /// The open maps, lowercase, each with its trailing dot.
+    open_maps: Vec<String>,
     whole: BTreeSet<String>,
     embedded: BTreeSet<String>,
 }
 
 impl Default for Catalogue {
-    /// The tokenizer's default policy.
+    /// The default policy's.
     fn default() -> Self {
-        let whole = [
-            "targetUserId.id",
-            "actingUserId.id",
-            "host",
-            "action.actionParameters.USN",
-            "action.actionParameters.ERI",
-            "action.actionParameters.UER",
-            "action.actionParameters.ATV",
-        ];
-        Catalogue::new(&whole, &["message", "action.actionParameters.ARP"])
+        Catalogue::of(&PiiPolicy::default())
     }
 }
 
 impl Catalogue {
-    /// A catalogue where the attributes `whole` hold tokens and `embedded` hold text
-    /// with tokens inside (any case; dotted paths).
-    pub fn new(whole: &[impl AsRef<str>], embedded: &[impl AsRef<str>]) -> Catalogue {
+    /// The record's attributes, those `policy` names holding tokens.
+    pub fn of(policy: &PiiPolicy) -> Catalogue {
+        let lower = |paths: Vec<String>| paths.iter().map(|path| lowercase(path)).collect();
         Catalogue {
-            whole: whole.iter().map(|path| lowercase(path.as_ref())).collect(),
-            embedded: embedded.iter().map(|path| lowercase(path.as_ref())).collect(),
+            fixed: ATTRIBUTES.iter().map(|path| lowercase(path)).collect(),
+            open_maps: OPEN_MAPS.iter().map(|map| format!("{}.", lowercase(map))).collect(),
+            whole: lower(policy.whole_paths()),
+            embedded: lower(policy.embedded_paths()),
         }
     }
 
@@ -96,8 +74,8 @@ impl Catalogue {
             "verify" => return Some(Kind::Verify),
             _ => {}
         }
-        let known = FIXED.contains(&path)
-            || OPEN_MAPS.iter().any(|map| {
+        let known = self.fixed.contains(path)
+            || self.open_maps.iter().any(|map| {
                 path.strip_prefix(map).is_some_and(|name| !name.is_empty() && !name.contains('.'))
             });
         if !known {
@@ -119,11 +97,21 @@ pub fn lowercase(path: &str) -> String {
     path.chars().flat_map(char::to_lowercase).collect()
 }
 
-/// What an error says about the attributes one may use.
-pub const KNOWN_ATTRIBUTES: &str = "id, externalId, tenantId, eventId, result, message, host, created, \
-    action.actionName, action.actionParameters.<code>, return_value.<name>, \
-    targetUserId.{id,immutableId,session.id,session.authenticationMethod}, \
-    actingUserId.{id,immutableId,session.id,session.authenticationMethod}, verify";
+/// What an error says about the attributes one may use: every attribute of the record.
+pub fn known_attributes() -> &'static str {
+    static KNOWN: OnceLock<String> = OnceLock::new();
+    KNOWN.get_or_init(|| {
+        let maps = OPEN_MAPS.iter().map(|map| format!("{map}.<name>"));
+        let all: Vec<String> = ATTRIBUTES
+            .iter()
+            .map(|path| (*path).to_owned())
+            .chain([CREATED.to_owned()])
+            .chain(maps)
+            .chain(["verify".to_owned()])
+            .collect();
+        all.join(", ")
+    })
+}
 
 #[cfg(test)]
 mod tests {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use audit_auth::service::ServiceCredential;
 use audit_auth::{AuthArgs, AuthConfig};
-use audit_runtime::config::TokenPolicyArgs;
+use audit_schemas::PiiPolicyArgs;
 use audit_service::telemetry::LogArgs;
 use clap::Parser;
 
@@ -45,7 +45,7 @@ pub struct QueryArgs {
     pub vault_credential: ServiceCredential,
     /// Which fields hold tokens: the tokenizer's policy, same flags.
     #[command(flatten)]
-    pub policy: TokenPolicyArgs,
+    pub policy: PiiPolicyArgs,
     /// Longest time a request may take, in milliseconds.
     #[arg(long, env = "AUDIT_REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
     pub request_timeout_ms: u64,
@@ -101,29 +101,10 @@ impl QueryArgs {
             vault_url: self.vault_url.clone(),
             vault_credential: self.vault_credential.clone(),
             auth,
-            catalogue: self.catalogue(),
+            catalogue: Catalogue::of(&self.policy.policy()),
             request_timeout: Duration::from_millis(self.request_timeout_ms),
             max_body_bytes: self.max_body_bytes,
         })
-    }
-
-    fn catalogue(&self) -> Catalogue {
-        let policy = &self.policy;
-        let (whole_codes, scanned_codes) = policy.codes();
-        let mut whole: Vec<String> = Vec::new();
-        if policy.tokenize_user_ids {
-            whole.extend(["targetUserId.id".into(), "actingUserId.id".into()]);
-        }
-        if policy.tokenize_host {
-            whole.push("host".into());
-        }
-        whole.extend(whole_codes.iter().map(|code| format!("action.actionParameters.{code}")));
-        let mut embedded: Vec<String> =
-            scanned_codes.iter().map(|code| format!("action.actionParameters.{code}")).collect();
-        if policy.tokenize_message {
-            embedded.push("message".into());
-        }
-        Catalogue::new(&whole, &embedded)
     }
 }
 

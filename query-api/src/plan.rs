@@ -15,7 +15,7 @@ use audit_index::schema::keyword_term;
 use audit_vault_api::MatchOp;
 
 use crate::QueryError;
-use crate::catalogue::{Catalogue, KNOWN_ATTRIBUTES, Kind, RECORD_SCHEMA, Tokens, lowercase};
+use crate::catalogue::{Catalogue, Kind, RECORD_SCHEMA, Tokens, known_attributes, lowercase};
 use crate::filter::{AttrPath, CompareOp, Comparison, Filter, Value};
 
 /// An index-level condition over one tenant's records.
@@ -238,9 +238,11 @@ fn attribute(path: &AttrPath, catalogue: &Catalogue) -> Result<(String, Kind), Q
     let dotted = path.dotted_lowercase();
     match catalogue.kind(&dotted) {
         Some(kind) => Ok((dotted, kind)),
-        None => {
-            Err(QueryError::filter(format!("unknown attribute {}; known: {KNOWN_ATTRIBUTES}", written(path))))
-        }
+        None => Err(QueryError::filter(format!(
+            "unknown attribute {}; known: {}",
+            written(path),
+            known_attributes()
+        ))),
     }
 }
 

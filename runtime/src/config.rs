@@ -184,35 +184,3 @@ mod tests {
         assert_eq!(config.properties, vec![("sasl.password".into(), "a=b".into())]);
     }
 }
-
-/// Which fields hold personal data (SPEC section 5): the tokenizer replaces them by
-/// tokens and the query-api resolves filters on them through the vault, so both take
-/// the same flags.
-#[derive(Debug, Clone, Args)]
-pub struct TokenPolicyArgs {
-    /// Tokenize `targetUserId.id` and `actingUserId.id`.
-    #[arg(long, env = "AUDIT_TOKENIZE_USER_IDS", default_value_t = true, action = clap::ArgAction::Set)]
-    pub tokenize_user_ids: bool,
-    /// Tokenize `host`.
-    #[arg(long, env = "AUDIT_TOKENIZE_HOST", default_value_t = true, action = clap::ArgAction::Set)]
-    pub tokenize_host: bool,
-    /// Tokenize e-mail and IP addresses in `message`.
-    #[arg(long, env = "AUDIT_TOKENIZE_MESSAGE", default_value_t = true, action = clap::ArgAction::Set)]
-    pub tokenize_message: bool,
-    /// Event codes tokenized whole, comma-separated.
-    #[arg(long, env = "AUDIT_TOKENIZE_CODES", value_delimiter = ',', default_value = "USN,ERI,UER,ATV")]
-    pub tokenize_codes: Vec<String>,
-    /// Event codes scanned for HOSTADDRESS[...], e-mail and IP addresses, comma-separated.
-    #[arg(long, env = "AUDIT_SCAN_CODES", value_delimiter = ',', default_value = "ARP")]
-    pub scan_codes: Vec<String>,
-}
-
-impl TokenPolicyArgs {
-    /// The whole-value and scanned event codes, trimmed, empty entries dropped.
-    pub fn codes(&self) -> (std::collections::BTreeSet<String>, std::collections::BTreeSet<String>) {
-        let clean = |codes: &[String]| {
-            codes.iter().map(|code| code.trim().to_owned()).filter(|code| !code.is_empty()).collect()
-        };
-        (clean(&self.tokenize_codes), clean(&self.scan_codes))
-    }
-}

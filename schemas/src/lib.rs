@@ -5,15 +5,19 @@
 //! so a reader always knows which schema wrote a message. The [`catalogue`] lists
 //! every published version of every schema; published `.avsc` files are never edited,
 //! a change is a new version that current readers resolve against old writers.
+//! [`fields`] names the record's attributes and which of them hold personal data, once
+//! for the tokenizer and the query-api.
 
 pub mod catalogue;
 pub mod codec;
+pub mod fields;
 pub mod normalized;
 pub mod signed;
 pub mod tokenized;
 
 pub use catalogue::{Catalogue, SchemaVersion};
 pub use codec::{Codec, CodecError};
+pub use fields::{PiiPolicy, PiiPolicyArgs};
 pub use normalized::{Action, NormalizedRecord, Session, UserRef};
 pub use signed::SignedRecord;
 pub use tokenized::TokenizedRecord;

@@ -1,8 +1,8 @@
 //! The tokenizer's flags and env variables (`--flag` ↔ `AUDIT_FLAG`), validated once.
 
 use audit_auth::service::ServiceCredential;
-use audit_runtime::config::TokenPolicyArgs;
 use audit_runtime::stage::{OutputArgs, StageArgs, StageConfig, StageDefaults};
+use audit_schemas::PiiPolicyArgs;
 use audit_service::telemetry::LogArgs;
 use clap::Parser;
 
@@ -43,7 +43,7 @@ pub struct TokenizerArgs {
     pub vault_credential: ServiceCredential,
     /// Which fields hold personal data.
     #[command(flatten)]
-    pub policy: TokenPolicyArgs,
+    pub policy: PiiPolicyArgs,
     /// Tokens kept in memory to spare vault calls.
     #[arg(long, env = "AUDIT_TOKEN_CACHE_CAPACITY", default_value_t = 200_000)]
     pub token_cache_capacity: usize,
@@ -71,14 +71,7 @@ impl TokenizerArgs {
         if !(self.vault_url.starts_with("http://") || self.vault_url.starts_with("https://")) {
             return Err(invalid("vault-url", "expected an http:// or https:// url"));
         }
-        let (whole_codes, scanned_codes) = self.policy.codes();
-        let policy = Policy {
-            user_ids: self.policy.tokenize_user_ids,
-            host: self.policy.tokenize_host,
-            message: self.policy.tokenize_message,
-            whole_codes,
-            scanned_codes,
-        };
+        let policy = Policy::from(self.policy.policy());
         Ok(Config {
             stage: self.stage.validate(Some(&self.output))?,
             vault_url: self.vault_url.clone(),

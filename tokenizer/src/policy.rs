@@ -1,44 +1,24 @@
-//! The PII policy: which fields of a record hold personal data, and who it belongs to.
+//! The PII policy applied: the personal values of a record, and who each belongs to.
 //!
-//! Defaults follow SPEC section 5: `targetUserId.id`, `actingUserId.id`, `host`, the
-//! event codes `USN`, `ERI`, `UER`, `ATV` whole, addresses inside `ARP` (its
-//! `HOSTADDRESS[...]` and any e-mail or IP address), and e-mail and IP addresses in
-//! `message`. A value belongs to the target user for `targetUserId.*`, to the acting
+//! Which fields hold personal data is [`PiiPolicy`] (crate `audit-schemas`, shared
+//! with the query-api, which resolves filters on the same fields). A value belongs to the target user for `targetUserId.*`, to the acting
 //! user for `actingUserId.*`, and otherwise to the target user when there is one,
 //! else the acting user. The literal `null` (the platform's placeholder for an absent
 //! value) and empty strings are not personal data and stay as they are.
 
-use std::collections::BTreeSet;
-
+use audit_schemas::fields::{PiiPolicy, code_path};
 use audit_schemas::{NormalizedRecord, UserRef};
 use audit_vault_api::Owner;
 
 use crate::detect::{Span, find_in_code, find_pii, replace_spans};
 
-/// Which fields are tokenized.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Policy {
-    /// `targetUserId.id` and `actingUserId.id`.
-    pub user_ids: bool,
-    /// `host`, whole.
-    pub host: bool,
-    /// E-mail and IP addresses in `message`.
-    pub message: bool,
-    /// Event codes tokenized whole.
-    pub whole_codes: BTreeSet<String>,
-    /// Event codes scanned for host, e-mail and IP addresses.
-    pub scanned_codes: BTreeSet<String>,
-}
+/// The shared policy, as the tokenizer applies it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Policy(PiiPolicy);
 
-impl Default for Policy {
-    fn default() -> Self {
-        Policy {
-            user_ids: true,
-            host: true,
-            message: true,
-            whole_codes: ["USN", "ERI", "UER", "ATV"].into_iter().map(String::from).collect(),
-            scanned_codes: ["ARP"].into_iter().map(String::from).collect(),
-        }
+impl From<PiiPolicy> for Policy {
+    fn from(fields: PiiPolicy) -> Self {
+        Policy(fields)
     }
 }
 
@@ -54,7 +34,8 @@ impl Policy {
         let acting = owner_of(record.acting_user.as_ref());
         let default_owner = if target != Owner::default() { target.clone() } else { acting.clone() };
         let mut paths = Vec::new();
-        if self.user_ids {
+        let policy = &self.0;
+        if policy.user_ids {
             if let Some(id) = record.target_user.as_mut().and_then(|user| user.id.as_mut()) {
                 whole(id, &target, replace).then(|| paths.push("targetUserId.id".to_owned()));
             }
@@ -62,26 +43,26 @@ impl Policy {
                 whole(id, &acting, replace).then(|| paths.push("actingUserId.id".to_owned()));
             }
         }
-        if self.host
+        if policy.host
             && let Some(host) = record.host.as_mut()
         {
             whole(host, &default_owner, replace).then(|| paths.push("host".to_owned()));
         }
-        if self.message
+        if policy.message
             && let Some(message) = record.message.as_mut()
         {
             scanned(message, find_pii, &default_owner, replace).then(|| paths.push("message".to_owned()));
         }
         for (code, value) in record.action.action_parameters.iter_mut() {
-            let changed = if self.whole_codes.contains(code) {
+            let changed = if policy.whole_codes.contains(code) {
                 whole(value, &default_owner, replace)
-            } else if self.scanned_codes.contains(code) {
+            } else if policy.scanned_codes.contains(code) {
                 scanned(value, find_in_code, &default_owner, replace)
             } else {
                 false
             };
             if changed {
-                paths.push(format!("action.actionParameters.{code}"));
+                paths.push(code_path(code));
             }
         }
         paths

@@ -104,13 +104,13 @@ fn replacing_leaves_no_clear_value_and_lists_the_paths() {
 
 #[test]
 fn a_narrower_policy_leaves_other_fields_alone() {
-    let policy = Policy {
+    let policy = Policy::from(PiiPolicy {
         user_ids: false,
         host: false,
         message: false,
         whole_codes: ["USN".to_owned()].into(),
         scanned_codes: Default::default(),
-    };
+    });
     let mut record = seed_record();
     let paths = policy.visit(&mut record, &mut |_, _| Some("tok".into()));
     assert_eq!(paths, ["action.actionParameters.USN"]);

@@ -94,7 +94,7 @@ pub async fn run_sink<S: Sink>(
         consumer::close(consumer).await?;
         match ended {
             Ok(Ended::Restart) => {
-                warn!(service = params.service, "left the group to start the consumer over")
+                warn!(service = params.service, "left the group to start the consumer over");
             }
             other => break other.map(|_| ()),
         }

@@ -244,20 +244,18 @@ async fn start_vault(
     std::fs::write(&jwks_file, jwks).with_context(|| format!("writing {}", jwks_file.display()))?;
     let vault_dir = args.data_dir.join("vault");
     std::fs::create_dir_all(&vault_dir).with_context(|| format!("creating {}", vault_dir.display()))?;
-    let path = |path: PathBuf| path.display().to_string();
-    let services: Vec<String> = services.iter().map(ServiceCredential::expose).collect();
-    let config = vault::VaultArgs::parse_from([
-        "vault".to_owned(),
-        format!("--kafka={bootstrap}"),
-        format!("--partitions={}", args.partitions),
-        format!("--listen={}", args.vault_listen),
-        format!("--database=sqlite:{}", path(vault_dir.join("vault.db"))),
-        format!("--master-key-file={}", path(vault_dir.join("master.key"))),
-        "--create-master-key=true".to_owned(),
-        format!("--auth-jwks-file={}", path(jwks_file)),
-        format!("--service-credentials={}", services.join(",")),
-    ])
-    .validate()?;
+    let credentials: Vec<&ServiceCredential> = services.iter().collect();
+    let local = vault::LocalVault {
+        kafka: bootstrap,
+        partitions: Some(args.partitions),
+        listen: Some(args.vault_listen),
+        dir: &vault_dir,
+        database: None,
+        auth_jwks_file: &jwks_file,
+        credentials: &credentials,
+    };
+    let config =
+        vault::VaultArgs::parse_from(std::iter::once("vault".to_owned()).chain(local.args())).validate()?;
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding the vault on {}", config.listen))?;

@@ -40,20 +40,18 @@ pub async fn start_vault(params: VaultParams<'_>) -> String {
             path
         }
     };
-    let database =
-        params.database.unwrap_or_else(|| format!("sqlite:{}", params.dir.join("vault.db").display()));
-    let credentials: Vec<String> = params.credentials.iter().map(|credential| credential.expose()).collect();
-    let config = vault::VaultArgs::parse_from([
-        "vault".to_owned(),
-        format!("--kafka={}", params.bootstrap),
-        format!("--database={database}"),
-        format!("--master-key-file={}", params.dir.join("master.key").display()),
-        "--create-master-key=true".to_owned(),
-        format!("--auth-jwks-file={}", auth_jwks.display()),
-        format!("--service-credentials={}", credentials.join(",")),
-    ])
-    .validate()
-    .expect("the vault's configuration is valid");
+    let local = vault::LocalVault {
+        kafka: params.bootstrap,
+        partitions: None,
+        listen: None,
+        dir: params.dir,
+        database: params.database.as_deref(),
+        auth_jwks_file: &auth_jwks,
+        credentials: params.credentials,
+    };
+    let config = vault::VaultArgs::parse_from(std::iter::once("vault".to_owned()).chain(local.args()))
+        .validate()
+        .expect("the vault's configuration is valid");
     let listener = match params.listener {
         Some(listener) => listener,
         None => TcpListener::bind("127.0.0.1:0").await.expect("a free loopback port"),

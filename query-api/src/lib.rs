@@ -11,10 +11,12 @@
 //!   time ranges read through tenant-scoped time buckets.
 //! - `render`: stored records as SCIM resources: verified, detokenized, no JWS.
 //! - `service`: one search from request to ListResponse.
+//! - `api`: the request and response bodies, as served and as documented.
 //! - `export`: a tenant's signed records streamed as JSON lines for offline checks.
 //! - `keys`: the record-signing keys served as JWKS and used to verify.
 //! - `http`: endpoints, limits, the one error-to-response mapping.
 
+mod api;
 mod catalogue;
 mod config;
 mod error;

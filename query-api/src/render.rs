@@ -12,13 +12,13 @@ use std::collections::{HashMap, HashSet};
 use audit_integrity::{CompactJws, Verifier};
 use audit_runtime::parallel::map_parts;
 use audit_vault_api::Revealed;
+
+use crate::api::CHAIN_FIELDS;
 use chrono::{SecondsFormat, TimeZone, Utc};
 use serde_json::{Map, Value};
 
 /// The SCIM schema of an audit record resource.
 pub const RECORD_SCHEMA: &str = "urn:hid:scim:api:idp:2.0:AuditRecord";
-/// Payload fields that are the chain's, not the record's.
-const CHAIN_FIELDS: [&str; 4] = ["sequence", "prevHash", "tokenizedPaths", "eventId"];
 
 /// What a record's integrity check said.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,53 +9,22 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use audit_auth::Principal;
-use audit_vault_api::client::VaultClient;
-use audit_vault_api::{DetokenizeRequest, LookupRequest, MatchRequest, Requester};
-use serde::Deserialize;
-use serde_json::{Value, json};
-
 use crate::QueryError;
+use crate::api::{ListResponse, SearchRequest};
 use crate::catalogue::Catalogue;
 use crate::export::ExportStream;
 use crate::keys::SigningKeys;
 use crate::plan::{Needs, Plan, Resolved, plan};
 use crate::render::{Resource, detokenize, resources, revealed_values, settle, signatures, tokens};
 use crate::search::{PageRequest, Shards, SortOrder};
+use audit_auth::Principal;
+use audit_vault_api::client::VaultClient;
+use audit_vault_api::{DetokenizeRequest, LookupRequest, MatchRequest, Requester};
 
-/// The SCIM ListResponse schema.
-pub const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 /// Largest page (SPEC section 6).
 pub const MAX_COUNT: usize = 100;
 /// Most tokens one pattern on a tokenized attribute may resolve to.
 pub const MATCH_LIMIT: usize = 1_000;
-
-/// A SCIM SearchRequest (RFC 7644 section 3.4.3); unknown members are ignored.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SearchRequest {
-    /// The filter; none matches every record.
-    pub filter: Option<String>,
-    /// Page size (capped at 100; negative is 0).
-    pub count: Option<i64>,
-    /// 1-based index of the first result (0 and below behave as 1).
-    pub start_index: Option<i64>,
-    /// Only `created`.
-    pub sort_by: Option<String>,
-    /// `ascending`/`asc` (default) or `descending`/`desc`.
-    pub sort_order: Option<String>,
-}
-
-/// An export request: which records (all when no filter).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ExportRequest {
-    /// The filter.
-    pub filter: Option<String>,
-    /// Accepted and ignored, as in a SearchRequest (named so unknown fields stay refused).
-    #[serde(rename = "schemas")]
-    pub _schemas: Option<Vec<String>>,
-}
 
 /// What searches need.
 pub struct QueryService {
@@ -71,7 +40,11 @@ pub struct QueryService {
 
 impl QueryService {
     /// One page of `tenant`'s records for `principal`.
-    pub async fn search(&self, principal: &Principal, request: SearchRequest) -> Result<Value, QueryError> {
+    pub async fn search(
+        &self,
+        principal: &Principal,
+        request: SearchRequest,
+    ) -> Result<ListResponse, QueryError> {
         let tenant = principal.tenant.clone();
         let page = page_request(&request)?;
         let plan = self.plan(&tenant, request.filter.as_deref()).await?;
@@ -84,14 +57,9 @@ impl QueryService {
         .await?;
         let records = plan.verify.then_some(records);
         self.reveal_verified(principal, records, &mut resources).await?;
-        let start_index = page.offset + 1;
-        Ok(json!({
-            "schemas": [LIST_RESPONSE],
-            "totalResults": total,
-            "startIndex": start_index,
-            "itemsPerPage": resources.len(),
-            "Resources": resources.into_iter().map(|resource| resource.body).collect::<Vec<_>>(),
-        }))
+        let start_index = page.offset as u64 + 1;
+        let resources = resources.into_iter().map(|resource| resource.body).collect();
+        Ok(ListResponse::new(total as u64, start_index, resources))
     }
 
     /// `tenant`'s record `id`, verified.

@@ -137,6 +137,63 @@ impl PiiPolicyArgs {
     }
 }
 
+/// The JSON shape of the newest `family` record as JSON Schema (2020-12), for the
+/// HTTP documents that show records: optional fields (`null` unions, defaults) are not
+/// required, maps are objects of strings, times are integers of milliseconds.
+pub fn json_schema(family: &str) -> Option<serde_json::Value> {
+    let entry = crate::Catalogue::published().latest(family)?;
+    let mut named = std::collections::HashMap::new();
+    Some(to_json_schema(&entry.schema, &mut named))
+}
+
+fn to_json_schema(
+    schema: &apache_avro::Schema,
+    named: &mut std::collections::HashMap<apache_avro::schema::Name, serde_json::Value>,
+) -> serde_json::Value {
+    use apache_avro::Schema;
+    use serde_json::json;
+    match schema {
+        Schema::Record(record) => {
+            let mut properties = serde_json::Map::new();
+            let mut required = Vec::new();
+            for field in &record.fields {
+                let optional = field.default.is_some()
+                    || matches!(&field.schema, Schema::Union(union) if union.is_nullable());
+                if !optional {
+                    required.push(field.name.clone());
+                }
+                properties.insert(field.name.clone(), to_json_schema(&field.schema, named));
+            }
+            let object = json!({ "type": "object", "properties": properties, "required": required });
+            named.insert(record.name.clone(), object.clone());
+            object
+        }
+        Schema::Ref { name } => named.get(name).cloned().unwrap_or_else(|| json!({})),
+        Schema::Union(union) => {
+            let variants: Vec<serde_json::Value> = union
+                .variants()
+                .iter()
+                .filter(|variant| **variant != Schema::Null)
+                .map(|variant| to_json_schema(variant, named))
+                .collect();
+            match <[serde_json::Value; 1]>::try_from(variants) {
+                Ok([only]) => only,
+                Err(variants) => json!({ "anyOf": variants }),
+            }
+        }
+        Schema::String => json!({ "type": "string" }),
+        Schema::Long | Schema::Int | Schema::TimestampMillis => {
+            json!({ "type": "integer", "format": "int64" })
+        }
+        Schema::Boolean => json!({ "type": "boolean" }),
+        Schema::Map(map) => {
+            json!({ "type": "object", "additionalProperties": to_json_schema(&map.types, named) })
+        }
+        Schema::Array(array) => json!({ "type": "array", "items": to_json_schema(&array.items, named) }),
+        _ => json!({}),
+    }
+}
+
 #[cfg(test)]
 #[path = "fields_tests.rs"]
 mod tests;

@@ -105,3 +105,17 @@ fn the_default_policy_is_the_spec_one_and_the_flags_give_it() {
     let narrowed = narrowed.pii.policy();
     assert!(!narrowed.host && narrowed.scanned_codes.is_empty());
 }
+
+#[test]
+fn the_json_schema_of_a_record_follows_its_avro_schema() {
+    let schema = json_schema("TokenizedRecord").unwrap();
+    assert_eq!(schema["type"], "object");
+    let required: Vec<&str> =
+        schema["required"].as_array().unwrap().iter().filter_map(|name| name.as_str()).collect();
+    assert_eq!(required, ["id", "tenantId", "created", "action"]);
+    let acting = &schema["properties"]["actingUserId"];
+    assert_eq!(acting["properties"]["session"]["properties"]["id"]["type"], "string", "{acting}");
+    assert_eq!(schema["properties"]["return_value"]["additionalProperties"]["type"], "string");
+    assert_eq!(schema["properties"]["tokenizedPaths"]["items"]["type"], "string");
+    assert!(json_schema("NoSuchRecord").is_none());
+}

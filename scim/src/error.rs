@@ -9,7 +9,8 @@ use std::fmt;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 /// The schema URN of a SCIM error body.
 pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
@@ -18,7 +19,8 @@ pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 pub const MEDIA_TYPE: &str = "application/scim+json;charset=utf-8";
 
 /// `scimType`: the RFC's kinds of bad request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub enum ScimType {
     /// The filter does not parse or cannot be evaluated.
     InvalidFilter,
@@ -56,6 +58,24 @@ impl fmt::Display for ScimType {
     }
 }
 
+/// The body of a SCIM error on the wire, as the OpenAPI documents describe it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = ScimError)]
+pub struct ErrorBody {
+    /// `["urn:ietf:params:scim:api:messages:2.0:Error"]`.
+    #[schema(value_type = Vec<String>, min_items = 1, max_items = 1)]
+    schemas: [&'static str; 1],
+    /// The HTTP status, as a string.
+    #[schema(pattern = "^[1-5][0-9][0-9]$")]
+    status: String,
+    /// The kind of bad request, for 400s that have one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scim_type: Option<ScimType>,
+    /// What went wrong, for people; never a personal value.
+    detail: String,
+}
+
 /// A SCIM error, as sent and as read back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScimError {
@@ -80,15 +100,13 @@ impl ScimError {
 
     /// The JSON body.
     pub fn body(&self) -> Value {
-        let mut body = json!({
-            "schemas": [ERROR_SCHEMA],
-            "status": self.status.as_u16().to_string(),
-            "detail": self.detail,
-        });
-        if let Some(scim_type) = self.scim_type {
-            body["scimType"] = scim_type.as_str().into();
-        }
-        body
+        let body = ErrorBody {
+            schemas: [ERROR_SCHEMA],
+            status: self.status.as_u16().to_string(),
+            scim_type: self.scim_type,
+            detail: self.detail.clone(),
+        };
+        serde_json::to_value(body).expect("an error body serializes")
     }
 
     /// Reads an error answer: its status and, when the body is a SCIM error, its type
@@ -112,7 +130,7 @@ impl IntoResponse for ScimError {
 }
 
 /// A SCIM JSON response (`application/scim+json`).
-pub fn json_response(status: StatusCode, body: &Value) -> Response {
+pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
     let mut response = (status, axum::Json(body)).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(MEDIA_TYPE));
     response

@@ -8,4 +8,4 @@
 pub mod error;
 pub mod filter;
 
-pub use error::{ScimError, ScimType};
+pub use error::{ErrorBody, ScimError, ScimType};

@@ -81,6 +81,33 @@ pub fn router<S>(state: OpsState) -> Router<S> {
     Router::new().route("/metrics", get(metrics)).route("/healthz", get(healthz)).with_state(state)
 }
 
+/// The ops endpoints in an OpenAPI document, for the services that publish one.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    #[derive(utoipa::OpenApi)]
+    #[openapi(paths(metrics, healthz))]
+    struct OpsDoc;
+    <OpsDoc as utoipa::OpenApi>::openapi()
+}
+
+/// What `/healthz` answers.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct HealthBody {
+    /// `starting`, `ready`, `stalled` or `stopping`.
+    status: &'static str,
+    /// Why the service is stalled (only then).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "Operations",
+    responses(
+        (status = 200, description = "Prometheus metrics", body = String, content_type = "text/plain"),
+        (status = 500, description = "The metrics could not be encoded", body = String, content_type = "text/plain")
+    )
+)]
 async fn metrics(State(state): State<OpsState>) -> impl IntoResponse {
     let mut body = Vec::new();
     let encoded = TextEncoder::new().encode(&state.registry.gather(), &mut body);
@@ -93,12 +120,18 @@ async fn metrics(State(state): State<OpsState>) -> impl IntoResponse {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "Operations",
+    responses(
+        (status = 200, description = "Ready", body = HealthBody, content_type = "application/json"),
+        (status = 503, description = "Starting, stalled or stopping", body = HealthBody, content_type = "application/json")
+    )
+)]
 async fn healthz(State(state): State<OpsState>) -> impl IntoResponse {
     let status = state.health.status();
     let code = if status == "ready" { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    let body = match state.health.stall_reason().filter(|_| status == "stalled") {
-        Some(reason) => serde_json::json!({ "status": status, "reason": reason }),
-        None => serde_json::json!({ "status": status }),
-    };
-    (code, axum::Json(body))
+    let reason = state.health.stall_reason().filter(|_| status == "stalled");
+    (code, axum::Json(HealthBody { status, reason }))
 }

@@ -2,6 +2,7 @@
 //!
 //! - [`bench`]: the throughput harness of the stage benchmarks.
 //! - [`kafka`]: the embedded broker, raw traffic, topic and offset readers.
+//! - [`openapi`]: a running service checked against its own OpenAPI document.
 //! - [`records`]: signed records as the signer publishes them.
 //! - [`process`]: service binaries as child processes, killed with the test.
 //! - [`postgres`]: a private PostgreSQL cluster per test process, a fresh database
@@ -9,6 +10,7 @@
 
 pub mod bench;
 pub mod kafka;
+pub mod openapi;
 pub mod postgres;
 pub mod process;
 pub mod records;

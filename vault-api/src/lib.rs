@@ -22,7 +22,7 @@ pub const DETOKENIZE_PATH: &str = "/v1/detokenize";
 pub const MATCH_PATH: &str = "/v1/match";
 
 /// The data subject a value belongs to.
-#[derive(Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Owner {
     /// The subject's stable internal id (an event's `immutableId`).
@@ -42,7 +42,7 @@ impl std::fmt::Debug for Owner {
 }
 
 /// One clear value to tokenize.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenizeItem {
     /// The clear value.
@@ -53,7 +53,7 @@ pub struct TokenizeItem {
 }
 
 /// The values of one tenant within a tokenize call.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TenantValues {
     /// Tenant id.
@@ -63,7 +63,7 @@ pub struct TenantValues {
 }
 
 /// `POST /v1/tokenize`.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenizeRequest {
     /// Per tenant, the values to tokenize.
@@ -71,7 +71,7 @@ pub struct TokenizeRequest {
 }
 
 /// The tokens of one tenant, in the order of its items.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TenantTokens {
     /// Tenant id.
@@ -81,7 +81,7 @@ pub struct TenantTokens {
 }
 
 /// Answer to [`TokenizeRequest`], tenants in request order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenizeResponse {
     /// Per tenant, the tokens.
@@ -90,7 +90,7 @@ pub struct TokenizeResponse {
 
 /// The tokens one tenant's values have already, in the order of its items; `None`
 /// for a value never tokenized.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TenantFound {
     /// Tenant id.
@@ -131,7 +131,7 @@ impl<'a> From<&'a TokenizeRequest> for FindRequest<'a> {
 /// Answer to a [`FindRequest`] sent to [`FIND_PATH`], tenants in request order:
 /// the same values as a tokenize call, so the values found missing can be sent on
 /// to be tokenized. Nothing is created.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FindResponse {
     /// Per tenant, the tokens found.
@@ -139,7 +139,7 @@ pub struct FindResponse {
 }
 
 /// `POST /v1/lookup`: the tokens of clear values, without creating any.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LookupRequest {
     /// Tenant id.
@@ -149,7 +149,7 @@ pub struct LookupRequest {
 }
 
 /// Answer to [`LookupRequest`]: a token per value, `None` for values never seen.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LookupResponse {
     /// Tokens in request order.
@@ -157,7 +157,7 @@ pub struct LookupResponse {
 }
 
 /// Who a service detokenizes for, and why: it goes into the audit trail.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Requester {
     /// The end user's subject (`sub` of their bearer token).
@@ -167,7 +167,7 @@ pub struct Requester {
 }
 
 /// `POST /v1/detokenize`.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DetokenizeRequest {
     /// Tenant id.
@@ -179,7 +179,7 @@ pub struct DetokenizeRequest {
 }
 
 /// What a token reveals.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", tag = "status")]
 pub enum Revealed {
     /// The clear value.
@@ -194,7 +194,7 @@ pub enum Revealed {
 }
 
 /// Answer to [`DetokenizeRequest`]: one entry per token, in request order.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DetokenizeResponse {
     /// What each token revealed.
@@ -203,7 +203,7 @@ pub struct DetokenizeResponse {
 
 /// How a [`MatchRequest`] compares each clear value with its operand. Comparisons are
 /// case-sensitive and byte-wise; only [`MatchOp::Eq`] knows wildcards.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MatchOp {
     /// The whole value; each `*` in the operand stands for any run of characters.
@@ -227,7 +227,7 @@ pub enum MatchOp {
 /// `POST /v1/match`: the tokens of the tenant's values that match a condition. The
 /// vault decrypts the tenant's values to answer, so it refuses tenants with more
 /// values than it will scan and conditions matching more than `limit` values.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MatchRequest {
     /// Tenant id.
@@ -254,7 +254,7 @@ impl std::fmt::Debug for MatchRequest {
 }
 
 /// Answer to [`MatchRequest`]: the matching tokens, sorted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MatchResponse {
     /// Tokens of the matching values, in ascending order.

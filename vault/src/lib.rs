@@ -21,6 +21,7 @@ mod error;
 mod http;
 mod keyring;
 mod keys;
+mod local;
 mod metrics;
 mod store;
 mod tokens;
@@ -35,6 +36,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::{Config, VaultArgs};
 pub use error::VaultError;
+pub use local::LocalVault;
 // The token engine as a library, for the store tests and the benchmarks.
 pub use audit::{Access, AccessKind, event};
 pub use keyring::Keyring;

@@ -32,6 +32,8 @@ pub struct Stack {
     pub signing_jwks: std::path::PathBuf,
     /// The HTTP client.
     pub http: reqwest::Client,
+    /// The query-api's service credential at the vault.
+    pub credential: ServiceCredential,
     shutdown: CancellationToken,
     _broker: EmbeddedBroker,
     _dirs: Vec<tempfile::TempDir>,
@@ -119,6 +121,7 @@ pub async fn start() -> Stack {
         index_dir,
         signing_jwks: keys.join("jwks.json"),
         http,
+        credential,
         shutdown,
         _broker: broker,
         _dirs: vec![dir, broker_dir],

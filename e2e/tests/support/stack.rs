@@ -195,17 +195,17 @@ impl Stack {
     }
 
     fn spawn_vault(&self, log: File) -> ChildGuard {
-        let services = [&self.tokenizer_credential, &self.query_credential].map(ServiceCredential::expose);
-        let args = [
-            format!("--kafka={}", self.kafka.bootstrap),
-            format!("--partitions={}", self.kafka.partitions),
-            format!("--listen={}", self.vault_listen),
-            format!("--database=sqlite:{}", self.path("vault/vault.db")),
-            format!("--master-key-file={}", self.path("vault/master.key")),
-            "--create-master-key=true".to_owned(),
-            format!("--auth-jwks-file={}", self.path("keys/jwks.json")),
-            format!("--service-credentials={}", services.join(",")),
-        ];
+        let (vault_dir, auth_jwks_file) = (self.data_dir.join("vault"), self.data_dir.join("keys/jwks.json"));
+        let local = vault::LocalVault {
+            kafka: &self.kafka.bootstrap,
+            partitions: Some(self.kafka.partitions),
+            listen: Some(self.vault_listen),
+            dir: &vault_dir,
+            database: None,
+            auth_jwks_file: &auth_jwks_file,
+            credentials: &[&self.tokenizer_credential, &self.query_credential],
+        };
+        let args = local.args();
         spawn(Service::Vault, &args, log)
     }
 

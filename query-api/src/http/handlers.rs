@@ -8,12 +8,34 @@ use axum::response::{IntoResponse, Response};
 
 use audit_scim::ScimType;
 
-use super::{AppState, OPENAPI, measured, scim_json};
+use super::{AppState, measured, scim_json};
 use crate::QueryError;
-use crate::service::{ExportRequest, SearchRequest};
+use crate::api::{ExportRequest, ListResponse, SearchRequest};
 use audit_auth::Principal;
+use audit_scim::ErrorBody;
 
 /// `POST /scim/{tenant}/v2/AuditRecords/.search`.
+#[utoipa::path(
+    post,
+    path = "/scim/{tenant}/v2/AuditRecords/.search",
+    tag = "AuditRecords",
+    params(("tenant" = String, Path, description = "The tenant; it must be the bearer token's")),
+    request_body(
+        description = "A SCIM SearchRequest; an empty body searches every record",
+        content((Option<SearchRequest> = "application/scim+json"), (Option<SearchRequest> = "application/json"))
+    ),
+    responses(
+        (status = 200, description = "One page of records", body = ListResponse, content_type = "application/scim+json"),
+        (status = 400, description = "invalidFilter, invalidSyntax, invalidValue or tooMany", body = ErrorBody, content_type = "application/scim+json"),
+        (status = 401, description = "No valid bearer token", body = ErrorBody, content_type = "application/scim+json"),
+        (status = 403, description = "The token's tenant or roles do not allow it", body = ErrorBody, content_type = "application/scim+json"),
+        (status = 500, description = "Internal error (logged, never detailed)", body = ErrorBody, content_type = "application/scim+json"),
+        (status = 503, description = "The vault is unavailable, or the request took too long", body = ErrorBody, content_type = "application/scim+json"),
+        (status = 413, description = "The body is larger than the limit", body = ErrorBody, content_type = "application/scim+json"),
+        (status = 415, description = "The body is neither application/scim+json nor application/json", body = ErrorBody, content_type = "application/scim+json"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn search(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
@@ -30,6 +52,29 @@ pub async fn search(
 }
 
 /// `POST /scim/{tenant}/v2/AuditRecords/.export`: JSON lines of signed records.
+#[utoipa::path(
+    post,
+    path = "/scim/{tenant}/v2/AuditRecords/.export",
+    tag = "AuditRecords",
+    params(("tenant" = String, Path, description = "The tenant; it must be the bearer token's")),
+    request_body(
+        description = "Which records; an empty body exports every record of the tenant",
+        content((Option<ExportRequest> = "application/scim+json"), (Option<ExportRequest> = "application/json"))
+    ),
+    responses(
+        (status = 200, description = "The signed records as stored, one JSON object per line, in chain order",
+            body = String, content_type = "application/x-ndjson",
+            headers(("x-audit-export-count" = u64, description = "How many lines follow"))),
+        (status = 400, description = "invalidFilter, invalidSyntax, invalidValue or tooMany", body = ErrorBody, content_type = "application/scim+json"),
+        (status = 401, description = "No valid bearer token", body = ErrorBody, content_type = "application/scim+json"),
+        (status = 403, description = "The token's tenant or roles do not allow it", body = ErrorBody, content_type = "application/scim+json"),
+        (status = 500, description = "Internal error (logged, never detailed)", body = ErrorBody, content_type = "application/scim+json"),
+        (status = 503, description = "The vault is unavailable, or the request took too long", body = ErrorBody, content_type = "application/scim+json"),
+        (status = 413, description = "The body is larger than the limit", body = ErrorBody, content_type = "application/scim+json"),
+        (status = 415, description = "The body is neither application/scim+json nor application/json", body = ErrorBody, content_type = "application/scim+json"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn export(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
@@ -56,8 +101,9 @@ pub async fn export(
 /// Header of an export's response: how many lines it holds.
 pub const EXPORT_COUNT: &str = "x-audit-export-count";
 
-/// The body, within the size limit, parsed as `what` (an empty body is `{}`).
-async fn read_json<T: serde::de::DeserializeOwned>(
+/// The body, within the size limit, parsed as `what` (an empty body and `null` are
+/// the default request, as the document says).
+async fn read_json<T: serde::de::DeserializeOwned + Default>(
     state: &AppState,
     body: Body,
     what: &str,
@@ -65,14 +111,32 @@ async fn read_json<T: serde::de::DeserializeOwned>(
     let bytes = axum::body::to_bytes(body, state.max_body_bytes)
         .await
         .map_err(|_| QueryError::TooLarge { limit: state.max_body_bytes })?;
-    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
-    serde_json::from_slice(bytes).map_err(|error| QueryError::InvalidRequest {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    let request: Option<T> = serde_json::from_slice(&bytes).map_err(|error| QueryError::InvalidRequest {
         scim_type: ScimType::InvalidSyntax,
         detail: format!("body is not {what}: {}", error_position(&error)),
-    })
+    })?;
+    Ok(request.unwrap_or_default())
 }
 
 /// `GET /scim/{tenant}/v2/AuditRecords?filter=..&count=..` (RFC 7644 section 3.4.2).
+#[utoipa::path(
+    get,
+    path = "/scim/{tenant}/v2/AuditRecords",
+    tag = "AuditRecords",
+    params(("tenant" = String, Path, description = "The tenant; it must be the bearer token's"), SearchRequest),
+    responses(
+        (status = 200, description = "One page of records", body = ListResponse, content_type = "application/scim+json"),
+        (status = 400, description = "invalidFilter, invalidSyntax, invalidValue or tooMany", body = ErrorBody, content_type = "application/scim+json"),
+        (status = 401, description = "No valid bearer token", body = ErrorBody, content_type = "application/scim+json"),
+        (status = 403, description = "The token's tenant or roles do not allow it", body = ErrorBody, content_type = "application/scim+json"),
+        (status = 500, description = "Internal error (logged, never detailed)", body = ErrorBody, content_type = "application/scim+json"),
+        (status = 503, description = "The vault is unavailable, or the request took too long", body = ErrorBody, content_type = "application/scim+json"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn list(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
@@ -96,13 +160,27 @@ async fn respond(
     request: SearchRequest,
 ) -> Result<Response, QueryError> {
     let body = state.service.search(principal, request).await?;
-    if let Some(records) = body["Resources"].as_array() {
-        state.metrics.records(records);
-    }
+    state.metrics.records(&body.resources);
     Ok(scim_json(StatusCode::OK, &body))
 }
 
 /// `GET /scim/{tenant}/v2/AuditRecords/{id}`.
+#[utoipa::path(
+    get,
+    path = "/scim/{tenant}/v2/AuditRecords/{id}",
+    tag = "AuditRecords",
+    params(("tenant" = String, Path, description = "The tenant; it must be the bearer token's"), ("id" = String, Path, description = "The record's id")),
+    responses(
+        (status = 200, description = "The record, verified", body = ref("#/components/schemas/AuditRecord"), content_type = "application/scim+json"),
+        (status = 404, description = "No such record in this tenant", body = ErrorBody, content_type = "application/scim+json"),
+        (status = 400, description = "invalidFilter, invalidSyntax, invalidValue or tooMany", body = ErrorBody, content_type = "application/scim+json"),
+        (status = 401, description = "No valid bearer token", body = ErrorBody, content_type = "application/scim+json"),
+        (status = 403, description = "The token's tenant or roles do not allow it", body = ErrorBody, content_type = "application/scim+json"),
+        (status = 500, description = "Internal error (logged, never detailed)", body = ErrorBody, content_type = "application/scim+json"),
+        (status = 503, description = "The vault is unavailable, or the request took too long", body = ErrorBody, content_type = "application/scim+json"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn get_record(
     State(state): State<AppState>,
     Path((tenant, id)): Path<(String, String)>,
@@ -118,6 +196,12 @@ pub async fn get_record(
 }
 
 /// `GET /.well-known/jwks.json`: the record-signing keys, current and retired.
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwks.json",
+    tag = "Keys",
+    responses((status = 200, description = "The JWK Set (RFC 7517) of the record-signing keys", body = Object, content_type = "application/json"))
+)]
 pub async fn jwks(State(state): State<AppState>) -> Response {
     let keys = state.service.keys.jwks();
     let mut response = axum::Json(keys.as_ref()).into_response();
@@ -126,8 +210,14 @@ pub async fn jwks(State(state): State<AppState>) -> Response {
 }
 
 /// `GET /openapi.json`.
-pub async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "Meta",
+    responses((status = 200, description = "This document", body = Object, content_type = "application/json"))
+)]
+pub async fn openapi(axum::Extension(document): axum::Extension<std::sync::Arc<str>>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], document.to_string()).into_response()
 }
 
 fn authorize(state: &AppState, headers: &HeaderMap, tenant: &str) -> Result<Principal, QueryError> {

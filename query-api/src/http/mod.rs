@@ -7,6 +7,7 @@
 //! SCIM 500.
 
 mod handlers;
+mod openapi;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,16 +19,13 @@ use audit_vault_api::client::VaultClientError;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
+use utoipa::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::QueryError;
 use crate::metrics::QueryMetrics;
 use crate::service::QueryService;
-
-/// SCIM error message schema.
-/// The OpenAPI document of this API.
-pub const OPENAPI: &str = include_str!("openapi.json");
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -44,15 +42,23 @@ pub struct AppState {
     pub max_body_bytes: usize,
 }
 
-/// The query-api's routes.
+/// The API's routes and their document, from the same annotations.
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(handlers::search))
+        .routes(routes!(handlers::export))
+        .routes(routes!(handlers::list))
+        .routes(routes!(handlers::get_record))
+        .routes(routes!(handlers::jwks))
+        .routes(routes!(handlers::openapi))
+}
+
+/// The query-api's routes, registered from the same annotations as the document.
 pub fn router(state: AppState, ops_state: OpsState) -> Router {
-    let api = Router::new()
-        .route("/scim/{tenant}/v2/AuditRecords/.search", post(handlers::search))
-        .route("/scim/{tenant}/v2/AuditRecords/.export", post(handlers::export))
-        .route("/scim/{tenant}/v2/AuditRecords", get(handlers::list))
-        .route("/scim/{tenant}/v2/AuditRecords/{id}", get(handlers::get_record))
-        .route("/.well-known/jwks.json", get(handlers::jwks))
-        .route("/openapi.json", get(handlers::openapi))
+    let (api, document) = routes().split_for_parts();
+    let document: Arc<str> = openapi::render(document).into();
+    let api = api
+        .layer(axum::Extension(document))
         .method_not_allowed_fallback(|| async {
             scim_error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
         })
@@ -127,6 +133,6 @@ pub fn scim_error(status: StatusCode, detail: &str) -> Response {
 }
 
 /// A SCIM JSON response (`application/scim+json`).
-pub fn scim_json(status: StatusCode, body: &serde_json::Value) -> Response {
+pub fn scim_json(status: StatusCode, body: &impl serde::Serialize) -> Response {
     audit_scim::error::json_response(status, body)
 }

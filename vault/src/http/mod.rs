@@ -1,11 +1,13 @@
 //! The vault's HTTP surface: the TokensVault SCIM API for users ([`scim`]), the
-//! batched service API for the pipeline ([`service`]), `/metrics` and `/healthz`.
+//! batched service API for the pipeline ([`service`]), `/openapi.json` (generated from
+//! the handlers' annotations, which also register the routes), `/metrics`, `/healthz`.
 //!
 //! Nothing but health and metrics answers without credentials: users present bearer
 //! JWTs, services their Basic credentials. [`error_response`] is the one place that
 //! turns an error into a status and a SCIM error body; it never echoes a value.
 
 pub mod filter;
+mod openapi;
 pub mod scim;
 pub mod service;
 
@@ -19,14 +21,14 @@ use audit_service::ops::{self, OpsState};
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use utoipa::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::VaultError;
 use crate::audit::AccessLog;
 use crate::metrics::VaultMetrics;
 use crate::tokens::Vault;
 
-/// SCIM error message schema.
 /// Largest request body accepted, in bytes.
 const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
@@ -45,18 +47,21 @@ pub struct AppState {
     pub metrics: VaultMetrics,
 }
 
-/// The vault's routes.
+/// The vault's routes, registered from the same annotations as the document.
 pub fn router(state: AppState, ops_state: OpsState) -> Router {
-    let api = Router::new()
-        .route("/scim/{tenant}/v2/TokensVault/.search", post(scim::search))
-        .route("/scim/{tenant}/v2/TokensVault/.erase", post(scim::erase))
-        .route("/scim/{tenant}/v2/TokensVault/{token}", get(scim::get_token))
-        .route(audit_vault_api::TOKENIZE_PATH, post(service::tokenize))
-        .route(audit_vault_api::FIND_PATH, post(service::find))
-        .route(audit_vault_api::LOOKUP_PATH, post(service::lookup))
-        .route(audit_vault_api::DETOKENIZE_PATH, post(service::detokenize))
-        .route(audit_vault_api::MATCH_PATH, post(service::match_values))
-        .with_state(state);
+    let (api, document) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(scim::search))
+        .routes(routes!(scim::erase))
+        .routes(routes!(scim::get_token))
+        .routes(routes!(service::tokenize))
+        .routes(routes!(service::find))
+        .routes(routes!(service::lookup))
+        .routes(routes!(service::detokenize))
+        .routes(routes!(service::match_values))
+        .routes(routes!(openapi::serve))
+        .split_for_parts();
+    let document: Arc<str> = openapi::render(document).into();
+    let api = api.layer(axum::Extension(document)).with_state(state);
     api.merge(ops::router(ops_state)).layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
@@ -110,8 +115,8 @@ pub fn error_response(error: &VaultError) -> Response {
 }
 
 /// SCIM responses are `application/scim+json`.
-pub fn scim_json(status: StatusCode, body: serde_json::Value) -> Response {
-    audit_scim::error::json_response(status, &body)
+pub fn scim_json(status: StatusCode, body: &impl serde::Serialize) -> Response {
+    audit_scim::error::json_response(status, body)
 }
 
 /// The body parsed as JSON, with a SCIM `invalidSyntax` error when it is not.

@@ -3,7 +3,7 @@
 //! in the audit trail before any value is returned. Lookup and match answer tokens,
 //! never values, so they are not accesses to record.
 
-use audit_scim::ScimType;
+use audit_scim::{ErrorBody, ScimType};
 use audit_vault_api::{
     DetokenizeRequest, DetokenizeResponse, FindResponse, LookupRequest, LookupResponse, MatchRequest,
     MatchResponse, Revealed, TenantFound, TenantTokens, TokenizeRequest, TokenizeResponse,
@@ -23,6 +23,19 @@ use crate::tokens::MatchQuery;
 const MAX_BATCH: usize = 20_000;
 
 /// `POST /v1/tokenize`.
+#[utoipa::path(
+    post,
+    path = "/v1/tokenize",
+    tag = "Service",
+    request_body(content = TokenizeRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "One token per value, in order: the value's existing token or a new one", body = TokenizeResponse, content_type = "application/json"),
+        (status = 400, description = "invalidSyntax, invalidValue or tooMany", body = ErrorBody, content_type = "application/scim+json"),
+        (status = 401, description = "No valid service credential", body = ErrorBody, content_type = "application/scim+json"),
+        (status = 500, description = "Internal error (logged, never detailed)", body = ErrorBody, content_type = "application/scim+json"),
+    ),
+    security(("basic" = []))
+)]
 pub async fn tokenize(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     measured(&state.metrics, "tokenize", async {
         state.services.verify(authorization(&headers))?;
@@ -43,6 +56,19 @@ pub async fn tokenize(State(state): State<AppState>, headers: HeaderMap, body: B
 }
 
 /// `POST /v1/find`.
+#[utoipa::path(
+    post,
+    path = "/v1/find",
+    tag = "Service",
+    request_body(content = TokenizeRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Each value's existing token, or null; nothing is created", body = FindResponse, content_type = "application/json"),
+        (status = 400, description = "invalidSyntax, invalidValue or tooMany", body = ErrorBody, content_type = "application/scim+json"),
+        (status = 401, description = "No valid service credential", body = ErrorBody, content_type = "application/scim+json"),
+        (status = 500, description = "Internal error (logged, never detailed)", body = ErrorBody, content_type = "application/scim+json"),
+    ),
+    security(("basic" = []))
+)]
 pub async fn find(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     measured(&state.metrics, "find", async {
         state.services.verify(authorization(&headers))?;
@@ -63,6 +89,19 @@ pub async fn find(State(state): State<AppState>, headers: HeaderMap, body: Bytes
 }
 
 /// `POST /v1/lookup`.
+#[utoipa::path(
+    post,
+    path = "/v1/lookup",
+    tag = "Service",
+    request_body(content = LookupRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Each value's token in the tenant, or null", body = LookupResponse, content_type = "application/json"),
+        (status = 400, description = "invalidSyntax, invalidValue or tooMany", body = ErrorBody, content_type = "application/scim+json"),
+        (status = 401, description = "No valid service credential", body = ErrorBody, content_type = "application/scim+json"),
+        (status = 500, description = "Internal error (logged, never detailed)", body = ErrorBody, content_type = "application/scim+json"),
+    ),
+    security(("basic" = []))
+)]
 pub async fn lookup(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     measured(&state.metrics, "lookup", async {
         state.services.verify(authorization(&headers))?;
@@ -76,6 +115,19 @@ pub async fn lookup(State(state): State<AppState>, headers: HeaderMap, body: Byt
 }
 
 /// `POST /v1/match`.
+#[utoipa::path(
+    post,
+    path = "/v1/match",
+    tag = "Service",
+    request_body(content = MatchRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The tokens of the tenant's values the pattern matches", body = MatchResponse, content_type = "application/json"),
+        (status = 400, description = "invalidSyntax, invalidValue or tooMany", body = ErrorBody, content_type = "application/scim+json"),
+        (status = 401, description = "No valid service credential", body = ErrorBody, content_type = "application/scim+json"),
+        (status = 500, description = "Internal error (logged, never detailed)", body = ErrorBody, content_type = "application/scim+json"),
+    ),
+    security(("basic" = []))
+)]
 pub async fn match_values(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     measured(&state.metrics, "match", async {
         state.services.verify(authorization(&headers))?;
@@ -89,6 +141,20 @@ pub async fn match_values(State(state): State<AppState>, headers: HeaderMap, bod
 }
 
 /// `POST /v1/detokenize`.
+#[utoipa::path(
+    post,
+    path = "/v1/detokenize",
+    tag = "Service",
+    request_body(content = DetokenizeRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Each token's value, or that it is erased or unknown; recorded as an access first", body = DetokenizeResponse, content_type = "application/json"),
+        (status = 400, description = "invalidSyntax, invalidValue or tooMany", body = ErrorBody, content_type = "application/scim+json"),
+        (status = 401, description = "No valid service credential", body = ErrorBody, content_type = "application/scim+json"),
+        (status = 500, description = "Internal error (logged, never detailed)", body = ErrorBody, content_type = "application/scim+json"),
+        (status = 503, description = "The access could not be recorded; nothing was revealed", body = ErrorBody, content_type = "application/scim+json"),
+    ),
+    security(("basic" = []))
+)]
 pub async fn detokenize(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     measured(&state.metrics, "detokenize", async {
         let service = state.services.verify(authorization(&headers))?;

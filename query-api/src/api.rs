@@ -1,0 +1,119 @@
+//! The bodies of the AuditRecords API, as the server reads and writes them and as its
+//! OpenAPI document describes them (the same types), and the record resource's schema,
+//! derived from the record's own Avro schema.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::openapi::schema::{ArrayBuilder, Object, ObjectBuilder, Ref, Type};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::render::RECORD_SCHEMA;
+
+/// The SCIM ListResponse schema.
+pub const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+/// Name of the record resource's schema in the document.
+pub const AUDIT_RECORD: &str = "AuditRecord";
+/// Payload fields that are the chain's, not the record's: never in a resource.
+pub const CHAIN_FIELDS: [&str; 4] = ["sequence", "prevHash", "tokenizedPaths", "eventId"];
+
+/// A SCIM SearchRequest (RFC 7644 section 3.4.3), as a body or as query parameters;
+/// unknown members are ignored.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct SearchRequest {
+    /// `["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]`, as SCIM clients send
+    /// it; not required, not checked.
+    #[param(ignore)]
+    #[expect(dead_code, reason = "accepted from SCIM clients, never read")]
+    pub schemas: Option<Vec<String>>,
+    /// A SCIM filter over the record's attributes; none matches every record.
+    pub filter: Option<String>,
+    /// Page size: at most 100 (larger is 100, negative is 0).
+    pub count: Option<i64>,
+    /// 1-based index of the first result (0 and below behave as 1).
+    pub start_index: Option<i64>,
+    /// The attribute to sort by: only `created` (any case).
+    #[schema(schema_with = sort_by)]
+    #[param(schema_with = sort_by)]
+    pub sort_by: Option<String>,
+    /// `ascending` (the default) or `descending`, any case; `asc` and `desc` too.
+    #[schema(schema_with = sort_order)]
+    #[param(schema_with = sort_order)]
+    pub sort_order: Option<String>,
+}
+
+fn sort_by() -> Object {
+    ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["created"])).build()
+}
+
+fn sort_order() -> Object {
+    let orders = ["ascending", "descending", "asc", "desc"];
+    ObjectBuilder::new().schema_type(Type::String).enum_values(Some(orders)).build()
+}
+
+/// An export request: which records (every record of the tenant when no filter).
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExportRequest {
+    /// Accepted and not checked, as in a SearchRequest.
+    #[expect(dead_code, reason = "accepted from SCIM clients, never read")]
+    pub schemas: Option<Vec<String>>,
+    /// A SCIM filter over the record's attributes.
+    pub filter: Option<String>,
+}
+
+/// One page of records (RFC 7644 section 3.4.2).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ListResponse {
+    /// `["urn:ietf:params:scim:api:messages:2.0:ListResponse"]`.
+    #[schema(value_type = Vec<String>)]
+    pub schemas: [&'static str; 1],
+    /// Records matching the filter, all pages together.
+    pub total_results: u64,
+    /// 1-based index of this page's first record.
+    pub start_index: u64,
+    /// Records on this page.
+    pub items_per_page: u64,
+    /// The page's records.
+    #[serde(rename = "Resources")]
+    #[schema(schema_with = audit_records)]
+    pub resources: Vec<Value>,
+}
+
+impl ListResponse {
+    /// A page of `resources` starting at `start_index` out of `total_results`.
+    pub fn new(total_results: u64, start_index: u64, resources: Vec<Value>) -> ListResponse {
+        let items_per_page = resources.len() as u64;
+        ListResponse { schemas: [LIST_RESPONSE], total_results, start_index, items_per_page, resources }
+    }
+}
+
+fn audit_records() -> utoipa::openapi::schema::Array {
+    ArrayBuilder::new().items(Ref::from_schema_name(AUDIT_RECORD)).build()
+}
+
+/// The JSON Schema of a record resource: the tokenized record's fields (tokens
+/// revealed), without the chain's, `created` as an RFC 3339 time, with `schemas` and
+/// `integrityStatus`. A record whose payload cannot be read (tainted) has only those
+/// two, so they are all that is required.
+pub fn audit_record_schema() -> Value {
+    let mut schema = audit_schemas::fields::json_schema("TokenizedRecord").unwrap_or_else(|| json!({}));
+    let properties = schema["properties"].as_object_mut().expect("a record schema has properties");
+    for field in CHAIN_FIELDS {
+        properties.remove(field);
+    }
+    properties.insert("created".into(), json!({ "type": "string", "format": "date-time" }));
+    properties.insert(
+        "schemas".into(),
+        json!({ "type": "array", "items": { "type": "string", "enum": [RECORD_SCHEMA] } }),
+    );
+    properties.insert(
+        "integrityStatus".into(),
+        json!({ "type": "string", "enum": ["validated", "tainted", "unverified"] }),
+    );
+    schema["required"] = json!(["schemas", "integrityStatus"]);
+    schema["description"] = json!("An audit record: who did what, when, and whether its signature holds");
+    schema
+}

@@ -7,5 +7,6 @@
 
 pub mod error;
 pub mod filter;
+pub mod responses;
 
 pub use error::{ErrorBody, ScimError, ScimType};

@@ -53,6 +53,12 @@ pub enum VaultError {
         /// What is wrong.
         detail: String,
     },
+    /// The request body is larger than the limit.
+    #[error("request body larger than {limit} bytes")]
+    TooLarge {
+        /// The limit.
+        limit: usize,
+    },
     /// No such token in this tenant.
     #[error("token not found")]
     TokenNotFound,

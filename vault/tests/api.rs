@@ -189,6 +189,17 @@ async fn nothing_is_answered_without_the_right_credentials() {
             StatusCode::UNAUTHORIZED,
             "",
         ),
+        (
+            "a body over the limit is a SCIM error",
+            Case::new(
+                Method::POST,
+                "/v1/tokenize",
+                Some(vault.service.authorization()),
+                Some(json!({"tenants": [{"tenant": "t1", "items": [{"value": "x".repeat(5 << 20)}]}]})),
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request body larger than 4194304 bytes",
+        ),
         ("health is open", Case::new(Method::GET, "/healthz", None, None), StatusCode::OK, "ready"),
         (
             "metrics are open",

@@ -13,6 +13,7 @@ use crate::QueryError;
 use crate::api::{ExportRequest, ListResponse, SearchRequest};
 use audit_auth::Principal;
 use audit_scim::ErrorBody;
+use audit_scim::responses::{AuthFailures, BadRequest, TooLarge, Unavailable};
 
 /// `POST /scim/{tenant}/v2/AuditRecords/.search`.
 #[utoipa::path(
@@ -26,13 +27,8 @@ use audit_scim::ErrorBody;
     ),
     responses(
         (status = 200, description = "One page of records", body = ListResponse, content_type = "application/scim+json"),
-        (status = 400, description = "invalidFilter, invalidSyntax, invalidValue or tooMany", body = ErrorBody, content_type = "application/scim+json"),
-        (status = 401, description = "No valid bearer token", body = ErrorBody, content_type = "application/scim+json"),
-        (status = 403, description = "The token's tenant or roles do not allow it", body = ErrorBody, content_type = "application/scim+json"),
-        (status = 500, description = "Internal error (logged, never detailed)", body = ErrorBody, content_type = "application/scim+json"),
-        (status = 503, description = "The vault is unavailable, or the request took too long", body = ErrorBody, content_type = "application/scim+json"),
-        (status = 413, description = "The body is larger than the limit", body = ErrorBody, content_type = "application/scim+json"),
         (status = 415, description = "The body is neither application/scim+json nor application/json", body = ErrorBody, content_type = "application/scim+json"),
+        AuthFailures, BadRequest, TooLarge, Unavailable,
     ),
     security(("bearer" = []))
 )]
@@ -65,13 +61,8 @@ pub async fn search(
         (status = 200, description = "The signed records as stored, one JSON object per line, in chain order",
             body = String, content_type = "application/x-ndjson",
             headers(("x-audit-export-count" = u64, description = "How many lines follow"))),
-        (status = 400, description = "invalidFilter, invalidSyntax, invalidValue or tooMany", body = ErrorBody, content_type = "application/scim+json"),
-        (status = 401, description = "No valid bearer token", body = ErrorBody, content_type = "application/scim+json"),
-        (status = 403, description = "The token's tenant or roles do not allow it", body = ErrorBody, content_type = "application/scim+json"),
-        (status = 500, description = "Internal error (logged, never detailed)", body = ErrorBody, content_type = "application/scim+json"),
-        (status = 503, description = "The vault is unavailable, or the request took too long", body = ErrorBody, content_type = "application/scim+json"),
-        (status = 413, description = "The body is larger than the limit", body = ErrorBody, content_type = "application/scim+json"),
         (status = 415, description = "The body is neither application/scim+json nor application/json", body = ErrorBody, content_type = "application/scim+json"),
+        AuthFailures, BadRequest, TooLarge, Unavailable,
     ),
     security(("bearer" = []))
 )]
@@ -129,11 +120,7 @@ async fn read_json<T: serde::de::DeserializeOwned + Default>(
     params(("tenant" = String, Path, description = "The tenant; it must be the bearer token's"), SearchRequest),
     responses(
         (status = 200, description = "One page of records", body = ListResponse, content_type = "application/scim+json"),
-        (status = 400, description = "invalidFilter, invalidSyntax, invalidValue or tooMany", body = ErrorBody, content_type = "application/scim+json"),
-        (status = 401, description = "No valid bearer token", body = ErrorBody, content_type = "application/scim+json"),
-        (status = 403, description = "The token's tenant or roles do not allow it", body = ErrorBody, content_type = "application/scim+json"),
-        (status = 500, description = "Internal error (logged, never detailed)", body = ErrorBody, content_type = "application/scim+json"),
-        (status = 503, description = "The vault is unavailable, or the request took too long", body = ErrorBody, content_type = "application/scim+json"),
+        AuthFailures, BadRequest, Unavailable,
     ),
     security(("bearer" = []))
 )]
@@ -173,11 +160,7 @@ async fn respond(
     responses(
         (status = 200, description = "The record, verified", body = ref("#/components/schemas/AuditRecord"), content_type = "application/scim+json"),
         (status = 404, description = "No such record in this tenant", body = ErrorBody, content_type = "application/scim+json"),
-        (status = 400, description = "invalidFilter, invalidSyntax, invalidValue or tooMany", body = ErrorBody, content_type = "application/scim+json"),
-        (status = 401, description = "No valid bearer token", body = ErrorBody, content_type = "application/scim+json"),
-        (status = 403, description = "The token's tenant or roles do not allow it", body = ErrorBody, content_type = "application/scim+json"),
-        (status = 500, description = "Internal error (logged, never detailed)", body = ErrorBody, content_type = "application/scim+json"),
-        (status = 503, description = "The vault is unavailable, or the request took too long", body = ErrorBody, content_type = "application/scim+json"),
+        AuthFailures, BadRequest, Unavailable,
     ),
     security(("bearer" = []))
 )]

@@ -189,17 +189,9 @@ pub async fn run_stage<S: Stage>(
     params: StageParams,
     shutdown: CancellationToken,
 ) -> Result<(), RuntimeError> {
-    let output = params.topics.output()?;
-    if params.create_topics {
-        let topics = &params.topics;
-        crate::kafka::ensure_topics(&params.kafka, &[&topics.input, output, &topics.dlq]).await?;
-    }
-    consumer::join_delay(&params, &shutdown).await;
-    let producer = crate::kafka::producer(&params.kafka)?;
-    let restart = Arc::new(Notify::new());
-    let watch =
-        tokio::spawn(progress::watch(progress::WatchParams::of(&params, &restart), shutdown.child_token()));
-    params.health.set_ready();
+    let topics = &params.topics;
+    let Started { producer, restart, watch } =
+        start(&params, &[&topics.input, topics.output()?, &topics.dlq], &shutdown).await?;
     info!(service = params.service, input = %params.topics.input, "stage started");
     let result = loop {
         let consumer = consumer::subscribe(&params)?;
@@ -218,7 +210,36 @@ pub async fn run_stage<S: Stage>(
     result
 }
 
-/// Why the consume loop ended without an error.
+/// What a running consumer keeps across restarts of its group consumer.
+struct Started {
+    /// Writes outputs and DLQ records.
+    producer: rdkafka::producer::FutureProducer,
+    /// Notified by the stall watch: start the group consumer over.
+    restart: Arc<Notify>,
+    /// The stall watch, aborted when the consumer stops.
+    watch: tokio::task::JoinHandle<()>,
+}
+
+/// Creates `topics` if allowed, waits the join delay, starts the stall watch and
+/// reports ready: how every stage and sink starts.
+async fn start(
+    params: &StageParams,
+    topics: &[&str],
+    shutdown: &CancellationToken,
+) -> Result<Started, RuntimeError> {
+    if params.create_topics {
+        crate::kafka::ensure_topics(&params.kafka, topics).await?;
+    }
+    consumer::join_delay(params, shutdown).await;
+    let producer = crate::kafka::producer(&params.kafka)?;
+    let restart = Arc::new(Notify::new());
+    let watch =
+        tokio::spawn(progress::watch(progress::WatchParams::of(params, &restart), shutdown.child_token()));
+    params.health.set_ready();
+    Ok(Started { producer, restart, watch })
+}
+
+/// Why a consume loop ended without an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Exit {
     /// Shutdown was asked for.

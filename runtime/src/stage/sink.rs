@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::consumer::{self, BatchLimits, PartitionListener, StageConsumer};
-use super::{InputMessage, Outcome, StageParams, delivery, progress};
+use super::{Exit, InputMessage, Outcome, StageParams, Started, delivery, start};
 use crate::{RuntimeError, dlq::Rejection};
 
 /// What a sink did with one input.
@@ -70,22 +70,15 @@ pub async fn run_sink<S: Sink>(
     params: StageParams,
     shutdown: CancellationToken,
 ) -> Result<(), S::Error> {
-    if params.create_topics {
-        crate::kafka::ensure_topics(&params.kafka, &[&params.topics.input, &params.topics.dlq]).await?;
-    }
-    consumer::join_delay(&params, &shutdown).await;
-    let producer = crate::kafka::producer(&params.kafka)?;
-    let restart = Arc::new(Notify::new());
-    let watch =
-        tokio::spawn(progress::watch(progress::WatchParams::of(&params, &restart), shutdown.child_token()));
-    params.health.set_ready();
+    let Started { producer, restart, watch } =
+        start(&params, &[&params.topics.input, &params.topics.dlq], &shutdown).await?;
     info!(service = params.service, input = %params.topics.input, "sink started");
     let result = loop {
         let consumer = consumer::subscribe_with(&params, sink.listener())?;
         let looped =
             SinkLoop { params: &params, consumer: &consumer, producer: &producer, restart: &restart };
         let ended = looped.run(&mut sink, &shutdown).await;
-        if !matches!(ended, Ok(Ended::Restart)) {
+        if !matches!(ended, Ok(Exit::Restart)) {
             params.health.set_stopping();
         }
         // Every partition's work durable and released before the consumer commits and leaves.
@@ -93,7 +86,7 @@ pub async fn run_sink<S: Sink>(
         consumer::store_positions(&consumer, &params.topics.input, &positions);
         consumer::close(consumer).await?;
         match ended {
-            Ok(Ended::Restart) => {
+            Ok(Exit::Restart) => {
                 warn!(service = params.service, "left the group to start the consumer over");
             }
             other => break other.map(|_| ()),
@@ -102,14 +95,6 @@ pub async fn run_sink<S: Sink>(
     watch.abort();
     info!(service = params.service, "sink stopped");
     result
-}
-
-/// Why the loop ended without an error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ended {
-    Shutdown,
-    /// The stall watch asked for a new consumer.
-    Restart,
 }
 
 /// What the loop works with.
@@ -123,14 +108,14 @@ struct SinkLoop<'a> {
 impl SinkLoop<'_> {
     /// Reads, writes and flushes until `shutdown` or a restart; offsets move only in
     /// [`SinkLoop::flush`], to the positions the sink made durable.
-    async fn run<S: Sink>(&self, sink: &mut S, shutdown: &CancellationToken) -> Result<Ended, S::Error> {
+    async fn run<S: Sink>(&self, sink: &mut S, shutdown: &CancellationToken) -> Result<Exit, S::Error> {
         let limits = BatchLimits::from(&self.params.kafka);
         let mut next_flush = Instant::now() + sink.flush_interval();
         while !shutdown.is_cancelled() {
             let batch = tokio::select! {
                 biased;
                 // Messages received so far are dropped: their offsets were not stored.
-                _ = self.restart.notified() => return Ok(Ended::Restart),
+                _ = self.restart.notified() => return Ok(Exit::Restart),
                 batch = consumer::next_batch_until(self.consumer, limits, shutdown, Some(next_flush)) => batch?,
             };
             if !batch.is_empty() {
@@ -141,7 +126,7 @@ impl SinkLoop<'_> {
                 next_flush = Instant::now() + sink.flush_interval();
             }
         }
-        Ok(Ended::Shutdown)
+        Ok(Exit::Shutdown)
     }
 
     async fn write<S: Sink>(&self, sink: &mut S, batch: Vec<InputMessage>) -> Result<(), S::Error> {

@@ -100,6 +100,7 @@ pub fn error_response(error: &VaultError) -> Response {
         VaultError::MatchScanBound { .. } | VaultError::MatchResultBound { .. } => {
             ScimError::bad_request(ScimType::TooMany, error.to_string())
         }
+        VaultError::TooLarge { .. } => ScimError::new(StatusCode::PAYLOAD_TOO_LARGE, error.to_string()),
         VaultError::TokenNotFound => ScimError::new(StatusCode::NOT_FOUND, error.to_string()),
         VaultError::ValueErased => ScimError::new(StatusCode::GONE, error.to_string()),
         VaultError::AuditUnavailable(_) => {
@@ -119,9 +120,16 @@ pub fn scim_json(status: StatusCode, body: &impl serde::Serialize) -> Response {
     audit_scim::error::json_response(status, body)
 }
 
-/// The body parsed as JSON, with a SCIM `invalidSyntax` error when it is not.
-pub fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, VaultError> {
-    serde_json::from_slice(body).map_err(|error| VaultError::InvalidRequest {
+/// The body parsed as JSON, with a SCIM `invalidSyntax` error when it is not and a
+/// SCIM 413 when it is larger than the limit.
+pub fn parse_body<T: serde::de::DeserializeOwned>(
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<T, VaultError> {
+    let body = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => VaultError::TooLarge { limit: MAX_BODY_BYTES },
+        _ => VaultError::InvalidRequest { scim_type: ScimType::InvalidSyntax, detail: rejection.body_text() },
+    })?;
+    serde_json::from_slice(&body).map_err(|error| VaultError::InvalidRequest {
         scim_type: ScimType::InvalidSyntax,
         detail: format!("body: {error}"),
     })

@@ -5,8 +5,10 @@
 use audit_auth::Principal;
 use audit_scim::ErrorBody;
 use audit_scim::ScimType;
+use audit_scim::responses::{AuthFailures, BadRequest, TooLarge, Unavailable};
 use audit_vault_api::{Owner, Revealed};
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -33,10 +35,7 @@ const MAX_COUNT: u64 = 100;
         (status = 200, description = "The token and its value; the reveal is recorded", body = TokenResource, content_type = "application/scim+json"),
         (status = 404, description = "No such token in this tenant", body = ErrorBody, content_type = "application/scim+json"),
         (status = 410, description = "The token's value was erased", body = ErrorBody, content_type = "application/scim+json"),
-        (status = 401, description = "No valid bearer token", body = ErrorBody, content_type = "application/scim+json"),
-        (status = 403, description = "The token's tenant or roles do not allow it", body = ErrorBody, content_type = "application/scim+json"),
-        (status = 500, description = "Internal error (logged, never detailed)", body = ErrorBody, content_type = "application/scim+json"),
-        (status = 503, description = "The access could not be recorded; nothing was revealed or erased", body = ErrorBody, content_type = "application/scim+json"),
+        AuthFailures, Unavailable,
     ),
     security(("bearer" = []))
 )]
@@ -131,11 +130,7 @@ pub struct Erased {
     request_body(content = TokenSearchRequest, content_type = "application/scim+json"),
     responses(
         (status = 200, description = "One page of tokens with their values; the reveal is recorded", body = TokenListResponse, content_type = "application/scim+json"),
-        (status = 400, description = "invalidFilter, invalidSyntax, invalidValue or tooMany", body = ErrorBody, content_type = "application/scim+json"),
-        (status = 401, description = "No valid bearer token", body = ErrorBody, content_type = "application/scim+json"),
-        (status = 403, description = "The token's tenant or roles do not allow it", body = ErrorBody, content_type = "application/scim+json"),
-        (status = 500, description = "Internal error (logged, never detailed)", body = ErrorBody, content_type = "application/scim+json"),
-        (status = 503, description = "The access could not be recorded; nothing was revealed or erased", body = ErrorBody, content_type = "application/scim+json"),
+        AuthFailures, BadRequest, TooLarge, Unavailable,
     ),
     security(("bearer" = []))
 )]
@@ -143,11 +138,11 @@ pub async fn search(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     measured(&state.metrics, "search", async {
         let principal = state.auth.authorize(authorization(&headers), &tenant)?;
-        let request: TokenSearchRequest = parse_body(&body)?;
+        let request: TokenSearchRequest = parse_body(body)?;
         let filter = match request.filter.as_deref() {
             Some(text) => filter::parse(text)?,
             None => Default::default(),
@@ -196,11 +191,7 @@ pub struct EraseRequest {
     request_body(content = EraseRequest, content_type = "application/scim+json"),
     responses(
         (status = 200, description = "How many values were erased; the erasure is recorded", body = Erased, content_type = "application/scim+json"),
-        (status = 400, description = "invalidFilter, invalidSyntax, invalidValue or tooMany", body = ErrorBody, content_type = "application/scim+json"),
-        (status = 401, description = "No valid bearer token", body = ErrorBody, content_type = "application/scim+json"),
-        (status = 403, description = "The token's tenant or roles do not allow it", body = ErrorBody, content_type = "application/scim+json"),
-        (status = 500, description = "Internal error (logged, never detailed)", body = ErrorBody, content_type = "application/scim+json"),
-        (status = 503, description = "The access could not be recorded; nothing was revealed or erased", body = ErrorBody, content_type = "application/scim+json"),
+        AuthFailures, BadRequest, TooLarge, Unavailable,
     ),
     security(("bearer" = []))
 )]
@@ -208,11 +199,11 @@ pub async fn erase(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     measured(&state.metrics, "erase", async {
         let principal = state.auth.authorize(authorization(&headers), &tenant)?;
-        let request: EraseRequest = parse_body(&body)?;
+        let request: EraseRequest = parse_body(body)?;
         let owner = Owner { id: request.owner_id, ext_id: request.owner_ext_id };
         if owner.id.is_none() && owner.ext_id.is_none() {
             let detail = "name the data subject with ownerId or ownerExtId".into();

@@ -3,7 +3,8 @@
 //! in the audit trail before any value is returned. Lookup and match answer tokens,
 //! never values, so they are not accesses to record.
 
-use audit_scim::{ErrorBody, ScimType};
+use audit_scim::ScimType;
+use audit_scim::responses::{AuthFailures, BadRequest, TooLarge, Unavailable};
 use audit_vault_api::{
     DetokenizeRequest, DetokenizeResponse, FindResponse, LookupRequest, LookupResponse, MatchRequest,
     MatchResponse, Revealed, TenantFound, TenantTokens, TokenizeRequest, TokenizeResponse,
@@ -11,6 +12,7 @@ use audit_vault_api::{
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
@@ -30,16 +32,18 @@ const MAX_BATCH: usize = 20_000;
     request_body(content = TokenizeRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "One token per value, in order: the value's existing token or a new one", body = TokenizeResponse, content_type = "application/json"),
-        (status = 400, description = "invalidSyntax, invalidValue or tooMany", body = ErrorBody, content_type = "application/scim+json"),
-        (status = 401, description = "No valid service credential", body = ErrorBody, content_type = "application/scim+json"),
-        (status = 500, description = "Internal error (logged, never detailed)", body = ErrorBody, content_type = "application/scim+json"),
+        AuthFailures, BadRequest, TooLarge,
     ),
     security(("basic" = []))
 )]
-pub async fn tokenize(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn tokenize(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     measured(&state.metrics, "tokenize", async {
         state.services.verify(authorization(&headers))?;
-        let request: TokenizeRequest = parse_body(&body)?;
+        let request: TokenizeRequest = parse_body(body)?;
         let total: usize = request.tenants.iter().map(|tenant| tenant.items.len()).sum();
         check_batch(total)?;
         let tokens = state.vault.tokenize_many(&request.tenants).await?;
@@ -63,16 +67,18 @@ pub async fn tokenize(State(state): State<AppState>, headers: HeaderMap, body: B
     request_body(content = TokenizeRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "Each value's existing token, or null; nothing is created", body = FindResponse, content_type = "application/json"),
-        (status = 400, description = "invalidSyntax, invalidValue or tooMany", body = ErrorBody, content_type = "application/scim+json"),
-        (status = 401, description = "No valid service credential", body = ErrorBody, content_type = "application/scim+json"),
-        (status = 500, description = "Internal error (logged, never detailed)", body = ErrorBody, content_type = "application/scim+json"),
+        AuthFailures, BadRequest, TooLarge,
     ),
     security(("basic" = []))
 )]
-pub async fn find(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn find(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     measured(&state.metrics, "find", async {
         state.services.verify(authorization(&headers))?;
-        let request: TokenizeRequest = parse_body(&body)?;
+        let request: TokenizeRequest = parse_body(body)?;
         let total: usize = request.tenants.iter().map(|tenant| tenant.items.len()).sum();
         check_batch(total)?;
         let tokens = state.vault.find_many(&request.tenants).await?;
@@ -96,16 +102,18 @@ pub async fn find(State(state): State<AppState>, headers: HeaderMap, body: Bytes
     request_body(content = LookupRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "Each value's token in the tenant, or null", body = LookupResponse, content_type = "application/json"),
-        (status = 400, description = "invalidSyntax, invalidValue or tooMany", body = ErrorBody, content_type = "application/scim+json"),
-        (status = 401, description = "No valid service credential", body = ErrorBody, content_type = "application/scim+json"),
-        (status = 500, description = "Internal error (logged, never detailed)", body = ErrorBody, content_type = "application/scim+json"),
+        AuthFailures, BadRequest, TooLarge,
     ),
     security(("basic" = []))
 )]
-pub async fn lookup(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn lookup(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     measured(&state.metrics, "lookup", async {
         state.services.verify(authorization(&headers))?;
-        let request: LookupRequest = parse_body(&body)?;
+        let request: LookupRequest = parse_body(body)?;
         check_batch(request.values.len())?;
         let tokens = state.vault.lookup(&request.tenant, &request.values).await?;
         state.metrics.values("lookup", tokens.len());
@@ -122,16 +130,18 @@ pub async fn lookup(State(state): State<AppState>, headers: HeaderMap, body: Byt
     request_body(content = MatchRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "The tokens of the tenant's values the pattern matches", body = MatchResponse, content_type = "application/json"),
-        (status = 400, description = "invalidSyntax, invalidValue or tooMany", body = ErrorBody, content_type = "application/scim+json"),
-        (status = 401, description = "No valid service credential", body = ErrorBody, content_type = "application/scim+json"),
-        (status = 500, description = "Internal error (logged, never detailed)", body = ErrorBody, content_type = "application/scim+json"),
+        AuthFailures, BadRequest, TooLarge,
     ),
     security(("basic" = []))
 )]
-pub async fn match_values(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn match_values(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     measured(&state.metrics, "match", async {
         state.services.verify(authorization(&headers))?;
-        let request: MatchRequest = parse_body(&body)?;
+        let request: MatchRequest = parse_body(body)?;
         let query = MatchQuery::new(request.op, &request.value, request.limit);
         let tokens = state.vault.match_values(&request.tenant, &query).await?;
         state.metrics.values("match", tokens.len());
@@ -148,17 +158,18 @@ pub async fn match_values(State(state): State<AppState>, headers: HeaderMap, bod
     request_body(content = DetokenizeRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "Each token's value, or that it is erased or unknown; recorded as an access first", body = DetokenizeResponse, content_type = "application/json"),
-        (status = 400, description = "invalidSyntax, invalidValue or tooMany", body = ErrorBody, content_type = "application/scim+json"),
-        (status = 401, description = "No valid service credential", body = ErrorBody, content_type = "application/scim+json"),
-        (status = 500, description = "Internal error (logged, never detailed)", body = ErrorBody, content_type = "application/scim+json"),
-        (status = 503, description = "The access could not be recorded; nothing was revealed", body = ErrorBody, content_type = "application/scim+json"),
+        AuthFailures, BadRequest, TooLarge, Unavailable,
     ),
     security(("basic" = []))
 )]
-pub async fn detokenize(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn detokenize(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     measured(&state.metrics, "detokenize", async {
         let service = state.services.verify(authorization(&headers))?;
-        let request: DetokenizeRequest = parse_body(&body)?;
+        let request: DetokenizeRequest = parse_body(body)?;
         check_batch(request.tokens.len())?;
         let sealed = state.vault.sealed(&request.tenant, &request.tokens).await?;
         let count = sealed.revealable();

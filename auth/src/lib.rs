@@ -74,6 +74,15 @@ impl AuthError {
             _ => 401,
         }
     }
+
+    /// The SCIM error a refusal is answered with: a 403 says what is missing, a 401
+    /// only that authentication is required (never why a credential failed).
+    pub fn scim(&self) -> audit_scim::ScimError {
+        match self.status() {
+            403 => audit_scim::ScimError::new(axum::http::StatusCode::FORBIDDEN, self.to_string()),
+            _ => audit_scim::ScimError::new(axum::http::StatusCode::UNAUTHORIZED, "authentication required"),
+        }
+    }
 }
 
 /// Invalid authentication settings.

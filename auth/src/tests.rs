@@ -264,3 +264,12 @@ fn service_credentials_accept_only_known_secrets() {
     assert!("short:secret".parse::<ServiceCredential>().is_err());
     assert!(!format!("{tokenizer:?}").contains(&tokenizer.expose()[10..]), "debug hides the secret");
 }
+
+#[test]
+fn a_refusal_answers_a_scim_error_that_never_says_why_a_token_failed() {
+    let invalid = AuthError::InvalidToken { reason: "signature of key k1 failed".into() };
+    let answer = invalid.scim();
+    assert_eq!((answer.status.as_u16(), answer.detail.as_str()), (401, "authentication required"));
+    let answer = AuthError::WrongTenant.scim();
+    assert_eq!((answer.status.as_u16(), answer.detail.as_str()), (403, "token is not valid for this tenant"));
+}

@@ -92,12 +92,7 @@ pub fn error_response(error: &QueryError) -> Response {
     let scim = match error {
         QueryError::Auth(auth) => {
             tracing::info!(error = %auth, "request refused");
-            let status = StatusCode::from_u16(auth.status()).unwrap_or(StatusCode::UNAUTHORIZED);
-            let forbidden = status == StatusCode::FORBIDDEN;
-            ScimError::new(
-                status,
-                if forbidden { auth.to_string() } else { "authentication required".into() },
-            )
+            auth.scim()
         }
         QueryError::InvalidFilter(detail) => ScimError::bad_request(ScimType::InvalidFilter, detail.clone()),
         QueryError::InvalidRequest { scim_type, detail } => {

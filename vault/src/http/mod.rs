@@ -86,12 +86,7 @@ pub fn error_response(error: &VaultError) -> Response {
     let scim = match error {
         VaultError::Auth(auth) => {
             tracing::info!(error = %auth, "request refused");
-            let status = StatusCode::from_u16(auth.status()).unwrap_or(StatusCode::UNAUTHORIZED);
-            let forbidden = status == StatusCode::FORBIDDEN;
-            ScimError::new(
-                status,
-                if forbidden { auth.to_string() } else { "authentication required".into() },
-            )
+            auth.scim()
         }
         VaultError::InvalidRequest { scim_type, detail } => {
             ScimError::bad_request(*scim_type, detail.clone())

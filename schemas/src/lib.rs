@@ -8,6 +8,7 @@
 //! [`fields`] names the record's attributes and which of them hold personal data, once
 //! for the tokenizer and the query-api.
 
+pub mod actions;
 pub mod catalogue;
 pub mod codec;
 pub mod fields;

@@ -1,0 +1,260 @@
+//! Delivery: due notifications from the outbox POSTed to their targets, at least once.
+//!
+//! Targets are isolated from each other: each webhook has at most
+//! `--target-concurrency` notifications in flight, every attempt has a timeout, and a
+//! webhook that failed five times in a row is paused as a whole (30 s, doubling to
+//! 10 min), so a slow, hanging or failing target delays neither the others nor the
+//! topic (the sink only queues). A failed attempt is retried with exponential back-off
+//! and jitter until the retry horizon, then dead-lettered; a `410 Gone` deactivates the
+//! webhook.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Notify, Semaphore};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::NotifierError;
+use crate::config::DeliveryConfig;
+use crate::metrics::NotifierMetrics;
+use crate::seal::MasterKey;
+use crate::signature;
+use crate::sink::now_ms;
+use crate::store::{Attempt, Delivery, DeliveryStatus, Store};
+
+/// Failures in a row after which a webhook is paused.
+const PAUSE_AFTER: u32 = 5;
+/// Most due deliveries read per round.
+const ROUND: i64 = 500;
+
+/// What the dispatcher works with.
+pub struct Dispatcher {
+    /// The outbox.
+    pub store: Store,
+    /// Opens API keys and secrets.
+    pub key: Arc<MasterKey>,
+    /// The HTTP client (rustls, no redirects).
+    pub client: reqwest::Client,
+    /// Timeouts, horizon, concurrency.
+    pub config: DeliveryConfig,
+    /// Counters.
+    pub metrics: NotifierMetrics,
+    /// Woken by the sink when deliveries were queued.
+    pub wake: Arc<Notify>,
+}
+
+/// A webhook's failures in a row and until when it is paused.
+#[derive(Debug, Default)]
+struct Health {
+    failures: u32,
+    paused_until: Option<Instant>,
+}
+
+/// The HTTP client of deliveries: rustls with the system's roots and the CA file if
+/// any, never following redirects (a target cannot send a notification elsewhere).
+pub fn client(config: &DeliveryConfig) -> Result<reqwest::Client, NotifierError> {
+    let mut builder = reqwest::Client::builder()
+        .use_rustls_tls()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(config.timeout)
+        .connect_timeout(config.timeout.min(Duration::from_secs(5)));
+    if let Some(path) = &config.ca_file {
+        let pem =
+            std::fs::read(path).map_err(|source| NotifierError::KeyFile { path: path.clone(), source })?;
+        let certificate =
+            reqwest::Certificate::from_pem(&pem).map_err(|error| NotifierError::Client(error.to_string()))?;
+        builder = builder.add_root_certificate(certificate);
+    }
+    builder.build().map_err(|error| NotifierError::Client(error.to_string()))
+}
+
+impl Dispatcher {
+    /// Delivers until `shutdown`; attempts in flight then finish within their timeout.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let this = Arc::new(self);
+        let mut in_flight: HashSet<String> = HashSet::new();
+        let mut slots: HashMap<String, Arc<Semaphore>> = HashMap::new();
+        let mut health: HashMap<String, Health> = HashMap::new();
+        let mut attempts: JoinSet<(Delivery, bool)> = JoinSet::new();
+        info!("dispatcher started");
+        while !shutdown.is_cancelled() {
+            while let Some(done) = attempts.try_join_next() {
+                if let Ok((delivery, ok)) = done {
+                    in_flight.remove(&delivery.id);
+                    note(&mut health, &delivery.webhook_id, ok);
+                }
+            }
+            let due = match this.store.due(now_ms(), ROUND).await {
+                Ok(due) => due,
+                Err(error) => {
+                    warn!(%error, "due deliveries not read");
+                    Vec::new()
+                }
+            };
+            for (delivery, body) in due {
+                let paused = health.get(&delivery.webhook_id).and_then(|state| state.paused_until);
+                if in_flight.contains(&delivery.id) || paused.is_some_and(|until| until > Instant::now()) {
+                    continue;
+                }
+                let slot = slots
+                    .entry(delivery.webhook_id.clone())
+                    .or_insert_with(|| Arc::new(Semaphore::new(this.config.target_concurrency)));
+                let Ok(permit) = slot.clone().try_acquire_owned() else { continue };
+                in_flight.insert(delivery.id.clone());
+                let this = this.clone();
+                attempts.spawn(async move {
+                    let ok = this.attempt(&delivery, body).await;
+                    drop(permit);
+                    (delivery, ok)
+                });
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => {}
+                _ = this.wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                Some(done) = attempts.join_next(), if !attempts.is_empty() => {
+                    if let Ok((delivery, ok)) = done {
+                        in_flight.remove(&delivery.id);
+                        note(&mut health, &delivery.webhook_id, ok);
+                    }
+                }
+            }
+        }
+        while attempts.join_next().await.is_some() {}
+        info!("dispatcher stopped");
+    }
+
+    /// One attempt of `delivery`, recorded; whether the target took it.
+    async fn attempt(&self, delivery: &Delivery, body: Vec<u8>) -> bool {
+        let answer = self.post(delivery, body).await;
+        let outcome = self.judge(delivery, &answer);
+        if let Err(error) = self.store.record(&delivery.id, &outcome.attempt).await {
+            warn!(%error, "delivery attempt not recorded; it will be made again");
+        }
+        if outcome.label == "gone"
+            && let Err(error) = self.store.set_active(&delivery.webhook_id, false).await
+        {
+            warn!(%error, "gone webhook not deactivated");
+        }
+        self.metrics.attempts.with_label_values(&[outcome.label]).inc();
+        if outcome.label == "delivered" {
+            let waited = (now_ms() - delivery.created_ms).max(0) as f64 / 1000.0;
+            self.metrics.latency.observe(waited);
+        }
+        outcome.label == "delivered"
+    }
+
+    /// The answer's status code, or why there was none.
+    async fn post(&self, delivery: &Delivery, body: Vec<u8>) -> Result<u16, String> {
+        let (webhook, sealed) = match self.store.target(&delivery.webhook_id).await {
+            Ok(Some(target)) => target,
+            Ok(None) => return Err("webhook deleted".into()),
+            Err(error) => return Err(format!("store: {error}")),
+        };
+        if !webhook.active {
+            return Err("webhook inactive".into());
+        }
+        let api_key = self.key.open(&webhook.id, &sealed.api_key).map_err(|error| error.to_string())?;
+        let secret = self.key.open(&webhook.id, &sealed.secret).map_err(|error| error.to_string())?;
+        let timestamp = now_ms() / 1000;
+        let signature = signature::sign(&secret, &delivery.record_id, timestamp, &body)
+            .ok_or_else(|| "signing secret unusable".to_owned())?;
+        let request = self
+            .client
+            .post(&webhook.url)
+            .header("content-type", "application/json")
+            .header("x-api-key", api_key.as_str())
+            .header("webhook-id", &delivery.record_id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature)
+            .body(body);
+        match request.send().await {
+            Ok(response) => Ok(response.status().as_u16()),
+            Err(error) if error.is_timeout() => Err("timeout".into()),
+            Err(error) if error.is_connect() => Err("connection failed".into()),
+            Err(_) => Err("request failed".into()),
+        }
+    }
+
+    fn judge(&self, delivery: &Delivery, answer: &Result<u16, String>) -> Outcome {
+        let attempts = delivery.attempts + 1;
+        let (code, error) = match answer {
+            Ok(code) => (Some(i64::from(*code)), None),
+            Err(error) => (None, Some(error.clone())),
+        };
+        let settled = |status, label| Outcome {
+            attempt: Attempt { status, code, error: error.clone(), next_attempt_ms: None },
+            label,
+        };
+        match answer {
+            Ok(code) if (200..300).contains(code) => return settled(DeliveryStatus::Delivered, "delivered"),
+            Ok(410) => return settled(DeliveryStatus::Dead, "gone"),
+            Err(reason) if reason == "webhook deleted" || reason == "webhook inactive" => {
+                return settled(DeliveryStatus::Dead, "dead");
+            }
+            _ => {}
+        }
+        let next = now_ms() + backoff(attempts).as_millis() as i64;
+        let horizon = delivery.created_ms + self.config.retry_horizon.as_millis() as i64;
+        if next > horizon {
+            return settled(DeliveryStatus::Dead, "dead");
+        }
+        Outcome {
+            attempt: Attempt { status: DeliveryStatus::Pending, code, error, next_attempt_ms: Some(next) },
+            label: "retry",
+        }
+    }
+}
+
+/// An attempt's record and its metric label.
+struct Outcome {
+    attempt: Attempt,
+    label: &'static str,
+}
+
+/// Wait before attempt `attempts + 1`: 1 s doubling to an hour, with jitter so
+/// deliveries that failed together do not retry together.
+pub fn backoff(attempts: i64) -> Duration {
+    let exponent = u32::try_from(attempts.clamp(1, 13) - 1).unwrap_or(0);
+    let base = Duration::from_secs(1u64 << exponent).min(Duration::from_secs(3600));
+    base.mul_f64(rand::random_range(0.5..1.5))
+}
+
+fn note(health: &mut HashMap<String, Health>, webhook: &str, ok: bool) {
+    let state = health.entry(webhook.to_owned()).or_default();
+    if ok {
+        *state = Health::default();
+        return;
+    }
+    state.failures += 1;
+    if state.failures >= PAUSE_AFTER {
+        let doublings = (state.failures - PAUSE_AFTER).min(5);
+        let pause = Duration::from_secs(30 << doublings).min(Duration::from_secs(600));
+        state.paused_until = Some(Instant::now() + pause);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn back_off_doubles_with_jitter_up_to_an_hour_and_a_failing_target_is_paused() {
+        for (attempts, base) in [(1, 1.0), (2, 2.0), (5, 16.0), (40, 3600.0)] {
+            let wait = backoff(attempts).as_secs_f64();
+            assert!((base * 0.5..=base * 1.5).contains(&wait), "{attempts}: {wait}");
+        }
+        let mut health = HashMap::new();
+        for _ in 0..PAUSE_AFTER - 1 {
+            note(&mut health, "w", false);
+        }
+        assert!(health["w"].paused_until.is_none());
+        note(&mut health, "w", false);
+        assert!(health["w"].paused_until.is_some_and(|until| until > Instant::now()));
+        note(&mut health, "w", true);
+        assert_eq!(health["w"].failures, 0);
+    }
+}

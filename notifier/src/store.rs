@@ -1,0 +1,387 @@
+//! The notifier's durable state in one SQLite (libSQL) file: webhooks (their API keys
+//! and signing secrets sealed) and deliveries, the outbox between the topic and the
+//! targets. A delivery's id is derived from its webhook and record, so a record read
+//! twice (after a crash) queues one delivery. The file runs in WAL mode with
+//! `synchronous=FULL`: a delivery is on disk before the offset of its record moves.
+//!
+//! One connection behind an async mutex does all the work. libSQL's local engine works
+//! synchronously inside its futures; the statements here are small (one row, or one
+//! transaction per consumed batch), so they run on the async workers.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use libsql::{Connection, Value};
+use tokio::sync::Mutex;
+
+use crate::NotifierError;
+
+/// A webhook as stored and shown (never its key or secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Webhook {
+    /// Random UUID.
+    pub id: String,
+    /// The tenant it belongs to.
+    pub tenant: String,
+    /// Target URL.
+    pub url: String,
+    /// actionNames that trigger it; `*` for all.
+    pub events: Vec<String>,
+    /// `http://` allowed.
+    pub insecure: bool,
+    /// Deliveries are made.
+    pub active: bool,
+    /// Free text.
+    pub description: Option<String>,
+    /// Milliseconds since the epoch.
+    pub created_ms: i64,
+}
+
+impl Webhook {
+    /// Whether a record of `action` triggers it.
+    pub fn wants(&self, action: &str) -> bool {
+        self.active && self.events.iter().any(|event| event == "*" || event == action)
+    }
+}
+
+/// A webhook's sealed API key and signing secret.
+#[derive(Clone)]
+pub struct SealedSecrets {
+    /// The API key, sealed.
+    pub api_key: Vec<u8>,
+    /// The signing secret, sealed.
+    pub secret: Vec<u8>,
+}
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    /// Waiting for its next attempt.
+    Pending,
+    /// The target answered 2xx.
+    Delivered,
+    /// Out of attempts, or the target is gone: in the dead letters.
+    Dead,
+}
+
+impl DeliveryStatus {
+    /// As stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Dead => "dead",
+        }
+    }
+
+    fn parse(text: &str) -> DeliveryStatus {
+        match text {
+            "delivered" => DeliveryStatus::Delivered,
+            "dead" => DeliveryStatus::Dead,
+            _ => DeliveryStatus::Pending,
+        }
+    }
+}
+
+/// A delivery to queue.
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    /// Derived from webhook and record.
+    pub id: String,
+    /// The webhook.
+    pub webhook_id: String,
+    /// The record's id (the `webhook-id` header).
+    pub record_id: String,
+    /// The notification body.
+    pub body: Vec<u8>,
+}
+
+/// A delivery as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// Its id.
+    pub id: String,
+    /// The webhook.
+    pub webhook_id: String,
+    /// The record's id.
+    pub record_id: String,
+    /// Where it stands.
+    pub status: DeliveryStatus,
+    /// Attempts made.
+    pub attempts: i64,
+    /// The last answer's status code.
+    pub last_status: Option<i64>,
+    /// The last failure without an answer (timeout, refused connection).
+    pub last_error: Option<String>,
+    /// When the next attempt is due, while pending.
+    pub next_attempt_ms: Option<i64>,
+    /// When it was queued.
+    pub created_ms: i64,
+}
+
+/// What an attempt came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    /// The new status.
+    pub status: DeliveryStatus,
+    /// The answer's status code, if any.
+    pub code: Option<i64>,
+    /// The failure without an answer, if any.
+    pub error: Option<String>,
+    /// When to try again, while pending.
+    pub next_attempt_ms: Option<i64>,
+}
+
+/// The store.
+#[derive(Clone)]
+pub struct Store {
+    connection: Arc<Mutex<Connection>>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS webhooks (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    events TEXT NOT NULL,
+    api_key BLOB NOT NULL,
+    secret BLOB NOT NULL,
+    insecure INTEGER NOT NULL,
+    active INTEGER NOT NULL,
+    description TEXT,
+    created_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS webhooks_by_tenant ON webhooks (tenant_id);
+CREATE TABLE IF NOT EXISTS deliveries (
+    id TEXT PRIMARY KEY,
+    webhook_id TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    body BLOB NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    last_status INTEGER,
+    last_error TEXT,
+    next_attempt_ms INTEGER,
+    created_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (status, next_attempt_ms);
+CREATE INDEX IF NOT EXISTS deliveries_by_webhook ON deliveries (webhook_id, created_ms);
+";
+
+const WEBHOOK_COLUMNS: &str = "id, tenant_id, url, events, insecure, active, description, created_ms";
+const DELIVERY_COLUMNS: &str =
+    "id, webhook_id, record_id, status, attempts, last_status, last_error, next_attempt_ms, created_ms";
+
+impl Store {
+    /// Opens or creates the database file.
+    pub async fn open(path: &Path) -> Result<Store, NotifierError> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|source| NotifierError::KeyFile { path: parent.to_owned(), source })?;
+        }
+        let database = libsql::Builder::new_local(path).build().await?;
+        let connection = database.connect()?;
+        connection.busy_timeout(std::time::Duration::from_secs(5))?;
+        connection.query("PRAGMA journal_mode = WAL", ()).await?;
+        connection.execute("PRAGMA synchronous = FULL", ()).await?;
+        connection.execute_batch(SCHEMA).await?;
+        Ok(Store { connection: Arc::new(Mutex::new(connection)) })
+    }
+
+    /// Stores a new webhook with its sealed secrets.
+    pub async fn insert_webhook(
+        &self,
+        webhook: &Webhook,
+        secrets: &SealedSecrets,
+    ) -> Result<(), NotifierError> {
+        let events = serde_json::to_string(&webhook.events).expect("strings serialize");
+        let params = vec![
+            Value::from(webhook.id.clone()),
+            Value::from(webhook.tenant.clone()),
+            Value::from(webhook.url.clone()),
+            Value::from(events),
+            Value::from(secrets.api_key.clone()),
+            Value::from(secrets.secret.clone()),
+            Value::from(i64::from(webhook.insecure)),
+            Value::from(i64::from(webhook.active)),
+            webhook.description.clone().map_or(Value::Null, Value::from),
+            Value::from(webhook.created_ms),
+        ];
+        let sql = "INSERT INTO webhooks (id, tenant_id, url, events, api_key, secret, insecure, active, \
+                   description, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+        self.execute(sql, params).await.map(|_| ())
+    }
+
+    /// `tenant`'s webhooks, oldest first.
+    pub async fn webhooks(&self, tenant: &str) -> Result<Vec<Webhook>, NotifierError> {
+        let sql =
+            format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE tenant_id = ?1 ORDER BY created_ms, id");
+        self.webhook_rows(&sql, vec![Value::from(tenant.to_owned())]).await
+    }
+
+    /// Every active webhook, for matching records.
+    pub async fn active_webhooks(&self) -> Result<Vec<Webhook>, NotifierError> {
+        let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE active = 1");
+        self.webhook_rows(&sql, Vec::new()).await
+    }
+
+    /// `tenant`'s webhook `id`.
+    pub async fn webhook(&self, tenant: &str, id: &str) -> Result<Option<Webhook>, NotifierError> {
+        let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE tenant_id = ?1 AND id = ?2");
+        let params = vec![Value::from(tenant.to_owned()), Value::from(id.to_owned())];
+        Ok(self.webhook_rows(&sql, params).await?.pop())
+    }
+
+    /// Deletes `tenant`'s webhook `id` and its deliveries; whether it existed.
+    pub async fn delete_webhook(&self, tenant: &str, id: &str) -> Result<bool, NotifierError> {
+        let params = vec![Value::from(tenant.to_owned()), Value::from(id.to_owned())];
+        let deleted = self.execute("DELETE FROM webhooks WHERE tenant_id = ?1 AND id = ?2", params).await?;
+        if deleted > 0 {
+            self.execute("DELETE FROM deliveries WHERE webhook_id = ?1", vec![Value::from(id.to_owned())])
+                .await?;
+        }
+        Ok(deleted > 0)
+    }
+
+    /// Turns webhook `id` on or off.
+    pub async fn set_active(&self, id: &str, active: bool) -> Result<(), NotifierError> {
+        let params = vec![Value::from(i64::from(active)), Value::from(id.to_owned())];
+        self.execute("UPDATE webhooks SET active = ?1 WHERE id = ?2", params).await.map(|_| ())
+    }
+
+    /// Webhook `id` of any tenant with its sealed secrets, for delivering.
+    pub async fn target(&self, id: &str) -> Result<Option<(Webhook, SealedSecrets)>, NotifierError> {
+        let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = ?1");
+        let Some(webhook) = self.webhook_rows(&sql, vec![Value::from(id.to_owned())]).await?.pop() else {
+            return Ok(None);
+        };
+        Ok(self.secrets(id).await?.map(|secrets| (webhook, secrets)))
+    }
+
+    /// Webhook `id`'s sealed secrets.
+    pub async fn secrets(&self, id: &str) -> Result<Option<SealedSecrets>, NotifierError> {
+        let connection = self.connection.lock().await;
+        let mut rows = connection
+            .query("SELECT api_key, secret FROM webhooks WHERE id = ?1", vec![Value::from(id.to_owned())])
+            .await?;
+        let Some(row) = rows.next().await? else { return Ok(None) };
+        Ok(Some(SealedSecrets { api_key: row.get(0)?, secret: row.get(1)? }))
+    }
+
+    /// Queues `deliveries` in one transaction; one already queued is left as it is.
+    pub async fn queue(&self, deliveries: &[NewDelivery], now_ms: i64) -> Result<(), NotifierError> {
+        if deliveries.is_empty() {
+            return Ok(());
+        }
+        let connection = self.connection.lock().await;
+        let transaction = connection.transaction().await?;
+        let sql = "INSERT OR IGNORE INTO deliveries (id, webhook_id, record_id, body, status, attempts, \
+                   next_attempt_ms, created_ms) VALUES (?1, ?2, ?3, ?4, 'pending', 0, ?5, ?5)";
+        for delivery in deliveries {
+            let params = vec![
+                Value::from(delivery.id.clone()),
+                Value::from(delivery.webhook_id.clone()),
+                Value::from(delivery.record_id.clone()),
+                Value::from(delivery.body.clone()),
+                Value::from(now_ms),
+            ];
+            transaction.execute(sql, params).await?;
+        }
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    /// Pending deliveries due at `now_ms`, soonest first, with their bodies.
+    pub async fn due(&self, now_ms: i64, limit: i64) -> Result<Vec<(Delivery, Vec<u8>)>, NotifierError> {
+        let sql = format!(
+            "SELECT {DELIVERY_COLUMNS}, body FROM deliveries WHERE status = 'pending' AND next_attempt_ms <= ?1 \
+             ORDER BY next_attempt_ms LIMIT ?2"
+        );
+        let connection = self.connection.lock().await;
+        let mut rows = connection.query(&sql, vec![Value::from(now_ms), Value::from(limit)]).await?;
+        let mut due = Vec::new();
+        while let Some(row) = rows.next().await? {
+            due.push((delivery(&row)?, row.get::<Vec<u8>>(9)?));
+        }
+        Ok(due)
+    }
+
+    /// Records an attempt on delivery `id`.
+    pub async fn record(&self, id: &str, attempt: &Attempt) -> Result<(), NotifierError> {
+        let sql = "UPDATE deliveries SET status = ?1, attempts = attempts + 1, last_status = ?2, \
+                   last_error = ?3, next_attempt_ms = ?4 WHERE id = ?5";
+        let params = vec![
+            Value::from(attempt.status.as_str()),
+            attempt.code.map_or(Value::Null, Value::from),
+            attempt.error.clone().map_or(Value::Null, Value::from),
+            attempt.next_attempt_ms.map_or(Value::Null, Value::from),
+            Value::from(id.to_owned()),
+        ];
+        self.execute(sql, params).await.map(|_| ())
+    }
+
+    /// Webhook `webhook`'s deliveries, newest first, of `status` if given.
+    pub async fn deliveries(
+        &self,
+        webhook: &str,
+        status: Option<DeliveryStatus>,
+        limit: i64,
+    ) -> Result<Vec<Delivery>, NotifierError> {
+        let sql = format!(
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE webhook_id = ?1 AND (?2 IS NULL OR status = ?2) \
+             ORDER BY created_ms DESC, id LIMIT ?3"
+        );
+        let status = status.map_or(Value::Null, |status| Value::from(status.as_str()));
+        let connection = self.connection.lock().await;
+        let mut rows =
+            connection.query(&sql, vec![Value::from(webhook.to_owned()), status, Value::from(limit)]).await?;
+        let mut found = Vec::new();
+        while let Some(row) = rows.next().await? {
+            found.push(delivery(&row)?);
+        }
+        Ok(found)
+    }
+
+    async fn execute(&self, sql: &str, params: Vec<Value>) -> Result<u64, NotifierError> {
+        let connection = self.connection.lock().await;
+        Ok(connection.execute(sql, params).await?)
+    }
+
+    async fn webhook_rows(&self, sql: &str, params: Vec<Value>) -> Result<Vec<Webhook>, NotifierError> {
+        let connection = self.connection.lock().await;
+        let mut rows = connection.query(sql, params).await?;
+        let mut found = Vec::new();
+        while let Some(row) = rows.next().await? {
+            let events: String = row.get(3)?;
+            found.push(Webhook {
+                id: row.get(0)?,
+                tenant: row.get(1)?,
+                url: row.get(2)?,
+                events: serde_json::from_str(&events).unwrap_or_default(),
+                insecure: row.get::<i64>(4)? != 0,
+                active: row.get::<i64>(5)? != 0,
+                description: row.get(6)?,
+                created_ms: row.get(7)?,
+            });
+        }
+        Ok(found)
+    }
+}
+
+fn delivery(row: &libsql::Row) -> Result<Delivery, NotifierError> {
+    Ok(Delivery {
+        id: row.get(0)?,
+        webhook_id: row.get(1)?,
+        record_id: row.get(2)?,
+        status: DeliveryStatus::parse(&row.get::<String>(3)?),
+        attempts: row.get(4)?,
+        last_status: row.get(5)?,
+        last_error: row.get(6)?,
+        next_attempt_ms: row.get(7)?,
+        created_ms: row.get(8)?,
+    })
+}
+
+#[cfg(test)]
+#[path = "store_tests.rs"]
+mod tests;

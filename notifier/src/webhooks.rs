@@ -1,0 +1,106 @@
+//! Registering webhooks: the rules a new webhook must meet, its API key and signing
+//! secret made (or taken) and sealed, then stored. Independent of HTTP.
+
+use std::sync::Arc;
+
+use audit_schemas::actions;
+
+use crate::NotifierError;
+use crate::http::{CreateWebhook, CreatedWebhook};
+use crate::seal::MasterKey;
+use crate::signature;
+use crate::sink::now_ms;
+use crate::store::{SealedSecrets, Store, Webhook};
+use crate::target::{Targets, check};
+
+/// Longest description.
+const MAX_DESCRIPTION: usize = 500;
+/// Most event types on one webhook.
+const MAX_EVENTS: usize = 100;
+
+/// Webhook registration.
+pub struct Webhooks {
+    /// Where webhooks are kept.
+    pub store: Store,
+    /// Seals keys and secrets.
+    pub key: Arc<MasterKey>,
+    /// Which target addresses are allowed.
+    pub targets: Targets,
+}
+
+impl Webhooks {
+    /// Checks and stores `request` for `tenant`; the webhook with its key and secret.
+    pub async fn create(
+        &self,
+        tenant: &str,
+        request: CreateWebhook,
+    ) -> Result<CreatedWebhook, NotifierError> {
+        let invalid = |field, detail: &str| NotifierError::InvalidField { field, detail: detail.to_owned() };
+        check(&request.url, request.insecure, self.targets)
+            .await
+            .map_err(|error| invalid("url", &error.to_string()))?;
+        check_events(&request.events)?;
+        if request.description.as_ref().is_some_and(|text| text.chars().count() > MAX_DESCRIPTION) {
+            return Err(invalid("description", "at most 500 characters"));
+        }
+        let api_key = match request.api_key {
+            Some(key)
+                if (16..=256).contains(&key.len()) && key.bytes().all(|byte| byte.is_ascii_graphic()) =>
+            {
+                key
+            }
+            Some(_) => return Err(invalid("apiKey", "16 to 256 printable ascii characters")),
+            None => signature::new_api_key(),
+        };
+        let secret = signature::new_secret();
+        let webhook = Webhook {
+            id: uuid::Uuid::new_v4().to_string(),
+            tenant: tenant.to_owned(),
+            url: request.url,
+            events: request.events,
+            insecure: request.insecure,
+            active: request.active,
+            description: request.description,
+            created_ms: now_ms(),
+        };
+        let sealed = SealedSecrets {
+            api_key: self.key.seal(&webhook.id, &api_key),
+            secret: self.key.seal(&webhook.id, &secret),
+        };
+        self.store.insert_webhook(&webhook, &sealed).await?;
+        Ok(CreatedWebhook { webhook: webhook.into(), api_key, secret })
+    }
+}
+
+/// `events` is `["*"]` or event types of the catalogue, at least one.
+fn check_events(events: &[String]) -> Result<(), NotifierError> {
+    let invalid = |detail: String| NotifierError::InvalidField { field: "events", detail };
+    if events.is_empty() || events.len() > MAX_EVENTS {
+        return Err(invalid("expected 1 to 100 event types, or [\"*\"]".into()));
+    }
+    if events.len() > 1 && events.iter().any(|event| event == "*") {
+        return Err(invalid("\"*\" stands alone".into()));
+    }
+    match events.iter().position(|event| event != "*" && !actions::is_known(event)) {
+        Some(position) => Err(invalid(format!("event type at position {position} is not in the catalogue"))),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_come_from_the_catalogue_or_are_all() {
+        let events = |names: &[&str]| names.iter().map(|name| (*name).to_owned()).collect::<Vec<_>>();
+        assert!(check_events(&events(&["*"])).is_ok());
+        assert!(check_events(&events(&["createUser", "deleteUser"])).is_ok());
+        for bad in [&[][..], &["*", "createUser"][..], &["createUser", "nope"][..]] {
+            assert!(matches!(
+                check_events(&events(bad)),
+                Err(NotifierError::InvalidField { field: "events", .. })
+            ));
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! The notifier through `run()` on the real broker, with real receivers on loopback:
+//! only the chosen event types arrive, each with its API key, a Standard Webhooks
+//! signature and the record's JWS; a receiver failing its first attempts still gets
+//! everything; the management API refuses what it must.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use audit_auth::issuer::{Issuer, TokenSpec};
+use axum::http::{HeaderMap, StatusCode};
+use clap::Parser;
+use serde_json::{Value, json};
+use testkit::kafka::{broker, kafka, produce};
+use tokio_util::sync::CancellationToken;
+
+/// One request a receiver took.
+type Request = (HeaderMap, Vec<u8>);
+
+/// What a receiver got.
+#[derive(Clone, Default)]
+struct Received(Arc<Mutex<Vec<Request>>>);
+
+/// A receiver on loopback that answers 503 to its first `failures` requests.
+async fn receiver(failures: usize) -> (String, Received) {
+    let received = Received::default();
+    let log = received.clone();
+    let refused = Arc::new(Mutex::new(0usize));
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
+            let (log, refused) = (log.clone(), refused.clone());
+            async move {
+                let mut count = refused.lock().unwrap();
+                if *count < failures {
+                    *count += 1;
+                    return StatusCode::SERVICE_UNAVAILABLE;
+                }
+                log.0.lock().unwrap().push((headers, body.to_vec()));
+                StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, received)
+}
+
+struct Notifier {
+    base: String,
+    issuer: Issuer,
+    http: reqwest::Client,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<Result<(), notifier::NotifierError>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Notifier {
+    /// Stops it the way SIGTERM does, while the broker still runs.
+    async fn stop(self) {
+        self.shutdown.cancel();
+        self.task.await.unwrap().unwrap();
+    }
+
+    fn token(&self, tenant: &str, role: &str) -> String {
+        let roles = [role.to_owned()];
+        self.issuer.mint(&TokenSpec { subject: "admin@corp", tenant, roles: &roles, ttl_seconds: 300 })
+    }
+
+    async fn create(&self, tenant: &str, body: Value) -> (StatusCode, Value) {
+        let url = format!("{}/v1/tenants/{tenant}/webhooks", self.base);
+        let response = self
+            .http
+            .post(url)
+            .bearer_auth(self.token(tenant, "ORG_ADMIN"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.json().await.unwrap_or(Value::Null))
+    }
+}
+
+async fn start(bootstrap: &str) -> Notifier {
+    let dir = tempfile::tempdir().unwrap();
+    let issuer = Issuer::generate();
+    let jwks = dir.path().join("auth-jwks.json");
+    std::fs::write(&jwks, serde_json::to_string(&issuer.jwks()).unwrap()).unwrap();
+    let config = notifier::NotifierArgs::parse_from([
+        "notifier".to_owned(),
+        format!("--kafka={bootstrap}"),
+        format!("--database={}", dir.path().join("notifier.db").display()),
+        format!("--master-key-file={}", dir.path().join("master.key").display()),
+        "--create-master-key=true".to_owned(),
+        "--allow-private-targets=true".to_owned(),
+        format!("--auth-jwks-file={}", jwks.display()),
+        "--ops-listen=127.0.0.1:0".to_owned(),
+    ])
+    .validate()
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(notifier::run(config, listener, shutdown.clone()));
+    Notifier { base, issuer, http: reqwest::Client::new(), shutdown, task, _dir: dir }
+}
+
+async fn wait_for(received: &Received, count: usize, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while received.0.lock().unwrap().len() < count && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!("received {} of {count}", received.0.lock().unwrap().len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chosen_events_arrive_signed_with_their_key_and_jws_even_after_failures() {
+    let (broker, _storage) = broker().await;
+    let kafka = kafka(&broker);
+    let notifier = start(&kafka.bootstrap).await;
+    let (all_url, all) = receiver(0).await;
+    let (chosen_url, chosen) = receiver(3).await;
+    let (status, everything) =
+        notifier.create("tenant-0", json!({"url": all_url, "events": ["*"], "insecure": true})).await;
+    assert_eq!(status, StatusCode::CREATED, "{everything}");
+    let (status, created_only) = notifier
+        .create("tenant-1", json!({"url": chosen_url, "events": ["createUser"], "insecure": true, "apiKey": "k-0123456789abcdef"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created_only}");
+    assert!(created_only["secret"].as_str().unwrap().starts_with("whsec_"));
+
+    // 200 records over two tenants: tenant-0 has the even indices, tenant-1 the odd
+    // ones, of which every second is a createUser (index 1, 5, 9, ...).
+    let (_, messages) = testkit::records::signed_messages(200, 2, "r");
+    produce(&kafka, "audit.signed", &messages).await;
+    wait_for(&all, 100, Duration::from_secs(60)).await;
+    wait_for(&chosen, 50, Duration::from_secs(60)).await;
+
+    for (received, webhook, count) in [(&all, &everything, 100), (&chosen, &created_only, 50)] {
+        let received = received.0.lock().unwrap().clone();
+        let ids: HashMap<String, usize> = received.iter().fold(HashMap::new(), |mut ids, (headers, _)| {
+            *ids.entry(headers["webhook-id"].to_str().unwrap().to_owned()).or_default() += 1;
+            ids
+        });
+        assert_eq!(ids.len(), count, "every chosen record arrived");
+        for (headers, body) in &received {
+            assert_eq!(headers["x-api-key"], webhook["apiKey"].as_str().unwrap());
+            let id = headers["webhook-id"].to_str().unwrap();
+            let timestamp: i64 = headers["webhook-timestamp"].to_str().unwrap().parse().unwrap();
+            let expected = notifier::sign(webhook["secret"].as_str().unwrap(), id, timestamp, body).unwrap();
+            assert_eq!(headers["webhook-signature"], expected.as_str());
+            let body: Value = serde_json::from_slice(body).unwrap();
+            assert_eq!(body["id"], id);
+            assert!(body["jws"].as_str().unwrap().split('.').count() == 3);
+            if webhook == &created_only {
+                assert_eq!(body["type"], "createUser", "only the chosen event type arrives");
+            }
+        }
+    }
+    let url = format!(
+        "{}/v1/tenants/tenant-1/webhooks/{}/deliveries?status=delivered",
+        notifier.base,
+        created_only["id"].as_str().unwrap()
+    );
+    let log: Value = notifier
+        .http
+        .get(url)
+        .bearer_auth(notifier.token("tenant-1", "ORG_ADMIN"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(log["deliveries"].as_array().unwrap().len(), 50);
+    assert!(
+        log["deliveries"].as_array().unwrap().iter().any(|delivery| delivery["attempts"].as_i64() > Some(1)),
+        "the first ones were retried"
+    );
+    notifier.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_management_api_refuses_what_it_must() {
+    let (broker, _storage) = broker().await;
+    let notifier = start(&kafka(&broker).bootstrap).await;
+    let cases = [
+        (json!({"url": "http://crm.example.com/h", "events": ["*"]}), "url"),
+        (json!({"url": "https://user:pw@crm.example.com/h", "events": ["*"]}), "url"),
+        (json!({"url": "https://crm.example.com/h", "events": ["notAnEvent"]}), "events"),
+        (json!({"url": "https://crm.example.com/h", "events": []}), "events"),
+        (json!({"url": "https://crm.example.com/h", "events": ["*"], "apiKey": "short"}), "apiKey"),
+    ];
+    for (body, field) in cases {
+        let (status, answer) = notifier.create("t1", body.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {answer}");
+        assert!(answer["detail"].as_str().unwrap().starts_with(field), "{body}: {answer}");
+        assert!(!answer.to_string().contains("pw@"), "no value is echoed");
+    }
+    let url = format!("{}/v1/tenants/t1/webhooks", notifier.base);
+    let refused = |token: Option<String>| {
+        let request = notifier.http.get(&url);
+        match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+        .send()
+    };
+    assert_eq!(refused(None).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        refused(Some(notifier.token("t2", "ORG_ADMIN"))).await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(refused(Some(notifier.token("t1", "VIEWER"))).await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(refused(Some(notifier.token("t1", "M2M_CLIENT"))).await.unwrap().status(), StatusCode::OK);
+    notifier.stop().await;
+}

@@ -60,6 +60,12 @@ pub struct UpArgs {
     /// The query-api: SCIM search, the signing keys' JWK Set, `/metrics`, `/healthz`.
     #[arg(long, env = "AUDIT_QUERY_LISTEN", default_value = "127.0.0.1:8080")]
     query_listen: SocketAddr,
+    /// The notifier's webhook management API.
+    #[arg(long, env = "AUDIT_NOTIFIER_LISTEN", default_value = "127.0.0.1:8082")]
+    notifier_listen: SocketAddr,
+    /// `/metrics` and `/healthz` of the notifier.
+    #[arg(long, env = "AUDIT_NOTIFIER_OPS_LISTEN", default_value = "127.0.0.1:9105")]
+    notifier_ops_listen: SocketAddr,
 }
 
 /// Name of the query-api's vault credential.
@@ -97,6 +103,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         start_tokenizer(&args, &bootstrap, &tokenizer_credential, on).await?,
         start_signer(&args, &bootstrap, on).await?,
         start_indexer(&args, &bootstrap, on).await?,
+        start_notifier(&args, &bootstrap, on).await?,
         start_query_api(&args, &query_credential, on).await?,
     ];
     print_banner(&args, &bootstrap);
@@ -125,7 +132,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
 
 /// Waits for `services` in order, then stops the vault; the first error met.
 async fn stop_in_order(
-    services: [Service; 5],
+    services: [Service; 6],
     vault: Service,
     vault_shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
@@ -192,6 +199,10 @@ fn print_banner(args: &UpArgs, bootstrap: &str) {
     eprintln!("  tokenizer  http://{}/healthz  http://{0}/metrics", args.tokenizer_ops_listen);
     eprintln!("  signer     http://{}/healthz  http://{0}/metrics", args.signer_ops_listen);
     eprintln!("  indexer    http://{}/healthz  http://{0}/metrics", args.indexer_ops_listen);
+    eprintln!(
+        "  notifier   http://{}  (webhooks API; /healthz, /metrics on {})",
+        args.notifier_listen, args.notifier_ops_listen
+    );
     eprintln!("  signing keys (JWK Set): {}", signing_jwks_file(&args.data_dir).display());
     eprintln!("  a bearer token: auditctl token --tenant <tenant> --role ORG_ADMIN");
     eprintln!("  search: auditctl search --tenant <tenant> --verify --url http://{}", args.query_listen);
@@ -296,6 +307,30 @@ async fn start_indexer(args: &UpArgs, bootstrap: &str, task: Task<'_>) -> anyhow
         .await
         .with_context(|| format!("binding the indexer ops server on {}", config.stage.ops_listen))?;
     Ok(spawn("indexer", indexer::run(config, listener, task.shutdown.clone()), task.ended))
+}
+
+/// The notifier with its database and master key under `data/notifier`, trusting the
+/// issuer's tokens; local targets are allowed, since a local stack's receivers are.
+async fn start_notifier(args: &UpArgs, bootstrap: &str, task: Task<'_>) -> anyhow::Result<Service> {
+    let path = |path: PathBuf| path.display().to_string();
+    let dir = args.data_dir.join("notifier");
+    let config = notifier::NotifierArgs::parse_from([
+        "notifier".to_owned(),
+        format!("--kafka={bootstrap}"),
+        format!("--partitions={}", args.partitions),
+        format!("--listen={}", args.notifier_listen),
+        format!("--ops-listen={}", args.notifier_ops_listen),
+        format!("--database={}", path(dir.join("notifier.db"))),
+        format!("--master-key-file={}", path(dir.join("master.key"))),
+        "--create-master-key=true".to_owned(),
+        "--allow-private-targets=true".to_owned(),
+        format!("--auth-jwks-file={}", path(auth_jwks_file(&args.data_dir))),
+    ])
+    .validate()?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding the notifier on {}", config.listen))?;
+    Ok(spawn("notifier", notifier::run(config, listener, task.shutdown.clone()), task.ended))
 }
 
 /// The query-api over the indexer's shards, verifying with the signer's published

@@ -243,6 +243,40 @@ impl Store {
         Ok(deleted > 0)
     }
 
+    /// Replaces the settings of `webhook` (same tenant and id) and, when given, its
+    /// sealed API key or secret.
+    pub async fn update_webhook(
+        &self,
+        webhook: &Webhook,
+        api_key: Option<Vec<u8>>,
+        secret: Option<Vec<u8>>,
+    ) -> Result<bool, NotifierError> {
+        let events = serde_json::to_string(&webhook.events).expect("strings serialize");
+        let sql = "UPDATE webhooks SET url = ?1, events = ?2, insecure = ?3, active = ?4, description = ?5, \
+                   api_key = coalesce(?6, api_key), secret = coalesce(?7, secret) WHERE tenant_id = ?8 AND id = ?9";
+        let params = vec![
+            Value::from(webhook.url.clone()),
+            Value::from(events),
+            Value::from(i64::from(webhook.insecure)),
+            Value::from(i64::from(webhook.active)),
+            webhook.description.clone().map_or(Value::Null, Value::from),
+            api_key.map_or(Value::Null, Value::from),
+            secret.map_or(Value::Null, Value::from),
+            Value::from(webhook.tenant.clone()),
+            Value::from(webhook.id.clone()),
+        ];
+        Ok(self.execute(sql, params).await? > 0)
+    }
+
+    /// Puts dead delivery `id` of `webhook` back in the queue, due now, with a new
+    /// retry horizon; whether there was such a dead delivery.
+    pub async fn requeue(&self, webhook: &str, id: &str, now_ms: i64) -> Result<bool, NotifierError> {
+        let sql = "UPDATE deliveries SET status = 'pending', next_attempt_ms = ?1, created_ms = ?1 \
+                   WHERE webhook_id = ?2 AND id = ?3 AND status = 'dead'";
+        let params = vec![Value::from(now_ms), Value::from(webhook.to_owned()), Value::from(id.to_owned())];
+        Ok(self.execute(sql, params).await? > 0)
+    }
+
     /// Turns webhook `id` on or off.
     pub async fn set_active(&self, id: &str, active: bool) -> Result<(), NotifierError> {
         let params = vec![Value::from(i64::from(active)), Value::from(id.to_owned())];

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use audit_schemas::actions;
 
 use crate::NotifierError;
-use crate::http::{CreateWebhook, CreatedWebhook};
+use crate::http::{CreateWebhook, CreatedWebhook, UpdateWebhook};
 use crate::seal::MasterKey;
 use crate::signature;
 use crate::sink::now_ms;
@@ -70,6 +70,72 @@ impl Webhooks {
         self.store.insert_webhook(&webhook, &sealed).await?;
         Ok(CreatedWebhook { webhook: webhook.into(), api_key, secret })
     }
+}
+
+impl Webhooks {
+    /// Applies `changes` to `tenant`'s webhook `id`; the webhook as it now is.
+    pub async fn update(
+        &self,
+        tenant: &str,
+        id: &str,
+        changes: UpdateWebhook,
+    ) -> Result<Webhook, NotifierError> {
+        let mut webhook = self.store.webhook(tenant, id).await?.ok_or(NotifierError::NotFound("webhook"))?;
+        webhook.url = changes.url.unwrap_or(webhook.url);
+        webhook.events = changes.events.unwrap_or(webhook.events);
+        webhook.insecure = changes.insecure.unwrap_or(webhook.insecure);
+        webhook.active = changes.active.unwrap_or(webhook.active);
+        check_description(changes.description.as_deref())?;
+        webhook.description = changes.description.or(webhook.description);
+        self.check(Settings { url: &webhook.url, insecure: webhook.insecure, events: &webhook.events })
+            .await?;
+        let api_key = changes.api_key.map(check_api_key).transpose()?;
+        let sealed = api_key.map(|key| self.key.seal(&webhook.id, &key));
+        self.store.update_webhook(&webhook, sealed, None).await?;
+        Ok(webhook)
+    }
+
+    /// A new signing secret for `tenant`'s webhook `id`, shown this once.
+    pub async fn rotate_secret(&self, tenant: &str, id: &str) -> Result<String, NotifierError> {
+        let webhook = self.store.webhook(tenant, id).await?.ok_or(NotifierError::NotFound("webhook"))?;
+        let secret = signature::new_secret();
+        self.store.update_webhook(&webhook, None, Some(self.key.seal(&webhook.id, &secret))).await?;
+        Ok(secret)
+    }
+
+    async fn check(&self, settings: Settings<'_>) -> Result<(), NotifierError> {
+        check(settings.url, settings.insecure, self.targets)
+            .await
+            .map_err(|error| NotifierError::InvalidField { field: "url", detail: error.to_string() })?;
+        check_events(settings.events)
+    }
+}
+
+/// What the rules of a webhook look at.
+struct Settings<'a> {
+    url: &'a str,
+    insecure: bool,
+    events: &'a [String],
+}
+
+fn check_description(description: Option<&str>) -> Result<(), NotifierError> {
+    if description.is_some_and(|text| text.chars().count() > MAX_DESCRIPTION) {
+        return Err(NotifierError::InvalidField {
+            field: "description",
+            detail: "at most 500 characters".into(),
+        });
+    }
+    Ok(())
+}
+
+fn check_api_key(key: String) -> Result<String, NotifierError> {
+    if (16..=256).contains(&key.len()) && key.bytes().all(|byte| byte.is_ascii_graphic()) {
+        return Ok(key);
+    }
+    Err(NotifierError::InvalidField {
+        field: "apiKey",
+        detail: "16 to 256 printable ascii characters".into(),
+    })
 }
 
 /// `events` is `["*"]` or event types of the catalogue, at least one.

@@ -30,6 +30,31 @@ fn active_by_default() -> bool {
     true
 }
 
+/// Changes to a webhook: only the members given change.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateWebhook {
+    /// Target URL, under the same rules as at registration.
+    pub url: Option<String>,
+    /// actionNames that trigger it, or `["*"]`.
+    pub events: Option<Vec<String>>,
+    /// A new API key (16 to 256 printable ASCII characters).
+    pub api_key: Option<String>,
+    /// Allow an `http://` URL.
+    pub insecure: Option<bool>,
+    /// Whether notifications are sent.
+    pub active: Option<bool>,
+    /// Free text.
+    pub description: Option<String>,
+}
+
+/// A new signing secret, shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RotatedSecret {
+    /// The Standard Webhooks signing secret (`whsec_...`); the old one stops signing at once.
+    pub secret: String,
+}
+
 /// A webhook as shown: never its API key or secret.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

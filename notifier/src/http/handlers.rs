@@ -10,7 +10,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::api::{CreateWebhook, CreatedWebhook, DeliveryList, DeliveryQuery, WebhookList, WebhookView};
+use super::api::{
+    CreateWebhook, CreatedWebhook, DeliveryList, DeliveryQuery, RotatedSecret, UpdateWebhook, WebhookList,
+    WebhookView,
+};
 use super::{AppState, measured};
 use crate::NotifierError;
 use crate::store::DeliveryStatus;
@@ -88,6 +91,95 @@ pub async fn get(
         let webhook = state.webhooks.store.webhook(&principal.tenant, &id).await?;
         let webhook = webhook.ok_or(NotifierError::NotFound("webhook"))?;
         Ok(Json(WebhookView::from(webhook)).into_response())
+    })
+    .await
+}
+
+/// `PATCH /v1/tenants/{tenant}/webhooks/{id}`.
+#[utoipa::path(
+    patch,
+    path = "/v1/tenants/{tenant}/webhooks/{id}",
+    tag = "Webhooks",
+    params(("tenant" = String, Path, description = "The tenant; it must be the bearer token's"), ("id" = String, Path, description = "The webhook")),
+    request_body(content = UpdateWebhook, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The webhook as it now is", body = WebhookView, content_type = "application/json"),
+        (status = 404, description = "No such webhook in this tenant", body = ErrorBody, content_type = "application/scim+json"),
+        AuthFailures, BadRequest, TooLarge,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn update(
+    State(state): State<AppState>,
+    Path((tenant, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    measured(&state, "update", async {
+        let principal = state.auth.authorize(authorization(&headers), &tenant)?;
+        let changes: UpdateWebhook = parse_body(body)?;
+        let webhook = state.webhooks.update(&principal.tenant, &id, changes).await?;
+        Ok(Json(WebhookView::from(webhook)).into_response())
+    })
+    .await
+}
+
+/// `POST /v1/tenants/{tenant}/webhooks/{id}/rotate-secret`.
+#[utoipa::path(
+    post,
+    path = "/v1/tenants/{tenant}/webhooks/{id}/rotate-secret",
+    tag = "Webhooks",
+    params(("tenant" = String, Path, description = "The tenant; it must be the bearer token's"), ("id" = String, Path, description = "The webhook")),
+    responses(
+        (status = 200, description = "The new signing secret, shown this once", body = RotatedSecret, content_type = "application/json"),
+        (status = 404, description = "No such webhook in this tenant", body = ErrorBody, content_type = "application/scim+json"),
+        AuthFailures,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    Path((tenant, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    measured(&state, "rotate_secret", async {
+        let principal = state.auth.authorize(authorization(&headers), &tenant)?;
+        let secret = state.webhooks.rotate_secret(&principal.tenant, &id).await?;
+        Ok(Json(RotatedSecret { secret }).into_response())
+    })
+    .await
+}
+
+/// `POST /v1/tenants/{tenant}/webhooks/{id}/deliveries/{delivery}/retry`.
+#[utoipa::path(
+    post,
+    path = "/v1/tenants/{tenant}/webhooks/{id}/deliveries/{delivery}/retry",
+    tag = "Webhooks",
+    params(
+        ("tenant" = String, Path, description = "The tenant; it must be the bearer token's"),
+        ("id" = String, Path, description = "The webhook"),
+        ("delivery" = String, Path, description = "A dead delivery of the webhook"),
+    ),
+    responses(
+        (status = 202, description = "Queued again, due now, with a new retry horizon"),
+        (status = 404, description = "No such dead delivery of this tenant's webhook", body = ErrorBody, content_type = "application/scim+json"),
+        AuthFailures,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn retry(
+    State(state): State<AppState>,
+    Path((tenant, id, delivery)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    measured(&state, "retry", async {
+        let principal = state.auth.authorize(authorization(&headers), &tenant)?;
+        let store = &state.webhooks.store;
+        store.webhook(&principal.tenant, &id).await?.ok_or(NotifierError::NotFound("webhook"))?;
+        if !store.requeue(&id, &delivery, crate::sink::now_ms()).await? {
+            return Err(NotifierError::NotFound("dead delivery"));
+        }
+        Ok(StatusCode::ACCEPTED.into_response())
     })
     .await
 }

@@ -26,8 +26,8 @@ use crate::NotifierError;
 use crate::metrics::NotifierMetrics;
 use crate::webhooks::Webhooks;
 
-pub use api::CreateWebhook;
 pub(crate) use api::CreatedWebhook;
+pub use api::{CreateWebhook, UpdateWebhook};
 
 /// Largest request body accepted, in bytes.
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -70,8 +70,10 @@ impl Modify for BearerAuth {
 fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(handlers::create, handlers::list))
-        .routes(routes!(handlers::get, handlers::delete))
+        .routes(routes!(handlers::get, handlers::update, handlers::delete))
+        .routes(routes!(handlers::rotate_secret))
         .routes(routes!(handlers::deliveries))
+        .routes(routes!(handlers::retry))
         .routes(routes!(handlers::openapi))
 }
 

@@ -23,6 +23,7 @@
 
 pub mod args;
 pub mod issuer;
+pub mod openapi;
 pub mod service;
 pub mod shared;
 

@@ -14,12 +14,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use audit_auth::SharedAuthenticator;
+use audit_auth::openapi::SecuritySchemes;
 use audit_scim::{ScimError, ScimType};
 use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::NotifierError;
@@ -52,19 +52,9 @@ pub struct AppState {
             each notification signed (Standard Webhooks) and carrying the record's JWS.",
     ),
     components(schemas(audit_scim::ErrorBody)),
-    modifiers(&BearerAuth)
+    modifiers(&SecuritySchemes)
 )]
 struct ApiDoc;
-
-struct BearerAuth;
-
-impl Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        let scheme = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build();
-        components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
-    }
-}
 
 /// The routes and their document, from the same annotations.
 fn routes() -> OpenApiRouter<AppState> {

@@ -4,8 +4,8 @@
 //! parameter or a body. The record resource's schema comes from the record's Avro
 //! schema ([`crate::api::audit_record_schema`]).
 
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use audit_auth::openapi::SecuritySchemes;
+use utoipa::OpenApi;
 
 use audit_scim::ErrorBody;
 
@@ -21,20 +21,9 @@ use crate::api::{AUDIT_RECORD, ExportRequest, ListResponse, SearchRequest, audit
             and every reveal is itself an audit event.",
     ),
     components(schemas(ErrorBody, ListResponse, SearchRequest, ExportRequest)),
-    modifiers(&BearerAuth)
+    modifiers(&SecuritySchemes)
 )]
 pub struct ApiDoc;
-
-/// The `bearer` security scheme the operations name.
-struct BearerAuth;
-
-impl Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        let scheme = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build();
-        components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
-    }
-}
 
 /// The whole document as served: the routes' operations, the ops endpoints, and the
 /// record resource's schema.

@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
+use audit_auth::openapi::SecuritySchemes;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use utoipa::OpenApi;
 
 /// The parts of the document no handler carries.
 #[derive(OpenApi)]
@@ -19,22 +19,9 @@ use utoipa::{Modify, OpenApi};
             audit trail first; the service API (HTTP Basic service credentials) serves the pipeline.",
     ),
     components(schemas(audit_scim::ErrorBody)),
-    modifiers(&Schemes)
+    modifiers(&SecuritySchemes)
 )]
 pub struct ApiDoc;
-
-/// The `bearer` and `basic` security schemes the operations name.
-struct Schemes;
-
-impl Modify for Schemes {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        let bearer = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build();
-        components.add_security_scheme("bearer", SecurityScheme::Http(bearer));
-        let basic = HttpBuilder::new().scheme(HttpAuthScheme::Basic).build();
-        components.add_security_scheme("basic", SecurityScheme::Http(basic));
-    }
-}
 
 /// The whole document as served: the routes' operations and the ops endpoints.
 pub fn render(mut document: utoipa::openapi::OpenApi) -> String {

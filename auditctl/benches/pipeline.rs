@@ -132,7 +132,7 @@ struct Stack {
 
 async fn start_stack() -> Stack {
     let data_dir = tempfile::tempdir().unwrap();
-    let ports = free_ports(7);
+    let ports = free_ports(9);
     let address = |index: usize| format!("127.0.0.1:{}", ports[index]);
     let flags = [
         "--broker-listen",
@@ -142,6 +142,8 @@ async fn start_stack() -> Stack {
         "--indexer-ops-listen",
         "--vault-listen",
         "--query-listen",
+        "--notifier-listen",
+        "--notifier-ops-listen",
     ];
     let mut command = Command::new(env!("CARGO_BIN_EXE_auditctl"));
     command.arg("up").arg("--data-dir").arg(data_dir.path());

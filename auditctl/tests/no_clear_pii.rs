@@ -96,6 +96,8 @@ fn start_stack(data_dir: &Path, log: &Path) -> Stack {
         .args(["--signer-ops-listen", &format!("127.0.0.1:{}", free_port())])
         .args(["--indexer-ops-listen", &format!("127.0.0.1:{}", free_port())])
         .args(["--query-listen", &format!("127.0.0.1:{}", free_port())])
+        .args(["--notifier-listen", &format!("127.0.0.1:{}", free_port())])
+        .args(["--notifier-ops-listen", &format!("127.0.0.1:{}", free_port())])
         .env("RUST_LOG", "debug")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(log).unwrap())

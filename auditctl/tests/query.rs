@@ -71,6 +71,8 @@ fn start_stack(data_dir: &Path) -> Stack {
     }
     command.args(["--indexer-ops-listen", &format!("127.0.0.1:{}", free_port())]);
     command.args(["--vault-listen", &format!("127.0.0.1:{}", free_port()), "--query-listen", &query]);
+    command.args(["--notifier-listen", &format!("127.0.0.1:{}", free_port())]);
+    command.args(["--notifier-ops-listen", &format!("127.0.0.1:{}", free_port())]);
     let child = command.stdout(Stdio::null()).stderr(Stdio::inherit()).spawn().expect("auditctl starts");
     Stack { child, broker, url: format!("http://{query}"), data_dir: data_dir.to_owned() }
 }

@@ -33,6 +33,8 @@ fn start_stack_logging(data_dir: &Path, broker_port: u16, log: Stdio) -> Stack {
         .args(["--indexer-ops-listen", &format!("127.0.0.1:{}", free_port())])
         .args(["--vault-listen", &format!("127.0.0.1:{}", free_port())])
         .args(["--query-listen", &format!("127.0.0.1:{}", free_port())])
+        .args(["--notifier-listen", &format!("127.0.0.1:{}", free_port())])
+        .args(["--notifier-ops-listen", &format!("127.0.0.1:{}", free_port())])
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()

@@ -3,49 +3,18 @@
 //! signature and the record's JWS; a receiver failing its first attempts still gets
 //! everything; the management API refuses what it must.
 
+mod support;
+
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use audit_auth::issuer::{Issuer, TokenSpec};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use clap::Parser;
 use serde_json::{Value, json};
+use support::{receiver, wait_for};
 use testkit::kafka::{broker, kafka, produce};
 use tokio_util::sync::CancellationToken;
-
-/// One request a receiver took.
-type Request = (HeaderMap, Vec<u8>);
-
-/// What a receiver got.
-#[derive(Clone, Default)]
-struct Received(Arc<Mutex<Vec<Request>>>);
-
-/// A receiver on loopback that answers 503 to its first `failures` requests.
-async fn receiver(failures: usize) -> (String, Received) {
-    let received = Received::default();
-    let log = received.clone();
-    let refused = Arc::new(Mutex::new(0usize));
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
-            let (log, refused) = (log.clone(), refused.clone());
-            async move {
-                let mut count = refused.lock().unwrap();
-                if *count < failures {
-                    *count += 1;
-                    return StatusCode::SERVICE_UNAVAILABLE;
-                }
-                log.0.lock().unwrap().push((headers, body.to_vec()));
-                StatusCode::NO_CONTENT
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, received)
-}
 
 struct Notifier {
     base: String,
@@ -104,14 +73,6 @@ async fn start(bootstrap: &str) -> Notifier {
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(notifier::run(config, listener, shutdown.clone()));
     Notifier { base, issuer, http: reqwest::Client::new(), shutdown, task, _dir: dir }
-}
-
-async fn wait_for(received: &Received, count: usize, timeout: Duration) {
-    let deadline = Instant::now() + timeout;
-    while received.0.lock().unwrap().len() < count && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    eprintln!("received {} of {count}", received.0.lock().unwrap().len());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,10 +1,11 @@
 //! Delivery: due notifications from the outbox POSTed to their targets, at least once.
 //!
 //! Targets are isolated from each other: each webhook has at most
-//! `--target-concurrency` notifications in flight, every attempt has a timeout, and a
+//! `--target-concurrency` notifications in flight, every attempt has a timeout, a
 //! webhook that failed five times in a row is paused as a whole (30 s, doubling to
-//! 10 min), so a slow, hanging or failing target delays neither the others nor the
-//! topic (the sink only queues). A failed attempt is retried with exponential back-off
+//! 10 min), and the outbox is read without the busy and paused webhooks, so a slow,
+//! hanging or failing target's backlog delays neither the others nor the topic (the
+//! sink only queues). A failed attempt is retried with exponential back-off
 //! and jitter until the retry horizon, then dead-lettered; a `410 Gone` deactivates the
 //! webhook.
 
@@ -29,6 +30,8 @@ use crate::store::{Attempt, Delivery, DeliveryStatus, Store};
 const PAUSE_AFTER: u32 = 5;
 /// Most due deliveries read per round.
 const ROUND: i64 = 500;
+/// How long attempts in flight may take to finish at shutdown.
+const DRAIN: Duration = Duration::from_secs(2);
 
 /// What the dispatcher works with.
 pub struct Dispatcher {
@@ -72,7 +75,7 @@ pub fn client(config: &DeliveryConfig) -> Result<reqwest::Client, NotifierError>
 }
 
 impl Dispatcher {
-    /// Delivers until `shutdown`; attempts in flight then finish within their timeout.
+    /// Delivers until `shutdown`; attempts in flight then get a moment to finish.
     pub async fn run(self, shutdown: CancellationToken) {
         let this = Arc::new(self);
         let mut in_flight: HashSet<String> = HashSet::new();
@@ -87,7 +90,8 @@ impl Dispatcher {
                     note(&mut health, &delivery.webhook_id, ok);
                 }
             }
-            let due = match this.store.due(now_ms(), ROUND).await {
+            let skip = unavailable(&slots, &health);
+            let due = match this.store.due(now_ms(), ROUND, &skip).await {
                 Ok(due) => due,
                 Err(error) => {
                     warn!(%error, "due deliveries not read");
@@ -123,7 +127,13 @@ impl Dispatcher {
                 }
             }
         }
-        while attempts.join_next().await.is_some() {}
+        // Attempts in flight get a moment to finish; the others stay pending and are
+        // made again after the restart (at least once).
+        let drained =
+            tokio::time::timeout(DRAIN, async { while attempts.join_next().await.is_some() {} }).await;
+        if drained.is_err() {
+            attempts.abort_all();
+        }
         info!("dispatcher stopped");
     }
 
@@ -221,6 +231,18 @@ pub fn backoff(attempts: i64) -> Duration {
     let exponent = u32::try_from(attempts.clamp(1, 13) - 1).unwrap_or(0);
     let base = Duration::from_secs(1u64 << exponent).min(Duration::from_secs(3600));
     base.mul_f64(rand::random_range(0.5..1.5))
+}
+
+/// Webhooks whose deliveries cannot start now: every slot taken, or paused.
+fn unavailable(slots: &HashMap<String, Arc<Semaphore>>, health: &HashMap<String, Health>) -> Vec<String> {
+    let busy =
+        slots.iter().filter(|(_, slot)| slot.available_permits() == 0).map(|(webhook, _)| webhook.clone());
+    let now = Instant::now();
+    let paused = health
+        .iter()
+        .filter(|(_, state)| state.paused_until.is_some_and(|until| until > now))
+        .map(|(webhook, _)| webhook.clone());
+    busy.chain(paused).collect()
 }
 
 fn note(health: &mut HashMap<String, Health>, webhook: &str, ok: bool) {

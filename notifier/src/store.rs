@@ -325,14 +325,23 @@ impl Store {
         Ok(())
     }
 
-    /// Pending deliveries due at `now_ms`, soonest first, with their bodies.
-    pub async fn due(&self, now_ms: i64, limit: i64) -> Result<Vec<(Delivery, Vec<u8>)>, NotifierError> {
+    /// Pending deliveries due at `now_ms`, soonest first, with their bodies, leaving
+    /// out those of the webhooks in `skip` (busy or paused), so a blocked target's
+    /// backlog never hides the others' deliveries.
+    pub async fn due(
+        &self,
+        now_ms: i64,
+        limit: i64,
+        skip: &[String],
+    ) -> Result<Vec<(Delivery, Vec<u8>)>, NotifierError> {
         let sql = format!(
             "SELECT {DELIVERY_COLUMNS}, body FROM deliveries WHERE status = 'pending' AND next_attempt_ms <= ?1 \
-             ORDER BY next_attempt_ms LIMIT ?2"
+             AND webhook_id NOT IN (SELECT value FROM json_each(?3)) ORDER BY next_attempt_ms LIMIT ?2"
         );
+        let skip = serde_json::to_string(skip).expect("strings serialize");
         let connection = self.connection.lock().await;
-        let mut rows = connection.query(&sql, vec![Value::from(now_ms), Value::from(limit)]).await?;
+        let mut rows =
+            connection.query(&sql, vec![Value::from(now_ms), Value::from(limit), Value::from(skip)]).await?;
         let mut due = Vec::new();
         while let Some(row) = rows.next().await? {
             due.push((delivery(&row)?, row.get::<Vec<u8>>(9)?));

@@ -56,7 +56,7 @@ async fn a_delivery_is_queued_once_and_moves_through_its_attempts() {
     };
     store.queue(&[queued("d1"), queued("d2")], 100).await.unwrap();
     store.queue(&[queued("d1")], 500).await.unwrap();
-    let due = store.due(100, 10).await.unwrap();
+    let due = store.due(100, 10, &[]).await.unwrap();
     assert_eq!(due.len(), 2, "a redelivered record queues nothing new");
     assert_eq!(due[0].1, b"d1".to_vec());
     let retry = Attempt {
@@ -69,9 +69,13 @@ async fn a_delivery_is_queued_once_and_moves_through_its_attempts() {
     let done =
         Attempt { status: DeliveryStatus::Delivered, code: Some(200), error: None, next_attempt_ms: None };
     store.record("d2", &done).await.unwrap();
-    assert!(store.due(4_999, 10).await.unwrap().is_empty());
-    let later = store.due(5_000, 10).await.unwrap();
+    assert!(store.due(4_999, 10, &[]).await.unwrap().is_empty());
+    let later = store.due(5_000, 10, &[]).await.unwrap();
     assert_eq!((later.len(), later[0].0.attempts, later[0].0.last_status), (1, 1, Some(503)));
+    assert!(
+        store.due(5_000, 10, &["w1".to_owned()]).await.unwrap().is_empty(),
+        "a skipped webhook's are left out"
+    );
     let delivered = store.deliveries("w1", Some(DeliveryStatus::Delivered), 10).await.unwrap();
     assert_eq!(delivered.iter().map(|delivery| delivery.id.as_str()).collect::<Vec<_>>(), ["d2"]);
 }

@@ -12,7 +12,7 @@ use audit_auth::issuer::{Issuer, TokenSpec};
 use axum::http::StatusCode;
 use clap::Parser;
 use serde_json::{Value, json};
-use support::{receiver, wait_for};
+use support::{hanging_receiver, receiver, wait_for};
 use testkit::kafka::{broker, kafka, produce};
 use tokio_util::sync::CancellationToken;
 
@@ -52,20 +52,28 @@ impl Notifier {
 }
 
 async fn start(bootstrap: &str) -> Notifier {
+    start_with(bootstrap, &[]).await
+}
+
+async fn start_with(bootstrap: &str, extra: &[&str]) -> Notifier {
     let dir = tempfile::tempdir().unwrap();
     let issuer = Issuer::generate();
     let jwks = dir.path().join("auth-jwks.json");
     std::fs::write(&jwks, serde_json::to_string(&issuer.jwks()).unwrap()).unwrap();
-    let config = notifier::NotifierArgs::parse_from([
-        "notifier".to_owned(),
-        format!("--kafka={bootstrap}"),
-        format!("--database={}", dir.path().join("notifier.db").display()),
-        format!("--master-key-file={}", dir.path().join("master.key").display()),
-        "--create-master-key=true".to_owned(),
-        "--allow-private-targets=true".to_owned(),
-        format!("--auth-jwks-file={}", jwks.display()),
-        "--ops-listen=127.0.0.1:0".to_owned(),
-    ])
+    let config = notifier::NotifierArgs::parse_from(
+        [
+            "notifier".to_owned(),
+            format!("--kafka={bootstrap}"),
+            format!("--database={}", dir.path().join("notifier.db").display()),
+            format!("--master-key-file={}", dir.path().join("master.key").display()),
+            "--create-master-key=true".to_owned(),
+            "--allow-private-targets=true".to_owned(),
+            format!("--auth-jwks-file={}", jwks.display()),
+            "--ops-listen=127.0.0.1:0".to_owned(),
+        ]
+        .into_iter()
+        .chain(extra.iter().map(|arg| (*arg).to_owned())),
+    )
     .validate()
     .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -139,6 +147,32 @@ async fn chosen_events_arrive_signed_with_their_key_and_jws_even_after_failures(
         log["deliveries"].as_array().unwrap().iter().any(|delivery| delivery["attempts"].as_i64() > Some(1)),
         "the first ones were retried"
     );
+    notifier.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_target_does_not_delay_a_healthy_one() {
+    let (broker, _storage) = broker().await;
+    let kafka = kafka(&broker);
+    // Attempts time out after a minute: had the hanging target held the healthy one
+    // up, the healthy one could not have had everything sooner.
+    let notifier = start_with(&kafka.bootstrap, &["--delivery-timeout-ms=60000"]).await;
+    let (healthy_url, healthy) = receiver(0).await;
+    for url in [hanging_receiver().await, healthy_url] {
+        let (status, answer) =
+            notifier.create("tenant-0", json!({"url": url, "events": ["*"], "insecure": true})).await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+    }
+    // More records than the dispatcher reads per round, so the hanging target's
+    // backlog alone could fill a round.
+    let (_, messages) = testkit::records::signed_messages(1_200, 1, "h");
+    let started = Instant::now();
+    produce(&kafka, "audit.signed", &messages).await;
+    wait_for(&healthy, 1_200, Duration::from_secs(60)).await;
+    let took = started.elapsed();
+    println!("healthy target got 1,200 notifications in {} ms while the other hung", took.as_millis());
+    assert_eq!(healthy.0.lock().unwrap().len(), 1_200);
+    assert!(took < Duration::from_secs(60), "the healthy target waited {took:?}");
     notifier.stop().await;
 }
 

@@ -48,3 +48,18 @@ pub async fn wait_for(received: &Received, count: usize, timeout: Duration) {
     }
     eprintln!("received {} of {count}", received.0.lock().unwrap().len());
 }
+
+/// A receiver on loopback that takes requests and never answers.
+pub async fn hanging_receiver() -> String {
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(|| async {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            StatusCode::NO_CONTENT
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}

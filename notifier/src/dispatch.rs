@@ -33,14 +33,60 @@ const ROUND: i64 = 500;
 /// How long attempts in flight may take to finish at shutdown.
 const DRAIN: Duration = Duration::from_secs(2);
 
-/// What the dispatcher works with.
-pub struct Dispatcher {
-    /// The outbox.
+/// Sends one notification to a webhook's target: what a delivery attempt and a ping
+/// share.
+pub struct Poster {
+    /// Webhooks and their sealed secrets.
     pub store: Store,
     /// Opens API keys and secrets.
     pub key: Arc<MasterKey>,
     /// The HTTP client (rustls, no redirects).
     pub client: reqwest::Client,
+}
+
+impl Poster {
+    /// POSTs `body` as message `id` to webhook `webhook`'s target, signed; the
+    /// answer's status code, or why there was none.
+    pub async fn post(&self, webhook: &str, id: &str, body: Vec<u8>) -> Result<u16, String> {
+        let (webhook, sealed) = match self.store.target(webhook).await {
+            Ok(Some(target)) => target,
+            Ok(None) => return Err(DELETED.into()),
+            Err(error) => return Err(format!("store: {error}")),
+        };
+        if !webhook.active {
+            return Err(INACTIVE.into());
+        }
+        let api_key = self.key.open(&webhook.id, &sealed.api_key).map_err(|error| error.to_string())?;
+        let secret = self.key.open(&webhook.id, &sealed.secret).map_err(|error| error.to_string())?;
+        let timestamp = now_ms() / 1000;
+        let signature = signature::sign(&secret, id, timestamp, &body)
+            .ok_or_else(|| "signing secret unusable".to_owned())?;
+        let request = self
+            .client
+            .post(&webhook.url)
+            .header("content-type", "application/json")
+            .header("x-api-key", api_key.as_str())
+            .header("webhook-id", id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature)
+            .body(body);
+        match request.send().await {
+            Ok(response) => Ok(response.status().as_u16()),
+            Err(error) if error.is_timeout() => Err("timeout".into()),
+            Err(error) if error.is_connect() => Err("connection failed".into()),
+            Err(_) => Err("request failed".into()),
+        }
+    }
+}
+
+/// Why a delivery could not be made: its webhook is gone or off.
+const DELETED: &str = "webhook deleted";
+const INACTIVE: &str = "webhook inactive";
+
+/// What the dispatcher works with.
+pub struct Dispatcher {
+    /// Sends notifications; its store is the outbox.
+    pub poster: Arc<Poster>,
     /// Timeouts, horizon, concurrency.
     pub config: DeliveryConfig,
     /// Counters.
@@ -91,7 +137,7 @@ impl Dispatcher {
                 }
             }
             let skip = unavailable(&slots, &health);
-            let due = match this.store.due(now_ms(), ROUND, &skip).await {
+            let due = match this.poster.store.due(now_ms(), ROUND, &skip).await {
                 Ok(due) => due,
                 Err(error) => {
                     warn!(%error, "due deliveries not read");
@@ -139,13 +185,13 @@ impl Dispatcher {
 
     /// One attempt of `delivery`, recorded; whether the target took it.
     async fn attempt(&self, delivery: &Delivery, body: Vec<u8>) -> bool {
-        let answer = self.post(delivery, body).await;
+        let answer = self.poster.post(&delivery.webhook_id, &delivery.record_id, body).await;
         let outcome = self.judge(delivery, &answer);
-        if let Err(error) = self.store.record(&delivery.id, &outcome.attempt).await {
+        if let Err(error) = self.poster.store.record(&delivery.id, &outcome.attempt).await {
             warn!(%error, "delivery attempt not recorded; it will be made again");
         }
         if outcome.label == "gone"
-            && let Err(error) = self.store.set_active(&delivery.webhook_id, false).await
+            && let Err(error) = self.poster.store.set_active(&delivery.webhook_id, false).await
         {
             warn!(%error, "gone webhook not deactivated");
         }
@@ -155,38 +201,6 @@ impl Dispatcher {
             self.metrics.latency.observe(waited);
         }
         outcome.label == "delivered"
-    }
-
-    /// The answer's status code, or why there was none.
-    async fn post(&self, delivery: &Delivery, body: Vec<u8>) -> Result<u16, String> {
-        let (webhook, sealed) = match self.store.target(&delivery.webhook_id).await {
-            Ok(Some(target)) => target,
-            Ok(None) => return Err("webhook deleted".into()),
-            Err(error) => return Err(format!("store: {error}")),
-        };
-        if !webhook.active {
-            return Err("webhook inactive".into());
-        }
-        let api_key = self.key.open(&webhook.id, &sealed.api_key).map_err(|error| error.to_string())?;
-        let secret = self.key.open(&webhook.id, &sealed.secret).map_err(|error| error.to_string())?;
-        let timestamp = now_ms() / 1000;
-        let signature = signature::sign(&secret, &delivery.record_id, timestamp, &body)
-            .ok_or_else(|| "signing secret unusable".to_owned())?;
-        let request = self
-            .client
-            .post(&webhook.url)
-            .header("content-type", "application/json")
-            .header("x-api-key", api_key.as_str())
-            .header("webhook-id", &delivery.record_id)
-            .header("webhook-timestamp", timestamp.to_string())
-            .header("webhook-signature", signature)
-            .body(body);
-        match request.send().await {
-            Ok(response) => Ok(response.status().as_u16()),
-            Err(error) if error.is_timeout() => Err("timeout".into()),
-            Err(error) if error.is_connect() => Err("connection failed".into()),
-            Err(_) => Err("request failed".into()),
-        }
     }
 
     fn judge(&self, delivery: &Delivery, answer: &Result<u16, String>) -> Outcome {
@@ -202,7 +216,7 @@ impl Dispatcher {
         match answer {
             Ok(code) if (200..300).contains(code) => return settled(DeliveryStatus::Delivered, "delivered"),
             Ok(410) => return settled(DeliveryStatus::Dead, "gone"),
-            Err(reason) if reason == "webhook deleted" || reason == "webhook inactive" => {
+            Err(reason) if reason == DELETED || reason == INACTIVE => {
                 return settled(DeliveryStatus::Dead, "dead");
             }
             _ => {}

@@ -62,15 +62,19 @@ pub async fn run(
     auth.spawn_refresh(shutdown.clone());
     let wake = Arc::new(Notify::new());
     let params = config.stage.params(SERVICE, metrics.stage.clone());
-    let dispatcher = dispatch::Dispatcher {
+    let poster = Arc::new(dispatch::Poster {
         store: store.clone(),
         key: key.clone(),
         client: dispatch::client(&config.delivery)?,
+    });
+    let dispatcher = dispatch::Dispatcher {
+        poster: poster.clone(),
         config: config.delivery.clone(),
         metrics: metrics.clone(),
         wake: wake.clone(),
     };
-    let webhooks = Arc::new(webhooks::Webhooks { store: store.clone(), key, targets: config.targets });
+    let webhooks =
+        Arc::new(webhooks::Webhooks { store: store.clone(), key, targets: config.targets, poster });
     let state = http::AppState { webhooks, auth, metrics: metrics.clone() };
     let app = http::router(state);
     let address =

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use audit_schemas::actions;
 
 use crate::NotifierError;
-use crate::http::{CreateWebhook, CreatedWebhook, UpdateWebhook};
+use crate::dispatch::Poster;
+use crate::http::{CreateWebhook, CreatedWebhook, Pinged, UpdateWebhook};
 use crate::seal::MasterKey;
 use crate::signature;
 use crate::sink::now_ms;
@@ -26,6 +27,8 @@ pub struct Webhooks {
     pub key: Arc<MasterKey>,
     /// Which target addresses are allowed.
     pub targets: Targets,
+    /// Sends pings.
+    pub poster: Arc<Poster>,
 }
 
 impl Webhooks {
@@ -101,6 +104,22 @@ impl Webhooks {
         let secret = signature::new_secret();
         self.store.update_webhook(&webhook, None, Some(self.key.seal(&webhook.id, &secret))).await?;
         Ok(secret)
+    }
+
+    /// Sends `{"type": "ping", "id", "tenantId", "created"}` to `tenant`'s webhook `id`
+    /// now, signed like any notification; what the target answered.
+    pub async fn ping(&self, tenant: &str, id: &str) -> Result<Pinged, NotifierError> {
+        let webhook = self.store.webhook(tenant, id).await?.ok_or(NotifierError::NotFound("webhook"))?;
+        let message = uuid::Uuid::new_v4().to_string();
+        let body =
+            serde_json::json!({"type": "ping", "id": message, "tenantId": tenant, "created": now_ms()});
+        let body = serde_json::to_vec(&body).expect("json serializes");
+        Ok(match self.poster.post(&webhook.id, &message, body).await {
+            Ok(status) => {
+                Pinged { delivered: (200..300).contains(&status), status: Some(status), error: None }
+            }
+            Err(error) => Pinged { delivered: false, status: None, error: Some(error) },
+        })
     }
 
     async fn check(&self, settings: Settings<'_>) -> Result<(), NotifierError> {

@@ -254,6 +254,21 @@ async fn a_webhook_is_changed_its_secret_rotated_and_a_gone_target_deactivates_i
     let moved: Value =
         patch(json!({"url": url, "insecure": true, "events": ["*"]})).await.unwrap().json().await.unwrap();
     assert_eq!(moved["url"], url.as_str());
+    let pinged: Value = notifier
+        .http
+        .post(format!("{webhook}/ping"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (pinged["delivered"].clone(), pinged["status"].clone()),
+        (json!(false), json!(410)),
+        "{pinged}"
+    );
     let (_, messages) = testkit::records::signed_messages(1, 1, "g");
     produce(&kafka, "audit.signed", &messages).await;
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -48,6 +48,19 @@ pub struct UpdateWebhook {
     pub description: Option<String>,
 }
 
+/// What a ping's target answered.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Pinged {
+    /// The target answered 2xx.
+    pub delivered: bool,
+    /// The answer's status code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Why there was no answer (timeout, refused connection, webhook inactive).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
 /// A new signing secret, shown this once.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RotatedSecret {

@@ -11,8 +11,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::api::{
-    CreateWebhook, CreatedWebhook, DeliveryList, DeliveryQuery, RotatedSecret, UpdateWebhook, WebhookList,
-    WebhookView,
+    CreateWebhook, CreatedWebhook, DeliveryList, DeliveryQuery, Pinged, RotatedSecret, UpdateWebhook,
+    WebhookList, WebhookView,
 };
 use super::{AppState, measured};
 use crate::NotifierError;
@@ -146,6 +146,31 @@ pub async fn rotate_secret(
         let principal = state.auth.authorize(authorization(&headers), &tenant)?;
         let secret = state.webhooks.rotate_secret(&principal.tenant, &id).await?;
         Ok(Json(RotatedSecret { secret }).into_response())
+    })
+    .await
+}
+
+/// `POST /v1/tenants/{tenant}/webhooks/{id}/ping`.
+#[utoipa::path(
+    post,
+    path = "/v1/tenants/{tenant}/webhooks/{id}/ping",
+    tag = "Webhooks",
+    params(("tenant" = String, Path, description = "The tenant; it must be the bearer token's"), ("id" = String, Path, description = "The webhook")),
+    responses(
+        (status = 200, description = "A ping was sent; what the target answered", body = Pinged, content_type = "application/json"),
+        (status = 404, description = "No such webhook in this tenant", body = ErrorBody, content_type = "application/scim+json"),
+        AuthFailures,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn ping(
+    State(state): State<AppState>,
+    Path((tenant, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    measured(&state, "ping", async {
+        let principal = state.auth.authorize(authorization(&headers), &tenant)?;
+        Ok(Json(state.webhooks.ping(&principal.tenant, &id).await?).into_response())
     })
     .await
 }

@@ -26,8 +26,8 @@ use crate::NotifierError;
 use crate::metrics::NotifierMetrics;
 use crate::webhooks::Webhooks;
 
-pub(crate) use api::CreatedWebhook;
 pub use api::{CreateWebhook, UpdateWebhook};
+pub(crate) use api::{CreatedWebhook, Pinged};
 
 /// Largest request body accepted, in bytes.
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -62,6 +62,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(handlers::create, handlers::list))
         .routes(routes!(handlers::get, handlers::update, handlers::delete))
         .routes(routes!(handlers::rotate_secret))
+        .routes(routes!(handlers::ping))
         .routes(routes!(handlers::deliveries))
         .routes(routes!(handlers::retry))
         .routes(routes!(handlers::openapi))

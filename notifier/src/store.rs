@@ -285,21 +285,13 @@ impl Store {
 
     /// Webhook `id` of any tenant with its sealed secrets, for delivering.
     pub async fn target(&self, id: &str) -> Result<Option<(Webhook, SealedSecrets)>, NotifierError> {
-        let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = ?1");
-        let Some(webhook) = self.webhook_rows(&sql, vec![Value::from(id.to_owned())]).await?.pop() else {
-            return Ok(None);
-        };
-        Ok(self.secrets(id).await?.map(|secrets| (webhook, secrets)))
-    }
-
-    /// Webhook `id`'s sealed secrets.
-    pub async fn secrets(&self, id: &str) -> Result<Option<SealedSecrets>, NotifierError> {
+        // One read per attempt: the webhook and its sealed secrets together.
+        let sql = format!("SELECT {WEBHOOK_COLUMNS}, api_key, secret FROM webhooks WHERE id = ?1");
         let connection = self.connection.lock().await;
-        let mut rows = connection
-            .query("SELECT api_key, secret FROM webhooks WHERE id = ?1", vec![Value::from(id.to_owned())])
-            .await?;
+        let mut rows = connection.query(&sql, vec![Value::from(id.to_owned())]).await?;
         let Some(row) = rows.next().await? else { return Ok(None) };
-        Ok(Some(SealedSecrets { api_key: row.get(0)?, secret: row.get(1)? }))
+        let secrets = SealedSecrets { api_key: row.get(8)?, secret: row.get(9)? };
+        Ok(Some((webhook(&row)?, secrets)))
     }
 
     /// Queues `deliveries` in one transaction; one already queued is left as it is.
@@ -395,20 +387,25 @@ impl Store {
         let mut rows = connection.query(sql, params).await?;
         let mut found = Vec::new();
         while let Some(row) = rows.next().await? {
-            let events: String = row.get(3)?;
-            found.push(Webhook {
-                id: row.get(0)?,
-                tenant: row.get(1)?,
-                url: row.get(2)?,
-                events: serde_json::from_str(&events).unwrap_or_default(),
-                insecure: row.get::<i64>(4)? != 0,
-                active: row.get::<i64>(5)? != 0,
-                description: row.get(6)?,
-                created_ms: row.get(7)?,
-            });
+            found.push(webhook(&row)?);
         }
         Ok(found)
     }
+}
+
+/// A webhook from a row starting with [`WEBHOOK_COLUMNS`].
+fn webhook(row: &libsql::Row) -> Result<Webhook, NotifierError> {
+    let events: String = row.get(3)?;
+    Ok(Webhook {
+        id: row.get(0)?,
+        tenant: row.get(1)?,
+        url: row.get(2)?,
+        events: serde_json::from_str(&events).unwrap_or_default(),
+        insecure: row.get::<i64>(4)? != 0,
+        active: row.get::<i64>(5)? != 0,
+        description: row.get(6)?,
+        created_ms: row.get(7)?,
+    })
 }
 
 fn delivery(row: &libsql::Row) -> Result<Delivery, NotifierError> {

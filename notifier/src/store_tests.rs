@@ -29,7 +29,7 @@ async fn webhooks_are_kept_per_tenant_and_deleted_with_their_deliveries() {
     store.insert_webhook(&webhook("w2", "t2", &["*"]), &secrets()).await.unwrap();
     assert_eq!(store.webhooks("t1").await.unwrap(), vec![webhook("w1", "t1", &["createUser"])]);
     assert_eq!(store.webhook("t2", "w1").await.unwrap(), None, "another tenant's webhook is not found");
-    assert_eq!(store.secrets("w1").await.unwrap().unwrap().secret, vec![3, 4]);
+    assert_eq!(store.target("w1").await.unwrap().unwrap().1.secret, vec![3, 4]);
     let delivery = NewDelivery {
         id: "d1".into(),
         webhook_id: "w1".into(),

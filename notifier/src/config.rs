@@ -51,6 +51,9 @@ pub struct NotifierArgs {
     /// PEM file of a CA trusted for https targets, beside the system's roots.
     #[arg(long, env = "AUDIT_WEBHOOK_CA_FILE")]
     pub webhook_ca_file: Option<PathBuf>,
+    /// Topic that receives an audit event for every change to a webhook.
+    #[arg(long, env = "AUDIT_RAW_TOPIC", default_value = "audit.raw")]
+    pub audit_topic: String,
     /// Longest time a delivery is retried, in seconds, before it goes to the dead letters.
     #[arg(long, env = "AUDIT_RETRY_HORIZON_SECS", default_value_t = 86_400)]
     pub retry_horizon_secs: u64,
@@ -92,6 +95,8 @@ pub struct Config {
     pub create_master_key: bool,
     /// Which target addresses are allowed.
     pub targets: Targets,
+    /// Topic of webhook change events.
+    pub audit_topic: String,
     /// How deliveries are made.
     pub delivery: DeliveryConfig,
 }
@@ -118,6 +123,7 @@ impl NotifierArgs {
             master_key_file: self.master_key_file.clone(),
             create_master_key: self.create_master_key,
             targets: if self.allow_private_targets { Targets::AllowPrivate } else { Targets::PublicOnly },
+            audit_topic: self.audit_topic.clone(),
             delivery: DeliveryConfig {
                 retry_horizon: Duration::from_secs(self.retry_horizon_secs),
                 timeout: Duration::from_millis(self.delivery_timeout_ms),

@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::NotifierError;
+use crate::changes::{COMPONENT, Change, ChangeKind, ChangeLog};
 use crate::config::DeliveryConfig;
 use crate::metrics::NotifierMetrics;
 use crate::seal::MasterKey;
@@ -93,6 +94,8 @@ pub struct Dispatcher {
     pub metrics: NotifierMetrics,
     /// Woken by the sink when deliveries were queued.
     pub wake: Arc<Notify>,
+    /// Records the deactivation of a gone webhook.
+    pub changes: Arc<ChangeLog>,
 }
 
 /// A webhook's failures in a row and until when it is paused.
@@ -190,10 +193,8 @@ impl Dispatcher {
         if let Err(error) = self.poster.store.record(&delivery.id, &outcome.attempt).await {
             warn!(%error, "delivery attempt not recorded; it will be made again");
         }
-        if outcome.label == "gone"
-            && let Err(error) = self.poster.store.set_active(&delivery.webhook_id, false).await
-        {
-            warn!(%error, "gone webhook not deactivated");
+        if outcome.label == "gone" {
+            self.deactivate(&delivery.webhook_id).await;
         }
         self.metrics.attempts.with_label_values(&[outcome.label]).inc();
         if outcome.label == "delivered" {
@@ -201,6 +202,26 @@ impl Dispatcher {
             self.metrics.latency.observe(waited);
         }
         outcome.label == "delivered"
+    }
+
+    /// Turns off a webhook whose target answered `410 Gone`, recorded in the trail as a
+    /// change made by the notifier. The target is gone either way, so the webhook is
+    /// turned off even when the trail does not acknowledge the change (logged).
+    async fn deactivate(&self, webhook: &str) {
+        match self.poster.store.target(webhook).await {
+            Ok(Some((mut found, _))) if found.active => {
+                found.active = false;
+                let change = Change { kind: ChangeKind::Update, webhook: &found, actor: COMPONENT };
+                if let Err(error) = self.changes.record(change).await {
+                    warn!(%error, "deactivation of a gone webhook not recorded in the trail");
+                }
+            }
+            Ok(_) => return,
+            Err(error) => warn!(%error, "gone webhook not read"),
+        }
+        if let Err(error) = self.poster.store.set_active(webhook, false).await {
+            warn!(%error, "gone webhook not deactivated");
+        }
     }
 
     fn judge(&self, delivery: &Delivery, answer: &Result<u16, String>) -> Outcome {

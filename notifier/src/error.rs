@@ -72,6 +72,9 @@ pub enum NotifierError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// A change's trail event was not acknowledged, so the change was not made.
+    #[error("audit trail unavailable: {0}")]
+    TrailUnavailable(String),
     /// Kafka or the runtime failed.
     #[error(transparent)]
     Runtime(#[from] RuntimeError),

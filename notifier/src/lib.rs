@@ -12,10 +12,12 @@
 //! - `dispatch`: due deliveries POSTed, retried with back-off, dead-lettered; targets
 //!   isolated from each other.
 //! - `store`: webhooks and deliveries in SQLite.
-//! - `webhooks`: registration rules; `target`: which URLs may be targets.
+//! - `webhooks`: registration rules; `target`: which URLs may be targets;
+//!   `changes`: every change to a webhook recorded in the trail first.
 //! - `signature`: Standard Webhooks signatures; `seal`: keys and secrets at rest.
 //! - `http`: the management API and its OpenAPI document.
 
+mod changes;
 mod config;
 mod dispatch;
 mod error;
@@ -67,14 +69,19 @@ pub async fn run(
         key: key.clone(),
         client: dispatch::client(&config.delivery)?,
     });
+    if config.stage.create_topics {
+        audit_runtime::kafka::ensure_topics(&config.stage.kafka, &[&config.audit_topic]).await?;
+    }
+    let changes = Arc::new(changes::ChangeLog::new(&config.stage.kafka, &config.audit_topic)?);
     let dispatcher = dispatch::Dispatcher {
         poster: poster.clone(),
         config: config.delivery.clone(),
         metrics: metrics.clone(),
         wake: wake.clone(),
+        changes: changes.clone(),
     };
     let webhooks =
-        Arc::new(webhooks::Webhooks { store: store.clone(), key, targets: config.targets, poster });
+        Arc::new(webhooks::Webhooks { store: store.clone(), key, targets: config.targets, poster, changes });
     let state = http::AppState { webhooks, auth, metrics: metrics.clone() };
     let app = http::router(state);
     let address =

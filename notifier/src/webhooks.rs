@@ -3,9 +3,11 @@
 
 use std::sync::Arc;
 
+use audit_auth::Principal;
 use audit_schemas::actions;
 
 use crate::NotifierError;
+use crate::changes::{Change, ChangeKind, ChangeLog};
 use crate::dispatch::Poster;
 use crate::http::{CreateWebhook, CreatedWebhook, Pinged, UpdateWebhook};
 use crate::seal::MasterKey;
@@ -29,13 +31,16 @@ pub struct Webhooks {
     pub targets: Targets,
     /// Sends pings.
     pub poster: Arc<Poster>,
+    /// Records every change in the trail before it is made.
+    pub changes: Arc<ChangeLog>,
 }
 
 impl Webhooks {
-    /// Checks and stores `request` for `tenant`; the webhook with its key and secret.
+    /// Checks and stores `request` for the caller's tenant; the webhook with its key
+    /// and secret.
     pub async fn create(
         &self,
-        tenant: &str,
+        caller: &Principal,
         request: CreateWebhook,
     ) -> Result<CreatedWebhook, NotifierError> {
         let invalid = |field, detail: &str| NotifierError::InvalidField { field, detail: detail.to_owned() };
@@ -58,7 +63,7 @@ impl Webhooks {
         let secret = signature::new_secret();
         let webhook = Webhook {
             id: uuid::Uuid::new_v4().to_string(),
-            tenant: tenant.to_owned(),
+            tenant: caller.tenant.clone(),
             url: request.url,
             events: request.events,
             insecure: request.insecure,
@@ -70,20 +75,21 @@ impl Webhooks {
             api_key: self.key.seal(&webhook.id, &api_key),
             secret: self.key.seal(&webhook.id, &secret),
         };
+        self.record(ChangeKind::Create, &webhook, caller).await?;
         self.store.insert_webhook(&webhook, &sealed).await?;
         Ok(CreatedWebhook { webhook: webhook.into(), api_key, secret })
     }
 }
 
 impl Webhooks {
-    /// Applies `changes` to `tenant`'s webhook `id`; the webhook as it now is.
+    /// Applies `changes` to the caller's webhook `id`; the webhook as it now is.
     pub async fn update(
         &self,
-        tenant: &str,
+        caller: &Principal,
         id: &str,
         changes: UpdateWebhook,
     ) -> Result<Webhook, NotifierError> {
-        let mut webhook = self.store.webhook(tenant, id).await?.ok_or(NotifierError::NotFound("webhook"))?;
+        let mut webhook = self.find(caller, id).await?;
         webhook.url = changes.url.unwrap_or(webhook.url);
         webhook.events = changes.events.unwrap_or(webhook.events);
         webhook.insecure = changes.insecure.unwrap_or(webhook.insecure);
@@ -94,22 +100,48 @@ impl Webhooks {
             .await?;
         let api_key = changes.api_key.map(check_api_key).transpose()?;
         let sealed = api_key.map(|key| self.key.seal(&webhook.id, &key));
+        self.record(ChangeKind::Update, &webhook, caller).await?;
         self.store.update_webhook(&webhook, sealed, None).await?;
         Ok(webhook)
     }
 
-    /// A new signing secret for `tenant`'s webhook `id`, shown this once.
-    pub async fn rotate_secret(&self, tenant: &str, id: &str) -> Result<String, NotifierError> {
-        let webhook = self.store.webhook(tenant, id).await?.ok_or(NotifierError::NotFound("webhook"))?;
+    /// A new signing secret for the caller's webhook `id`, shown this once.
+    pub async fn rotate_secret(&self, caller: &Principal, id: &str) -> Result<String, NotifierError> {
+        let webhook = self.find(caller, id).await?;
         let secret = signature::new_secret();
+        self.record(ChangeKind::RotateSecret, &webhook, caller).await?;
         self.store.update_webhook(&webhook, None, Some(self.key.seal(&webhook.id, &secret))).await?;
         Ok(secret)
     }
 
+    /// Deletes the caller's webhook `id` and its deliveries.
+    pub async fn delete(&self, caller: &Principal, id: &str) -> Result<(), NotifierError> {
+        let webhook = self.find(caller, id).await?;
+        self.record(ChangeKind::Delete, &webhook, caller).await?;
+        if !self.store.delete_webhook(&caller.tenant, id).await? {
+            return Err(NotifierError::NotFound("webhook"));
+        }
+        Ok(())
+    }
+
+    async fn find(&self, caller: &Principal, id: &str) -> Result<Webhook, NotifierError> {
+        self.store.webhook(&caller.tenant, id).await?.ok_or(NotifierError::NotFound("webhook"))
+    }
+
+    async fn record(
+        &self,
+        kind: ChangeKind,
+        webhook: &Webhook,
+        caller: &Principal,
+    ) -> Result<(), NotifierError> {
+        self.changes.record(Change { kind, webhook, actor: &caller.subject }).await
+    }
+
     /// Sends `{"type": "ping", "id", "tenantId", "created"}` to `tenant`'s webhook `id`
     /// now, signed like any notification; what the target answered.
-    pub async fn ping(&self, tenant: &str, id: &str) -> Result<Pinged, NotifierError> {
-        let webhook = self.store.webhook(tenant, id).await?.ok_or(NotifierError::NotFound("webhook"))?;
+    pub async fn ping(&self, caller: &Principal, id: &str) -> Result<Pinged, NotifierError> {
+        let webhook = self.find(caller, id).await?;
+        let tenant = &caller.tenant;
         let message = uuid::Uuid::new_v4().to_string();
         let body =
             serde_json::json!({"type": "ping", "id": message, "tenantId": tenant, "created": now_ms()});

@@ -8,80 +8,10 @@ mod support;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use audit_auth::issuer::{Issuer, TokenSpec};
 use axum::http::StatusCode;
-use clap::Parser;
 use serde_json::{Value, json};
-use support::{hanging_receiver, receiver, wait_for};
+use support::{hanging_receiver, receiver, start, start_with, wait_for};
 use testkit::kafka::{broker, kafka, produce};
-use tokio_util::sync::CancellationToken;
-
-struct Notifier {
-    base: String,
-    issuer: Issuer,
-    http: reqwest::Client,
-    shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<Result<(), notifier::NotifierError>>,
-    _dir: tempfile::TempDir,
-}
-
-impl Notifier {
-    /// Stops it the way SIGTERM does, while the broker still runs.
-    async fn stop(self) {
-        self.shutdown.cancel();
-        self.task.await.unwrap().unwrap();
-    }
-
-    fn token(&self, tenant: &str, role: &str) -> String {
-        let roles = [role.to_owned()];
-        self.issuer.mint(&TokenSpec { subject: "admin@corp", tenant, roles: &roles, ttl_seconds: 300 })
-    }
-
-    async fn create(&self, tenant: &str, body: Value) -> (StatusCode, Value) {
-        let url = format!("{}/v1/tenants/{tenant}/webhooks", self.base);
-        let response = self
-            .http
-            .post(url)
-            .bearer_auth(self.token(tenant, "ORG_ADMIN"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        (response.status(), response.json().await.unwrap_or(Value::Null))
-    }
-}
-
-async fn start(bootstrap: &str) -> Notifier {
-    start_with(bootstrap, &[]).await
-}
-
-async fn start_with(bootstrap: &str, extra: &[&str]) -> Notifier {
-    let dir = tempfile::tempdir().unwrap();
-    let issuer = Issuer::generate();
-    let jwks = dir.path().join("auth-jwks.json");
-    std::fs::write(&jwks, serde_json::to_string(&issuer.jwks()).unwrap()).unwrap();
-    let config = notifier::NotifierArgs::parse_from(
-        [
-            "notifier".to_owned(),
-            format!("--kafka={bootstrap}"),
-            format!("--database={}", dir.path().join("notifier.db").display()),
-            format!("--master-key-file={}", dir.path().join("master.key").display()),
-            "--create-master-key=true".to_owned(),
-            "--allow-private-targets=true".to_owned(),
-            format!("--auth-jwks-file={}", jwks.display()),
-            "--ops-listen=127.0.0.1:0".to_owned(),
-        ]
-        .into_iter()
-        .chain(extra.iter().map(|arg| (*arg).to_owned())),
-    )
-    .validate()
-    .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(notifier::run(config, listener, shutdown.clone()));
-    Notifier { base, issuer, http: reqwest::Client::new(), shutdown, task, _dir: dir }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chosen_events_arrive_signed_with_their_key_and_jws_even_after_failures() {
@@ -297,7 +227,36 @@ async fn a_webhook_is_changed_its_secret_rotated_and_a_gone_target_deactivates_i
     assert_eq!(requeued.status(), StatusCode::ACCEPTED);
     let again = notifier.http.post(&retry).bearer_auth(&admin).send().await.unwrap();
     assert_eq!(again.status(), StatusCode::NOT_FOUND, "only a dead delivery is retried");
+    let deleted = notifier.http.delete(&webhook).bearer_auth(&admin).send().await.unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
     notifier.stop().await;
+
+    // Every change is in the trail, in order, the 410's deactivation included, and no
+    // event holds the key or a secret.
+    let events = testkit::kafka::read_topic(&kafka, "audit.raw", 6, Duration::from_secs(30)).await;
+    let events: Vec<Value> =
+        events.iter().map(|event| serde_json::from_slice(&event.payload).unwrap()).collect();
+    let changes: Vec<(&str, &str)> = events
+        .iter()
+        .map(|event| {
+            (event["action"]["actionName"].as_str().unwrap(), event["actingUserId"]["id"].as_str().unwrap())
+        })
+        .collect();
+    let admin_did = |action| (action, "admin@corp");
+    assert_eq!(
+        changes,
+        [
+            admin_did("createWebhook"),
+            admin_did("updateWebhook"),
+            admin_did("rotateWebhookSecret"),
+            admin_did("updateWebhook"),
+            ("updateWebhook", "webhook-notifier"),
+            admin_did("deleteWebhook"),
+        ]
+    );
+    for secret in [&created["apiKey"], &created["secret"], &rotated["secret"]] {
+        assert!(events.iter().all(|event| !event.to_string().contains(secret.as_str().unwrap())));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -59,4 +59,10 @@ pub enum RuntimeError {
         /// Inputs given.
         inputs: usize,
     },
+    /// A trail event was not acknowledged by the broker: the action it records fails.
+    #[error("trail event not acknowledged: {reason}")]
+    Unacknowledged {
+        /// The producer's or broker's answer.
+        reason: String,
+    },
 }

@@ -12,6 +12,8 @@
 //! - [`metrics`]: the stage metrics every stage registers.
 //! - [`parallel`]: CPU work on a batch split across the cores.
 //! - [`config`]: the Kafka flags every stage shares.
+//! - [`trail`]: the trail's own events (reveals, erasures, webhook changes) written to
+//!   the raw topic before the action they record is answered.
 #![warn(missing_docs)]
 
 pub mod config;
@@ -24,5 +26,6 @@ pub mod parallel;
 pub mod range;
 pub mod recent;
 pub mod stage;
+pub mod trail;
 
 pub use error::RuntimeError;

@@ -16,6 +16,13 @@ pub fn signing_key() -> SigningKeyPair {
     SigningKeyPair { kid: thumbprint(&key.verifying_key()), key }
 }
 
+/// The JWK Set publishing [`signing_key`], as the signer's `jwks.json` would.
+pub fn jwks() -> serde_json::Value {
+    let key = signing_key();
+    let jwk = audit_integrity::keys::Jwk::ed25519(&key.kid, &key.key.verifying_key());
+    serde_json::json!({ "keys": [jwk] })
+}
+
 /// `count` signed records over `tenants` tenants, chained per tenant, ids
 /// `{prefix}-{index:06}`, as `audit.signed` messages keyed by tenant.
 pub fn signed_messages(count: usize, tenants: usize, prefix: &str) -> (Vec<String>, Messages) {

@@ -1,21 +1,18 @@
 //! Reads of clear values and erasures are themselves audit events: each one is written
 //! to the raw topic, as any platform service would, before the answer leaves the vault.
 //!
-//! Fail closed: if the event is not acknowledged by Kafka, the request fails and no
-//! value is revealed. Events name the user and service and the count, never a value.
-
-use std::time::Duration;
+//! Fail closed ([`audit_runtime::trail`]): if the event is not acknowledged by Kafka,
+//! the request fails and no value is revealed. Events name the user and service and the count, never a value.
 
 use audit_runtime::config::KafkaConfig;
+use audit_runtime::trail::{PendingEvent, TrailWriter};
 use chrono::{SecondsFormat, Utc};
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use serde_json::json;
 
 use crate::VaultError;
 
 /// Component id in the events' `id` field.
 pub const COMPONENT: &str = "token-vault";
-const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// An access to record.
 #[derive(Debug, Clone)]
@@ -56,26 +53,18 @@ impl AccessKind {
 }
 
 /// Writes access events to the raw topic.
-pub struct AccessLog {
-    producer: FutureProducer,
-    topic: String,
-}
+pub struct AccessLog(TrailWriter);
 
 impl AccessLog {
     /// A log writing to `topic`.
     pub fn new(kafka: &KafkaConfig, topic: &str) -> Result<AccessLog, VaultError> {
-        Ok(AccessLog { producer: audit_runtime::kafka::immediate_producer(kafka)?, topic: topic.to_owned() })
+        Ok(AccessLog(TrailWriter::new(kafka, topic)?))
     }
 
     /// Hands `access` to the producer without waiting: the caller does its work while
     /// the broker acknowledges, and answers only once [`Recording::acknowledged`].
     pub fn begin(&self, access: &Access<'_>) -> Recording {
-        let payload = event(access).to_string();
-        let record = FutureRecord::to(&self.topic).key(access.tenant).payload(&payload);
-        match self.producer.send_result(record) {
-            Ok(delivery) => Recording(Ok(delivery)),
-            Err((error, _)) => Recording(Err(error.to_string())),
-        }
+        Recording(self.0.begin(access.tenant, event(access).to_string().as_bytes()))
     }
 
     /// Writes `access` and waits for the broker's acknowledgement.
@@ -85,21 +74,12 @@ impl AccessLog {
 }
 
 /// An access event handed to the producer, not yet acknowledged.
-pub struct Recording(Result<DeliveryFuture, String>);
+pub struct Recording(PendingEvent);
 
 impl Recording {
-    /// Waits for the broker's acknowledgement; fails closed on any error, and after
-    /// [`DELIVERY_TIMEOUT`] (the event may still arrive later: the trail can hold an
-    /// access that was refused, never miss one that was answered).
+    /// Waits for the broker's acknowledgement; fails closed (see [`audit_runtime::trail`]).
     pub async fn acknowledged(self) -> Result<(), VaultError> {
-        let unavailable = VaultError::AuditUnavailable;
-        let delivery = self.0.map_err(unavailable)?;
-        match tokio::time::timeout(DELIVERY_TIMEOUT, delivery).await {
-            Ok(Ok(Ok(_))) => Ok(()),
-            Ok(Ok(Err((error, _)))) => Err(unavailable(error.to_string())),
-            Ok(Err(_)) => Err(unavailable("the producer dropped the event".into())),
-            Err(_) => Err(unavailable(format!("not acknowledged within {DELIVERY_TIMEOUT:?}"))),
-        }
+        self.0.acknowledged().await.map_err(|error| VaultError::AuditUnavailable(error.to_string()))
     }
 }
 

@@ -2,7 +2,7 @@
 //! looked at before its caller is known), then reads its input.
 
 use audit_scim::ErrorBody;
-use audit_scim::responses::{AuthFailures, BadRequest, TooLarge};
+use audit_scim::responses::{AuthFailures, BadRequest, TooLarge, Unavailable};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -27,7 +27,7 @@ use crate::store::DeliveryStatus;
     request_body(content = CreateWebhook, content_type = "application/json"),
     responses(
         (status = 201, description = "Registered; the API key and secret are shown this once", body = CreatedWebhook, content_type = "application/json"),
-        AuthFailures, BadRequest, TooLarge,
+        AuthFailures, BadRequest, TooLarge, Unavailable,
     ),
     security(("bearer" = []))
 )]
@@ -40,7 +40,7 @@ pub async fn create(
     measured(&state, "create", async {
         let principal = state.auth.authorize(authorization(&headers), &tenant)?;
         let request: CreateWebhook = parse_body(body)?;
-        let created = state.webhooks.create(&principal.tenant, request).await?;
+        let created = state.webhooks.create(&principal, request).await?;
         Ok((StatusCode::CREATED, Json(created)).into_response())
     })
     .await
@@ -105,7 +105,7 @@ pub async fn get(
     responses(
         (status = 200, description = "The webhook as it now is", body = WebhookView, content_type = "application/json"),
         (status = 404, description = "No such webhook in this tenant", body = ErrorBody, content_type = "application/scim+json"),
-        AuthFailures, BadRequest, TooLarge,
+        AuthFailures, BadRequest, TooLarge, Unavailable,
     ),
     security(("bearer" = []))
 )]
@@ -118,7 +118,7 @@ pub async fn update(
     measured(&state, "update", async {
         let principal = state.auth.authorize(authorization(&headers), &tenant)?;
         let changes: UpdateWebhook = parse_body(body)?;
-        let webhook = state.webhooks.update(&principal.tenant, &id, changes).await?;
+        let webhook = state.webhooks.update(&principal, &id, changes).await?;
         Ok(Json(WebhookView::from(webhook)).into_response())
     })
     .await
@@ -133,7 +133,7 @@ pub async fn update(
     responses(
         (status = 200, description = "The new signing secret, shown this once", body = RotatedSecret, content_type = "application/json"),
         (status = 404, description = "No such webhook in this tenant", body = ErrorBody, content_type = "application/scim+json"),
-        AuthFailures,
+        AuthFailures, Unavailable,
     ),
     security(("bearer" = []))
 )]
@@ -144,7 +144,7 @@ pub async fn rotate_secret(
 ) -> Response {
     measured(&state, "rotate_secret", async {
         let principal = state.auth.authorize(authorization(&headers), &tenant)?;
-        let secret = state.webhooks.rotate_secret(&principal.tenant, &id).await?;
+        let secret = state.webhooks.rotate_secret(&principal, &id).await?;
         Ok(Json(RotatedSecret { secret }).into_response())
     })
     .await
@@ -170,7 +170,7 @@ pub async fn ping(
 ) -> Response {
     measured(&state, "ping", async {
         let principal = state.auth.authorize(authorization(&headers), &tenant)?;
-        Ok(Json(state.webhooks.ping(&principal.tenant, &id).await?).into_response())
+        Ok(Json(state.webhooks.ping(&principal, &id).await?).into_response())
     })
     .await
 }
@@ -218,7 +218,7 @@ pub async fn retry(
     responses(
         (status = 204, description = "Deleted, with its pending deliveries"),
         (status = 404, description = "No such webhook in this tenant", body = ErrorBody, content_type = "application/scim+json"),
-        AuthFailures,
+        AuthFailures, Unavailable,
     ),
     security(("bearer" = []))
 )]
@@ -229,9 +229,7 @@ pub async fn delete(
 ) -> Response {
     measured(&state, "delete", async {
         let principal = state.auth.authorize(authorization(&headers), &tenant)?;
-        if !state.webhooks.store.delete_webhook(&principal.tenant, &id).await? {
-            return Err(NotifierError::NotFound("webhook"));
-        }
+        state.webhooks.delete(&principal, &id).await?;
         Ok(StatusCode::NO_CONTENT.into_response())
     })
     .await

@@ -102,6 +102,13 @@ pub fn error_response(error: &NotifierError) -> Response {
         NotifierError::InvalidBody(_) => ScimError::bad_request(ScimType::InvalidSyntax, error.to_string()),
         NotifierError::TooLarge { .. } => ScimError::new(StatusCode::PAYLOAD_TOO_LARGE, error.to_string()),
         NotifierError::NotFound(_) => ScimError::new(StatusCode::NOT_FOUND, error.to_string()),
+        NotifierError::TrailUnavailable(_) => {
+            tracing::warn!(error = %error, "webhook change refused");
+            ScimError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "audit trail unavailable; the change was not made",
+            )
+        }
         other => {
             tracing::error!(error = %other, "request failed");
             ScimError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")

@@ -320,7 +320,7 @@ async fn start_notifier(args: &UpArgs, bootstrap: &str, task: Task<'_>) -> anyho
         format!("--partitions={}", args.partitions),
         format!("--listen={}", args.notifier_listen),
         format!("--ops-listen={}", args.notifier_ops_listen),
-        format!("--database={}", path(dir.join("notifier.db"))),
+        format!("--database=sqlite:{}", path(dir.join("notifier.db"))),
         format!("--master-key-file={}", path(dir.join("master.key"))),
         "--create-master-key=true".to_owned(),
         "--allow-private-targets=true".to_owned(),

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use audit_auth::{AuthArgs, AuthConfig};
 use audit_runtime::stage::{StageArgs, StageConfig, StageDefaults};
+use audit_service::database::DatabaseLocation;
 use audit_service::telemetry::LogArgs;
 use clap::{ArgAction, Parser};
 
@@ -36,9 +37,15 @@ pub struct NotifierArgs {
     /// Address of the management API.
     #[arg(long, env = "AUDIT_NOTIFIER_LISTEN", default_value = "127.0.0.1:8082")]
     pub listen: SocketAddr,
-    /// SQLite database of webhooks and deliveries (created if missing).
-    #[arg(long, env = "AUDIT_NOTIFIER_DATABASE", default_value = "data/notifier/notifier.db")]
-    pub database: PathBuf,
+    /// Webhooks and deliveries: `sqlite:PATH` (created if missing, one notifier) or a
+    /// `postgres://` URL shared by several replicas.
+    #[arg(
+        long,
+        env = "AUDIT_NOTIFIER_DATABASE",
+        default_value = "sqlite:data/notifier/notifier.db",
+        hide_env_values = true
+    )]
+    pub database: String,
     /// Key file sealing webhooks' API keys and signing secrets (64 hex digits).
     #[arg(long, env = "AUDIT_NOTIFIER_MASTER_KEY_FILE", default_value = "data/notifier/master.key")]
     pub master_key_file: PathBuf,
@@ -87,8 +94,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Management API address.
     pub listen: SocketAddr,
-    /// Database file.
-    pub database: PathBuf,
+    /// Where webhooks and deliveries are kept.
+    pub database: DatabaseLocation,
     /// Master key file.
     pub master_key_file: PathBuf,
     /// Create the master key file when missing.
@@ -119,7 +126,8 @@ impl NotifierArgs {
             stage: self.stage.validate(None)?,
             auth,
             listen: self.listen,
-            database: self.database.clone(),
+            database: DatabaseLocation::parse(&self.database)
+                .map_err(|reason| invalid("database", &reason))?,
             master_key_file: self.master_key_file.clone(),
             create_master_key: self.create_master_key,
             targets: if self.allow_private_targets { Targets::AllowPrivate } else { Targets::PublicOnly },

@@ -25,12 +25,14 @@ use crate::metrics::NotifierMetrics;
 use crate::seal::MasterKey;
 use crate::signature;
 use crate::sink::now_ms;
-use crate::store::{Attempt, Delivery, DeliveryStatus, Store};
+use crate::store::{Attempt, Delivery, DeliveryStatus, DueQuery, Store};
 
 /// Failures in a row after which a webhook is paused.
 const PAUSE_AFTER: u32 = 5;
 /// Most due deliveries read per round.
 const ROUND: i64 = 500;
+/// How long past an attempt's timeout a replica keeps the deliveries it read.
+const LEASE_MARGIN: Duration = Duration::from_secs(10);
 /// How long attempts in flight may take to finish at shutdown.
 const DRAIN: Duration = Duration::from_secs(2);
 
@@ -123,57 +125,40 @@ pub fn client(config: &DeliveryConfig) -> Result<reqwest::Client, NotifierError>
     builder.build().map_err(|error| NotifierError::Client(error.to_string()))
 }
 
+/// What the dispatcher knows of the attempts it started and the targets' health.
+#[derive(Default)]
+struct Bookkeeping {
+    in_flight: HashSet<String>,
+    slots: HashMap<String, Arc<Semaphore>>,
+    health: HashMap<String, Health>,
+}
+
+impl Bookkeeping {
+    fn finished(&mut self, done: Result<(Delivery, bool), tokio::task::JoinError>) {
+        if let Ok((delivery, ok)) = done {
+            self.in_flight.remove(&delivery.id);
+            note(&mut self.health, &delivery.webhook_id, ok);
+        }
+    }
+}
+
 impl Dispatcher {
     /// Delivers until `shutdown`; attempts in flight then get a moment to finish.
     pub async fn run(self, shutdown: CancellationToken) {
         let this = Arc::new(self);
-        let mut in_flight: HashSet<String> = HashSet::new();
-        let mut slots: HashMap<String, Arc<Semaphore>> = HashMap::new();
-        let mut health: HashMap<String, Health> = HashMap::new();
+        let mut book = Bookkeeping::default();
         let mut attempts: JoinSet<(Delivery, bool)> = JoinSet::new();
         info!("dispatcher started");
         while !shutdown.is_cancelled() {
             while let Some(done) = attempts.try_join_next() {
-                if let Ok((delivery, ok)) = done {
-                    in_flight.remove(&delivery.id);
-                    note(&mut health, &delivery.webhook_id, ok);
-                }
+                book.finished(done);
             }
-            let skip = unavailable(&slots, &health);
-            let due = match this.poster.store.due(now_ms(), ROUND, &skip).await {
-                Ok(due) => due,
-                Err(error) => {
-                    warn!(%error, "due deliveries not read");
-                    Vec::new()
-                }
-            };
-            for (delivery, body) in due {
-                let paused = health.get(&delivery.webhook_id).and_then(|state| state.paused_until);
-                if in_flight.contains(&delivery.id) || paused.is_some_and(|until| until > Instant::now()) {
-                    continue;
-                }
-                let slot = slots
-                    .entry(delivery.webhook_id.clone())
-                    .or_insert_with(|| Arc::new(Semaphore::new(this.config.target_concurrency)));
-                let Ok(permit) = slot.clone().try_acquire_owned() else { continue };
-                in_flight.insert(delivery.id.clone());
-                let this = this.clone();
-                attempts.spawn(async move {
-                    let ok = this.attempt(&delivery, body).await;
-                    drop(permit);
-                    (delivery, ok)
-                });
-            }
+            this.start_due(&mut book, &mut attempts).await;
             tokio::select! {
                 _ = shutdown.cancelled() => {}
                 _ = this.wake.notified() => {}
                 _ = tokio::time::sleep(Duration::from_millis(200)) => {}
-                Some(done) = attempts.join_next(), if !attempts.is_empty() => {
-                    if let Ok((delivery, ok)) = done {
-                        in_flight.remove(&delivery.id);
-                        note(&mut health, &delivery.webhook_id, ok);
-                    }
-                }
+                Some(done) = attempts.join_next(), if !attempts.is_empty() => book.finished(done),
             }
         }
         // Attempts in flight get a moment to finish; the others stay pending and are
@@ -184,6 +169,50 @@ impl Dispatcher {
             attempts.abort_all();
         }
         info!("dispatcher stopped");
+    }
+
+    /// Reads the due deliveries and starts those whose target has a free slot and is
+    /// not paused; the leases of the others are given back at once.
+    async fn start_due(self: &Arc<Self>, book: &mut Bookkeeping, attempts: &mut JoinSet<(Delivery, bool)>) {
+        let skip = unavailable(&book.slots, &book.health);
+        let now = now_ms();
+        let lease_until_ms = now + (self.config.timeout + LEASE_MARGIN).as_millis() as i64;
+        let query = DueQuery { now_ms: now, limit: ROUND, skip: &skip, lease_until_ms };
+        let due = match self.poster.store.due(&query).await {
+            Ok(due) => due,
+            Err(error) => {
+                warn!(%error, "due deliveries not read");
+                return;
+            }
+        };
+        let mut unstarted = Vec::new();
+        for (delivery, body) in due {
+            if book.in_flight.contains(&delivery.id) {
+                continue;
+            }
+            let paused = book.health.get(&delivery.webhook_id).and_then(|state| state.paused_until);
+            let slot = book
+                .slots
+                .entry(delivery.webhook_id.clone())
+                .or_insert_with(|| Arc::new(Semaphore::new(self.config.target_concurrency)));
+            let permit = match slot.clone().try_acquire_owned() {
+                Ok(permit) if paused.is_none_or(|until| until <= Instant::now()) => permit,
+                _ => {
+                    unstarted.push(delivery.id);
+                    continue;
+                }
+            };
+            book.in_flight.insert(delivery.id.clone());
+            let this = self.clone();
+            attempts.spawn(async move {
+                let ok = this.attempt(&delivery, body).await;
+                drop(permit);
+                (delivery, ok)
+            });
+        }
+        if let Err(error) = self.poster.store.release(&unstarted, now).await {
+            warn!(%error, "leases of deliveries not started were not given back; they wait for the lease");
+        }
     }
 
     /// One attempt of `delivery`, recorded; whether the target took it.
@@ -204,8 +233,8 @@ impl Dispatcher {
         outcome.label == "delivered"
     }
 
-    /// Turns off a webhook whose target answered `410 Gone`, recorded in the trail as a
-    /// change made by the notifier. The target is gone either way, so the webhook is
+    /// Turns off a webhook whose target answered `410 Gone` and dead-letters its pending
+    /// deliveries, recorded in the trail as a change made by the notifier. The target is gone either way, so the webhook is
     /// turned off even when the trail does not acknowledge the change (logged).
     async fn deactivate(&self, webhook: &str) {
         match self.poster.store.target(webhook).await {
@@ -219,7 +248,7 @@ impl Dispatcher {
             Ok(_) => return,
             Err(error) => warn!(%error, "gone webhook not read"),
         }
-        if let Err(error) = self.poster.store.set_active(webhook, false).await {
+        if let Err(error) = self.poster.store.deactivate(webhook).await {
             warn!(%error, "gone webhook not deactivated");
         }
     }

@@ -35,9 +35,23 @@ pub enum NotifierError {
         /// The webhook.
         webhook: String,
     },
-    /// The database failed.
+    /// The embedded database failed.
     #[error("notifier database: {0}")]
     Store(#[from] libsql::Error),
+    /// PostgreSQL failed.
+    #[error("notifier postgres database: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// No PostgreSQL connection could be taken from the pool.
+    #[error("notifier postgres pool: {0}")]
+    Pool(String),
+    /// The database holds a schema newer than this build.
+    #[error("database schema version {found} is newer than this build's {known}")]
+    SchemaTooNew {
+        /// Version in the database.
+        found: i64,
+        /// Newest version this build knows.
+        known: i64,
+    },
     /// A request names a field with a value the API does not take.
     #[error("{field}: {detail}")]
     InvalidField {

@@ -6,8 +6,10 @@
 //! - [`shutdown`]: SIGTERM and Ctrl-C as a cancellation token.
 //! - [`telemetry`]: the `--log-*` flags and the log subscriber.
 //! - [`ops`]: `/metrics` and `/healthz` (ready, stopping, stalled).
+//! - [`database`]: where a service keeps its database (`--database`).
 #![warn(missing_docs)]
 
+pub mod database;
 pub mod ops;
 mod serve;
 pub mod shutdown;

@@ -74,7 +74,7 @@ impl VaultArgs {
     /// Checks every value once and reads the master key and shared secret files.
     pub fn validate(&self) -> Result<Config, VaultError> {
         let invalid = |reason: String| VaultError::Config(reason);
-        let store = parse_database(&self.database).map_err(invalid)?;
+        let store = StoreLocation::parse(&self.database).map_err(invalid)?;
         let master_key = read_master_key(&self.master_key_file, self.create_master_key)?;
         let auth = self.auth.validate().map_err(|error| invalid(error.to_string()))?;
         if self.service_credentials.is_empty() {
@@ -91,21 +91,6 @@ impl VaultArgs {
             create_topics: self.create_topics,
         })
     }
-}
-
-/// `sqlite:PATH` or a `postgres://` / `postgresql://` URL.
-pub fn parse_database(database: &str) -> Result<StoreLocation, String> {
-    if let Some(path) = database.strip_prefix("sqlite:") {
-        let path = path.strip_prefix("//").unwrap_or(path);
-        if path.is_empty() {
-            return Err("database sqlite: needs a file path".into());
-        }
-        return Ok(StoreLocation::Sqlite(PathBuf::from(path)));
-    }
-    if database.starts_with("postgres://") || database.starts_with("postgresql://") {
-        return Ok(StoreLocation::Postgres(database.to_owned()));
-    }
-    Err("database must be sqlite:PATH or a postgres:// url".into())
 }
 
 fn read_master_key(path: &std::path::Path, create: bool) -> Result<Key, VaultError> {
@@ -134,23 +119,6 @@ fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn databases_parse_to_their_engine() {
-        let cases = [
-            ("sqlite:data/vault.db", Ok(StoreLocation::Sqlite("data/vault.db".into()))),
-            ("sqlite:///var/lib/vault.db", Ok(StoreLocation::Sqlite("/var/lib/vault.db".into()))),
-            (
-                "postgres://u:p@db:5432/vault",
-                Ok(StoreLocation::Postgres("postgres://u:p@db:5432/vault".into())),
-            ),
-            ("sqlite:", Err(())),
-            ("mysql://db/vault", Err(())),
-        ];
-        for (text, expected) in cases {
-            assert_eq!(parse_database(text).map_err(|_| ()), expected, "{text}");
-        }
-    }
 
     #[test]
     fn the_master_key_file_is_created_only_when_asked() {

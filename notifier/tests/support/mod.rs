@@ -175,7 +175,7 @@ pub async fn start_with(bootstrap: &str, extra: &[&str]) -> Notifier {
         [
             "notifier".to_owned(),
             format!("--kafka={bootstrap}"),
-            format!("--database={}", dir.path().join("notifier.db").display()),
+            format!("--database=sqlite:{}", dir.path().join("notifier.db").display()),
             format!("--master-key-file={}", dir.path().join("master.key").display()),
             "--create-master-key=true".to_owned(),
             "--allow-private-targets=true".to_owned(),

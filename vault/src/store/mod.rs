@@ -12,7 +12,6 @@ mod postgres;
 mod sqlite;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 pub use migrations::now_ms;
 pub use postgres::PostgresStore;
@@ -22,13 +21,7 @@ pub use sqlite::SqliteStore;
 pub type BlindIndex = [u8; 32];
 
 /// Where the vault keeps its data.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoreLocation {
-    /// An embedded SQLite database file (created if missing).
-    Sqlite(PathBuf),
-    /// A PostgreSQL connection URL (`postgres://user:password@host:port/db`).
-    Postgres(String),
-}
+pub type StoreLocation = audit_service::database::DatabaseLocation;
 
 /// A token as stored: the clear value only sealed, and gone once erased.
 #[derive(Debug, Clone, PartialEq, Eq)]

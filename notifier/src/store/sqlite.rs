@@ -1,8 +1,6 @@
-//! The notifier's durable state in one SQLite (libSQL) file: webhooks (their API keys
-//! and signing secrets sealed) and deliveries, the outbox between the topic and the
-//! targets. A delivery's id is derived from its webhook and record, so a record read
-//! twice (after a crash) queues one delivery. The file runs in WAL mode with
-//! `synchronous=FULL`: a delivery is on disk before the offset of its record moves.
+//! The embedded engine: one SQLite (libSQL) file, for one notifier. The file runs in
+//! WAL mode with `synchronous=FULL`: a delivery is on disk before the offset of its
+//! record moves.
 //!
 //! One connection behind an async mutex does all the work. libSQL's local engine works
 //! synchronously inside its futures; the statements here are small (one row, or one
@@ -14,128 +12,19 @@ use std::sync::Arc;
 use libsql::{Connection, Value};
 use tokio::sync::Mutex;
 
+use super::{Attempt, Delivery, DeliveryStatus, DueQuery, NewDelivery, SealedSecrets, Webhook};
 use crate::NotifierError;
 
-/// A webhook as stored and shown (never its key or secret).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Webhook {
-    /// Random UUID.
-    pub id: String,
-    /// The tenant it belongs to.
-    pub tenant: String,
-    /// Target URL.
-    pub url: String,
-    /// actionNames that trigger it; `*` for all.
-    pub events: Vec<String>,
-    /// `http://` allowed.
-    pub insecure: bool,
-    /// Deliveries are made.
-    pub active: bool,
-    /// Free text.
-    pub description: Option<String>,
-    /// Milliseconds since the epoch.
-    pub created_ms: i64,
-}
-
-impl Webhook {
-    /// Whether a record of `action` triggers it.
-    pub fn wants(&self, action: &str) -> bool {
-        self.active && self.events.iter().any(|event| event == "*" || event == action)
-    }
-}
-
-/// A webhook's sealed API key and signing secret.
+/// The embedded store.
 #[derive(Clone)]
-pub struct SealedSecrets {
-    /// The API key, sealed.
-    pub api_key: Vec<u8>,
-    /// The signing secret, sealed.
-    pub secret: Vec<u8>,
-}
-
-/// Where a delivery stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeliveryStatus {
-    /// Waiting for its next attempt.
-    Pending,
-    /// The target answered 2xx.
-    Delivered,
-    /// Out of attempts, or the target is gone: in the dead letters.
-    Dead,
-}
-
-impl DeliveryStatus {
-    /// As stored and shown.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeliveryStatus::Pending => "pending",
-            DeliveryStatus::Delivered => "delivered",
-            DeliveryStatus::Dead => "dead",
-        }
-    }
-
-    fn parse(text: &str) -> DeliveryStatus {
-        match text {
-            "delivered" => DeliveryStatus::Delivered,
-            "dead" => DeliveryStatus::Dead,
-            _ => DeliveryStatus::Pending,
-        }
-    }
-}
-
-/// A delivery to queue.
-#[derive(Debug, Clone)]
-pub struct NewDelivery {
-    /// Derived from webhook and record.
-    pub id: String,
-    /// The webhook.
-    pub webhook_id: String,
-    /// The record's id (the `webhook-id` header).
-    pub record_id: String,
-    /// The notification body.
-    pub body: Vec<u8>,
-}
-
-/// A delivery as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Delivery {
-    /// Its id.
-    pub id: String,
-    /// The webhook.
-    pub webhook_id: String,
-    /// The record's id.
-    pub record_id: String,
-    /// Where it stands.
-    pub status: DeliveryStatus,
-    /// Attempts made.
-    pub attempts: i64,
-    /// The last answer's status code.
-    pub last_status: Option<i64>,
-    /// The last failure without an answer (timeout, refused connection).
-    pub last_error: Option<String>,
-    /// When the next attempt is due, while pending.
-    pub next_attempt_ms: Option<i64>,
-    /// When it was queued.
-    pub created_ms: i64,
-}
-
-/// What an attempt came to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Attempt {
-    /// The new status.
-    pub status: DeliveryStatus,
-    /// The answer's status code, if any.
-    pub code: Option<i64>,
-    /// The failure without an answer, if any.
-    pub error: Option<String>,
-    /// When to try again, while pending.
-    pub next_attempt_ms: Option<i64>,
-}
-
-/// The store.
-#[derive(Clone)]
-pub struct Store {
+pub struct SqliteStore {
     connection: Arc<Mutex<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("SqliteStore")
+    }
 }
 
 const SCHEMA: &str = "
@@ -168,13 +57,16 @@ CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (status, next_attempt_ms
 CREATE INDEX IF NOT EXISTS deliveries_by_webhook ON deliveries (webhook_id, created_ms);
 ";
 
+/// The pending deliveries of webhook `?1` become dead letters.
+const DEAD_LETTER_PENDING: &str = "UPDATE deliveries SET status = 'dead', next_attempt_ms = NULL, \
+    last_error = coalesce(last_error, 'webhook deactivated') WHERE webhook_id = ?1 AND status = 'pending'";
 const WEBHOOK_COLUMNS: &str = "id, tenant_id, url, events, insecure, active, description, created_ms";
 const DELIVERY_COLUMNS: &str =
     "id, webhook_id, record_id, status, attempts, last_status, last_error, next_attempt_ms, created_ms";
 
-impl Store {
+impl SqliteStore {
     /// Opens or creates the database file.
-    pub async fn open(path: &Path) -> Result<Store, NotifierError> {
+    pub async fn open(path: &Path) -> Result<SqliteStore, NotifierError> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)
                 .map_err(|source| NotifierError::KeyFile { path: parent.to_owned(), source })?;
@@ -185,11 +77,11 @@ impl Store {
         connection.query("PRAGMA journal_mode = WAL", ()).await?;
         connection.execute("PRAGMA synchronous = FULL", ()).await?;
         connection.execute_batch(SCHEMA).await?;
-        Ok(Store { connection: Arc::new(Mutex::new(connection)) })
+        Ok(SqliteStore { connection: Arc::new(Mutex::new(connection)) })
     }
 
     /// Stores a new webhook with its sealed secrets.
-    pub async fn insert_webhook(
+    pub(super) async fn insert_webhook(
         &self,
         webhook: &Webhook,
         secrets: &SealedSecrets,
@@ -213,27 +105,27 @@ impl Store {
     }
 
     /// `tenant`'s webhooks, oldest first.
-    pub async fn webhooks(&self, tenant: &str) -> Result<Vec<Webhook>, NotifierError> {
+    pub(super) async fn webhooks(&self, tenant: &str) -> Result<Vec<Webhook>, NotifierError> {
         let sql =
             format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE tenant_id = ?1 ORDER BY created_ms, id");
         self.webhook_rows(&sql, vec![Value::from(tenant.to_owned())]).await
     }
 
     /// Every active webhook, for matching records.
-    pub async fn active_webhooks(&self) -> Result<Vec<Webhook>, NotifierError> {
+    pub(super) async fn active_webhooks(&self) -> Result<Vec<Webhook>, NotifierError> {
         let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE active = 1");
         self.webhook_rows(&sql, Vec::new()).await
     }
 
     /// `tenant`'s webhook `id`.
-    pub async fn webhook(&self, tenant: &str, id: &str) -> Result<Option<Webhook>, NotifierError> {
+    pub(super) async fn webhook(&self, tenant: &str, id: &str) -> Result<Option<Webhook>, NotifierError> {
         let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE tenant_id = ?1 AND id = ?2");
         let params = vec![Value::from(tenant.to_owned()), Value::from(id.to_owned())];
         Ok(self.webhook_rows(&sql, params).await?.pop())
     }
 
     /// Deletes `tenant`'s webhook `id` and its deliveries; whether it existed.
-    pub async fn delete_webhook(&self, tenant: &str, id: &str) -> Result<bool, NotifierError> {
+    pub(super) async fn delete_webhook(&self, tenant: &str, id: &str) -> Result<bool, NotifierError> {
         let params = vec![Value::from(tenant.to_owned()), Value::from(id.to_owned())];
         let deleted = self.execute("DELETE FROM webhooks WHERE tenant_id = ?1 AND id = ?2", params).await?;
         if deleted > 0 {
@@ -245,7 +137,7 @@ impl Store {
 
     /// Replaces the settings of `webhook` (same tenant and id) and, when given, its
     /// sealed API key or secret.
-    pub async fn update_webhook(
+    pub(super) async fn update_webhook(
         &self,
         webhook: &Webhook,
         api_key: Option<Vec<u8>>,
@@ -270,21 +162,24 @@ impl Store {
 
     /// Puts dead delivery `id` of `webhook` back in the queue, due now, with a new
     /// retry horizon; whether there was such a dead delivery.
-    pub async fn requeue(&self, webhook: &str, id: &str, now_ms: i64) -> Result<bool, NotifierError> {
+    pub(super) async fn requeue(&self, webhook: &str, id: &str, now_ms: i64) -> Result<bool, NotifierError> {
         let sql = "UPDATE deliveries SET status = 'pending', next_attempt_ms = ?1, created_ms = ?1 \
                    WHERE webhook_id = ?2 AND id = ?3 AND status = 'dead'";
         let params = vec![Value::from(now_ms), Value::from(webhook.to_owned()), Value::from(id.to_owned())];
         Ok(self.execute(sql, params).await? > 0)
     }
 
-    /// Turns webhook `id` on or off.
-    pub async fn set_active(&self, id: &str, active: bool) -> Result<(), NotifierError> {
-        let params = vec![Value::from(i64::from(active)), Value::from(id.to_owned())];
-        self.execute("UPDATE webhooks SET active = ?1 WHERE id = ?2", params).await.map(|_| ())
+    pub(super) async fn deactivate(&self, id: &str) -> Result<(), NotifierError> {
+        let connection = self.connection.lock().await;
+        let transaction = connection.transaction().await?;
+        transaction.execute("UPDATE webhooks SET active = 0 WHERE id = ?1", [id]).await?;
+        transaction.execute(DEAD_LETTER_PENDING, [id]).await?;
+        transaction.commit().await?;
+        Ok(())
     }
 
     /// Webhook `id` of any tenant with its sealed secrets, for delivering.
-    pub async fn target(&self, id: &str) -> Result<Option<(Webhook, SealedSecrets)>, NotifierError> {
+    pub(super) async fn target(&self, id: &str) -> Result<Option<(Webhook, SealedSecrets)>, NotifierError> {
         // One read per attempt: the webhook and its sealed secrets together.
         let sql = format!("SELECT {WEBHOOK_COLUMNS}, api_key, secret FROM webhooks WHERE id = ?1");
         let connection = self.connection.lock().await;
@@ -295,10 +190,7 @@ impl Store {
     }
 
     /// Queues `deliveries` in one transaction; one already queued is left as it is.
-    pub async fn queue(&self, deliveries: &[NewDelivery], now_ms: i64) -> Result<(), NotifierError> {
-        if deliveries.is_empty() {
-            return Ok(());
-        }
+    pub(super) async fn queue(&self, deliveries: &[NewDelivery], now_ms: i64) -> Result<(), NotifierError> {
         let connection = self.connection.lock().await;
         let transaction = connection.transaction().await?;
         let sql = "INSERT OR IGNORE INTO deliveries (id, webhook_id, record_id, body, status, attempts, \
@@ -317,23 +209,17 @@ impl Store {
         Ok(())
     }
 
-    /// Pending deliveries due at `now_ms`, soonest first, with their bodies, leaving
-    /// out those of the webhooks in `skip` (busy or paused), so a blocked target's
-    /// backlog never hides the others' deliveries.
-    pub async fn due(
-        &self,
-        now_ms: i64,
-        limit: i64,
-        skip: &[String],
-    ) -> Result<Vec<(Delivery, Vec<u8>)>, NotifierError> {
+    /// One process owns the file, so due deliveries need no lease: the dispatcher's
+    /// own bookkeeping keeps an attempt from starting twice.
+    pub(super) async fn due(&self, query: &DueQuery<'_>) -> Result<Vec<(Delivery, Vec<u8>)>, NotifierError> {
         let sql = format!(
             "SELECT {DELIVERY_COLUMNS}, body FROM deliveries WHERE status = 'pending' AND next_attempt_ms <= ?1 \
              AND webhook_id NOT IN (SELECT value FROM json_each(?3)) ORDER BY next_attempt_ms LIMIT ?2"
         );
-        let skip = serde_json::to_string(skip).expect("strings serialize");
+        let skip = serde_json::to_string(query.skip).expect("strings serialize");
+        let params = vec![Value::from(query.now_ms), Value::from(query.limit), Value::from(skip)];
         let connection = self.connection.lock().await;
-        let mut rows =
-            connection.query(&sql, vec![Value::from(now_ms), Value::from(limit), Value::from(skip)]).await?;
+        let mut rows = connection.query(&sql, params).await?;
         let mut due = Vec::new();
         while let Some(row) = rows.next().await? {
             due.push((delivery(&row)?, row.get::<Vec<u8>>(9)?));
@@ -342,7 +228,7 @@ impl Store {
     }
 
     /// Records an attempt on delivery `id`.
-    pub async fn record(&self, id: &str, attempt: &Attempt) -> Result<(), NotifierError> {
+    pub(super) async fn record(&self, id: &str, attempt: &Attempt) -> Result<(), NotifierError> {
         let sql = "UPDATE deliveries SET status = ?1, attempts = attempts + 1, last_status = ?2, \
                    last_error = ?3, next_attempt_ms = ?4 WHERE id = ?5";
         let params = vec![
@@ -356,7 +242,7 @@ impl Store {
     }
 
     /// Webhook `webhook`'s deliveries, newest first, of `status` if given.
-    pub async fn deliveries(
+    pub(super) async fn deliveries(
         &self,
         webhook: &str,
         status: Option<DeliveryStatus>,
@@ -421,7 +307,3 @@ fn delivery(row: &libsql::Row) -> Result<Delivery, NotifierError> {
         created_ms: row.get(8)?,
     })
 }
-
-#[cfg(test)]
-#[path = "store_tests.rs"]
-mod tests;

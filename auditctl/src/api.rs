@@ -1,8 +1,9 @@
-//! What `auditctl search` and `auditctl export` share: where the query-api is, the
-//! bearer token (given, or minted from the local issuer like `auditctl token`), and
-//! one reading of the query-api's refusals, so both commands say the same thing and
-//! exit with the same codes: 1 when the query-api could not be reached, refused or
-//! failed, 2 when the command could not run as given (nothing was asked then).
+//! What the commands calling a service's API share (`search` and `export` the
+//! query-api, `webhooks` the notifier): where the service is, the bearer token (given,
+//! or minted from the local issuer like `auditctl token`), and one reading of the
+//! service's refusals, so every command says the same thing and exits with the same
+//! codes: 1 when the service could not be reached, refused or failed, 2 when the
+//! command could not run as given (nothing was asked then).
 //!
 //! A token never prints, not even in an error.
 
@@ -12,7 +13,7 @@ use std::time::Duration;
 
 use audit_auth::issuer::TokenSpec;
 use clap::Args;
-use reqwest::{Response, StatusCode, Url};
+use reqwest::{Method, Response, StatusCode, Url};
 use serde_json::Value;
 
 /// Lifetime of a minted token: one command's worth.
@@ -26,15 +27,26 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most characters of a non-SCIM error body quoted back (a proxy's error page).
 const QUOTED_BODY_CHARS: usize = 200;
 
-/// Flags naming the query-api, the tenant and the credentials.
+/// A service `auditctl` calls: its name in messages and the media type it reads.
+#[derive(Debug, Clone, Copy)]
+pub struct Service {
+    /// As messages name it.
+    pub name: &'static str,
+    /// `Content-Type` of request bodies.
+    pub content_type: &'static str,
+}
+
+/// The query-api (SCIM).
+pub const QUERY_API: Service = Service { name: "query-api", content_type: "application/scim+json" };
+/// The notifier's management API.
+pub const NOTIFIER: Service = Service { name: "notifier", content_type: "application/json" };
+
+/// Flags naming the tenant and the credentials, the same for every service.
 #[derive(Debug, Args)]
-pub struct ApiArgs {
-    /// Tenant whose records are read.
+pub struct Credentials {
+    /// Tenant whose data is read or changed.
     #[arg(long)]
     tenant: String,
-    /// Base URL of the query-api.
-    #[arg(long, env = "AUDIT_QUERY_URL", default_value = "http://127.0.0.1:8080")]
-    url: String,
     /// Bearer token (tenant --tenant, role ORG_ADMIN or M2M_CLIENT) [default: one
     /// minted from the local issuer in --data-dir].
     #[arg(long, env = "AUDIT_TOKEN", hide_env_values = true)]
@@ -44,11 +56,42 @@ pub struct ApiArgs {
     data_dir: PathBuf,
 }
 
-impl ApiArgs {
+impl Credentials {
     /// The tenant asked for.
     pub fn tenant(&self) -> &str {
         &self.tenant
     }
+}
+
+/// Flags naming the query-api, the tenant and the credentials.
+#[derive(Debug, Args)]
+pub struct ApiArgs {
+    /// Tenant and credentials.
+    #[command(flatten)]
+    credentials: Credentials,
+    /// Base URL of the query-api.
+    #[arg(long, env = "AUDIT_QUERY_URL", default_value = "http://127.0.0.1:8080")]
+    url: String,
+}
+
+impl ApiArgs {
+    /// The tenant asked for.
+    pub fn tenant(&self) -> &str {
+        self.credentials.tenant()
+    }
+}
+
+/// Where an [`Api`] points: a service, its base URL, the path of the resources the
+/// command works on (the tenant in it) and the credentials.
+pub struct Target<'a> {
+    /// The service.
+    pub service: Service,
+    /// Its base URL as given.
+    pub url: &'a str,
+    /// Path segments of the resources under the base URL.
+    pub path: &'a [&'a str],
+    /// Tenant and token.
+    pub credentials: &'a Credentials,
 }
 
 /// Why a command failed; decides the exit code.
@@ -82,73 +125,104 @@ pub enum Deadline {
     Streaming,
 }
 
-/// A client of one tenant's AuditRecords API.
+/// A client of one tenant's resources in one service.
 pub struct Api {
     client: reqwest::Client,
-    records: Url,
+    root: Url,
     authorization: String,
+    service: Service,
 }
 
 impl Api {
-    /// Checks the flags and gets the token; fails with [`Failure::Usage`] only.
+    /// The query-api's AuditRecords of the flags' tenant; fails with
+    /// [`Failure::Usage`] only.
     pub fn new(args: &ApiArgs, deadline: Deadline) -> Result<Api, Failure> {
-        if args.tenant.trim().is_empty() {
+        let tenant = args.credentials.tenant.as_str();
+        let path = ["scim", tenant, "v2", "AuditRecords"];
+        let target =
+            Target { service: QUERY_API, url: &args.url, path: &path, credentials: &args.credentials };
+        Api::connect(&target, deadline)
+    }
+
+    /// Checks the flags and gets the token; fails with [`Failure::Usage`] only.
+    pub fn connect(target: &Target<'_>, deadline: Deadline) -> Result<Api, Failure> {
+        let credentials = target.credentials;
+        if credentials.tenant.trim().is_empty() {
             return Err(Failure::Usage("--tenant must not be empty".into()));
         }
-        let records = records_url(&args.url, &args.tenant)?;
-        let token = match &args.token {
+        let root = resource_url(target.url, target.path)?;
+        let token = match &credentials.token {
             Some(token) => given_token(token)?,
-            None => minted_token(args)?,
+            None => minted_token(credentials)?,
         };
         let mut builder = reqwest::Client::builder().connect_timeout(CONNECT_TIMEOUT);
         if let Deadline::Within(limit) = deadline {
             builder = builder.timeout(limit);
         }
         let client = builder.build().map_err(|error| Failure::Usage(format!("no http client: {error}")))?;
-        Ok(Api { client, records, authorization: format!("Bearer {token}") })
+        Ok(Api { client, root, authorization: format!("Bearer {token}"), service: target.service })
     }
 
-    /// `POST .../AuditRecords/{action}` with `body`; an answer other than 2xx is a
-    /// [`Failure::Failed`] naming the status and the query-api's detail.
+    /// `POST {root}/{action}` with `body`.
     pub async fn post(&self, action: &str, body: &Value) -> Result<Response, Failure> {
-        let mut url = self.records.clone();
-        url.path_segments_mut().expect("an http url has a path").push(action);
-        let response = self
-            .client
-            .post(url)
-            .header(reqwest::header::AUTHORIZATION, &self.authorization)
-            .header(reqwest::header::CONTENT_TYPE, "application/scim+json")
-            .json(body)
-            .send()
-            .await
-            .map_err(|error| Failure::Failed(self.unreachable(&error)))?;
+        self.send(Method::POST, &[action], Some(body)).await
+    }
+
+    /// `method` on `{root}/{segments...}` with `body`; an answer other than 2xx is a
+    /// [`Failure::Failed`] naming the status and the service's detail.
+    pub async fn send(
+        &self,
+        method: Method,
+        segments: &[&str],
+        body: Option<&Value>,
+    ) -> Result<Response, Failure> {
+        let mut request = self.request(method, segments);
+        if let Some(body) = body {
+            request = request.header(reqwest::header::CONTENT_TYPE, self.service.content_type).json(body);
+        }
+        self.execute(request).await
+    }
+
+    /// `GET {root}/{segments...}?{query}`, answered as [`Api::send`] is.
+    pub async fn get(&self, segments: &[&str], query: &[(&str, &str)]) -> Result<Response, Failure> {
+        self.execute(self.request(Method::GET, segments).query(query)).await
+    }
+
+    fn request(&self, method: Method, segments: &[&str]) -> reqwest::RequestBuilder {
+        let mut url = self.root.clone();
+        url.path_segments_mut().expect("an http url has a path").extend(segments);
+        self.client.request(method, url).header(reqwest::header::AUTHORIZATION, &self.authorization)
+    }
+
+    async fn execute(&self, request: reqwest::RequestBuilder) -> Result<Response, Failure> {
+        let response = request.send().await.map_err(|error| Failure::Failed(self.unreachable(&error)))?;
         if response.status().is_success() {
             return Ok(response);
         }
-        Err(Failure::Failed(refusal(response).await))
+        Err(Failure::Failed(refusal(response, self.service).await))
     }
 
     /// What a transport error means for the user.
     pub fn unreachable(&self, error: &reqwest::Error) -> String {
-        let base = self.base();
+        let (base, name) = (self.base(), self.service.name);
         if error.is_timeout() {
-            return format!("the query-api at {base} did not answer in time");
+            return format!("the {name} at {base} did not answer in time");
         }
         let cause = root_cause(error);
         if error.is_connect() {
-            return format!("cannot reach the query-api at {base}: {cause} (is `auditctl up` running?)");
+            return format!("cannot reach the {name} at {base}: {cause} (is `auditctl up` running?)");
         }
-        format!("the call to the query-api at {base} failed: {cause}")
+        format!("the call to the {name} at {base} failed: {cause}")
     }
 
-    /// Scheme, host and port: where the query-api is, without the tenant's path.
+    /// Scheme, host and port: where the service is, without the tenant's path.
     fn base(&self) -> String {
-        self.records.origin().ascii_serialization()
+        self.root.origin().ascii_serialization()
     }
 }
 
-/// `{url}/scim/{tenant}/v2/AuditRecords`, the tenant escaped as a path segment.
-fn records_url(url: &str, tenant: &str) -> Result<Url, Failure> {
+/// `{url}/{path...}`, each segment escaped (a tenant is one segment).
+fn resource_url(url: &str, path: &[&str]) -> Result<Url, Failure> {
     let bad = |reason: &str| Failure::Usage(format!("--url {url}: {reason}"));
     let mut parsed = Url::parse(url).map_err(|error| bad(&error.to_string()))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.cannot_be_a_base() {
@@ -156,12 +230,7 @@ fn records_url(url: &str, tenant: &str) -> Result<Url, Failure> {
     }
     parsed.set_query(None);
     parsed.set_fragment(None);
-    parsed.path_segments_mut().expect("an http url has a path").pop_if_empty().extend([
-        "scim",
-        tenant,
-        "v2",
-        "AuditRecords",
-    ]);
+    parsed.path_segments_mut().expect("an http url has a path").pop_if_empty().extend(path);
     Ok(parsed)
 }
 
@@ -180,7 +249,7 @@ fn given_token(token: &str) -> Result<String, Failure> {
 
 /// A short-lived token of the local issuer, which must already exist: a key made
 /// here would sign tokens no running stack trusts.
-fn minted_token(args: &ApiArgs) -> Result<String, Failure> {
+fn minted_token(args: &Credentials) -> Result<String, Failure> {
     let path = crate::up::local_issuer_path(&args.data_dir);
     if !path.exists() {
         return Err(Failure::Usage(format!(
@@ -201,7 +270,8 @@ fn minted_token(args: &ApiArgs) -> Result<String, Failure> {
 }
 
 /// The message of a refusal: the status, what it means here, the SCIM detail.
-async fn refusal(response: Response) -> String {
+async fn refusal(response: Response, service: Service) -> String {
+    let name = service.name;
     let status = response.status();
     let text = response.text().await.unwrap_or_default();
     let scim: Option<Value> = serde_json::from_str(&text).ok();
@@ -215,11 +285,11 @@ async fn refusal(response: Response) -> String {
     };
     match status {
         StatusCode::UNAUTHORIZED => format!(
-            "the query-api refused the token ({status_text}: {detail}); pass a valid --token, or \
+            "the {name} refused the token ({status_text}: {detail}); pass a valid --token, or \
              leave it out to mint one from the stack's --data-dir"
         ),
-        StatusCode::FORBIDDEN => format!("the query-api refused access ({status_text}): {detail}"),
-        _ => format!("the query-api answered {status_text}: {detail}"),
+        StatusCode::FORBIDDEN => format!("the {name} refused access ({status_text}): {detail}"),
+        _ => format!("the {name} answered {status_text}: {detail}"),
     }
 }
 
@@ -257,12 +327,13 @@ mod tests {
 
     #[test]
     fn the_tenant_is_one_escaped_path_segment() {
-        let url = records_url("http://127.0.0.1:8080/", "a b/c").unwrap();
+        let records = |tenant| ["scim", tenant, "v2", "AuditRecords"];
+        let url = resource_url("http://127.0.0.1:8080/", &records("a b/c")).unwrap();
         assert_eq!(url.as_str(), "http://127.0.0.1:8080/scim/a%20b%2Fc/v2/AuditRecords");
-        let url = records_url("https://audit.example/api?x=1", "t1").unwrap();
+        let url = resource_url("https://audit.example/api?x=1", &records("t1")).unwrap();
         assert_eq!(url.as_str(), "https://audit.example/api/scim/t1/v2/AuditRecords");
-        assert!(matches!(records_url("ftp://x", "t1"), Err(Failure::Usage(_))));
-        assert!(matches!(records_url("127.0.0.1:8080", "t1"), Err(Failure::Usage(_))));
+        assert!(matches!(resource_url("ftp://x", &records("t1")), Err(Failure::Usage(_))));
+        assert!(matches!(resource_url("127.0.0.1:8080", &records("t1")), Err(Failure::Usage(_))));
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod search;
 mod token;
 mod up;
 mod verify;
+mod webhooks;
 
 use std::process::ExitCode;
 
@@ -53,6 +54,12 @@ enum Command {
     /// be reached, refused or failed, or the export broke off, 2 when the flags are
     /// wrong.
     Export(export::ExportArgs),
+    /// Manage a tenant's webhooks through the notifier: create, list, delete, ping,
+    /// deliveries.
+    ///
+    /// Exit code 0 on an answer, 1 when the notifier could not be reached, refused or
+    /// failed, 2 when the flags are wrong.
+    Webhooks(webhooks::WebhooksArgs),
 }
 
 /// mimalloc, tuned: `audit-alloc` says why.
@@ -73,6 +80,7 @@ async fn main() -> ExitCode {
         Command::Verify(args) => return verify::run(args),
         Command::Search(args) => return search::run(args).await,
         Command::Export(args) => return export::run(args).await,
+        Command::Webhooks(args) => return webhooks::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,12 +1,15 @@
-//! `auditctl search` and `auditctl export` as a user runs them against `auditctl up`:
-//! separate processes, a fresh data directory, free loopback ports. Events with known
-//! personal values go into `audit.raw`; once indexed, a search by a clear value gives
-//! them back in clear and `validated`, an export passes `auditctl verify`, and
-//! refusals exit 1 and wrong flags 2, each with a message saying why.
+//! `auditctl search`, `export` and `webhooks` as a user runs them against `auditctl up`:
+//! separate processes, a fresh data directory, free loopback ports. A webhook is
+//! registered for one event type; events with known personal values go into
+//! `audit.raw`; once indexed, a search by a clear value gives them back in clear and
+//! `validated`, an export passes `auditctl verify`, the webhook's receiver got its
+//! events and the delivery log says so, and refusals exit 1 and wrong flags 2, each
+//! with a message saying why.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use audit_runtime::config::KafkaConfig;
@@ -48,6 +51,7 @@ struct Stack {
     child: Child,
     broker: String,
     url: String,
+    notifier: String,
     data_dir: PathBuf,
 }
 
@@ -71,10 +75,12 @@ fn start_stack(data_dir: &Path) -> Stack {
     }
     command.args(["--indexer-ops-listen", &format!("127.0.0.1:{}", free_port())]);
     command.args(["--vault-listen", &format!("127.0.0.1:{}", free_port()), "--query-listen", &query]);
-    command.args(["--notifier-listen", &format!("127.0.0.1:{}", free_port())]);
+    let notifier = format!("127.0.0.1:{}", free_port());
+    command.args(["--notifier-listen", &notifier]);
     command.args(["--notifier-ops-listen", &format!("127.0.0.1:{}", free_port())]);
     let child = command.stdout(Stdio::null()).stderr(Stdio::inherit()).spawn().expect("auditctl starts");
-    Stack { child, broker, url: format!("http://{query}"), data_dir: data_dir.to_owned() }
+    let (url, notifier) = (format!("http://{query}"), format!("http://{notifier}"));
+    Stack { child, broker, url, notifier, data_dir: data_dir.to_owned() }
 }
 
 fn auditctl(args: &[&str]) -> Output {
@@ -87,6 +93,42 @@ fn against(stack: &Stack, command: &str, tenant: &str, extra: &[&str]) -> Output
     let mut args = vec![command, "--tenant", tenant, "--url", &stack.url, "--data-dir", data_dir];
     args.extend(extra);
     auditctl(&args)
+}
+
+/// `auditctl webhooks <command> --tenant <tenant>` against the stack's notifier.
+fn webhooks(stack: &Stack, command: &str, tenant: &str, extra: &[&str]) -> Output {
+    let data_dir = stack.data_dir.to_str().unwrap();
+    let mut args =
+        vec!["webhooks", command, "--tenant", tenant, "--url", &stack.notifier, "--data-dir", data_dir];
+    args.extend(extra);
+    auditctl(&args)
+}
+
+/// The JSON a successful command printed.
+fn printed(output: &Output) -> Value {
+    assert!(output.status.success(), "the command succeeds: {}", stderr(output));
+    serde_json::from_slice(&output.stdout).expect("the command prints json")
+}
+
+/// A receiver of webhooks on loopback: its URL and the `webhook-id`s it got.
+async fn receiver() -> (String, Arc<Mutex<Vec<String>>>) {
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let log = received.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap| {
+            let log = log.clone();
+            async move {
+                let id = headers.get("webhook-id").and_then(|id| id.to_str().ok()).unwrap_or_default();
+                log.lock().unwrap().push(id.to_owned());
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, received)
 }
 
 fn stderr(output: &Output) -> String {
@@ -127,9 +169,17 @@ async fn search_reveals_and_validates_export_verifies_refusals_exit_1() {
     let mut stack = start_stack(data_dir.path());
     // The query-api answers once everything before it started, the broker included.
     wait_for_records(&stack, TENANT, CREATED, 0).await;
+    let (hook, received) = receiver().await;
+    let webhook = printed(&webhooks(
+        &stack,
+        "create",
+        TENANT,
+        &["--target", &hook, "--insecure", "--event", "createUser"],
+    ));
     produce_events(&stack.broker).await;
     wait_for_records(&stack, TENANT, CREATED, EVENTS).await;
     wait_for_records(&stack, OTHER, CREATED, EVENTS / 4).await;
+    webhooks_deliver_and_log(&stack, &webhook, &received).await;
 
     search_by_clear_value_with_verify(&stack);
     search_pages_newest_first(&stack);
@@ -141,6 +191,35 @@ async fn search_reveals_and_validates_export_verifies_refusals_exit_1() {
     assert!(status.success());
     let exit = stack.child.wait().unwrap();
     assert!(exit.success(), "SIGTERM stops the stack and its query-api cleanly: {exit}");
+}
+
+/// The tenant's createUser records reached the webhook registered with `auditctl
+/// webhooks create`; `list`, `deliveries` and `delete` show and remove it.
+async fn webhooks_deliver_and_log(stack: &Stack, webhook: &Value, received: &Mutex<Vec<String>>) {
+    assert!(webhook["secret"].as_str().unwrap().starts_with("whsec_"), "shown once: {webhook}");
+    let id = webhook["id"].as_str().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while received.lock().unwrap().len() < EVENTS && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut ids = received.lock().unwrap().clone();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), EVENTS, "every createUser record of the tenant, no other");
+    let listed = printed(&webhooks(stack, "list", TENANT, &[]));
+    assert_eq!(listed["webhooks"][0]["id"], id);
+    assert!(listed["webhooks"][0].get("secret").is_none(), "never shown again");
+    let delivered = printed(&webhooks(stack, "deliveries", TENANT, &["--id", id, "--status", "delivered"]));
+    assert_eq!(delivered["deliveries"].as_array().unwrap().len(), EVENTS);
+    let other = webhooks(stack, "list", OTHER, &[]);
+    assert_eq!(printed(&other)["webhooks"], json!([]), "another tenant sees none of it");
+    let wrong = webhooks(stack, "deliveries", TENANT, &["--id", id, "--status", "lost"]);
+    assert_eq!(wrong.status.code(), Some(2), "{}", stderr(&wrong));
+    let deleted = webhooks(stack, "delete", TENANT, &["--id", id]);
+    assert!(deleted.status.success(), "{}", stderr(&deleted));
+    let gone = webhooks(stack, "delete", TENANT, &["--id", id]);
+    assert_eq!(gone.status.code(), Some(1));
+    assert!(stderr(&gone).contains("the notifier answered 404"), "{}", stderr(&gone));
 }
 
 /// Tokenized attributes come back in clear, found by their clear value, validated.

@@ -18,14 +18,13 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::NotifierError;
 use crate::changes::{COMPONENT, Change, ChangeKind, ChangeLog};
 use crate::config::DeliveryConfig;
 use crate::metrics::NotifierMetrics;
-use crate::seal::MasterKey;
-use crate::signature;
+use crate::post::{DELETED, INACTIVE, Poster};
+use crate::recorder::Recorder;
 use crate::sink::now_ms;
-use crate::store::{Attempt, Delivery, DeliveryStatus, DueQuery, Store};
+use crate::store::{Attempt, Delivery, DeliveryStatus, DueQuery};
 
 /// Failures in a row after which a webhook is paused.
 const PAUSE_AFTER: u32 = 5;
@@ -33,58 +32,10 @@ const PAUSE_AFTER: u32 = 5;
 const ROUND: i64 = 500;
 /// How long past an attempt's timeout a replica keeps the deliveries it read.
 const LEASE_MARGIN: Duration = Duration::from_secs(10);
+/// How often the pending and dead deliveries are counted for the gauges.
+const COUNT_EVERY: Duration = Duration::from_secs(5);
 /// How long attempts in flight may take to finish at shutdown.
 const DRAIN: Duration = Duration::from_secs(2);
-
-/// Sends one notification to a webhook's target: what a delivery attempt and a ping
-/// share.
-pub struct Poster {
-    /// Webhooks and their sealed secrets.
-    pub store: Store,
-    /// Opens API keys and secrets.
-    pub key: Arc<MasterKey>,
-    /// The HTTP client (rustls, no redirects).
-    pub client: reqwest::Client,
-}
-
-impl Poster {
-    /// POSTs `body` as message `id` to webhook `webhook`'s target, signed; the
-    /// answer's status code, or why there was none.
-    pub async fn post(&self, webhook: &str, id: &str, body: Vec<u8>) -> Result<u16, String> {
-        let (webhook, sealed) = match self.store.target(webhook).await {
-            Ok(Some(target)) => target,
-            Ok(None) => return Err(DELETED.into()),
-            Err(error) => return Err(format!("store: {error}")),
-        };
-        if !webhook.active {
-            return Err(INACTIVE.into());
-        }
-        let api_key = self.key.open(&webhook.id, &sealed.api_key).map_err(|error| error.to_string())?;
-        let secret = self.key.open(&webhook.id, &sealed.secret).map_err(|error| error.to_string())?;
-        let timestamp = now_ms() / 1000;
-        let signature = signature::sign(&secret, id, timestamp, &body)
-            .ok_or_else(|| "signing secret unusable".to_owned())?;
-        let request = self
-            .client
-            .post(&webhook.url)
-            .header("content-type", "application/json")
-            .header("x-api-key", api_key.as_str())
-            .header("webhook-id", id)
-            .header("webhook-timestamp", timestamp.to_string())
-            .header("webhook-signature", signature)
-            .body(body);
-        match request.send().await {
-            Ok(response) => Ok(response.status().as_u16()),
-            Err(error) if error.is_timeout() => Err("timeout".into()),
-            Err(error) if error.is_connect() => Err("connection failed".into()),
-            Err(_) => Err("request failed".into()),
-        }
-    }
-}
-
-/// Why a delivery could not be made: its webhook is gone or off.
-const DELETED: &str = "webhook deleted";
-const INACTIVE: &str = "webhook inactive";
 
 /// What the dispatcher works with.
 pub struct Dispatcher {
@@ -98,6 +49,8 @@ pub struct Dispatcher {
     pub wake: Arc<Notify>,
     /// Records the deactivation of a gone webhook.
     pub changes: Arc<ChangeLog>,
+    /// Writes attempts' outcomes in groups.
+    pub recorder: Recorder,
 }
 
 /// A webhook's failures in a row and until when it is paused.
@@ -105,24 +58,6 @@ pub struct Dispatcher {
 struct Health {
     failures: u32,
     paused_until: Option<Instant>,
-}
-
-/// The HTTP client of deliveries: rustls with the system's roots and the CA file if
-/// any, never following redirects (a target cannot send a notification elsewhere).
-pub fn client(config: &DeliveryConfig) -> Result<reqwest::Client, NotifierError> {
-    let mut builder = reqwest::Client::builder()
-        .use_rustls_tls()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(config.timeout)
-        .connect_timeout(config.timeout.min(Duration::from_secs(5)));
-    if let Some(path) = &config.ca_file {
-        let pem =
-            std::fs::read(path).map_err(|source| NotifierError::KeyFile { path: path.clone(), source })?;
-        let certificate =
-            reqwest::Certificate::from_pem(&pem).map_err(|error| NotifierError::Client(error.to_string()))?;
-        builder = builder.add_root_certificate(certificate);
-    }
-    builder.build().map_err(|error| NotifierError::Client(error.to_string()))
 }
 
 /// What the dispatcher knows of the attempts it started and the targets' health.
@@ -148,10 +83,15 @@ impl Dispatcher {
         let this = Arc::new(self);
         let mut book = Bookkeeping::default();
         let mut attempts: JoinSet<(Delivery, bool)> = JoinSet::new();
+        let mut counted = Instant::now() - COUNT_EVERY;
         info!("dispatcher started");
         while !shutdown.is_cancelled() {
             while let Some(done) = attempts.try_join_next() {
                 book.finished(done);
+            }
+            if counted.elapsed() >= COUNT_EVERY {
+                this.count().await;
+                counted = Instant::now();
             }
             this.start_due(&mut book, &mut attempts).await;
             tokio::select! {
@@ -169,6 +109,17 @@ impl Dispatcher {
             attempts.abort_all();
         }
         info!("dispatcher stopped");
+    }
+
+    /// Sets the gauges of pending and dead deliveries.
+    async fn count(&self) {
+        match self.poster.store.counts().await {
+            Ok((pending, dead)) => {
+                self.metrics.pending.set(pending);
+                self.metrics.dead.set(dead);
+            }
+            Err(error) => warn!(%error, "deliveries not counted"),
+        }
     }
 
     /// Reads the due deliveries and starts those whose target has a free slot and is
@@ -219,7 +170,7 @@ impl Dispatcher {
     async fn attempt(&self, delivery: &Delivery, body: Vec<u8>) -> bool {
         let answer = self.poster.post(&delivery.webhook_id, &delivery.record_id, body).await;
         let outcome = self.judge(delivery, &answer);
-        if let Err(error) = self.poster.store.record(&delivery.id, &outcome.attempt).await {
+        if let Err(error) = self.recorder.record(delivery.id.clone(), outcome.attempt.clone()).await {
             warn!(%error, "delivery attempt not recorded; it will be made again");
         }
         if outcome.label == "gone" {

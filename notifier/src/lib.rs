@@ -10,7 +10,8 @@
 //! - `sink`: the stage runtime's sink mode; records become deliveries in the outbox,
 //!   where the notifier's offsets are decided.
 //! - `dispatch`: due deliveries POSTed, retried with back-off, dead-lettered; targets
-//!   isolated from each other.
+//!   isolated from each other; `post`: one notification signed and sent;
+//!   `recorder`: outcomes written in groups.
 //! - `store`: webhooks and deliveries in SQLite.
 //! - `webhooks`: registration rules; `target`: which URLs may be targets;
 //!   `changes`: every change to a webhook recorded in the trail first.
@@ -23,6 +24,8 @@ mod dispatch;
 mod error;
 mod http;
 mod metrics;
+mod post;
+mod recorder;
 mod seal;
 mod signature;
 mod sink;
@@ -64,10 +67,10 @@ pub async fn run(
     auth.spawn_refresh(shutdown.clone());
     let wake = Arc::new(Notify::new());
     let params = config.stage.params(SERVICE, metrics.stage.clone());
-    let poster = Arc::new(dispatch::Poster {
+    let poster = Arc::new(post::Poster {
         store: store.clone(),
         key: key.clone(),
-        client: dispatch::client(&config.delivery)?,
+        client: post::client(&config.delivery, config.targets)?,
     });
     if config.stage.create_topics {
         audit_runtime::kafka::ensure_topics(&config.stage.kafka, &[&config.audit_topic]).await?;
@@ -79,6 +82,7 @@ pub async fn run(
         metrics: metrics.clone(),
         wake: wake.clone(),
         changes: changes.clone(),
+        recorder: recorder::Recorder::start(store.clone()),
     };
     let webhooks =
         Arc::new(webhooks::Webhooks { store: store.clone(), key, targets: config.targets, poster, changes });

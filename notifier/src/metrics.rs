@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use audit_runtime::metrics::{RequestMetrics, StageMetrics, service_registry};
-use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry};
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
 use crate::NotifierError;
 
@@ -22,6 +22,10 @@ pub struct NotifierMetrics {
     pub attempts: IntCounterVec,
     /// Time from a delivery's first queueing to its success.
     pub latency: Histogram,
+    /// Deliveries waiting for an attempt (the retry queue), in the whole database.
+    pub pending: IntGauge,
+    /// Deliveries in the dead letters, in the whole database.
+    pub dead: IntGauge,
     /// Management API requests by endpoint and status.
     pub requests: Arc<RequestMetrics>,
 }
@@ -46,7 +50,15 @@ pub fn register() -> Result<(Registry, NotifierMetrics), NotifierError> {
                 .namespace(SERVICE)
                 .buckets(prometheus::exponential_buckets(0.005, 2.0, 16)?),
         )?,
+        pending: IntGauge::with_opts(
+            Opts::new("deliveries_pending", "deliveries waiting for an attempt").namespace(SERVICE),
+        )?,
+        dead: IntGauge::with_opts(
+            Opts::new("dead_letters", "deliveries in the dead letters").namespace(SERVICE),
+        )?,
     };
+    registry.register(Box::new(metrics.pending.clone()))?;
+    registry.register(Box::new(metrics.dead.clone()))?;
     registry.register(Box::new(metrics.queued.clone()))?;
     registry.register(Box::new(metrics.attempts.clone()))?;
     registry.register(Box::new(metrics.latency.clone()))?;

@@ -3,6 +3,10 @@
 //! the service allows private targets, a host that resolves only to public addresses
 //! (never loopback, private, link-local or otherwise internal), so a webhook cannot
 //! be aimed at the network the notifier runs in.
+//!
+//! The addresses are checked again at every delivery ([`PublicResolver`]): a name that
+//! resolved to a public address at registration and later to an internal one (DNS
+//! rebinding) gets no notification.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -79,6 +83,31 @@ pub async fn check(url: &str, insecure: bool, targets: Targets) -> Result<Url, T
         return Err(TargetError::Private);
     }
     Ok(parsed)
+}
+
+/// The name resolver of deliveries under [`Targets::PublicOnly`]: the system's
+/// resolver, keeping only public addresses, failing with [`PrivateTarget`] when none is
+/// left. (An address literal in a URL needs no resolving; it was checked when the
+/// webhook was registered or changed.)
+#[derive(Debug, Clone, Copy)]
+pub struct PublicResolver;
+
+/// A target's name resolved only to internal addresses at delivery time.
+#[derive(Debug, thiserror::Error)]
+#[error("target resolves to a loopback, private or link-local address")]
+pub struct PrivateTarget;
+
+impl reqwest::dns::Resolve for PublicResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        Box::pin(async move {
+            let found = tokio::net::lookup_host((name.as_str(), 0)).await?;
+            let public: Vec<std::net::SocketAddr> = found.filter(|socket| is_public(socket.ip())).collect();
+            if public.is_empty() {
+                return Err(Box::new(PrivateTarget) as Box<dyn std::error::Error + Send + Sync>);
+            }
+            Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
 }
 
 /// Whether `address` is reachable on the public internet.
@@ -162,5 +191,13 @@ mod tests {
         }
         assert!(check("https://93.184.215.14/", false, Targets::PublicOnly).await.is_ok());
         assert!(is_public("2606:4700::1111".parse().unwrap()));
+    }
+
+    #[tokio::test]
+    async fn a_name_resolving_to_an_internal_address_at_delivery_gets_nothing() {
+        use reqwest::dns::Resolve;
+        let resolved = PublicResolver.resolve("localhost".parse().unwrap()).await;
+        let error = resolved.err().expect("localhost is refused");
+        assert!(error.downcast_ref::<PrivateTarget>().is_some(), "{error}");
     }
 }

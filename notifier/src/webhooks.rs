@@ -8,8 +8,8 @@ use audit_schemas::actions;
 
 use crate::NotifierError;
 use crate::changes::{Change, ChangeKind, ChangeLog};
-use crate::dispatch::Poster;
 use crate::http::{CreateWebhook, CreatedWebhook, Pinged, UpdateWebhook};
+use crate::post::Poster;
 use crate::seal::MasterKey;
 use crate::signature;
 use crate::sink::now_ms;

@@ -257,9 +257,17 @@ impl Store {
         }
     }
 
-    /// Records an attempt on delivery `id`.
-    pub async fn record(&self, id: &str, attempt: &Attempt) -> Result<(), NotifierError> {
-        dispatch!(self, engine => engine.record(id, attempt).await)
+    /// Records attempts (delivery id, outcome) in one transaction.
+    pub async fn record(&self, attempts: &[(&str, &Attempt)]) -> Result<(), NotifierError> {
+        if attempts.is_empty() {
+            return Ok(());
+        }
+        dispatch!(self, engine => engine.record(attempts).await)
+    }
+
+    /// How many deliveries are pending and how many dead, in the whole database.
+    pub async fn counts(&self) -> Result<(i64, i64), NotifierError> {
+        dispatch!(self, engine => engine.counts().await)
     }
 
     /// Webhook `webhook`'s deliveries, newest first, of `status` if given.

@@ -252,13 +252,26 @@ impl PostgresStore {
         Ok(())
     }
 
-    pub(super) async fn record(&self, id: &str, attempt: &Attempt) -> Result<(), NotifierError> {
+    pub(super) async fn record(&self, attempts: &[(&str, &Attempt)]) -> Result<(), NotifierError> {
         let sql = "UPDATE deliveries SET status = $1, attempts = attempts + 1, last_status = $2, \
                    last_error = $3, next_attempt_ms = $4 WHERE id = $5";
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
-            [&attempt.status.as_str(), &attempt.code, &attempt.error, &attempt.next_attempt_ms, &id];
-        self.client().await?.execute(sql, &params).await?;
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await?;
+        let statement = transaction.prepare(sql).await?;
+        for (id, attempt) in attempts {
+            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
+                [&attempt.status.as_str(), &attempt.code, &attempt.error, &attempt.next_attempt_ms, id];
+            transaction.execute(&statement, &params).await?;
+        }
+        transaction.commit().await?;
         Ok(())
+    }
+
+    pub(super) async fn counts(&self) -> Result<(i64, i64), NotifierError> {
+        let sql = "SELECT count(*) FILTER (WHERE status = 'pending'), count(*) FILTER (WHERE status = 'dead') \
+                   FROM deliveries WHERE status IN ('pending', 'dead')";
+        let row = self.client().await?.query_one(sql, &[]).await?;
+        Ok((row.try_get(0)?, row.try_get(1)?))
     }
 
     pub(super) async fn deliveries(

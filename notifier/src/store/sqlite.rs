@@ -57,6 +57,9 @@ CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (status, next_attempt_ms
 CREATE INDEX IF NOT EXISTS deliveries_by_webhook ON deliveries (webhook_id, created_ms);
 ";
 
+/// Pending and dead deliveries (the due index serves both).
+const COUNTS: &str = "SELECT sum(status = 'pending'), sum(status = 'dead') FROM deliveries \
+    WHERE status IN ('pending', 'dead')";
 /// The pending deliveries of webhook `?1` become dead letters.
 const DEAD_LETTER_PENDING: &str = "UPDATE deliveries SET status = 'dead', next_attempt_ms = NULL, \
     last_error = coalesce(last_error, 'webhook deactivated') WHERE webhook_id = ?1 AND status = 'pending'";
@@ -227,18 +230,31 @@ impl SqliteStore {
         Ok(due)
     }
 
-    /// Records an attempt on delivery `id`.
-    pub(super) async fn record(&self, id: &str, attempt: &Attempt) -> Result<(), NotifierError> {
+    pub(super) async fn record(&self, attempts: &[(&str, &Attempt)]) -> Result<(), NotifierError> {
         let sql = "UPDATE deliveries SET status = ?1, attempts = attempts + 1, last_status = ?2, \
                    last_error = ?3, next_attempt_ms = ?4 WHERE id = ?5";
-        let params = vec![
-            Value::from(attempt.status.as_str()),
-            attempt.code.map_or(Value::Null, Value::from),
-            attempt.error.clone().map_or(Value::Null, Value::from),
-            attempt.next_attempt_ms.map_or(Value::Null, Value::from),
-            Value::from(id.to_owned()),
-        ];
-        self.execute(sql, params).await.map(|_| ())
+        let connection = self.connection.lock().await;
+        let transaction = connection.transaction().await?;
+        for (id, attempt) in attempts {
+            let params = vec![
+                Value::from(attempt.status.as_str()),
+                attempt.code.map_or(Value::Null, Value::from),
+                attempt.error.clone().map_or(Value::Null, Value::from),
+                attempt.next_attempt_ms.map_or(Value::Null, Value::from),
+                Value::from((*id).to_owned()),
+            ];
+            transaction.execute(sql, params).await?;
+        }
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn counts(&self) -> Result<(i64, i64), NotifierError> {
+        let connection = self.connection.lock().await;
+        let mut rows = connection.query(COUNTS, ()).await?;
+        // An aggregate always has its one row.
+        let Some(row) = rows.next().await? else { return Ok((0, 0)) };
+        Ok((row.get::<Option<i64>>(0)?.unwrap_or(0), row.get::<Option<i64>>(1)?.unwrap_or(0)))
     }
 
     /// Webhook `webhook`'s deliveries, newest first, of `status` if given.

@@ -63,6 +63,7 @@ async fn webhooks_are_kept_per_tenant(store: &Store) {
     assert!(store.active_webhooks().await.unwrap().is_empty());
     let dead = store.deliveries("w2", Some(DeliveryStatus::Dead), 10).await.unwrap();
     assert_eq!(dead.len(), 1, "a deactivated webhook's pending deliveries are dead letters");
+    assert_eq!(store.counts().await.unwrap(), (0, 1));
 }
 
 fn delivery_of(webhook: &str) -> NewDelivery {
@@ -107,10 +108,10 @@ async fn a_delivery_moves_through_its_attempts(store: &Store) {
         error: None,
         next_attempt_ms: Some(5_000),
     };
-    store.record("d1", &retry).await.unwrap();
+    store.record(&[("d1", &retry)]).await.unwrap();
     let done =
         Attempt { status: DeliveryStatus::Delivered, code: Some(200), error: None, next_attempt_ms: None };
-    store.record("d2", &done).await.unwrap();
+    store.record(&[("d2", &done)]).await.unwrap();
     assert!(store.due(&due_at(4_999, &[], 4_999)).await.unwrap().is_empty());
     assert!(
         store.due(&due_at(5_000, &["w1".to_owned()], 5_000)).await.unwrap().is_empty(),

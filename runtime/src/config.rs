@@ -42,12 +42,18 @@ pub struct KafkaArgs {
     #[arg(long, env = "AUDIT_STALL_TIMEOUT_MS", default_value_t = 30_000)]
     pub stall_timeout_ms: u64,
     /// Extra librdkafka properties, KEY=VALUE, repeatable (e.g. security.protocol=SSL).
-    #[arg(long = "kafka-property", env = "AUDIT_KAFKA_PROPERTY", value_delimiter = ';')]
+    #[arg(
+        long = "kafka-property",
+        env = "AUDIT_KAFKA_PROPERTY",
+        value_delimiter = ';',
+        hide_env_values = true
+    )]
     pub kafka_properties: Vec<String>,
 }
 
-/// Validated Kafka settings.
-#[derive(Debug, Clone)]
+/// Validated Kafka settings. `Debug` shows the extra properties' names only: their
+/// values may be passwords (`sasl.password`, `ssl.key.password`).
+#[derive(Clone)]
 pub struct KafkaConfig {
     /// Bootstrap servers.
     pub bootstrap: String,
@@ -67,6 +73,24 @@ pub struct KafkaConfig {
     pub stall_timeout: Duration,
     /// Extra client properties.
     pub properties: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for KafkaConfig {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let properties: Vec<&str> = self.properties.iter().map(|(name, _)| name.as_str()).collect();
+        formatter
+            .debug_struct("KafkaConfig")
+            .field("bootstrap", &self.bootstrap)
+            .field("partitions", &self.partitions)
+            .field("replication_factor", &self.replication_factor)
+            .field("batch_max_records", &self.batch_max_records)
+            .field("batch_max_wait", &self.batch_max_wait)
+            .field("session_timeout", &self.session_timeout)
+            .field("join_delay", &self.join_delay)
+            .field("stall_timeout", &self.stall_timeout)
+            .field("properties", &properties)
+            .finish()
+    }
 }
 
 impl KafkaArgs {
@@ -182,5 +206,13 @@ mod tests {
     fn kafka_properties_split_on_the_first_equals() {
         let config = parse(&["--kafka-property", "sasl.password=a=b"]).unwrap();
         assert_eq!(config.properties, vec![("sasl.password".into(), "a=b".into())]);
+    }
+
+    #[test]
+    fn debug_names_the_extra_properties_but_never_shows_their_values() {
+        let mut config = KafkaConfig::for_bootstrap("127.0.0.1:9092").unwrap();
+        config.properties = vec![("sasl.password".into(), "hunter2".into())];
+        let shown = format!("{config:?}");
+        assert!(shown.contains("sasl.password") && !shown.contains("hunter2"), "{shown}");
     }
 }

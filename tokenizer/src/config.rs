@@ -39,7 +39,7 @@ pub struct TokenizerArgs {
     #[arg(long, env = "AUDIT_VAULT_URL", default_value = "http://127.0.0.1:8081")]
     pub vault_url: String,
     /// This service's vault credential, `name:secret`.
-    #[arg(long, env = "AUDIT_VAULT_CREDENTIAL")]
+    #[arg(long, env = "AUDIT_VAULT_CREDENTIAL", hide_env_values = true)]
     pub vault_credential: ServiceCredential,
     /// Which fields hold personal data.
     #[command(flatten)]

@@ -27,7 +27,12 @@ pub struct VaultArgs {
     #[arg(long, env = "AUDIT_VAULT_LISTEN", default_value = "127.0.0.1:8081")]
     pub listen: SocketAddr,
     /// Database: `sqlite:PATH` (embedded) or `postgres://user:password@host:port/db`.
-    #[arg(long, env = "AUDIT_VAULT_DATABASE", default_value = "sqlite:data/vault/vault.db")]
+    #[arg(
+        long,
+        env = "AUDIT_VAULT_DATABASE",
+        default_value = "sqlite:data/vault/vault.db",
+        hide_env_values = true
+    )]
     pub database: String,
     /// File holding the master key (64 hex digits); never logged.
     #[arg(long, env = "AUDIT_VAULT_MASTER_KEY_FILE", default_value = "data/vault/master.key")]
@@ -39,7 +44,7 @@ pub struct VaultArgs {
     #[command(flatten)]
     pub auth: AuthArgs,
     /// Credentials of the services allowed to call `/v1/*`, `name:secret`, comma-separated.
-    #[arg(long, env = "AUDIT_VAULT_SERVICE_CREDENTIALS", value_delimiter = ',')]
+    #[arg(long, env = "AUDIT_VAULT_SERVICE_CREDENTIALS", value_delimiter = ',', hide_env_values = true)]
     pub service_credentials: Vec<ServiceCredential>,
     /// Topic that receives an audit event for every detokenization and erasure.
     #[arg(long, env = "AUDIT_RAW_TOPIC", default_value = "audit.raw")]

@@ -43,21 +43,11 @@ impl Webhooks {
         caller: &Principal,
         request: CreateWebhook,
     ) -> Result<CreatedWebhook, NotifierError> {
-        let invalid = |field, detail: &str| NotifierError::InvalidField { field, detail: detail.to_owned() };
-        check(&request.url, request.insecure, self.targets)
-            .await
-            .map_err(|error| invalid("url", &error.to_string()))?;
-        check_events(&request.events)?;
-        if request.description.as_ref().is_some_and(|text| text.chars().count() > MAX_DESCRIPTION) {
-            return Err(invalid("description", "at most 500 characters"));
-        }
+        self.check(Settings { url: &request.url, insecure: request.insecure, events: &request.events })
+            .await?;
+        check_description(request.description.as_deref())?;
         let api_key = match request.api_key {
-            Some(key)
-                if (16..=256).contains(&key.len()) && key.bytes().all(|byte| byte.is_ascii_graphic()) =>
-            {
-                key
-            }
-            Some(_) => return Err(invalid("apiKey", "16 to 256 printable ascii characters")),
+            Some(key) => check_api_key(key)?,
             None => signature::new_api_key(),
         };
         let secret = signature::new_secret();

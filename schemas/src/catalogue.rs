@@ -2,13 +2,17 @@
 //!
 //! A reader meets messages written by any version that was ever deployed, so it finds
 //! the writer schema by the fingerprint in the message header. Versions are appended,
-//! never edited or removed: a test pins the fingerprint of each published version.
+//! never edited or removed: a test pins the fingerprints of each published version.
+//!
+//! Writers use the specification's fingerprint (see [`crate::canonical`]). Messages
+//! written before it carry `apache-avro`'s, which differs for schemas with logical
+//! types; readers accept both, so nothing already on a topic becomes unreadable.
 
 use std::sync::OnceLock;
 
 use apache_avro::{Schema, rabin::Rabin};
 
-use crate::codec::CodecError;
+use crate::{canonical::single_object_fingerprint, codec::CodecError};
 
 /// One published version of a schema family, as shipped in `avro/`.
 #[derive(Debug, Clone, Copy)]
@@ -43,8 +47,17 @@ pub struct Entry {
     pub version: SchemaVersion,
     /// The parsed schema.
     pub schema: Schema,
-    /// Rabin fingerprint of the schema's parsing canonical form (little-endian).
+    /// CRC-64-AVRO of the schema's Parsing Canonical Form, little-endian: what writers use.
     pub fingerprint: [u8; 8],
+    /// The fingerprint `apache-avro` 0.22 computed, written by earlier builds; read only.
+    pub legacy_fingerprint: [u8; 8],
+}
+
+impl Entry {
+    /// Every fingerprint a message of this version may carry.
+    pub fn fingerprints(&self) -> [[u8; 8]; 2] {
+        [self.fingerprint, self.legacy_fingerprint]
+    }
 }
 
 /// Parsed schema versions, looked up by fingerprint or family.
@@ -71,21 +84,31 @@ impl Catalogue {
                 version: version.version,
                 detail: source.to_string(),
             })?;
-            let fingerprint = fingerprint_of(&schema);
-            if entries.iter().any(|entry| entry.fingerprint == fingerprint) {
+            let fingerprint =
+                single_object_fingerprint(version.text).map_err(|source| CodecError::InvalidSchema {
+                    family: version.family,
+                    version: version.version,
+                    detail: source.to_string(),
+                })?;
+            let legacy_fingerprint = legacy_fingerprint_of(&schema);
+            let taken = |entry: &Entry| {
+                let theirs = entry.fingerprints();
+                theirs.contains(&fingerprint) || theirs.contains(&legacy_fingerprint)
+            };
+            if entries.iter().any(taken) {
                 return Err(CodecError::DuplicateFingerprint {
                     family: version.family,
                     version: version.version,
                 });
             }
-            entries.push(Entry { version: *version, schema, fingerprint });
+            entries.push(Entry { version: *version, schema, fingerprint, legacy_fingerprint });
         }
         Ok(Catalogue { entries })
     }
 
     /// The entry whose schema has this fingerprint.
     pub fn by_fingerprint(&self, fingerprint: &[u8; 8]) -> Option<&Entry> {
-        self.entries.iter().find(|entry| &entry.fingerprint == fingerprint)
+        self.entries.iter().find(|entry| entry.fingerprints().contains(fingerprint))
     }
 
     /// All versions of a family, oldest first.
@@ -101,8 +124,8 @@ impl Catalogue {
     }
 }
 
-/// The 8-byte Rabin fingerprint used in single-object headers.
-pub fn fingerprint_of(schema: &Schema) -> [u8; 8] {
+/// The fingerprint `apache-avro` computes from its own canonical form.
+fn legacy_fingerprint_of(schema: &Schema) -> [u8; 8] {
     let bytes = schema.fingerprint::<Rabin>().bytes;
     let mut fingerprint = [0u8; 8];
     fingerprint.copy_from_slice(&bytes[..8]);
@@ -113,12 +136,13 @@ pub fn fingerprint_of(schema: &Schema) -> [u8; 8] {
 mod tests {
     use super::*;
 
-    /// Fingerprints of published versions, hex. A published schema is immutable: if
-    /// this test fails, the `.avsc` was edited in place instead of adding a version.
-    const PINNED: &[(&str, u32, &str)] = &[
-        ("NormalizedRecord", 1, "24d0ce6be429404a"),
-        ("TokenizedRecord", 1, "26ef3710ac236dd2"),
-        ("SignedRecord", 1, "89002be7de0dc5fb"),
+    /// Fingerprints of published versions, hex: the specification's, then the legacy
+    /// one. A published schema is immutable: if this test fails, the `.avsc` was edited
+    /// in place instead of adding a version.
+    const PINNED: &[(&str, u32, &str, &str)] = &[
+        ("NormalizedRecord", 1, "856987d85e563a8a", "24d0ce6be429404a"),
+        ("TokenizedRecord", 1, "484a9d4c789a4417", "26ef3710ac236dd2"),
+        ("SignedRecord", 1, "327de21e63e21371", "89002be7de0dc5fb"),
     ];
 
     fn hex(bytes: &[u8]) -> String {
@@ -128,12 +152,13 @@ mod tests {
     #[test]
     fn published_versions_keep_their_fingerprints() {
         let catalogue = Catalogue::published();
-        for (family, version, expected) in PINNED {
+        for (family, version, expected, legacy) in PINNED {
             let entry = catalogue
                 .versions(family)
                 .find(|entry| entry.version.version == *version)
                 .expect("pinned version is published");
             assert_eq!(&hex(&entry.fingerprint), expected, "{family} v{version}");
+            assert_eq!(&hex(&entry.legacy_fingerprint), legacy, "{family} v{version} legacy");
         }
         assert_eq!(PINNED.len(), PUBLISHED.len(), "every published version is pinned");
     }

@@ -1,24 +1,24 @@
 //! Avro single-object encoding of one record family.
 //!
 //! Writes with the family's newest schema. Reads any version in the catalogue: the
-//! current one directly into the Rust type, older ones by decoding with the writer
-//! schema and resolving to the current schema (Avro's schema resolution). Readers and
-//! writers are built once per codec.
+//! current one directly into the Rust type through its [`Datum`] mapping, older ones
+//! by decoding with the writer schema, resolving to the current schema (Avro's schema
+//! resolution) and reading the resolved datum the same way. Readers and writers are
+//! built once per codec.
 //!
-//! The current version, which every record of a steady pipeline uses, goes through
-//! `serde_avro_fast`: it writes and reads without the per-field lookups and
-//! allocations of `apache-avro`'s serde path, which dominated the stages' codec time.
-//! Both write the same bytes (checked by the compatibility tests); `apache-avro` keeps
-//! the catalogue, the fingerprints and the resolution of older versions, which the
-//! fast path cannot do.
+//! Every record of a steady pipeline takes the direct path, which writes and reads
+//! without the per-field lookups and allocations of `apache-avro`'s serde path (they
+//! dominated the stages' codec time); the compatibility tests check both write the
+//! same bytes. `apache-avro` keeps the catalogue and the resolution of older versions.
 
 use std::{collections::HashMap, marker::PhantomData};
 
-use apache_avro::{from_value, reader::datum::GenericDatumReader};
-use serde::{Serialize, de::DeserializeOwned};
-use serde_avro_fast::ser::SerializerConfig;
+use apache_avro::{reader::datum::GenericDatumReader, writer::datum::GenericDatumWriter};
 
-use crate::catalogue::{Catalogue, Entry};
+use crate::{
+    binary::{Datum, Reader},
+    catalogue::{Catalogue, Entry},
+};
 
 /// The two marker bytes that open every single-object encoded message.
 pub const MAGIC: [u8; 2] = [0xC3, 0x01];
@@ -55,14 +55,14 @@ pub enum CodecError {
 pub struct Codec<T> {
     family: String,
     current: &'static Entry,
-    /// The current version, for the fast path.
-    fast: serde_avro_fast::Schema,
-    /// One reader per older version, keyed by fingerprint.
+    /// Re-encodes a resolved older datum with the current schema.
+    current_writer: GenericDatumWriter<'static>,
+    /// One reader per older version, keyed by each fingerprint it was written under.
     readers: HashMap<[u8; 8], GenericDatumReader<'static>>,
     record_type: PhantomData<fn(T) -> T>,
 }
 
-impl<T: Serialize + DeserializeOwned> Codec<T> {
+impl<T: Datum> Codec<T> {
     /// A codec for `family` from the published catalogue.
     pub fn published(family: &str) -> Result<Self, CodecError> {
         Self::try_new(Catalogue::published(), family)
@@ -72,22 +72,18 @@ impl<T: Serialize + DeserializeOwned> Codec<T> {
     pub fn try_new(catalogue: &'static Catalogue, family: &str) -> Result<Self, CodecError> {
         let unknown = || CodecError::UnknownFamily { family: family.to_owned() };
         let current = catalogue.latest(family).ok_or_else(unknown)?;
-        let fast = current.version.text.parse().map_err(|error: serde_avro_fast::schema::SchemaError| {
-            CodecError::InvalidSchema {
-                family: current.version.family,
-                version: current.version.version,
-                detail: error.to_string(),
-            }
-        })?;
+        let current_writer = GenericDatumWriter::builder(&current.schema).build().map_err(avro("writer"))?;
         let mut readers = HashMap::new();
         for entry in catalogue.versions(family).filter(|entry| entry.fingerprint != current.fingerprint) {
-            let reader = GenericDatumReader::builder(&entry.schema)
-                .reader_schema(&current.schema)
-                .build()
-                .map_err(avro("reader"))?;
-            readers.insert(entry.fingerprint, reader);
+            for fingerprint in entry.fingerprints() {
+                let reader = GenericDatumReader::builder(&entry.schema)
+                    .reader_schema(&current.schema)
+                    .build()
+                    .map_err(avro("reader"))?;
+                readers.insert(fingerprint, reader);
+            }
         }
-        Ok(Codec { family: family.to_owned(), current, fast, readers, record_type: PhantomData })
+        Ok(Codec { family: family.to_owned(), current, current_writer, readers, record_type: PhantomData })
     }
 
     /// The fingerprint this codec writes.
@@ -100,22 +96,23 @@ impl<T: Serialize + DeserializeOwned> Codec<T> {
         let mut buffer = Vec::with_capacity(512);
         buffer.extend_from_slice(&MAGIC);
         buffer.extend_from_slice(&self.current.fingerprint);
-        let mut config = SerializerConfig::new(&self.fast);
-        serde_avro_fast::to_datum(record, buffer, &mut config).map_err(fast("encode"))
+        record.write(&mut buffer);
+        Ok(buffer)
     }
 
     /// Decodes a message written by any catalogued version of the family.
     pub fn decode(&self, message: &[u8]) -> Result<T, CodecError> {
         let fingerprint = read_header(message)?;
         let mut datum = &message[HEADER_LEN..];
-        if fingerprint == self.current.fingerprint {
-            return serde_avro_fast::from_datum_slice(datum, &self.fast).map_err(fast("decode"));
+        if self.current.fingerprints().contains(&fingerprint) {
+            return read_datum(datum);
         }
         let Some(reader) = self.readers.get(&fingerprint) else {
             return Err(self.foreign_fingerprint(fingerprint));
         };
         let value = reader.read_value(&mut datum).map_err(avro("decode"))?;
-        from_value(&value).map_err(avro("decode"))
+        let resolved = self.current_writer.write_value_to_vec(value).map_err(avro("decode"))?;
+        read_datum(&resolved)
     }
 
     fn foreign_fingerprint(&self, fingerprint: [u8; 8]) -> CodecError {
@@ -126,6 +123,12 @@ impl<T: Serialize + DeserializeOwned> Codec<T> {
             None => CodecError::UnknownFingerprint { fingerprint: hex(&fingerprint) },
         }
     }
+}
+
+fn read_datum<T: Datum>(datum: &[u8]) -> Result<T, CodecError> {
+    let mut reader = Reader::new(datum);
+    let record = T::read(&mut reader).and_then(|record| reader.finish().map(|()| record));
+    record.map_err(|error| CodecError::Avro { operation: "decode", detail: error.to_string() })
 }
 
 /// The fingerprint in a single-object header.
@@ -143,9 +146,5 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn avro(operation: &'static str) -> impl Fn(apache_avro::Error) -> CodecError {
-    move |error| CodecError::Avro { operation, detail: error.to_string() }
-}
-
-fn fast<E: std::fmt::Display>(operation: &'static str) -> impl Fn(E) -> CodecError {
     move |error| CodecError::Avro { operation, detail: error.to_string() }
 }

@@ -1,7 +1,8 @@
 //! Avro schemas of the records that travel between services, and their codec.
 //!
 //! Owns the wire format: every record on an internal topic is Avro single-object
-//! encoded (`C3 01`, the writer schema's 8-byte Rabin fingerprint, then the datum),
+//! encoded (`C3 01`, the writer schema's 8-byte CRC-64-AVRO fingerprint of its Parsing
+//! Canonical Form as the Avro specification defines it, then the datum),
 //! so a reader always knows which schema wrote a message. The [`catalogue`] lists
 //! every published version of every schema; published `.avsc` files are never edited,
 //! a change is a new version that current readers resolve against old writers.
@@ -9,6 +10,8 @@
 //! for the tokenizer and the query-api.
 
 pub mod actions;
+pub mod binary;
+pub mod canonical;
 pub mod catalogue;
 pub mod codec;
 pub mod fields;
@@ -16,6 +19,7 @@ pub mod normalized;
 pub mod signed;
 pub mod tokenized;
 
+pub use binary::Datum;
 pub use catalogue::{Catalogue, SchemaVersion};
 pub use codec::{Codec, CodecError};
 pub use fields::{PiiPolicy, PiiPolicyArgs};

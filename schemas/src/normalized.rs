@@ -7,6 +7,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::binary::{
+    Datum, DecodeError, Reader, write_long, write_map, write_optional, write_optional_string, write_string,
+};
+
 /// An audit event after validation and normalization by the ingestor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NormalizedRecord {
@@ -72,4 +76,74 @@ pub struct Session {
     /// Authentication method code, e.g. `AT_STDPWD`.
     #[serde(rename = "authenticationMethod")]
     pub authentication_method: Option<String>,
+}
+
+impl Datum for NormalizedRecord {
+    fn write(&self, out: &mut Vec<u8>) {
+        write_string(out, &self.id);
+        write_string(out, &self.tenant_id);
+        write_long(out, self.created);
+        self.action.write(out);
+        write_optional_string(out, self.result.as_ref());
+        write_optional(out, self.return_value.as_ref(), write_map);
+        write_optional_string(out, self.message.as_ref());
+        write_optional_string(out, self.host.as_ref());
+        write_optional(out, self.target_user.as_ref(), |out, user| user.write(out));
+        write_optional(out, self.acting_user.as_ref(), |out, user| user.write(out));
+        write_optional_string(out, self.external_id.as_ref());
+        write_optional_string(out, self.event_id.as_ref());
+    }
+
+    fn read(input: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(NormalizedRecord {
+            id: input.string()?,
+            tenant_id: input.string()?,
+            created: input.long()?,
+            action: Action::read(input)?,
+            result: input.optional_string()?,
+            return_value: input.optional(Reader::map)?,
+            message: input.optional_string()?,
+            host: input.optional_string()?,
+            target_user: input.optional(UserRef::read)?,
+            acting_user: input.optional(UserRef::read)?,
+            external_id: input.optional_string()?,
+            event_id: input.optional_string()?,
+        })
+    }
+}
+
+impl Action {
+    /// Appends the `Action` record.
+    pub(crate) fn write(&self, out: &mut Vec<u8>) {
+        write_string(out, &self.action_name);
+        write_map(out, &self.action_parameters);
+    }
+
+    /// Reads an `Action` record.
+    pub(crate) fn read(input: &mut Reader<'_>) -> Result<Action, DecodeError> {
+        Ok(Action { action_name: input.string()?, action_parameters: input.map()? })
+    }
+}
+
+impl UserRef {
+    /// Appends the `UserRef` record.
+    pub(crate) fn write(&self, out: &mut Vec<u8>) {
+        write_optional_string(out, self.id.as_ref());
+        write_optional_string(out, self.immutable_id.as_ref());
+        write_optional(out, self.session.as_ref(), |out, session| {
+            write_optional_string(out, session.id.as_ref());
+            write_optional_string(out, session.authentication_method.as_ref());
+        });
+    }
+
+    /// Reads a `UserRef` record.
+    pub(crate) fn read(input: &mut Reader<'_>) -> Result<UserRef, DecodeError> {
+        Ok(UserRef {
+            id: input.optional_string()?,
+            immutable_id: input.optional_string()?,
+            session: input.optional(|input| {
+                Ok(Session { id: input.optional_string()?, authentication_method: input.optional_string()? })
+            })?,
+        })
+    }
 }

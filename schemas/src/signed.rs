@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::binary::{Datum, DecodeError, Reader, write_long, write_string};
+
 /// One signed record as published.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignedRecord {
@@ -20,4 +22,24 @@ pub struct SignedRecord {
     pub sequence: i64,
     /// JWS compact serialization carrying the canonical payload.
     pub jws: String,
+}
+
+impl Datum for SignedRecord {
+    fn write(&self, out: &mut Vec<u8>) {
+        write_string(out, &self.tenant_id);
+        write_string(out, &self.id);
+        write_long(out, self.created);
+        write_long(out, self.sequence);
+        write_string(out, &self.jws);
+    }
+
+    fn read(input: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(SignedRecord {
+            tenant_id: input.string()?,
+            id: input.string()?,
+            created: input.long()?,
+            sequence: input.long()?,
+            jws: input.string()?,
+        })
+    }
 }

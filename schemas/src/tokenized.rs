@@ -8,7 +8,13 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::normalized::{Action, NormalizedRecord, UserRef};
+use crate::{
+    binary::{
+        Datum, DecodeError, Reader, write_long, write_map, write_optional, write_optional_string,
+        write_string, write_strings,
+    },
+    normalized::{Action, NormalizedRecord, UserRef},
+};
 
 /// An audit record without clear personal data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,5 +71,41 @@ impl TokenizedRecord {
             event_id: record.event_id,
             tokenized_paths,
         }
+    }
+}
+
+impl Datum for TokenizedRecord {
+    fn write(&self, out: &mut Vec<u8>) {
+        write_string(out, &self.id);
+        write_string(out, &self.tenant_id);
+        write_long(out, self.created);
+        self.action.write(out);
+        write_optional_string(out, self.result.as_ref());
+        write_optional(out, self.return_value.as_ref(), write_map);
+        write_optional_string(out, self.message.as_ref());
+        write_optional_string(out, self.host.as_ref());
+        write_optional(out, self.target_user.as_ref(), |out, user| user.write(out));
+        write_optional(out, self.acting_user.as_ref(), |out, user| user.write(out));
+        write_optional_string(out, self.external_id.as_ref());
+        write_optional_string(out, self.event_id.as_ref());
+        write_strings(out, &self.tokenized_paths);
+    }
+
+    fn read(input: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(TokenizedRecord {
+            id: input.string()?,
+            tenant_id: input.string()?,
+            created: input.long()?,
+            action: Action::read(input)?,
+            result: input.optional_string()?,
+            return_value: input.optional(Reader::map)?,
+            message: input.optional_string()?,
+            host: input.optional_string()?,
+            target_user: input.optional(UserRef::read)?,
+            acting_user: input.optional(UserRef::read)?,
+            external_id: input.optional_string()?,
+            event_id: input.optional_string()?,
+            tokenized_paths: input.strings()?,
+        })
     }
 }

@@ -210,7 +210,8 @@ fn print_banner(args: &UpArgs, bootstrap: &str) {
 }
 
 async fn start_broker(args: &UpArgs) -> anyhow::Result<EmbeddedBroker> {
-    let params = BrokerParams { listen: args.broker_listen, data_dir: args.data_dir.join("broker") };
+    let params =
+        BrokerParams { listen: args.broker_listen, data_dir: args.data_dir.join("broker"), advertised: None };
     EmbeddedBroker::start(params)
         .await
         .with_context(|| format!("starting the embedded broker on {}", args.broker_listen))
@@ -258,6 +259,7 @@ async fn start_vault(
     let credentials: Vec<&ServiceCredential> = services.iter().collect();
     let local = vault::LocalVault {
         kafka: bootstrap,
+        kafka_properties: &[],
         partitions: Some(args.partitions),
         listen: Some(args.vault_listen),
         dir: &vault_dir,

@@ -47,6 +47,10 @@ pub struct BrokerParams {
     pub listen: SocketAddr,
     /// Directory of the broker's storage, created if missing.
     pub data_dir: PathBuf,
+    /// Host and port clients are told to connect to (Kafka's `advertised.listeners`),
+    /// when they reach the broker through something in front of it, a TLS terminator
+    /// for instance; `None` advertises the listening address.
+    pub advertised: Option<(String, u16)>,
 }
 
 /// Where clients reach this broker.
@@ -97,7 +101,10 @@ impl EmbeddedBroker {
             topics,
             offsets,
             groups: groups::Coordinator::default(),
-            node: Node { host: addr.ip().to_string(), port: i32::from(addr.port()) },
+            node: match params.advertised {
+                Some((host, port)) => Node { host, port: i32::from(port) },
+                None => Node { host: addr.ip().to_string(), port: i32::from(addr.port()) },
+            },
             cluster_id: "audit-trail".into(),
             next_producer_id: AtomicI64::new(first_producer_id()),
         });

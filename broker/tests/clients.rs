@@ -16,7 +16,8 @@ const TOPIC: &str = "events";
 const PARTITIONS: i32 = 4;
 
 async fn start(dir: &std::path::Path) -> EmbeddedBroker {
-    let params = BrokerParams { listen: "127.0.0.1:0".parse().unwrap(), data_dir: dir.to_owned() };
+    let params =
+        BrokerParams { listen: "127.0.0.1:0".parse().unwrap(), data_dir: dir.to_owned(), advertised: None };
     EmbeddedBroker::start(params).await.expect("broker starts")
 }
 
@@ -192,7 +193,11 @@ async fn watermarks_and_committed_offsets_read_back() {
 async fn a_directory_serves_one_broker_at_a_time() {
     let dir = tempfile::tempdir().unwrap();
     let _running = start(dir.path()).await;
-    let params = BrokerParams { listen: "127.0.0.1:0".parse().unwrap(), data_dir: dir.path().to_owned() };
+    let params = BrokerParams {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().to_owned(),
+        advertised: None,
+    };
     let second = EmbeddedBroker::start(params).await;
     assert!(matches!(second, Err(audit_broker::BrokerError::InUse { .. })));
 }

@@ -42,6 +42,7 @@ pub async fn start_vault(params: VaultParams<'_>) -> String {
     };
     let local = vault::LocalVault {
         kafka: params.bootstrap,
+        kafka_properties: &[],
         partitions: None,
         listen: None,
         dir: params.dir,

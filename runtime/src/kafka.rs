@@ -6,14 +6,15 @@
 //! commits only stored offsets. Producers are idempotent, so a retried send never
 //! duplicates or reorders a partition.
 
-use std::time::Duration;
+use std::{sync::Mutex, time::Duration};
 
 use rdkafka::{
-    ClientConfig,
+    ClientConfig, ClientContext,
     admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
     client::DefaultClientContext,
-    consumer::{BaseConsumer, Consumer},
-    error::RDKafkaErrorCode,
+    config::RDKafkaLogLevel,
+    consumer::{BaseConsumer, Consumer, ConsumerContext},
+    error::{KafkaError, RDKafkaErrorCode},
     producer::FutureProducer,
 };
 
@@ -91,35 +92,19 @@ pub fn partition_for_key(key: &[u8], partitions: i32) -> i32 {
     ((hash & 0x7fff_ffff) % partitions as u32) as i32
 }
 
-/// Partition count of each of `topics`, from the cluster's metadata.
+/// Partition count of each of `topics`, from the cluster's metadata (0 when missing).
 pub async fn partition_counts(
     config: &KafkaConfig,
     topics: &[&str],
 ) -> Result<Vec<(String, usize)>, RuntimeError> {
-    let client_config = base_client_config(config);
-    let topics: Vec<String> = topics.iter().map(|topic| (*topic).to_owned()).collect();
-    let detail = |error: String| RuntimeError::TopicCreation { topic: topics.join(","), detail: error };
-    let names = topics.clone();
-    tokio::task::spawn_blocking(move || {
-        let client: BaseConsumer = client_config.create()?;
-        let metadata = client.fetch_metadata(None, Duration::from_secs(30))?;
-        Ok::<_, rdkafka::error::KafkaError>(
-            names
-                .iter()
-                .map(|name| {
-                    let count = metadata
-                        .topics()
-                        .iter()
-                        .find(|topic| topic.name() == name)
-                        .map_or(0, |topic| topic.partitions().len());
-                    (name.clone(), count)
-                })
-                .collect(),
-        )
-    })
-    .await
-    .map_err(|error| detail(error.to_string()))?
-    .map_err(|error| detail(format!("cannot read cluster metadata: {error}")))
+    let existing = cluster_topics(config, topics).await?;
+    Ok(topics
+        .iter()
+        .map(|name| {
+            let count = existing.iter().find(|(topic, _)| topic == name).map_or(0, |(_, count)| *count);
+            ((*name).to_owned(), count)
+        })
+        .collect())
 }
 
 /// Creates each topic that does not exist yet with the configured partition count.
@@ -155,32 +140,110 @@ pub async fn ensure_topics(config: &KafkaConfig, topics: &[&str]) -> Result<(), 
 }
 
 async fn missing_topics(config: &KafkaConfig, topics: &[&str]) -> Result<Vec<String>, RuntimeError> {
+    let existing = cluster_topics(config, topics).await?;
+    Ok(topics
+        .iter()
+        .filter(|topic| !existing.iter().any(|(name, _)| name == *topic))
+        .map(|topic| (*topic).to_owned())
+        .collect())
+}
+
+/// Every topic of the cluster with its partition count; `topics` name the request in
+/// errors.
+async fn cluster_topics(config: &KafkaConfig, topics: &[&str]) -> Result<Vec<(String, usize)>, RuntimeError> {
     let metadata_error = |detail: String| RuntimeError::TopicCreation {
         topic: topics.join(","),
         detail: format!("cannot read cluster metadata: {detail}"),
     };
     let client_config = base_client_config(config);
     // Metadata requests block: keep them off the async workers.
-    let existing = tokio::task::spawn_blocking(move || {
-        let client: BaseConsumer = client_config.create()?;
-        let metadata = client.fetch_metadata(None, Duration::from_secs(30))?;
-        Ok::<_, rdkafka::error::KafkaError>(
-            metadata.topics().iter().map(|topic| topic.name().to_owned()).collect::<Vec<_>>(),
-        )
+    tokio::task::spawn_blocking(move || {
+        let client: BaseConsumer<ReportingContext> = client_config
+            .create_with_context(ReportingContext::default())
+            .map_err(|error| error.to_string())?;
+        let metadata = client.fetch_metadata(None, Duration::from_secs(30)).map_err(|error| {
+            // Serves the error events librdkafka queued meanwhile.
+            let _ = client.poll(Duration::ZERO);
+            match client.context().last_error.lock().expect("never poisoned").take() {
+                Some(reason) => format!("{error}; the client reported: {reason}"),
+                None => error.to_string(),
+            }
+        })?;
+        Ok(metadata
+            .topics()
+            .iter()
+            .map(|topic| (topic.name().to_owned(), topic.partitions().len()))
+            .collect())
     })
     .await
     .map_err(|error| metadata_error(error.to_string()))?
-    .map_err(|error| metadata_error(error.to_string()))?;
-    Ok(topics
-        .iter()
-        .filter(|topic| !existing.iter().any(|name| name == *topic))
-        .map(|topic| (*topic).to_owned())
-        .collect())
+    .map_err(metadata_error)
 }
+
+/// Keeps what librdkafka last reported about the cluster (an unreachable or untrusted
+/// broker, refused credentials), which its request errors do not carry, so a failed
+/// request can say why.
+#[derive(Default)]
+struct ReportingContext {
+    last_error: Mutex<Option<String>>,
+}
+
+impl ClientContext for ReportingContext {
+    // A failed handshake or authentication comes as a log line, served by the poll
+    // after the failed request.
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        if (level as i32) <= (RDKafkaLogLevel::Error as i32) {
+            *self.last_error.lock().expect("never poisoned") = Some(format!("{facility}: {message}"));
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        *self.last_error.lock().expect("never poisoned") = Some(format!("{error}: {reason}"));
+    }
+}
+
+impl ConsumerContext for ReportingContext {}
 
 #[cfg(test)]
 mod tests {
-    use super::partition_for_key;
+    use rdkafka::producer::BaseProducer;
+
+    use super::*;
+
+    /// librdkafka refuses, when the client is created, a protocol, mechanism or codec it
+    /// was built without: these are the settings of production clusters.
+    #[test]
+    fn clients_accept_tls_sasl_and_zstd_settings() {
+        let clusters: &[&[(&str, &str)]] = &[
+            &[("security.protocol", "ssl"), ("ssl.endpoint.identification.algorithm", "https")],
+            &[
+                ("security.protocol", "sasl_ssl"),
+                ("sasl.mechanism", "PLAIN"),
+                ("sasl.username", "audit"),
+                ("sasl.password", "secret"),
+            ],
+            &[
+                ("security.protocol", "sasl_ssl"),
+                ("sasl.mechanism", "SCRAM-SHA-512"),
+                ("sasl.username", "audit"),
+                ("sasl.password", "secret"),
+            ],
+            &[
+                ("security.protocol", "sasl_ssl"),
+                ("sasl.mechanism", "OAUTHBEARER"),
+                ("enable.sasl.oauthbearer.unsecure.jwt", "true"),
+                ("sasl.oauthbearer.config", "principal=audit-trail"),
+            ],
+            &[("compression.type", "zstd")],
+        ];
+        for properties in clusters {
+            let mut config = KafkaConfig::for_bootstrap("127.0.0.1:9").unwrap();
+            config.properties =
+                properties.iter().map(|(key, value)| ((*key).into(), (*value).into())).collect();
+            let created = base_client_config(&config).create::<BaseProducer>();
+            assert!(created.is_ok(), "{properties:?}: {:?}", created.err());
+        }
+    }
 
     #[test]
     fn keys_land_where_java_clients_put_them() {

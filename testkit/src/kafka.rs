@@ -22,7 +22,11 @@ pub const PARTITIONS: i32 = 4;
 /// as `auditctl up` runs it.
 pub async fn broker() -> (EmbeddedBroker, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let params = BrokerParams { listen: "127.0.0.1:0".parse().unwrap(), data_dir: dir.path().to_owned() };
+    let params = BrokerParams {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().to_owned(),
+        advertised: None,
+    };
     (EmbeddedBroker::start(params).await.expect("embedded broker starts"), dir)
 }
 

@@ -7,6 +7,7 @@
 //! - [`process`]: service binaries as child processes, killed with the test.
 //! - [`postgres`]: a private PostgreSQL cluster per test process, a fresh database
 //!   per test.
+//! - [`tls`]: a certificate authority per test and a TLS-terminating proxy.
 
 pub mod bench;
 pub mod kafka;
@@ -14,3 +15,4 @@ pub mod openapi;
 pub mod postgres;
 pub mod process;
 pub mod records;
+pub mod tls;

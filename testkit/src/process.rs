@@ -36,7 +36,10 @@ pub fn spawn_stage(binary: &str, kafka: &KafkaConfig, args: &[&str], log: std::f
     let partitions = crate::kafka::PARTITIONS.to_string();
     let common = ["--kafka", &kafka.bootstrap, "--ops-listen", "127.0.0.1:0", "--partitions", &partitions];
     let session = ["--session-timeout-ms", "6000"];
-    spawn(binary, &[&common[..], &session[..], args].concat(), log)
+    let properties: Vec<String> =
+        kafka.properties.iter().map(|(key, value)| format!("--kafka-property={key}={value}")).collect();
+    let properties: Vec<&str> = properties.iter().map(String::as_str).collect();
+    spawn(binary, &[&common[..], &session[..], &properties, args].concat(), log)
 }
 
 /// Starts the service binary at `binary` with `args`, its logs to `log`.

@@ -11,6 +11,8 @@ use audit_auth::service::ServiceCredential;
 pub struct LocalVault<'a> {
     /// Kafka bootstrap address: every reveal and erasure is an event there.
     pub kafka: &'a str,
+    /// Extra librdkafka properties (TLS, SASL) of that cluster.
+    pub kafka_properties: &'a [(String, String)],
     /// `--partitions` of the access topic it creates; the flag's default when none.
     pub partitions: Option<i32>,
     /// `--listen`; the flag's default when none (a caller that binds its own listener).
@@ -43,6 +45,9 @@ impl LocalVault<'_> {
             format!("--auth-jwks-file={}", self.auth_jwks_file.display()),
             format!("--service-credentials={}", credentials.join(",")),
         ];
+        args.extend(
+            self.kafka_properties.iter().map(|(key, value)| format!("--kafka-property={key}={value}")),
+        );
         args.extend(self.partitions.map(|partitions| format!("--partitions={partitions}")));
         args.extend(self.listen.map(|listen| format!("--listen={listen}")));
         args
@@ -60,6 +65,7 @@ mod tests {
         let credential = ServiceCredential::generate("tokenizer");
         let local = LocalVault {
             kafka: "127.0.0.1:9092",
+            kafka_properties: &[("security.protocol".into(), "ssl".into())],
             partitions: Some(8),
             listen: Some("127.0.0.1:8181".parse().unwrap()),
             dir: Path::new("/tmp/vault"),

@@ -70,6 +70,16 @@ impl Service {
 #[derive(Debug, Default)]
 pub struct Flags(pub BTreeMap<Service, Vec<String>>);
 
+/// How services reach the broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// Plaintext, straight to the broker.
+    Plain,
+    /// TLS through a terminating proxy, with a certificate from a CA made for the test
+    /// (`keys/kafka-ca.pem`): what a managed cluster's TLS listener looks like.
+    Tls,
+}
+
 /// The `auditctl` binary, as users run it.
 pub const AUDITCTL: &str = env!("CARGO_BIN_EXE_e2e-auditctl");
 
@@ -79,6 +89,8 @@ pub struct Stack {
     pub kafka: KafkaConfig,
     broker: Option<EmbeddedBroker>,
     broker_addr: SocketAddr,
+    /// The TLS endpoint in front of the broker, under [`Transport::Tls`].
+    tls: Option<testkit::tls::TlsProxy>,
     vault_listen: SocketAddr,
     pub query_listen: SocketAddr,
     tokenizer_credential: ServiceCredential,
@@ -96,6 +108,11 @@ impl Stack {
 
     /// Starts the stack with `flags` added to some services' command lines.
     pub async fn start_with(data_dir: &Path, flags: Flags) -> Stack {
+        Stack::start_over(data_dir, flags, Transport::Plain).await
+    }
+
+    /// Starts the stack with every client reaching the broker over `transport`.
+    pub async fn start_over(data_dir: &Path, flags: Flags, transport: Transport) -> Stack {
         let keys = data_dir.join("keys");
         std::fs::create_dir_all(&keys).unwrap();
         std::fs::create_dir_all(data_dir.join("vault")).unwrap();
@@ -104,15 +121,25 @@ impl Stack {
         KeyDir::open_or_create(&keys.join("signing")).unwrap();
         let issuer = Issuer::load_or_create(&keys.join("issuer.key")).unwrap();
         std::fs::write(keys.join("jwks.json"), serde_json::to_string(&issuer.jwks()).unwrap()).unwrap();
-        let broker = start_broker(data_dir, free_addr()).await;
+        let (broker, tls, mut kafka) = match transport {
+            Transport::Plain => {
+                let broker = start_broker(data_dir, free_addr(), None).await;
+                let kafka = KafkaConfig::for_bootstrap(&broker.bootstrap()).unwrap();
+                (broker, None, kafka)
+            }
+            Transport::Tls => {
+                let (broker, front, kafka) = start_behind_tls(data_dir).await;
+                (broker, Some(front), kafka)
+            }
+        };
         let broker_addr = broker.addr();
-        let mut kafka = KafkaConfig::for_bootstrap(&broker.bootstrap()).unwrap();
         kafka.partitions = testkit::kafka::PARTITIONS;
         let mut stack = Stack {
             data_dir: data_dir.to_owned(),
             kafka,
             broker: Some(broker),
             broker_addr,
+            tls,
             vault_listen: free_addr(),
             query_listen: free_addr(),
             tokenizer_credential: ServiceCredential::generate("tokenizer"),
@@ -153,7 +180,8 @@ impl Stack {
     pub async fn restart_broker(&mut self, down: Duration) {
         self.broker.take().expect("the broker runs").stop().await;
         tokio::time::sleep(down).await;
-        self.broker = Some(start_broker(&self.data_dir, self.broker_addr).await);
+        let advertised = self.tls.as_ref().map(|front| ("localhost".to_owned(), front.addr().port()));
+        self.broker = Some(start_broker(&self.data_dir, self.broker_addr, advertised).await);
     }
 
     /// A bearer token of an administrator of `tenant`.
@@ -198,6 +226,7 @@ impl Stack {
         let (vault_dir, auth_jwks_file) = (self.data_dir.join("vault"), self.data_dir.join("keys/jwks.json"));
         let local = vault::LocalVault {
             kafka: &self.kafka.bootstrap,
+            kafka_properties: &self.kafka.properties,
             partitions: Some(self.kafka.partitions),
             listen: Some(self.vault_listen),
             dir: &vault_dir,
@@ -227,9 +256,31 @@ fn spawn(service: Service, args: &[String], log: File) -> ChildGuard {
     testkit::process::spawn(service.binary(), &args, log)
 }
 
-async fn start_broker(data_dir: &Path, listen: SocketAddr) -> EmbeddedBroker {
-    let params = BrokerParams { listen, data_dir: data_dir.join("broker") };
+async fn start_broker(
+    data_dir: &Path,
+    listen: SocketAddr,
+    advertised: Option<(String, u16)>,
+) -> EmbeddedBroker {
+    let params = BrokerParams { listen, data_dir: data_dir.join("broker"), advertised };
     EmbeddedBroker::start(params).await.expect("the embedded broker starts")
+}
+
+/// The broker behind a TLS proxy it advertises, and the client settings that trust
+/// the proxy's CA; the broker's own port is never given to a client.
+async fn start_behind_tls(data_dir: &Path) -> (EmbeddedBroker, testkit::tls::TlsProxy, KafkaConfig) {
+    let ca = testkit::tls::TestCa::new("audit trail kafka test ca");
+    let ca_file = data_dir.join("keys/kafka-ca.pem");
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let broker = start_broker(data_dir, free_addr(), Some(("localhost".to_owned(), port))).await;
+    let proxy = testkit::tls::TlsProxy::start(listener, broker.addr(), &ca);
+    let mut kafka = KafkaConfig::for_bootstrap(&format!("localhost:{port}")).unwrap();
+    kafka.properties = vec![
+        ("security.protocol".into(), "ssl".into()),
+        ("ssl.ca.location".into(), ca_file.display().to_string()),
+    ];
+    (broker, proxy, kafka)
 }
 
 /// A loopback address no one listens on now.

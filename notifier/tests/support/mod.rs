@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use audit_auth::issuer::{Issuer, TokenSpec};
 use axum::http::{HeaderMap, StatusCode};
 use clap::Parser;
-use rustls::pki_types::PrivatePkcs8KeyDer;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -33,25 +32,8 @@ pub async fn receiver(failures: usize) -> (String, Received) {
 /// CA made for it: the URL, what it gets, and the CA certificate's PEM.
 pub async fn https_receiver() -> (String, Received, String) {
     let (app, received) = recording(0);
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params.distinguished_name.push(rcgen::DnType::CommonName, "audit trail test ca");
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let leaf_key = rcgen::KeyPair::generate().unwrap();
-    let leaf = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
-        .unwrap()
-        .signed_by(&leaf_key, &issuer)
-        .unwrap();
-    let private = PrivatePkcs8KeyDer::from(leaf_key.serialize_der());
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![leaf.der().clone()], private.into())
-        .unwrap();
+    let ca = testkit::tls::TestCa::new("audit trail test ca");
+    let config = ca.server_config();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("https://localhost:{}/hook", listener.local_addr().unwrap().port());
@@ -67,7 +49,7 @@ pub async fn https_receiver() -> (String, Received, String) {
             });
         }
     });
-    (url, received, ca.pem())
+    (url, received, ca.pem().to_owned())
 }
 
 /// An app at `/hook` recording what it takes, answering 503 to the first `failures`.

@@ -122,6 +122,12 @@ impl StageContext {
 }
 
 impl ClientContext for StageContext {
+    /// A broker unreachable or untrusted, credentials refused: librdkafka keeps trying,
+    /// and the operator must see why.
+    fn error(&self, error: KafkaError, reason: &str) {
+        warn!(%error, reason, "kafka client error");
+    }
+
     fn stats(&self, statistics: Statistics) {
         for (topic_name, topic) in &statistics.topics {
             for (partition, stats) in &topic.partitions {

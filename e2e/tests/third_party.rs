@@ -1,0 +1,97 @@
+//! Production Kafka, as a third party meets it: every service reaches the broker only
+//! through a TLS endpoint whose certificate comes from a private CA, and a consumer
+//! built from nothing of ours (Python's confluent-kafka and fastavro, given only the
+//! `.avsc` files of `schemas/avro`) reads and decodes every message of
+//! `audit.normalized`, `audit.tokenized` and `audit.signed` over the same TLS. A
+//! client that trusts another CA gets a clear error instead of a connection.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+use support::checks;
+use support::stack::{Flags, Stack, Transport};
+use support::traffic::{self, SendParams};
+
+/// The interpreter with confluent-kafka and fastavro (`.ci/run` installs them);
+/// `AUDIT_TEST_PYTHON` overrides.
+fn python() -> String {
+    std::env::var("AUDIT_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+const TOPICS: [(&str, &str); 3] = [
+    ("audit.normalized", "normalized_record.v1.avsc"),
+    ("audit.tokenized", "tokenized_record.v1.avsc"),
+    ("audit.signed", "signed_record.v1.avsc"),
+];
+
+/// What the third-party reader found, per topic.
+fn read_as_third_party(stack: &Stack) -> Value {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/third_party/consume.py");
+    let schemas = Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/avro");
+    let mut command = Command::new(python());
+    command.arg(script).arg(&stack.kafka.bootstrap).arg(schemas);
+    command.args(TOPICS.map(|(topic, _)| topic));
+    command.args(stack.kafka.properties.iter().map(|(key, value)| format!("{key}={value}")));
+    let output = command.output().expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "the third-party reader failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("the reader prints JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_tls_every_topic_decodes_with_the_avsc_files_alone() {
+    let data_dir = tempfile::Builder::new().prefix("third-party-").tempdir().unwrap();
+    let stack = Stack::start_over(data_dir.path(), Flags::default(), Transport::Tls).await;
+    let params = SendParams {
+        events: 3_000,
+        rate_per_second: 3_000.0,
+        seed: 22,
+        malformed_ratio: 0.01,
+        duplicate_ratio: 0.0,
+    };
+    let expected = traffic::send(&stack.kafka, params).await;
+    let failures = checks::totals_converge(&stack, &expected, Duration::from_secs(180)).await;
+    assert!(failures.is_empty(), "over TLS: {failures:#?}");
+
+    let summary = read_as_third_party(&stack);
+    for (topic, schema) in TOPICS {
+        let found = &summary[topic];
+        assert_eq!(found["distinct_ids"], expected.valid(), "{topic}: {found}");
+        assert_eq!(found["schemas"], serde_json::json!([schema]), "{topic}");
+    }
+    let chains = summary["audit.signed"]["chains"].as_object().unwrap();
+    for (tenant, due) in expected.totals() {
+        assert_eq!(
+            chains[&tenant],
+            serde_json::json!([1, due, due]),
+            "tenant {tenant}: sequences 1..={due} once each"
+        );
+    }
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_that_trusts_another_ca_stops_with_a_clear_error() {
+    let data_dir = tempfile::Builder::new().prefix("wrong-ca-").tempdir().unwrap();
+    let stack = Stack::start_over(data_dir.path(), Flags::default(), Transport::Tls).await;
+    let other_ca = data_dir.path().join("other-ca.pem");
+    std::fs::write(&other_ca, testkit::tls::TestCa::new("someone else's ca").pem()).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_e2e-ingestor"))
+        .args(["--kafka", &stack.kafka.bootstrap, "--ops-listen", "127.0.0.1:0"])
+        .arg("--kafka-property=security.protocol=ssl")
+        .arg(format!("--kafka-property=ssl.ca.location={}", other_ca.display()))
+        .output()
+        .expect("the ingestor runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    eprintln!("{stderr}");
+    assert!(!output.status.success(), "an untrusted broker is refused");
+    assert!(stderr.contains("certificate verify failed"), "the reason is named: {stderr}");
+    stack.stop().await;
+}

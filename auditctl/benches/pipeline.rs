@@ -18,6 +18,7 @@
 //! (default 200,000; 1,000,000 for the long form); `-- --people-per-tenant N` draws who
 //! acts from N people per tenant instead of someone new in every event.
 
+use audit_runtime::topics::Topic;
 use std::{
     net::TcpListener,
     process::{Command, Stdio},
@@ -86,7 +87,7 @@ async fn wait_for_metric(url: &str, metric: &'static str, target: u64, since: In
 
 async fn chain(count: usize) -> f64 {
     let (_broker, kafka, _storage) = bench::broker().await;
-    audit_runtime::kafka::ensure_topics(&kafka, &HOPS).await.unwrap();
+    audit_runtime::topics::ensure(&kafka, &HOPS.map(Topic::named)).await.unwrap();
     let shutdown = CancellationToken::new();
     let last = Arc::new(AtomicU64::new(0));
     let mut hops = Vec::new();

@@ -7,6 +7,7 @@ mod produce;
 mod reindex;
 mod search;
 mod token;
+mod topics;
 mod up;
 mod verify;
 mod webhooks;
@@ -60,6 +61,11 @@ enum Command {
     /// Exit code 0 on an answer, 1 when the notifier could not be reached, refused or
     /// failed, 2 when the flags are wrong.
     Webhooks(webhooks::WebhooksArgs),
+    /// Create the trail's topics with the retention each needs, or check them.
+    ///
+    /// Exit code 0 when every topic exists and the trail is safe, 1 when a trail topic
+    /// would lose records or the cluster could not be reached.
+    Topics(topics::TopicsArgs),
 }
 
 /// mimalloc, tuned: `audit-alloc` says why.
@@ -81,6 +87,7 @@ async fn main() -> ExitCode {
         Command::Search(args) => return search::run(args).await,
         Command::Export(args) => return export::run(args).await,
         Command::Webhooks(args) => return webhooks::run(args).await,
+        Command::Topics(args) => return topics::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

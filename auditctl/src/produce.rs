@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use audit_runtime::{
     config::KafkaConfig,
-    kafka::{ensure_topics, producer},
+    kafka::producer,
+    topics::{Topic, ensure},
 };
 use audit_traffic::{Generator, TrafficParams};
 use clap::Args;
@@ -56,7 +57,7 @@ pub async fn run(args: ProduceArgs) -> anyhow::Result<()> {
     anyhow::ensure!((0.0..=1.0).contains(&args.duplicate_ratio), "--duplicate-ratio must be between 0 and 1");
     let mut kafka = KafkaConfig::for_bootstrap(&args.kafka)?;
     kafka.partitions = args.partitions;
-    ensure_topics(&kafka, &[&args.topic]).await.context("creating the topic")?;
+    ensure(&kafka, &[Topic::personal(&args.topic)]).await.context("creating the topic")?;
     let producer = producer(&kafka)?;
     let mut generator = Generator::new(TrafficParams {
         tenants: args.tenants,

@@ -8,7 +8,8 @@ mod support;
 
 use std::time::Duration;
 
-use audit_runtime::kafka::{ensure_topics, producer};
+use audit_runtime::kafka::producer;
+use audit_runtime::topics::{Topic, ensure};
 use audit_traffic::Generator;
 use rdkafka::producer::FutureRecord;
 use serde_json::Value;
@@ -50,7 +51,7 @@ async fn the_largest_accepted_event_goes_through_every_stage_and_one_byte_more_i
     let mut next = || serde_json::from_slice::<Value>(&generator.next_event().payload).unwrap();
     let events = [grown(next(), CEILING), grown(next(), CEILING + 1), serde_json::to_vec(&next()).unwrap()];
 
-    ensure_topics(&stack.kafka, &["audit.raw"]).await.unwrap();
+    ensure(&stack.kafka, &[Topic::personal("audit.raw")]).await.unwrap();
     let producer = producer(&stack.kafka).unwrap();
     let mut positions = Vec::new();
     for payload in &events {

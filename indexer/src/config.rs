@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use audit_runtime::stage::{StageArgs, StageConfig, StageDefaults};
+use audit_runtime::stage::{StageArgs, StageConfig, StageDefaults, TopicKinds};
+use audit_runtime::topics::TopicKind;
 use audit_service::telemetry::LogArgs;
 use clap::Parser;
 
@@ -11,6 +12,9 @@ use crate::IndexerError;
 use crate::shard::WriterBudget;
 
 /// The indexer's defaults for the flags every consumer shares.
+/// What this service's topics hold.
+const KINDS: TopicKinds = TopicKinds { input: TopicKind::Trail, output: TopicKind::Trail };
+
 const DEFAULTS: StageDefaults = StageDefaults {
     input_topic: "audit.signed",
     output_topic: None,
@@ -69,7 +73,7 @@ impl IndexerArgs {
             return Err(invalid("shard-heap-mb", "expected 15 to 4096"));
         }
         Ok(Config {
-            stage: self.stage.validate(None)?,
+            stage: self.stage.validate(None, KINDS)?,
             index_dir: self.index_dir.clone(),
             commit_interval: Duration::from_millis(self.commit_interval_ms),
             budget: WriterBudget { heap_bytes: self.shard_heap_mb * 1_000_000, threads: 1 },

@@ -1,6 +1,7 @@
 //! The indexer through the real broker: every signed record searchable about a second
 //! after it is produced, exactly once whatever crashed when, bad input in the DLQ.
 
+use audit_runtime::topics::Topic;
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -143,7 +144,7 @@ async fn an_indexer_killed_again_and_again_holds_every_record_exactly_once() {
     let kafka = kafka(&broker);
     let root = storage.path().join("index");
     let (ids, messages) = signed(20_000, 9, "crash");
-    audit_runtime::kafka::ensure_topics(&kafka, &["audit.signed"]).await.unwrap();
+    audit_runtime::topics::ensure(&kafka, &[Topic::trail("audit.signed")]).await.unwrap();
     let feeder = {
         let kafka = kafka.clone();
         tokio::spawn(async move {

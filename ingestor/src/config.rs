@@ -1,13 +1,17 @@
 //! The ingestor's flags and env variables (`--flag` ↔ `AUDIT_FLAG`), validated once.
 
 use audit_runtime::RuntimeError;
-use audit_runtime::stage::{OutputArgs, StageArgs, StageConfig, StageDefaults};
+use audit_runtime::stage::{OutputArgs, StageArgs, StageConfig, StageDefaults, TopicKinds};
+use audit_runtime::topics::TopicKind;
 use audit_service::telemetry::LogArgs;
 use clap::Parser;
 
 use crate::limits::Limits;
 
 /// The ingestor's defaults for the flags every stage shares.
+/// What this service's topics hold.
+const KINDS: TopicKinds = TopicKinds { input: TopicKind::PersonalData, output: TopicKind::PersonalData };
+
 const DEFAULTS: StageDefaults = StageDefaults {
     input_topic: "audit.raw",
     output_topic: Some("audit.normalized"),
@@ -76,7 +80,7 @@ impl IngestorArgs {
             return Err(invalid("max-future-skew-secs", "expected 0 to 604800"));
         }
         Ok(Config {
-            stage: self.stage.validate(Some(&self.output))?,
+            stage: self.stage.validate(Some(&self.output), KINDS)?,
             limits: Limits {
                 max_message_bytes: self.max_message_bytes,
                 min_created_ms: Limits::earliest_plausible_ms(),

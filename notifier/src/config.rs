@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use audit_auth::{AuthArgs, AuthConfig};
-use audit_runtime::stage::{StageArgs, StageConfig, StageDefaults};
+use audit_runtime::stage::{StageArgs, StageConfig, StageDefaults, TopicKinds};
+use audit_runtime::topics::TopicKind;
 use audit_service::database::DatabaseLocation;
 use audit_service::telemetry::LogArgs;
 use clap::{ArgAction, Parser};
@@ -14,6 +15,9 @@ use crate::NotifierError;
 use crate::target::Targets;
 
 /// The notifier's defaults for the flags every consumer shares.
+/// What this service's topics hold.
+const KINDS: TopicKinds = TopicKinds { input: TopicKind::Trail, output: TopicKind::Trail };
+
 const DEFAULTS: StageDefaults = StageDefaults {
     input_topic: "audit.signed",
     output_topic: None,
@@ -123,7 +127,7 @@ impl NotifierArgs {
         }
         let auth = self.auth.validate().map_err(|error| invalid("auth", &error.to_string()))?;
         Ok(Config {
-            stage: self.stage.validate(None)?,
+            stage: self.stage.validate(None, KINDS)?,
             auth,
             listen: self.listen,
             database: DatabaseLocation::parse(&self.database)

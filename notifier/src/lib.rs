@@ -33,6 +33,7 @@ mod store;
 mod target;
 mod webhooks;
 
+use audit_runtime::topics::Topic;
 use std::sync::Arc;
 
 use audit_auth::SharedAuthenticator;
@@ -73,7 +74,7 @@ pub async fn run(
         client: post::client(&config.delivery, config.targets)?,
     });
     if config.stage.create_topics {
-        audit_runtime::kafka::ensure_topics(&config.stage.kafka, &[&config.audit_topic]).await?;
+        audit_runtime::topics::ensure(&config.stage.kafka, &[Topic::personal(&config.audit_topic)]).await?;
     }
     let changes = Arc::new(changes::ChangeLog::new(&config.stage.kafka, &config.audit_topic)?);
     let dispatcher = dispatch::Dispatcher {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::RuntimeError;
+use crate::{RuntimeError, topics::TopicPolicy};
 
 /// Kafka connection and batching flags of a pipeline stage.
 #[derive(Debug, Clone, Args)]
@@ -41,6 +41,21 @@ pub struct KafkaArgs {
     /// wait, after which the service reports itself stalled and starts its consumer over.
     #[arg(long, env = "AUDIT_STALL_TIMEOUT_MS", default_value_t = 30_000)]
     pub stall_timeout_ms: u64,
+    /// Hours the trail (`audit.signed`, the signer's checkpoints) keeps records; 0 keeps
+    /// them forever. A trail topic that keeps them less stops the service at start.
+    #[arg(long, env = "AUDIT_TRAIL_RETENTION_HOURS", default_value_t = 0)]
+    pub trail_retention_hours: u64,
+    /// Hours the topics with clear personal data (`audit.raw`, `audit.normalized`,
+    /// `audit.dlq`) keep records: how far back a stage can reprocess.
+    #[arg(long, env = "AUDIT_PERSONAL_DATA_RETENTION_HOURS", default_value_t = 168)]
+    pub personal_data_retention_hours: u64,
+    /// Hours `audit.tokenized` keeps records.
+    #[arg(long, env = "AUDIT_TOKENIZED_RETENTION_HOURS", default_value_t = 168)]
+    pub tokenized_retention_hours: u64,
+    /// `min.insync.replicas` of created topics; by default one less than the
+    /// replication factor, at least 1.
+    #[arg(long, env = "AUDIT_MIN_INSYNC_REPLICAS")]
+    pub min_insync_replicas: Option<i32>,
     /// Extra librdkafka properties, KEY=VALUE, repeatable (e.g. security.protocol=SSL).
     #[arg(
         long = "kafka-property",
@@ -71,6 +86,8 @@ pub struct KafkaConfig {
     pub join_delay: Duration,
     /// No progress for this long while records wait is a stall.
     pub stall_timeout: Duration,
+    /// Retention and durability of the topics this service creates or checks.
+    pub topic_policy: TopicPolicy,
     /// Extra client properties.
     pub properties: Vec<(String, String)>,
 }
@@ -88,6 +105,7 @@ impl std::fmt::Debug for KafkaConfig {
             .field("session_timeout", &self.session_timeout)
             .field("join_delay", &self.join_delay)
             .field("stall_timeout", &self.stall_timeout)
+            .field("topic_policy", &self.topic_policy)
             .field("properties", &properties)
             .finish()
     }
@@ -115,6 +133,26 @@ impl KafkaArgs {
         if !(1_000..=3_600_000).contains(&self.stall_timeout_ms) {
             return Err(invalid("stall-timeout-ms", "expected 1000 to 3600000"));
         }
+        let min_insync_replicas = self.min_insync_replicas.unwrap_or((self.replication_factor - 1).max(1));
+        if !(1..=self.replication_factor).contains(&min_insync_replicas) {
+            return Err(invalid("min-insync-replicas", "expected 1 to the replication factor"));
+        }
+        let hours = |hours: u64| Duration::from_secs(hours.saturating_mul(3_600));
+        if self.personal_data_retention_hours == 0 || self.tokenized_retention_hours == 0 {
+            let reason = "expected at least 1 hour";
+            let name = if self.personal_data_retention_hours == 0 {
+                "personal-data-retention-hours"
+            } else {
+                "tokenized-retention-hours"
+            };
+            return Err(invalid(name, reason));
+        }
+        let topic_policy = TopicPolicy {
+            trail_retention: (self.trail_retention_hours > 0).then(|| hours(self.trail_retention_hours)),
+            personal_data_retention: hours(self.personal_data_retention_hours),
+            tokenized_retention: hours(self.tokenized_retention_hours),
+            min_insync_replicas,
+        };
         let properties = self
             .kafka_properties
             .iter()
@@ -133,6 +171,7 @@ impl KafkaArgs {
             session_timeout: Duration::from_millis(self.session_timeout_ms),
             join_delay: Duration::from_millis(self.join_delay_ms),
             stall_timeout: Duration::from_millis(self.stall_timeout_ms),
+            topic_policy,
             properties,
         })
     }
@@ -177,6 +216,11 @@ mod tests {
         assert_eq!(config.bootstrap, "127.0.0.1:9092");
         assert_eq!(config.partitions, 4);
         assert_eq!(config.join_delay, Duration::ZERO, "members join at once");
+        assert_eq!(config.topic_policy.trail_retention, None, "the trail is kept forever");
+        assert_eq!(config.topic_policy.personal_data_retention, Duration::from_secs(7 * 24 * 3_600));
+        assert_eq!(config.topic_policy.min_insync_replicas, 1);
+        let replicated = parse(&["--replication-factor", "3"]).unwrap();
+        assert_eq!(replicated.topic_policy.min_insync_replicas, 2, "one replica may be down");
     }
 
     #[test]
@@ -187,6 +231,8 @@ mod tests {
             (&["--batch-max-records", "0"][..], "batch-max-records"),
             (&["--session-timeout-ms", "10"][..], "session-timeout-ms"),
             (&["--kafka-property", "novalue"][..], "kafka-property"),
+            (&["--min-insync-replicas", "2"][..], "min-insync-replicas"),
+            (&["--personal-data-retention-hours", "0"][..], "personal-data-retention-hours"),
         ] {
             match parse(args) {
                 Err(RuntimeError::InvalidSetting { name, .. }) => assert_eq!(name, flag),

@@ -29,6 +29,14 @@ pub enum RuntimeError {
         /// Broker answer.
         detail: String,
     },
+    /// A trail topic exists with settings that would delete records.
+    #[error("topic {topic} would lose trail records: {reason}")]
+    TrailAtRisk {
+        /// Topic name.
+        topic: String,
+        /// Which settings, and what to set instead.
+        reason: String,
+    },
     /// The consumer failed in a way retrying the poll cannot fix.
     #[error("consumer failed: {source}")]
     Consume {

@@ -1,4 +1,4 @@
-//! Kafka client settings shared by every stage, and topic creation.
+//! Kafka client settings shared by every stage, and cluster metadata.
 //!
 //! Consumers never let librdkafka store offsets on its own
 //! (`enable.auto.offset.store=false`): the stage runtime stores an offset only after
@@ -10,11 +10,9 @@ use std::{sync::Mutex, time::Duration};
 
 use rdkafka::{
     ClientConfig, ClientContext,
-    admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
-    client::DefaultClientContext,
     config::RDKafkaLogLevel,
     consumer::{BaseConsumer, Consumer, ConsumerContext},
-    error::{KafkaError, RDKafkaErrorCode},
+    error::KafkaError,
     producer::FutureProducer,
 };
 
@@ -104,47 +102,6 @@ pub async fn partition_counts(
             let count = existing.iter().find(|(topic, _)| topic == name).map_or(0, |(_, count)| *count);
             ((*name).to_owned(), count)
         })
-        .collect())
-}
-
-/// Creates each topic that does not exist yet with the configured partition count.
-/// Brokers need not create topics on first use (the embedded one does not).
-pub async fn ensure_topics(config: &KafkaConfig, topics: &[&str]) -> Result<(), RuntimeError> {
-    let missing = missing_topics(config, topics).await?;
-    if missing.is_empty() {
-        return Ok(());
-    }
-    let admin: AdminClient<DefaultClientContext> = base_client_config(config)
-        .create()
-        .map_err(|source| RuntimeError::ClientCreation { role: "admin", source })?;
-    let new_topics: Vec<NewTopic> = missing
-        .iter()
-        .map(|topic| {
-            NewTopic::new(topic, config.partitions, TopicReplication::Fixed(config.replication_factor))
-        })
-        .collect();
-    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
-    let results = admin.create_topics(&new_topics, &options).await.map_err(|error| {
-        RuntimeError::TopicCreation { topic: missing.join(","), detail: error.to_string() }
-    })?;
-    for result in results {
-        match result {
-            // Another service may have created it meanwhile.
-            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((topic, code)) => {
-                return Err(RuntimeError::TopicCreation { topic, detail: code.to_string() });
-            }
-        }
-    }
-    Ok(())
-}
-
-async fn missing_topics(config: &KafkaConfig, topics: &[&str]) -> Result<Vec<String>, RuntimeError> {
-    let existing = cluster_topics(config, topics).await?;
-    Ok(topics
-        .iter()
-        .filter(|topic| !existing.iter().any(|(name, _)| name == *topic))
-        .map(|topic| (*topic).to_owned())
         .collect())
 }
 

@@ -5,7 +5,9 @@
 //!   stage's own logic plugs in as a [`stage::Stage`] and is tested without Kafka.
 //! - [`offsets`]: which offsets a finished batch allows to commit (the one place that
 //!   says how at-least-once is kept).
-//! - [`kafka`]: client settings and topic creation.
+//! - [`kafka`]: client settings and cluster metadata.
+//! - [`topics`]: the product's topics, the retention each kind must have, their
+//!   creation and check.
 //! - [`recent`]: the dedupe window, a bounded set of recent ids.
 //! - [`range`]: one partition's offsets read in order, for recovery and rebuilds.
 //! - [`dlq`]: how a rejected message is written to the dead-letter topic.
@@ -26,6 +28,7 @@ pub mod parallel;
 pub mod range;
 pub mod recent;
 pub mod stage;
+pub mod topics;
 pub mod trail;
 
 pub use error::RuntimeError;

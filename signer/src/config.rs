@@ -3,13 +3,17 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use audit_runtime::stage::{OutputArgs, StageArgs, StageConfig, StageDefaults};
+use audit_runtime::stage::{OutputArgs, StageArgs, StageConfig, StageDefaults, TopicKinds};
+use audit_runtime::topics::TopicKind;
 use audit_service::telemetry::LogArgs;
 use clap::{ArgAction, Parser};
 
 use crate::SignerError;
 
 /// The signer's defaults for the flags every stage shares.
+/// What this service's topics hold.
+const KINDS: TopicKinds = TopicKinds { input: TopicKind::Tokenized, output: TopicKind::Trail };
+
 const DEFAULTS: StageDefaults = StageDefaults {
     input_topic: "audit.tokenized",
     output_topic: Some("audit.signed"),
@@ -91,7 +95,7 @@ impl SignerArgs {
     /// Checks every value once.
     pub fn validate(&self) -> Result<Config, SignerError> {
         let invalid = |name, reason: &str| SignerError::Config { name, reason: reason.into() };
-        let stage = self.stage.validate(Some(&self.output))?;
+        let stage = self.stage.validate(Some(&self.output), KINDS)?;
         let topics = &stage.topics;
         let others = [Some(&topics.input), topics.output.as_ref(), Some(&topics.dlq)];
         if self.checkpoint_topic.is_empty() || others.contains(&Some(&self.checkpoint_topic)) {

@@ -27,8 +27,9 @@ mod stage;
 
 use std::sync::Arc;
 
-use audit_runtime::kafka::{ensure_topics, partition_counts, producer};
+use audit_runtime::kafka::{partition_counts, producer};
 use audit_runtime::stage::{Partitioning, run_service};
+use audit_runtime::topics::{self, Topic};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -79,8 +80,16 @@ pub async fn run(
 async fn co_partitioned(config: &Config) -> Result<i32, SignerError> {
     let (topics, kafka) = (&config.stage.topics, &config.stage.kafka);
     let names = [topics.input.as_str(), topics.output()?, config.checkpoint_topic.as_str()];
+    let declared = [
+        Topic::tokenized(names[0]),
+        Topic::trail(names[1]),
+        Topic::trail(names[2]),
+        Topic::personal(&topics.dlq),
+    ];
     if config.stage.create_topics {
-        ensure_topics(kafka, &[names[0], names[1], names[2], topics.dlq.as_str()]).await?;
+        topics::ensure(kafka, &declared).await?;
+    } else {
+        topics::check(kafka, &declared).await?;
     }
     let counts = partition_counts(kafka, &names).await?;
     let first = counts[0].1;

@@ -4,6 +4,7 @@
 
 mod support;
 
+use audit_runtime::topics::Topic;
 use std::time::{Duration, Instant};
 
 use audit_runtime::config::KafkaConfig;
@@ -62,9 +63,9 @@ async fn a_signer_killed_at_random_moments_signs_every_record_once_in_unbroken_c
     for index in (500..RECORDS).step_by(97) {
         messages.insert(index + 3, messages[index - 40].clone());
     }
-    audit_runtime::kafka::ensure_topics(
+    audit_runtime::topics::ensure(
         &kafka,
-        &["audit.tokenized", "audit.signed", "audit.signer-checkpoints"],
+        &["audit.tokenized", "audit.signed", "audit.signer-checkpoints"].map(Topic::named),
     )
     .await
     .unwrap();

@@ -7,12 +7,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use audit_runtime::config::KafkaConfig;
-use audit_runtime::kafka::{ensure_topics, producer};
+use audit_runtime::kafka::producer;
 use audit_runtime::metrics::{StageMetrics, service_registry};
+use audit_runtime::stage::TopicKinds;
 use audit_runtime::stage::{
     Delivery, InputMessage, Outcome, OutputRecord, Partitioning, Stage, StageParams, Topics, TransientError,
     run_service,
 };
+use audit_runtime::topics::{Topic, ensure};
 use audit_service::ops::Health;
 use rdkafka::producer::{DeliveryFuture, FutureRecord};
 use tokio_util::sync::CancellationToken;
@@ -31,7 +33,7 @@ pub async fn broker() -> (audit_broker::EmbeddedBroker, KafkaConfig, tempfile::T
 
 /// Writes `messages` to `topic` with back-pressure; panics if any is not acknowledged.
 pub async fn load(kafka: &KafkaConfig, topic: &str, messages: impl Iterator<Item = (Vec<u8>, Vec<u8>)>) {
-    ensure_topics(kafka, &[topic]).await.unwrap();
+    ensure(kafka, &[Topic::named(topic)]).await.unwrap();
     let producer = producer(kafka).unwrap();
     let (mut deliveries, mut failed) = (Vec::new(), 0);
     for (key, payload) in messages {
@@ -93,7 +95,7 @@ where
     W: FnOnce(Arc<AtomicU64>, CancellationToken) -> F,
     F: Future<Output = ()> + Send + 'static,
 {
-    ensure_topics(kafka, &[output, "audit.dlq"]).await.unwrap();
+    ensure(kafka, &[Topic::named(output), Topic::personal("audit.dlq")]).await.unwrap();
     let acknowledged = Arc::new(AtomicU64::new(0));
     let shutdown = CancellationToken::new();
     let started = (Instant::now(), process_cpu());
@@ -161,6 +163,10 @@ pub async fn passthrough(
             input: route.input.into(),
             output: Some(route.output.into()),
             dlq: "audit.dlq".into(),
+            kinds: TopicKinds {
+                input: Topic::named(route.input).kind,
+                output: Topic::named(route.output).kind,
+            },
         },
         kafka,
         metrics,

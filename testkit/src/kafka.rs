@@ -6,7 +6,8 @@ use std::{collections::HashMap, time::Duration};
 use audit_broker::{BrokerParams, EmbeddedBroker};
 use audit_runtime::{
     config::KafkaConfig,
-    kafka::{ensure_topics, producer},
+    kafka::producer,
+    topics::{Topic, ensure},
 };
 use audit_traffic::{Generator, RawEvent, TrafficParams};
 use rdkafka::{
@@ -50,7 +51,7 @@ pub async fn produce_raw(kafka: &KafkaConfig, params: TrafficParams, count: usiz
 /// Writes `(key, payload)` messages to `topic` (created if missing) and waits for
 /// every acknowledgement.
 pub async fn produce(kafka: &KafkaConfig, topic: &str, messages: &[(Option<Vec<u8>>, Vec<u8>)]) {
-    ensure_topics(kafka, &[topic]).await.unwrap();
+    ensure(kafka, &[Topic::named(topic)]).await.unwrap();
     let producer = producer(kafka).unwrap();
     let mut deliveries = Vec::with_capacity(messages.len());
     for (key, payload) in messages {

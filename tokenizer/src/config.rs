@@ -1,7 +1,8 @@
 //! The tokenizer's flags and env variables (`--flag` ↔ `AUDIT_FLAG`), validated once.
 
 use audit_auth::service::ServiceCredential;
-use audit_runtime::stage::{OutputArgs, StageArgs, StageConfig, StageDefaults};
+use audit_runtime::stage::{OutputArgs, StageArgs, StageConfig, StageDefaults, TopicKinds};
+use audit_runtime::topics::TopicKind;
 use audit_schemas::PiiPolicyArgs;
 use audit_service::telemetry::LogArgs;
 use clap::Parser;
@@ -10,6 +11,9 @@ use crate::TokenizerError;
 use crate::policy::Policy;
 
 /// The tokenizer's defaults for the flags every stage shares.
+/// What this service's topics hold.
+const KINDS: TopicKinds = TopicKinds { input: TopicKind::PersonalData, output: TopicKind::Tokenized };
+
 const DEFAULTS: StageDefaults = StageDefaults {
     input_topic: "audit.normalized",
     output_topic: Some("audit.tokenized"),
@@ -73,7 +77,7 @@ impl TokenizerArgs {
         }
         let policy = Policy::from(self.policy.policy());
         Ok(Config {
-            stage: self.stage.validate(Some(&self.output))?,
+            stage: self.stage.validate(Some(&self.output), KINDS)?,
             vault_url: self.vault_url.clone(),
             vault_credential: self.vault_credential.clone(),
             policy,

@@ -26,6 +26,7 @@ mod metrics;
 mod store;
 mod tokens;
 
+use audit_runtime::topics::Topic;
 use std::sync::Arc;
 
 use audit_auth::SharedAuthenticator;
@@ -85,7 +86,7 @@ async fn app_state(
 ) -> Result<http::AppState, VaultError> {
     let store = Store::open(&config.store).await?;
     if config.create_topics {
-        audit_runtime::kafka::ensure_topics(&config.kafka, &[&config.audit_topic]).await?;
+        audit_runtime::topics::ensure(&config.kafka, &[Topic::personal(&config.audit_topic)]).await?;
     }
     let vault = Vault::new(store, Keyring::new(config.master_key));
     Ok(http::AppState {

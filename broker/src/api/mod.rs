@@ -5,6 +5,7 @@
 //! (waiting for durability, new records, or the group), which the connection answers in
 //! request order.
 
+mod configs;
 mod fetch;
 mod groups;
 mod metadata;
@@ -39,6 +40,7 @@ pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::ApiVersions, 0, 3),
     (ApiKey::CreateTopics, 2, 7),
     (ApiKey::InitProducerId, 0, 4),
+    (ApiKey::DescribeConfigs, 1, 4),
 ];
 
 /// Whether `version` of `key` is served.
@@ -56,6 +58,9 @@ pub(crate) fn dispatch(shared: &Arc<Shared>, request: RequestKind, version: i16,
         }
         RequestKind::CreateTopics(request) => {
             ready(ResponseKind::CreateTopics(metadata::create_topics(shared, request)))
+        }
+        RequestKind::DescribeConfigs(request) => {
+            ready(ResponseKind::DescribeConfigs(configs::describe_configs(shared, &request)))
         }
         RequestKind::FindCoordinator(request) => {
             ready(ResponseKind::FindCoordinator(metadata::find_coordinator(shared, &request, version)))

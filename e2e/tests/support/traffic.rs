@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use audit_runtime::config::KafkaConfig;
-use audit_runtime::kafka::{ensure_topics, producer};
+use audit_runtime::kafka::producer;
+use audit_runtime::topics::{Topic, ensure};
 use audit_traffic::Generator;
 use rdkafka::producer::FutureRecord;
 
@@ -45,7 +46,7 @@ pub struct SendParams {
 /// acknowledgement (across broker restarts: the producer is idempotent and retries),
 /// and returns what the pipeline owes.
 pub async fn send(kafka: &KafkaConfig, params: SendParams) -> Expected {
-    ensure_topics(kafka, &["audit.raw"]).await.unwrap();
+    ensure(kafka, &[Topic::personal("audit.raw")]).await.unwrap();
     let producer = producer(kafka).unwrap();
     let mut generator =
         Generator::new(testkit::kafka::traffic(params.seed, params.malformed_ratio, params.duplicate_ratio));

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 
 use clap::{ArgAction, Args};
 
-use super::Topics;
+use super::{TopicKinds, Topics};
 use crate::RuntimeError;
 use crate::config::{KafkaArgs, KafkaConfig};
 
@@ -95,8 +95,13 @@ pub struct StageConfig {
 }
 
 impl StageArgs {
-    /// Checks every value once; `output` is the output flag of a forwarding stage.
-    pub fn validate(&self, output: Option<&OutputArgs>) -> Result<StageConfig, RuntimeError> {
+    /// Checks every value once; `output` is the output flag of a forwarding stage,
+    /// `kinds` what its topics hold.
+    pub fn validate(
+        &self,
+        output: Option<&OutputArgs>,
+        kinds: TopicKinds,
+    ) -> Result<StageConfig, RuntimeError> {
         let output = output.map(|output| output.output_topic.clone());
         let named = [
             ("input-topic", Some(&self.input_topic)),
@@ -120,7 +125,7 @@ impl StageArgs {
         }
         Ok(StageConfig {
             kafka: self.kafka.validate()?,
-            topics: Topics { input: self.input_topic.clone(), output, dlq: self.dlq_topic.clone() },
+            topics: Topics { input: self.input_topic.clone(), output, dlq: self.dlq_topic.clone(), kinds },
             group_id: self.group_id.clone(),
             ops_listen: self.ops_listen,
             create_topics: self.create_topics,
@@ -133,6 +138,7 @@ mod tests {
     use clap::Parser;
 
     use super::*;
+    use crate::topics::TopicKind;
 
     const DEFAULTS: StageDefaults = StageDefaults {
         input_topic: "audit.in",
@@ -140,6 +146,8 @@ mod tests {
         group_id: "audit-test",
         ops_listen: "127.0.0.1:9199",
     };
+
+    const KINDS: TopicKinds = TopicKinds { input: TopicKind::PersonalData, output: TopicKind::Tokenized };
 
     #[derive(Parser)]
     #[command(mut_args(DEFAULTS.apply()))]
@@ -153,7 +161,7 @@ mod tests {
     fn parse(args: &[&str]) -> Result<StageConfig, RuntimeError> {
         let cli =
             Cli::try_parse_from(std::iter::once("test").chain(args.iter().copied())).expect("flags parse");
-        cli.stage.validate(Some(&cli.output))
+        cli.stage.validate(Some(&cli.output), KINDS)
     }
 
     #[test]
@@ -186,6 +194,6 @@ mod tests {
     #[test]
     fn a_sink_has_no_output_topic() {
         let cli = Cli::try_parse_from(["test"]).unwrap();
-        assert_eq!(cli.stage.validate(None).unwrap().topics.output, None);
+        assert_eq!(cli.stage.validate(None, KINDS).unwrap().topics.output, None);
     }
 }

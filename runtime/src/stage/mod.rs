@@ -37,7 +37,13 @@ use tracing::{debug, info, warn};
 
 use audit_service::ops::Health;
 
-use crate::{RuntimeError, config::KafkaConfig, dlq::Rejection, metrics::StageMetrics};
+use crate::{
+    RuntimeError,
+    config::KafkaConfig,
+    dlq::Rejection,
+    metrics::StageMetrics,
+    topics::{Topic, TopicKind},
+};
 
 pub use args::{OutputArgs, StageArgs, StageConfig, StageDefaults};
 pub use consumer::InputMessage;
@@ -134,9 +140,28 @@ pub struct Topics {
     pub output: Option<String>,
     /// Dead-letter topic.
     pub dlq: String,
+    /// What the input and output hold.
+    pub kinds: TopicKinds,
+}
+
+/// What a service's input and output topics hold, which decides their retention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TopicKinds {
+    /// The input's kind.
+    pub input: TopicKind,
+    /// The output's kind (unused by a sink).
+    pub output: TopicKind,
 }
 
 impl Topics {
+    /// Every topic with its kind; the dead-letter topic may hold any input, clear
+    /// personal data included.
+    pub fn declared(&self) -> Vec<Topic<'_>> {
+        let input = Topic { name: &self.input, kind: self.kinds.input };
+        let output = self.output.as_deref().map(|name| Topic { name, kind: self.kinds.output });
+        std::iter::once(input).chain(output).chain([Topic::personal(&self.dlq)]).collect()
+    }
+
     /// The output topic of a stage that forwards records.
     pub fn output(&self) -> Result<&str, RuntimeError> {
         self.output.as_deref().ok_or_else(|| RuntimeError::InvalidSetting {
@@ -189,9 +214,8 @@ pub async fn run_stage<S: Stage>(
     params: StageParams,
     shutdown: CancellationToken,
 ) -> Result<(), RuntimeError> {
-    let topics = &params.topics;
-    let Started { producer, restart, watch } =
-        start(&params, &[&topics.input, topics.output()?, &topics.dlq], &shutdown).await?;
+    params.topics.output()?;
+    let Started { producer, restart, watch } = start(&params, &params.topics.declared(), &shutdown).await?;
     info!(service = params.service, input = %params.topics.input, "stage started");
     let result = loop {
         let consumer = consumer::subscribe(&params)?;
@@ -224,11 +248,13 @@ struct Started {
 /// reports ready: how every stage and sink starts.
 async fn start(
     params: &StageParams,
-    topics: &[&str],
+    topics: &[Topic<'_>],
     shutdown: &CancellationToken,
 ) -> Result<Started, RuntimeError> {
     if params.create_topics {
-        crate::kafka::ensure_topics(&params.kafka, topics).await?;
+        crate::topics::ensure(&params.kafka, topics).await?;
+    } else {
+        crate::topics::check(&params.kafka, topics).await?;
     }
     consumer::join_delay(params, shutdown).await;
     let producer = crate::kafka::producer(&params.kafka)?;

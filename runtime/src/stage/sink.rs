@@ -70,8 +70,7 @@ pub async fn run_sink<S: Sink>(
     params: StageParams,
     shutdown: CancellationToken,
 ) -> Result<(), S::Error> {
-    let Started { producer, restart, watch } =
-        start(&params, &[&params.topics.input, &params.topics.dlq], &shutdown).await?;
+    let Started { producer, restart, watch } = start(&params, &params.topics.declared(), &shutdown).await?;
     info!(service = params.service, input = %params.topics.input, "sink started");
     let result = loop {
         let consumer = consumer::subscribe_with(&params, sink.listener())?;

@@ -144,7 +144,7 @@ fn parse_url(text: &str) -> Result<reqwest::Url, AuthConfigError> {
 }
 
 fn read_secret(path: &Path) -> Result<SharedSecret, AuthConfigError> {
-    let bytes = Zeroizing::new(std::fs::read(path).map_err(|error| {
+    let bytes = Zeroizing::new(audit_integrity::keyfile::read_private(path).map_err(|error| {
         AuthConfigError(format!("cannot read the shared secret file {}: {error}", path.display()))
     })?);
     SharedSecret::new(&bytes)

@@ -68,7 +68,8 @@ impl Issuer {
 
     /// The key stored at `path` (32 raw bytes, hex), created there if missing.
     pub fn load_or_create(path: &Path) -> std::io::Result<Issuer> {
-        if let Ok(text) = std::fs::read_to_string(path) {
+        if path.exists() {
+            let text = audit_integrity::keyfile::read_private_text(path)?;
             let mut seed = [0u8; 32];
             hex::decode_to_slice(text.trim(), &mut seed).map_err(|_| {
                 std::io::Error::new(std::io::ErrorKind::InvalidData, "issuer key is not 64 hex digits")

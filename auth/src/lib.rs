@@ -65,13 +65,21 @@ pub enum AuthError {
     /// Unknown service or wrong secret.
     #[error("invalid service credentials")]
     BadCredentials,
+    /// A known service calling what its credential does not allow.
+    #[error("service {service} may not call {scope}")]
+    OutOfScope {
+        /// The calling service.
+        service: String,
+        /// The call it made.
+        scope: service::Scope,
+    },
 }
 
 impl AuthError {
     /// 403 for an authenticated caller lacking rights, 401 otherwise.
     pub fn status(&self) -> u16 {
         match self {
-            AuthError::WrongTenant | AuthError::NotPrivileged => 403,
+            AuthError::WrongTenant | AuthError::NotPrivileged | AuthError::OutOfScope { .. } => 403,
             _ => 401,
         }
     }

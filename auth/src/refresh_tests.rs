@@ -25,9 +25,12 @@ fn parse(args: &[&str]) -> Result<AuthConfig, AuthConfigError> {
     Cli::try_parse_from(argv).expect("flags parse").auth.validate()
 }
 
+/// A private file (mode 600) holding `contents`.
 fn secret_file(dir: &tempfile::TempDir, contents: &str) -> String {
-    let path = dir.path().join("secret");
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.path().join(format!("secret-{}", contents.len()));
     std::fs::write(&path, contents).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
     path.display().to_string()
 }
 
@@ -76,13 +79,19 @@ fn bad_settings_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let short = secret_file(&dir, " 0123456789abcdef0123456789abcde \n");
     let missing = dir.path().join("missing").display().to_string();
-    let cases: [(&str, &[&str]); 8] = [
+    let shared = dir.path().join("readable-by-all");
+    std::fs::write(&shared, "0123456789abcdef0123456789abcdef").unwrap();
+    let readable = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o644);
+    std::fs::set_permissions(&shared, readable).unwrap();
+    let shared = shared.display().to_string();
+    let cases: [(&str, &[&str]); 9] = [
         ("not a url", &["--auth-jwks-url", "jwks.json"]),
         ("not http", &["--auth-jwks-url", "ftp://idp.example/jwks.json"]),
         ("credentials in the url", &["--auth-jwks-url", "https://user:pw@idp.example/jwks.json"]),
         ("zero refresh", &["--auth-jwks-url", "http://idp.example/jwks", "--auth-jwks-refresh-secs", "0"]),
         ("secret of 31 bytes", &["--auth-shared-secret-file", &short]),
         ("missing secret file", &["--auth-shared-secret-file", &missing]),
+        ("secret file open to others", &["--auth-shared-secret-file", &shared]),
         ("empty issuer", &["--auth-issuer", ""]),
         ("empty audience", &["--auth-audience", " "]),
     ];

@@ -8,7 +8,7 @@ use jsonwebtoken::{EncodingKey, Header};
 use serde_json::{Value, json};
 
 use super::issuer::{AUDIENCE, Issuer, LOCAL_ISSUER};
-use super::service::{ServiceCredential, ServiceCredentials};
+use super::service::{Scope, ServiceCredential, ServiceCredentials};
 use super::*;
 
 const TENANT: &str = "t1";
@@ -34,7 +34,9 @@ impl Outcome {
             Err(AuthError::InvalidToken { .. }) => Outcome::Invalid,
             Err(AuthError::WrongTenant) => Outcome::WrongTenant,
             Err(AuthError::NotPrivileged) => Outcome::NotPrivileged,
-            Err(AuthError::BadCredentials) => panic!("bearer checks never answer bad credentials"),
+            Err(AuthError::BadCredentials | AuthError::OutOfScope { .. }) => {
+                panic!("bearer checks never answer service refusals")
+            }
         }
     }
 
@@ -254,15 +256,47 @@ fn key_sets_are_checked_when_loaded() {
 fn service_credentials_accept_only_known_secrets() {
     let tokenizer = ServiceCredential::generate("tokenizer");
     let accepted = ServiceCredentials::new(std::slice::from_ref(&tokenizer));
-    assert_eq!(accepted.verify(Some(&tokenizer.authorization())).unwrap(), "tokenizer");
+    let find = Scope::Find;
+    assert_eq!(accepted.verify(Some(&tokenizer.authorization()), find).unwrap(), "tokenizer");
     let impostor: ServiceCredential = "tokenizer:0123456789abcdef0123".parse().unwrap();
-    assert_eq!(accepted.verify(Some(&impostor.authorization())), Err(AuthError::BadCredentials));
+    assert_eq!(accepted.verify(Some(&impostor.authorization()), find), Err(AuthError::BadCredentials));
     let unknown = ServiceCredential::generate("query-api");
-    assert_eq!(accepted.verify(Some(&unknown.authorization())), Err(AuthError::BadCredentials));
-    assert_eq!(accepted.verify(None), Err(AuthError::Missing));
-    assert_eq!(accepted.verify(Some("Basic !!!")), Err(AuthError::Malformed));
+    assert_eq!(accepted.verify(Some(&unknown.authorization()), find), Err(AuthError::BadCredentials));
+    assert_eq!(accepted.verify(None, find), Err(AuthError::Missing));
+    assert_eq!(accepted.verify(Some("Basic !!!"), find), Err(AuthError::Malformed));
     assert!("short:secret".parse::<ServiceCredential>().is_err());
     assert!(!format!("{tokenizer:?}").contains(&tokenizer.expose()[10..]), "debug hides the secret");
+}
+
+/// Each service's credential makes its own calls only; none erases (not a scope).
+#[test]
+fn service_credentials_are_scoped_to_their_service() {
+    let tokenizer = ServiceCredential::generate("tokenizer");
+    let query = ServiceCredential::generate("query-api");
+    let custom: ServiceCredential = "auditor:0123456789abcdef0123:lookup+detokenize".parse().unwrap();
+    let accepted = ServiceCredentials::new(&[tokenizer.clone(), query.clone(), custom.clone()]);
+    let all = [Scope::Tokenize, Scope::Find, Scope::Lookup, Scope::Match, Scope::Detokenize];
+    let allowed: [(&ServiceCredential, &[Scope]); 3] = [
+        (&tokenizer, &[Scope::Tokenize, Scope::Find]),
+        (&query, &[Scope::Lookup, Scope::Match, Scope::Detokenize]),
+        (&custom, &[Scope::Lookup, Scope::Detokenize]),
+    ];
+    for (credential, scopes) in allowed {
+        for scope in all {
+            let answer = accepted.verify(Some(&credential.authorization()), scope);
+            if scopes.contains(&scope) {
+                assert_eq!(answer.unwrap(), credential.name, "{scope}");
+            } else {
+                let error = answer.unwrap_err();
+                assert_eq!(error.status(), 403, "{} calling {scope}", credential.name);
+                assert_eq!(error.to_string(), format!("service {} may not call {scope}", credential.name));
+            }
+        }
+    }
+    let unscoped = "notifier:0123456789abcdef0123".parse::<ServiceCredential>();
+    assert_eq!(unscoped.unwrap_err(), "service notifier needs its scopes: notifier:SECRET:scope+scope");
+    let unknown_scope = "auditor:0123456789abcdef0123:erase".parse::<ServiceCredential>();
+    assert_eq!(unknown_scope.unwrap_err(), "unknown scope \"erase\" of service auditor");
 }
 
 #[test]

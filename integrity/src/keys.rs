@@ -266,7 +266,8 @@ impl KeyDir {
     pub fn signing_key(&self) -> Result<SigningKeyPair, KeyError> {
         let kid = self.manifest.active.clone();
         let path = self.private_path(&kid);
-        let text = std::fs::read_to_string(&path).map_err(|source| KeyError::Io { path, source })?;
+        let text =
+            crate::keyfile::read_private_text(&path).map_err(|source| KeyError::Io { path, source })?;
         let mut seed = [0u8; 32];
         hex::decode_to_slice(text.trim(), &mut seed).map_err(|_| KeyError::InvalidKey {
             kid: kid.clone(),

@@ -14,10 +14,12 @@
 //! - [`verify`]: signature, payload and envelope checks, batch verification, chain
 //!   continuity, each failure with a precise reason.
 //! - [`export`]: the export's lines and their offline check, with a bounded report.
+//! - [`keyfile`]: private key files, refused when others can read them.
 #![warn(missing_docs)]
 
 pub mod export;
 pub mod jws;
+pub mod keyfile;
 pub mod keys;
 pub mod payload;
 pub mod verify;

@@ -31,7 +31,7 @@ impl MasterKey {
             write_private(path, &key.iter().map(|byte| format!("{byte:02x}")).collect::<String>())
                 .map_err(io)?;
         }
-        let text = Zeroizing::new(std::fs::read_to_string(path).map_err(io)?);
+        let text = Zeroizing::new(audit_integrity::keyfile::read_private_text(path).map_err(io)?);
         let mut key = Zeroizing::new([0u8; 32]);
         let text = text.trim();
         if text.len() != 64 {

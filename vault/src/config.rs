@@ -100,7 +100,7 @@ impl VaultArgs {
 
 fn read_master_key(path: &std::path::Path, create: bool) -> Result<Key, VaultError> {
     let io = |context| move |source| VaultError::Io { context, source };
-    match std::fs::read_to_string(path) {
+    match audit_integrity::keyfile::read_private_text(path) {
         Ok(text) => Ok(Key::from_hex(&text)?),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound && create => {
             if let Some(parent) = path.parent() {

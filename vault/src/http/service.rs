@@ -3,6 +3,7 @@
 //! in the audit trail before any value is returned. Lookup and match answer tokens,
 //! never values, so they are not accesses to record.
 
+use audit_auth::service::Scope;
 use audit_scim::ScimType;
 use audit_scim::responses::{AuthFailures, BadRequest, TooLarge, Unavailable};
 use audit_vault_api::{
@@ -42,7 +43,7 @@ pub async fn tokenize(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     measured(&state.metrics, "tokenize", async {
-        state.services.verify(authorization(&headers))?;
+        state.services.verify(authorization(&headers), Scope::Tokenize)?;
         let request: TokenizeRequest = parse_body(body)?;
         let total: usize = request.tenants.iter().map(|tenant| tenant.items.len()).sum();
         check_batch(total)?;
@@ -77,7 +78,7 @@ pub async fn find(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     measured(&state.metrics, "find", async {
-        state.services.verify(authorization(&headers))?;
+        state.services.verify(authorization(&headers), Scope::Find)?;
         let request: TokenizeRequest = parse_body(body)?;
         let total: usize = request.tenants.iter().map(|tenant| tenant.items.len()).sum();
         check_batch(total)?;
@@ -112,7 +113,7 @@ pub async fn lookup(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     measured(&state.metrics, "lookup", async {
-        state.services.verify(authorization(&headers))?;
+        state.services.verify(authorization(&headers), Scope::Lookup)?;
         let request: LookupRequest = parse_body(body)?;
         check_batch(request.values.len())?;
         let tokens = state.vault.lookup(&request.tenant, &request.values).await?;
@@ -140,7 +141,7 @@ pub async fn match_values(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     measured(&state.metrics, "match", async {
-        state.services.verify(authorization(&headers))?;
+        state.services.verify(authorization(&headers), Scope::Match)?;
         let request: MatchRequest = parse_body(body)?;
         let query = MatchQuery::new(request.op, &request.value, request.limit);
         let tokens = state.vault.match_values(&request.tenant, &query).await?;
@@ -168,7 +169,7 @@ pub async fn detokenize(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     measured(&state.metrics, "detokenize", async {
-        let service = state.services.verify(authorization(&headers))?;
+        let service = state.services.verify(authorization(&headers), Scope::Detokenize)?;
         let request: DetokenizeRequest = parse_body(body)?;
         check_batch(request.tokens.len())?;
         let sealed = state.vault.sealed(&request.tenant, &request.tokens).await?;

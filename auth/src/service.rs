@@ -44,6 +44,20 @@ impl std::fmt::Display for Scope {
 }
 
 impl Scope {
+    /// Every call of the service API.
+    pub const ALL: [Scope; 5] =
+        [Scope::Tokenize, Scope::Find, Scope::Lookup, Scope::Match, Scope::Detokenize];
+
+    fn word(self) -> &'static str {
+        match self {
+            Scope::Tokenize => "tokenize",
+            Scope::Find => "find",
+            Scope::Lookup => "lookup",
+            Scope::Match => "match",
+            Scope::Detokenize => "detokenize",
+        }
+    }
+
     /// What a credential named `name` may do when its scopes are not written out.
     pub fn defaults_for(name: &str) -> Option<&'static [Scope]> {
         match name {
@@ -54,14 +68,7 @@ impl Scope {
     }
 
     fn parse(word: &str) -> Option<Scope> {
-        Some(match word {
-            "tokenize" => Scope::Tokenize,
-            "find" => Scope::Find,
-            "lookup" => Scope::Lookup,
-            "match" => Scope::Match,
-            "detokenize" => Scope::Detokenize,
-            _ => return None,
-        })
+        Scope::ALL.into_iter().find(|scope| scope.word() == word)
     }
 }
 
@@ -99,9 +106,21 @@ impl ServiceCredential {
         format!("Basic {}", STANDARD.encode(format!("{}:{}", self.name, self.secret)))
     }
 
-    /// `name:secret`, as configured.
+    /// This credential allowed exactly `scopes` (a client that seeds test data, say).
+    pub fn scoped(mut self, scopes: &[Scope]) -> ServiceCredential {
+        self.scopes = scopes.to_vec();
+        self
+    }
+
+    /// `name:secret`: what the calling service is given.
     pub fn expose(&self) -> String {
         format!("{}:{}", self.name, self.secret)
+    }
+
+    /// `name:secret:scope+scope`: what the called service is given.
+    pub fn declaration(&self) -> String {
+        let scopes: Vec<&str> = self.scopes.iter().map(|scope| scope.word()).collect();
+        format!("{}:{}:{}", self.name, self.secret, scopes.join("+"))
     }
 }
 

@@ -275,7 +275,7 @@ fn service_credentials_are_scoped_to_their_service() {
     let query = ServiceCredential::generate("query-api");
     let custom: ServiceCredential = "auditor:0123456789abcdef0123:lookup+detokenize".parse().unwrap();
     let accepted = ServiceCredentials::new(&[tokenizer.clone(), query.clone(), custom.clone()]);
-    let all = [Scope::Tokenize, Scope::Find, Scope::Lookup, Scope::Match, Scope::Detokenize];
+    let all = Scope::ALL;
     let allowed: [(&ServiceCredential, &[Scope]); 3] = [
         (&tokenizer, &[Scope::Tokenize, Scope::Find]),
         (&query, &[Scope::Lookup, Scope::Match, Scope::Detokenize]),
@@ -293,6 +293,8 @@ fn service_credentials_are_scoped_to_their_service() {
             }
         }
     }
+    let declared: ServiceCredential = custom.declaration().parse().unwrap();
+    assert_eq!(declared, custom, "a declaration parses back to the same credential");
     let unscoped = "notifier:0123456789abcdef0123".parse::<ServiceCredential>();
     assert_eq!(unscoped.unwrap_err(), "service notifier needs its scopes: notifier:SECRET:scope+scope");
     let unknown_scope = "auditor:0123456789abcdef0123:erase".parse::<ServiceCredential>();

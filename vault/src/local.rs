@@ -36,7 +36,7 @@ impl LocalVault<'_> {
             None => format!("sqlite:{}", self.dir.join("vault.db").display()),
         };
         let credentials: Vec<String> =
-            self.credentials.iter().map(|credential| credential.expose()).collect();
+            self.credentials.iter().map(|credential| credential.declaration()).collect();
         let mut args = vec![
             format!("--kafka={}", self.kafka),
             format!("--database={database}"),

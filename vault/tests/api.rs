@@ -87,6 +87,8 @@ async fn nothing_is_answered_without_the_right_credentials() {
     let impostor: ServiceCredential = "tokenizer:not-the-real-secret-at-all".parse().unwrap();
     let search = json!({"filter": "value eq admin@company.com"});
     let lookup = json!({"tenant": "t1", "values": ["admin@company.com"]});
+    let tokenize = json!({"tenants": [{"tenant": "t1", "items": [{"value": "admin@company.com"}]}]});
+    let reveal = json!({"tenant": "t1", "tokens": tokens, "onBehalfOf": {"subject": "a", "reason": "b"}});
     let cases = vec![
         (
             "admin reads",
@@ -188,6 +190,45 @@ async fn nothing_is_answered_without_the_right_credentials() {
             ),
             StatusCode::UNAUTHORIZED,
             "",
+        ),
+        (
+            "the tokenizer's credential tokenizes",
+            Case::new(
+                Method::POST,
+                "/v1/tokenize",
+                Some(vault.scoped[0].authorization()),
+                Some(tokenize.clone()),
+            ),
+            StatusCode::OK,
+            &tokens[0],
+        ),
+        (
+            "the tokenizer's credential reveals nothing",
+            Case::new(
+                Method::POST,
+                "/v1/detokenize",
+                Some(vault.scoped[0].authorization()),
+                Some(reveal.clone()),
+            ),
+            StatusCode::FORBIDDEN,
+            "may not call /v1/detokenize",
+        ),
+        (
+            "the query-api's credential looks up",
+            Case::new(
+                Method::POST,
+                "/v1/lookup",
+                Some(vault.scoped[1].authorization()),
+                Some(lookup.clone()),
+            ),
+            StatusCode::OK,
+            &tokens[0],
+        ),
+        (
+            "the query-api's credential mints no token",
+            Case::new(Method::POST, "/v1/tokenize", Some(vault.scoped[1].authorization()), Some(tokenize)),
+            StatusCode::FORBIDDEN,
+            "may not call /v1/tokenize",
         ),
         (
             "a body over the limit is a SCIM error",

@@ -8,7 +8,7 @@ use std::ops::Deref;
 use std::path::{Path, PathBuf};
 
 use audit_auth::issuer::{Issuer, TokenSpec};
-use audit_auth::service::ServiceCredential;
+use audit_auth::service::{Scope, ServiceCredential};
 use audit_broker::EmbeddedBroker;
 use audit_vault_api::client::VaultClient;
 use clap::Parser;
@@ -52,7 +52,8 @@ impl Stack {
         let issuer = Issuer::generate();
         std::fs::write(auth_jwks(dir.path()), serde_json::to_string(&issuer.jwks()).expect("jwks"))
             .expect("jwks");
-        let credential = ServiceCredential::generate("query-api");
+        // It also seeds the vault with the dataset's tokens, a tokenizer's call.
+        let credential = ServiceCredential::generate("query-api").scoped(&Scope::ALL);
         let shutdown = CancellationToken::new();
         let bootstrap = broker.0.bootstrap();
         let vault_url = start_vault(dir.path(), &bootstrap, &credential, &shutdown).await;

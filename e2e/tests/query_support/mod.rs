@@ -7,7 +7,7 @@
 pub mod dataset;
 
 use audit_auth::issuer::{Issuer, TokenSpec};
-use audit_auth::service::ServiceCredential;
+use audit_auth::service::{Scope, ServiceCredential};
 use audit_broker::EmbeddedBroker;
 use audit_vault_api::client::VaultClient;
 use clap::Parser;
@@ -84,7 +84,8 @@ pub async fn start() -> Stack {
     let issuer = Issuer::generate();
     let auth_jwks = dir.path().join("auth-jwks.json");
     std::fs::write(&auth_jwks, serde_json::to_string(&issuer.jwks()).unwrap()).unwrap();
-    let credential = ServiceCredential::generate("query-api");
+    // It also seeds the vault with the dataset's tokens, a tokenizer's call.
+    let credential = ServiceCredential::generate("query-api").scoped(&Scope::ALL);
     let shutdown = CancellationToken::new();
     let vault_url = start_vault(&dir, &broker.bootstrap(), &credential, &shutdown).await;
 

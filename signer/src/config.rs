@@ -49,6 +49,10 @@ pub struct SignerArgs {
     /// Create the key directory with a first key when it has none.
     #[arg(long, env = "AUDIT_CREATE_KEY", default_value_t = false, action = ArgAction::Set)]
     pub create_key: bool,
+    /// Also write the JWK Set to this file, at start and after each rotation: where
+    /// verifiers (the query-api) read it, so they never mount the private keys.
+    #[arg(long, env = "AUDIT_PUBLISH_JWKS_FILE")]
+    pub publish_jwks_file: Option<PathBuf>,
     /// Record ids remembered per partition to drop upstream redeliveries.
     #[arg(long, env = "AUDIT_DEDUPE_WINDOW", default_value_t = 20_000)]
     pub dedupe_window: usize,
@@ -83,6 +87,8 @@ pub struct Config {
     pub key_dir: PathBuf,
     /// Create the key ring when missing.
     pub create_key: bool,
+    /// Where the JWK Set is published besides the key directory.
+    pub publish_jwks_file: Option<PathBuf>,
     /// Dedupe window per partition.
     pub dedupe_window: usize,
     /// Checkpoint cadence.
@@ -114,6 +120,7 @@ impl SignerArgs {
             checkpoint_topic: self.checkpoint_topic.clone(),
             key_dir: self.key_dir.clone(),
             create_key: self.create_key,
+            publish_jwks_file: self.publish_jwks_file.clone(),
             dedupe_window: self.dedupe_window,
             checkpoints: CheckpointPolicy {
                 records: self.checkpoint_records,

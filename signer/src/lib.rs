@@ -51,7 +51,7 @@ pub async fn run(
 ) -> Result<(), SignerError> {
     let (registry, stage_metrics, signer_metrics) = metrics::register()?;
     let creation = if config.create_key { KeyCreation::CreateMissing } else { KeyCreation::MustExist };
-    let keys = SignerKeys::load(config.key_dir.clone(), creation)?;
+    let keys = SignerKeys::load(config.key_dir.clone(), creation, config.publish_jwks_file.clone())?;
     let partitions = co_partitioned(&config).await?;
     let log = KafkaChainLog {
         kafka: config.stage.kafka.clone(),

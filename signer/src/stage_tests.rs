@@ -51,7 +51,7 @@ struct Fixture {
 
 fn fixture(checkpoint_records: u64) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let keys = SignerKeys::load(dir.path().join("keys"), KeyCreation::CreateMissing).unwrap();
+    let keys = SignerKeys::load(dir.path().join("keys"), KeyCreation::CreateMissing, None).unwrap();
     let verifier = keys.verifier();
     let log = MemoryLog::default();
     let (_, _, metrics) = crate::metrics::register().unwrap();

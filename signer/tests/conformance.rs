@@ -49,6 +49,9 @@ async fn records_signed_across_a_rotation_verify_with_an_independent_jose_librar
     let key_dir = storage.path().join("keys");
     let mut config = Config::defaults_for(&kafka.bootstrap, &key_dir);
     config.stage.kafka = kafka.clone();
+    // Verifiers read the published copy, as the query-api does in docker-compose.
+    let published = storage.path().join("public-jwks.json");
+    config.publish_jwks_file = Some(published.clone());
     let ops = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let shutdown = CancellationToken::new();
     let service = tokio::spawn(signer::run(config, ops, shutdown.clone()));
@@ -72,8 +75,7 @@ async fn records_signed_across_a_rotation_verify_with_an_independent_jose_librar
         signed.iter().enumerate().any(|(index, _)| last_kid(index) == rotated),
         "records after the rotation use the new key"
     );
-    let jwks: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(KeyDir::open(&key_dir).unwrap().jwks_path()).unwrap()).unwrap();
+    let jwks: serde_json::Value = serde_json::from_slice(&std::fs::read(&published).unwrap()).unwrap();
     let summary = verify_with_jwcrypto(&jwks, &signed);
     assert_eq!(summary["verified"], 400);
     assert_eq!(summary["tenants"], 5);

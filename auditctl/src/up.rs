@@ -10,6 +10,7 @@
 //! batch, commit, leave the group) and the query-api finishes its requests, then the
 //! vault they call while stopping goes, and the broker last.
 
+use audit_service::explicit::parse_explicit;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -21,7 +22,7 @@ use audit_integrity::KeyDir;
 use audit_service::shutdown;
 
 use crate::keys::{signing_jwks_file, signing_key_dir};
-use clap::{Args, Parser};
+use clap::Args;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -268,7 +269,8 @@ async fn start_vault(
         credentials: &credentials,
     };
     let config =
-        vault::VaultArgs::parse_from(std::iter::once("vault".to_owned()).chain(local.args())).validate()?;
+        parse_explicit::<vault::VaultArgs, _, _>(std::iter::once("vault".to_owned()).chain(local.args()))?
+            .validate()?;
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding the vault on {}", config.listen))?;
@@ -316,7 +318,7 @@ async fn start_indexer(args: &UpArgs, bootstrap: &str, task: Task<'_>) -> anyhow
 async fn start_notifier(args: &UpArgs, bootstrap: &str, task: Task<'_>) -> anyhow::Result<Service> {
     let path = |path: PathBuf| path.display().to_string();
     let dir = args.data_dir.join("notifier");
-    let config = notifier::NotifierArgs::parse_from([
+    let config = parse_explicit::<notifier::NotifierArgs, _, _>([
         "notifier".to_owned(),
         format!("--kafka={bootstrap}"),
         format!("--partitions={}", args.partitions),
@@ -327,7 +329,7 @@ async fn start_notifier(args: &UpArgs, bootstrap: &str, task: Task<'_>) -> anyho
         "--create-master-key=true".to_owned(),
         "--allow-private-targets=true".to_owned(),
         format!("--auth-jwks-file={}", path(auth_jwks_file(&args.data_dir))),
-    ])
+    ])?
     .validate()?;
     let listener = TcpListener::bind(config.listen)
         .await
@@ -344,7 +346,7 @@ async fn start_query_api(
     task: Task<'_>,
 ) -> anyhow::Result<Service> {
     let path = |path: PathBuf| path.display().to_string();
-    let config = query_api::QueryArgs::parse_from([
+    let config = parse_explicit::<query_api::QueryArgs, _, _>([
         "query-api".to_owned(),
         format!("--listen={}", args.query_listen),
         format!("--index-dir={}", path(args.data_dir.join("index"))),
@@ -352,7 +354,7 @@ async fn start_query_api(
         format!("--vault-url=http://{}", args.vault_listen),
         format!("--vault-credential={}", credential.expose()),
         format!("--auth-jwks-file={}", path(auth_jwks_file(&args.data_dir))),
-    ])
+    ])?
     .validate()?;
     let listener = TcpListener::bind(config.listen)
         .await

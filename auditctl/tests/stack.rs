@@ -35,6 +35,15 @@ fn start_stack_logging(data_dir: &Path, broker_port: u16, log: Stdio) -> Stack {
         .args(["--query-listen", &format!("127.0.0.1:{}", free_port())])
         .args(["--notifier-listen", &format!("127.0.0.1:{}", free_port())])
         .args(["--notifier-ops-listen", &format!("127.0.0.1:{}", free_port())])
+        // Variables a shell may hold for one service alone: `up` builds every service's
+        // settings itself, so none of them may reroute or break the stack.
+        .envs([
+            ("AUDIT_INPUT_TOPIC", "audit.elsewhere"),
+            ("AUDIT_OUTPUT_TOPIC", "audit.nowhere"),
+            ("AUDIT_GROUP_ID", "one-group-for-every-stage"),
+            ("AUDIT_INDEX_DIR", "/nonexistent/index"),
+            ("AUDIT_OPS_LISTEN", "127.0.0.1:1"),
+        ])
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()

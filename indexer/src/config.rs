@@ -1,5 +1,6 @@
 //! The indexer's flags and env variables (`--flag` ↔ `AUDIT_FLAG`), validated once.
 
+use audit_service::explicit::parse_explicit;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -86,7 +87,9 @@ impl Config {
     /// (what `auditctl up` runs).
     pub fn defaults_for(bootstrap: &str, index_dir: &std::path::Path) -> Config {
         let index_dir = index_dir.to_string_lossy();
-        let args = IndexerArgs::parse_from(["indexer", "--kafka", bootstrap, "--index-dir", &index_dir]);
+        let args =
+            parse_explicit::<IndexerArgs, _, _>(["indexer", "--kafka", bootstrap, "--index-dir", &index_dir])
+                .expect("the defaults parse");
         args.validate().expect("default settings are valid")
     }
 }

@@ -3,6 +3,7 @@
 use audit_runtime::RuntimeError;
 use audit_runtime::stage::{OutputArgs, StageArgs, StageConfig, StageDefaults, TopicKinds};
 use audit_runtime::topics::TopicKind;
+use audit_service::explicit::parse_explicit;
 use audit_service::telemetry::LogArgs;
 use clap::Parser;
 
@@ -94,7 +95,8 @@ impl IngestorArgs {
 impl Config {
     /// The defaults, against the broker at `bootstrap` (what `auditctl up` runs).
     pub fn defaults_for(bootstrap: &str) -> Config {
-        let args = IngestorArgs::parse_from(["ingestor", "--kafka", bootstrap]);
+        let args = parse_explicit::<IngestorArgs, _, _>(["ingestor", "--kafka", bootstrap])
+            .expect("the defaults parse");
         args.validate().expect("default settings are valid")
     }
 }

@@ -178,16 +178,17 @@ impl KafkaArgs {
 }
 
 impl KafkaConfig {
-    /// Defaults for a broker at `bootstrap`, exactly as the flags (and their env
-    /// variables) give them, so the defaults are written in one place.
+    /// Defaults for a broker at `bootstrap`, exactly as the flags give them (whatever
+    /// the environment holds), so the defaults are written in one place.
     pub fn for_bootstrap(bootstrap: &str) -> Result<KafkaConfig, RuntimeError> {
         #[derive(clap::Parser)]
         struct Defaults {
             #[command(flatten)]
             kafka: KafkaArgs,
         }
-        let defaults = <Defaults as clap::Parser>::try_parse_from(["defaults", "--kafka", bootstrap])
-            .map_err(|error| RuntimeError::InvalidSetting { name: "kafka", reason: error.to_string() })?;
+        let defaults =
+            audit_service::explicit::parse_explicit::<Defaults, _, _>(["defaults", "--kafka", bootstrap])
+                .map_err(|error| RuntimeError::InvalidSetting { name: "kafka", reason: error.to_string() })?;
         defaults.kafka.validate()
     }
 }

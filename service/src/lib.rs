@@ -7,9 +7,12 @@
 //! - [`telemetry`]: the `--log-*` flags and the log subscriber.
 //! - [`ops`]: `/metrics` and `/healthz` (ready, stopping, stalled).
 //! - [`database`]: where a service keeps its database (`--database`).
+//! - [`explicit`]: flags from an argument list alone, for services started in one
+//!   process (`auditctl up`) whose settings must not come from the shell.
 #![warn(missing_docs)]
 
 pub mod database;
+pub mod explicit;
 pub mod ops;
 mod serve;
 pub mod shutdown;

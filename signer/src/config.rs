@@ -1,5 +1,6 @@
 //! The signer's flags and env variables (`--flag` ↔ `AUDIT_FLAG`), validated once.
 
+use audit_service::explicit::parse_explicit;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -136,7 +137,7 @@ impl Config {
     /// `auditctl up` runs).
     pub fn defaults_for(bootstrap: &str, key_dir: &std::path::Path) -> Config {
         let key_dir = key_dir.to_string_lossy();
-        let args = SignerArgs::parse_from([
+        let args = parse_explicit::<SignerArgs, _, _>([
             "signer",
             "--kafka",
             bootstrap,
@@ -144,7 +145,8 @@ impl Config {
             &key_dir,
             "--create-key",
             "true",
-        ]);
+        ])
+        .expect("the defaults parse");
         args.validate().expect("default settings are valid")
     }
 }

@@ -4,6 +4,7 @@ use audit_auth::service::ServiceCredential;
 use audit_runtime::stage::{OutputArgs, StageArgs, StageConfig, StageDefaults, TopicKinds};
 use audit_runtime::topics::TopicKind;
 use audit_schemas::PiiPolicyArgs;
+use audit_service::explicit::parse_explicit;
 use audit_service::telemetry::LogArgs;
 use clap::Parser;
 
@@ -91,7 +92,7 @@ impl Config {
     /// (what `auditctl up` runs).
     pub fn defaults_for(bootstrap: &str, vault_url: &str, credential: &ServiceCredential) -> Config {
         let credential = credential.expose();
-        let args = TokenizerArgs::parse_from([
+        let args = parse_explicit::<TokenizerArgs, _, _>([
             "tokenizer",
             "--kafka",
             bootstrap,
@@ -99,7 +100,8 @@ impl Config {
             vault_url,
             "--vault-credential",
             &credential,
-        ]);
+        ])
+        .expect("the defaults parse");
         args.validate().expect("default settings are valid")
     }
 }

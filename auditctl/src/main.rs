@@ -92,8 +92,36 @@ async fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("auditctl: {error:#}");
+            eprintln!("auditctl: {}", report(&error));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `error` and its causes, each cause once: many of our errors already name their
+/// source in their own message.
+pub fn report(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text = format!("{text}: {cause}");
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::report;
+
+    #[test]
+    fn a_cause_already_in_the_message_is_not_repeated() {
+        let io = std::io::Error::other("disk on fire");
+        let repeated = anyhow::Error::new(io).context("cannot read key: disk on fire");
+        assert_eq!(report(&repeated), "cannot read key: disk on fire");
+        let io = std::io::Error::other("disk on fire");
+        let separate = anyhow::Error::new(io).context("cannot read key");
+        assert_eq!(report(&separate), "cannot read key: disk on fire");
     }
 }

@@ -43,7 +43,7 @@ pub async fn run(args: TopicsArgs) -> ExitCode {
     match ensure(&args).await {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("auditctl: {error:#}");
+            eprintln!("auditctl: {}", crate::report(&error));
             ExitCode::FAILURE
         }
     }

@@ -1,10 +1,14 @@
 //! `auditctl`: the audit trail's command line.
 
 mod api;
+mod backup;
+mod backup_metrics;
 mod export;
 mod keys;
+mod manifest;
 mod produce;
 mod reindex;
+mod restore;
 mod search;
 mod token;
 mod topics;
@@ -66,6 +70,11 @@ enum Command {
     /// Exit code 0 when every topic exists and the trail is safe, 1 when a trail topic
     /// would lose records or the cluster could not be reached.
     Topics(topics::TopicsArgs),
+    /// Copy a running stack's durable parts (the trail, the vault, the notifier, the
+    /// keys) to a new directory, with a manifest; the master keys go apart.
+    Backup(backup::BackupArgs),
+    /// Check a backup against its manifest and write it into an empty data directory.
+    Restore(restore::RestoreArgs),
 }
 
 /// mimalloc, tuned: `audit-alloc` says why.
@@ -82,6 +91,8 @@ async fn main() -> ExitCode {
         Command::Token(args) => token::run(args),
         Command::Keys(args) => keys::run(args),
         Command::Reindex(args) => reindex::run(args).await,
+        Command::Backup(args) => backup::run(args).await,
+        Command::Restore(args) => restore::run(args),
         // Their own exit codes: 1 and 2 mean different failures.
         Command::Verify(args) => return verify::run(args),
         Command::Search(args) => return search::run(args).await,

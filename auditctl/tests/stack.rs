@@ -1,75 +1,14 @@
 //! `auditctl up` and `auditctl produce` as a user runs them: separate processes, a
 //! fresh data directory, free loopback ports.
 
+mod support;
+
 use std::{
-    net::TcpListener,
-    path::Path,
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
+    process::{Command, Stdio},
+    time::Duration,
 };
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-struct Stack {
-    child: Child,
-    broker: String,
-    ops: String,
-}
-
-fn start_stack(data_dir: &Path, broker_port: u16) -> Stack {
-    start_stack_logging(data_dir, broker_port, Stdio::inherit())
-}
-
-fn start_stack_logging(data_dir: &Path, broker_port: u16, log: Stdio) -> Stack {
-    let broker = format!("127.0.0.1:{broker_port}");
-    let ops = format!("127.0.0.1:{}", free_port());
-    let child = Command::new(env!("CARGO_BIN_EXE_auditctl"))
-        .args(["up", "--data-dir", data_dir.to_str().unwrap(), "--broker-listen", &broker])
-        .args(["--ingestor-ops-listen", &ops])
-        .args(["--tokenizer-ops-listen", &format!("127.0.0.1:{}", free_port())])
-        .args(["--signer-ops-listen", &format!("127.0.0.1:{}", free_port())])
-        .args(["--indexer-ops-listen", &format!("127.0.0.1:{}", free_port())])
-        .args(["--vault-listen", &format!("127.0.0.1:{}", free_port())])
-        .args(["--query-listen", &format!("127.0.0.1:{}", free_port())])
-        .args(["--notifier-listen", &format!("127.0.0.1:{}", free_port())])
-        .args(["--notifier-ops-listen", &format!("127.0.0.1:{}", free_port())])
-        // Variables a shell may hold for one service alone: `up` builds every service's
-        // settings itself, so none of them may reroute or break the stack.
-        .envs([
-            ("AUDIT_INPUT_TOPIC", "audit.elsewhere"),
-            ("AUDIT_OUTPUT_TOPIC", "audit.nowhere"),
-            ("AUDIT_GROUP_ID", "one-group-for-every-stage"),
-            ("AUDIT_INDEX_DIR", "/nonexistent/index"),
-            ("AUDIT_OPS_LISTEN", "127.0.0.1:1"),
-        ])
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("auditctl starts");
-    Stack { child, broker, ops }
-}
-
-async fn metric(ops: &str, name: &str) -> Option<f64> {
-    let body = reqwest::get(format!("http://{ops}/metrics")).await.ok()?.text().await.ok()?;
-    body.lines().find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
-}
-
-async fn wait_for<F: AsyncFn() -> bool>(what: &str, timeout: Duration, check: F) {
-    let deadline = Instant::now() + timeout;
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-fn terminate(mut stack: Stack) {
-    let status = Command::new("kill").args(["-TERM", &stack.child.id().to_string()]).status().unwrap();
-    assert!(status.success());
-    let exit = stack.child.wait().unwrap();
-    assert!(exit.success(), "SIGTERM stops the stack cleanly: {exit}");
-}
+use support::{free_port, metric, start_stack, start_stack_logging, tempfile_dir, terminate, wait_for};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn up_reaches_healthy_produce_flows_through_and_sigterm_commits() {
@@ -147,10 +86,4 @@ async fn a_service_that_stops_on_its_own_stops_the_stack_with_its_reason() {
     assert!(log.contains("a service stopped on its own; stopping the stack"), "{log}");
     assert!(log.contains("auditctl: query-api stopped: cannot list the index directory"), "{log}");
     std::fs::remove_dir_all(&data_dir).unwrap();
-}
-
-fn tempfile_dir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("auditctl-up-{}-{}", std::process::id(), free_port()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }

@@ -14,6 +14,7 @@
 //! with the data: a fetch is an index lookup and a file read, a heartbeat a map update.
 
 mod api;
+pub mod backup;
 mod batch;
 mod error;
 mod groups;

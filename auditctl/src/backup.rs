@@ -2,10 +2,12 @@
 //! with a manifest that `auditctl restore` checks before it writes anything.
 //!
 //! Order is what makes the copy consistent without stopping anything:
-//! 1. the broker's storage, committed offsets before logs (`audit_broker::backup`):
-//!    every copied offset is covered by the copied logs, so each stage resumes after
-//!    a restore exactly where its copied offset says, and nothing acknowledged before
-//!    the backup began is lost;
+//! 1. the broker's storage, committed offsets before logs, topics from the pipeline's
+//!    end to its start (`audit_broker::backup`): every copied offset is covered by the
+//!    copied logs and every copied record's sources are in the copy, so each stage
+//!    resumes after a restore exactly where its copied offset says, `audit.raw` is the
+//!    one cut of the backup, and nothing acknowledged before the backup began is lost;
+//!    each tenant's chain head is then read back from the copy (`backup_heads`);
 //! 2. the vault's and the notifier's databases, after the trail, through SQLite's
 //!    `VACUUM INTO` (a transactionally consistent copy): every token a copied record
 //!    holds was created before that record was written, so the copy has it;
@@ -25,7 +27,10 @@ use anyhow::{Context, bail};
 use audit_broker::backup::copy_storage;
 use clap::Args;
 
-use crate::manifest::{self, FileEntry, Manifest, PartitionEntry};
+use crate::{
+    backup_heads::chain_heads,
+    manifest::{self, FileEntry, Manifest, PartitionEntry, Trail},
+};
 
 /// Flags of `auditctl backup`.
 #[derive(Debug, Args)]
@@ -50,6 +55,18 @@ pub struct BackupArgs {
 pub const MASTER_KEYS: [(&str, &str); 2] =
     [("vault.master.key", "vault/master.key"), ("notifier.master.key", "notifier/master.key")];
 
+/// The pipeline's topics from its end to its start: each copied after the records made
+/// from it, so `audit.raw` is the one cut of the whole backup (see
+/// `audit_broker::backup`).
+const DOWNSTREAM_FIRST: [&str; 6] = [
+    "audit.signer-checkpoints",
+    "audit.signed",
+    "audit.tokenized",
+    "audit.normalized",
+    "audit.dlq",
+    "audit.raw",
+];
+
 /// The databases copied with `VACUUM INTO`.
 const DATABASES: [&str; 2] = ["vault/vault.db", "notifier/notifier.db"];
 
@@ -57,7 +74,7 @@ const DATABASES: [&str; 2] = ["vault/vault.db", "notifier/notifier.db"];
 pub async fn run(args: BackupArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     prepare_empty(&args.to)?;
-    let partitions = copy_trail(&args.data_dir, &args.to)?;
+    let trail = copy_trail(&args.data_dir, &args.to).await?;
     for database in DATABASES {
         let source = args.data_dir.join(database);
         if source.exists() {
@@ -69,7 +86,7 @@ pub async fn run(args: BackupArgs) -> anyhow::Result<()> {
     copy_tree(&args.data_dir.join("keys"), &args.to.join("keys"))?;
     let master_keys = store_master_keys(&args)?;
     let files = manifest::describe(&args.to)?;
-    let manifest = Manifest::new(files, partitions, master_keys, started.elapsed());
+    let manifest = Manifest::new(trail, files, master_keys, started.elapsed());
     manifest.write(&args.to)?;
     if let Some(path) = &args.metrics_file {
         crate::backup_metrics::write(path, &manifest)?;
@@ -91,17 +108,19 @@ fn prepare_empty(dir: &Path) -> anyhow::Result<()> {
 
 /// The embedded broker's storage; none when the stack runs on a Kafka cluster, whose
 /// own replication keeps the trail.
-fn copy_trail(data_dir: &Path, to: &Path) -> anyhow::Result<Vec<PartitionEntry>> {
+async fn copy_trail(data_dir: &Path, to: &Path) -> anyhow::Result<Trail> {
     let source = data_dir.join("broker");
     if !source.exists() {
         eprintln!("no broker storage under {}: the Kafka cluster keeps the trail", data_dir.display());
-        return Ok(Vec::new());
+        return Ok(Trail::default());
     }
     step("the broker's storage (the trail)");
-    let copied = copy_storage(&source, &to.join("broker")).context("copying the broker's storage")?;
-    // The copy must not look locked or owned by a broker.
-    let _ = std::fs::remove_file(to.join("broker").join("broker.lock"));
-    Ok(copied.into_iter().map(PartitionEntry::from).collect())
+    let copied = copy_storage(&source, &to.join("broker"), &DOWNSTREAM_FIRST)
+        .context("copying the broker's storage")?;
+    let partitions: Vec<PartitionEntry> = copied.into_iter().map(PartitionEntry::from).collect();
+    step("each tenant's chain head");
+    let chains = chain_heads(&to.join("broker"), &partitions).await?;
+    Ok(Trail { partitions, chains })
 }
 
 /// A transactionally consistent copy of the SQLite database at `source`, private.

@@ -2,6 +2,7 @@
 
 mod api;
 mod backup;
+mod backup_heads;
 mod backup_metrics;
 mod export;
 mod keys;

@@ -15,6 +15,8 @@ use audit_broker::backup::CopiedPartition;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::backup_heads::ChainHead;
+
 /// The manifest's file name in a backup directory.
 pub const FILE_NAME: &str = "manifest.json";
 
@@ -66,6 +68,15 @@ impl From<CopiedPartition> for PartitionEntry {
     }
 }
 
+/// The trail a backup holds: its partitions' ends and its tenants' chain heads.
+#[derive(Debug, Clone, Default)]
+pub struct Trail {
+    /// Each partition and how far the backup holds it.
+    pub partitions: Vec<PartitionEntry>,
+    /// Each tenant's last record.
+    pub chains: Vec<ChainHead>,
+}
+
 /// What a backup holds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
@@ -79,6 +90,8 @@ pub struct Manifest {
     pub files: Vec<FileEntry>,
     /// The trail's partitions and the offsets they reach.
     pub partitions: Vec<PartitionEntry>,
+    /// Where each tenant's chain ends in the backup.
+    pub chains: Vec<ChainHead>,
     /// The master keys, kept apart: their names and digests, to check them at restore.
     pub master_keys: Vec<FileEntry>,
     /// Why the index is not in the backup.
@@ -87,18 +100,14 @@ pub struct Manifest {
 
 impl Manifest {
     /// A manifest of `files` and `partitions`, finished now.
-    pub fn new(
-        files: Vec<FileEntry>,
-        partitions: Vec<PartitionEntry>,
-        master_keys: Vec<FileEntry>,
-        took: Duration,
-    ) -> Manifest {
+    pub fn new(trail: Trail, files: Vec<FileEntry>, master_keys: Vec<FileEntry>, took: Duration) -> Manifest {
         Manifest {
             format: 1,
             created: chrono::Utc::now().to_rfc3339(),
             seconds: took.as_secs_f64(),
             files,
-            partitions,
+            partitions: trail.partitions,
+            chains: trail.chains,
             master_keys,
             index: "not included: the indexer rebuilds it from audit.signed when it starts without one"
                 .into(),
@@ -154,13 +163,14 @@ impl Manifest {
             self.partitions.iter().filter(|entry| entry.topic == topic).map(|entry| entry.end_offset).sum()
         };
         format!(
-            "backup in {}: {} files, {:.1} MB in {:.1} s; audit.raw up to {} events, audit.signed {} records; {}",
+            "backup in {}: {} files, {:.1} MB in {:.1} s; audit.raw up to {} events, audit.signed {} records, {} tenants' chains; {}",
             dir.display(),
             self.files.len(),
             self.bytes() as f64 / 1e6,
             self.seconds,
             records("audit.raw"),
             records("audit.signed"),
+            self.chains.len(),
             self.index
         )
     }

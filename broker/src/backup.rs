@@ -2,9 +2,13 @@
 //!
 //! Committed offsets are copied first, then every partition log: a committed offset
 //! covers records its consumer already made durable downstream, so the logs copied
-//! afterwards hold everything each copied offset covers. A log is append-only, so the
-//! bytes copied are a prefix of it; a batch being written at that moment is cut off by
-//! opening the copy with the broker's own recovery, exactly as after a crash.
+//! afterwards hold everything each copied offset covers. Topics are copied in the
+//! order the caller gives, downstream first: a record of a later stage was made from
+//! records of earlier stages already written, so each topic copied afterwards holds
+//! the sources of everything copied before it, and the first stage's topic is the
+//! one cut that bounds the whole copy. A log is append-only, so the bytes copied are a
+//! prefix of it; a batch being written at that moment is cut off by opening the copy
+//! with the broker's own recovery, exactly as after a crash.
 
 use std::{
     fs,
@@ -25,15 +29,26 @@ pub struct CopiedPartition {
 }
 
 /// Copies the storage in `source` (a running broker's `data_dir`) to `target`, which
-/// must not exist; the partitions copied, in topic and partition order.
-pub fn copy_storage(source: &Path, target: &Path) -> Result<Vec<CopiedPartition>, BrokerError> {
+/// must not exist: the topics named in `first` in that order, then the others; the
+/// partitions copied.
+pub fn copy_storage(
+    source: &Path,
+    target: &Path,
+    first: &[&str],
+) -> Result<Vec<CopiedPartition>, BrokerError> {
     fs::create_dir_all(target.join("topics")).map_err(BrokerError::storage(target))?;
     let offsets = source.join("offsets.jsonl");
     if offsets.exists() {
         copy(&offsets, &target.join("offsets.jsonl"))?;
     }
     let mut copied = Vec::new();
-    for topic_dir in sorted_entries(&source.join("topics"))? {
+    let mut topic_dirs = sorted_entries(&source.join("topics"))?;
+    let rank = |dir: &PathBuf| {
+        let name = dir.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+        first.iter().position(|topic| *topic == name).unwrap_or(first.len())
+    };
+    topic_dirs.sort_by_key(rank);
+    for topic_dir in topic_dirs {
         let name = topic_dir.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
         let target_dir = target.join("topics").join(&name);
         fs::create_dir_all(&target_dir).map_err(BrokerError::storage(&target_dir))?;

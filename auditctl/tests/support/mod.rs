@@ -21,6 +21,8 @@ pub struct Stack {
     pub ops: String,
     /// The indexer's ops address.
     pub indexer_ops: String,
+    /// The query-api's base URL.
+    pub query: String,
 }
 
 pub fn start_stack(data_dir: &Path, broker_port: u16) -> Stack {
@@ -31,6 +33,7 @@ pub fn start_stack_logging(data_dir: &Path, broker_port: u16, log: Stdio) -> Sta
     let broker = format!("127.0.0.1:{broker_port}");
     let ops = format!("127.0.0.1:{}", free_port());
     let indexer_ops = format!("127.0.0.1:{}", free_port());
+    let query = format!("127.0.0.1:{}", free_port());
     let child = Command::new(env!("CARGO_BIN_EXE_auditctl"))
         .args(["up", "--data-dir", data_dir.to_str().unwrap(), "--broker-listen", &broker])
         .args(["--ingestor-ops-listen", &ops])
@@ -38,7 +41,7 @@ pub fn start_stack_logging(data_dir: &Path, broker_port: u16, log: Stdio) -> Sta
         .args(["--signer-ops-listen", &format!("127.0.0.1:{}", free_port())])
         .args(["--indexer-ops-listen", &indexer_ops])
         .args(["--vault-listen", &format!("127.0.0.1:{}", free_port())])
-        .args(["--query-listen", &format!("127.0.0.1:{}", free_port())])
+        .args(["--query-listen", &query])
         .args(["--notifier-listen", &format!("127.0.0.1:{}", free_port())])
         .args(["--notifier-ops-listen", &format!("127.0.0.1:{}", free_port())])
         // Variables a shell may hold for one service alone: `up` builds every service's
@@ -54,7 +57,7 @@ pub fn start_stack_logging(data_dir: &Path, broker_port: u16, log: Stdio) -> Sta
         .stderr(log)
         .spawn()
         .expect("auditctl starts");
-    Stack { child, broker, ops, indexer_ops }
+    Stack { child, broker, ops, indexer_ops, query: format!("http://{query}") }
 }
 
 pub async fn metric(ops: &str, name: &str) -> Option<f64> {

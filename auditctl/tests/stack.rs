@@ -74,15 +74,19 @@ async fn a_service_that_stops_on_its_own_stops_the_stack_with_its_reason() {
     let data_dir = tempfile_dir();
     // The index directory is a file: the query-api cannot read the shards and stops.
     std::fs::write(data_dir.join("index"), b"not a directory").unwrap();
-    let stack = start_stack_logging(&data_dir, free_port(), Stdio::piped());
-    let waited = tokio::task::spawn_blocking(move || stack.child.wait_with_output());
-    let output = tokio::time::timeout(Duration::from_secs(60), waited)
+    let mut stack = start_stack_logging(&data_dir, free_port(), Stdio::piped());
+    let mut stderr = stack.child.stderr.take().expect("stderr is piped");
+    let waited = tokio::task::spawn_blocking(move || {
+        let mut log = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut log).map(|_| log)
+    });
+    let log = tokio::time::timeout(Duration::from_secs(60), waited)
         .await
         .expect("the stack stops by itself")
         .unwrap()
         .unwrap();
-    let log = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{log}");
+    let status = stack.child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{log}");
     assert!(log.contains("a service stopped on its own; stopping the stack"), "{log}");
     assert!(log.contains("auditctl: query-api stopped: cannot list the index directory"), "{log}");
     std::fs::remove_dir_all(&data_dir).unwrap();

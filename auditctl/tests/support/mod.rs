@@ -14,6 +14,8 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// A running `auditctl up`; killed when dropped, so a failed test leaves no stack
+/// behind.
 pub struct Stack {
     pub child: Child,
     pub broker: String,
@@ -23,6 +25,14 @@ pub struct Stack {
     pub indexer_ops: String,
     /// The query-api's base URL.
     pub query: String,
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        // Nothing to do for a stack already stopped and reaped.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 pub fn start_stack(data_dir: &Path, broker_port: u16) -> Stack {

@@ -144,9 +144,10 @@ impl Manifest {
                 );
             }
         }
-        for found in describe(dir)? {
-            if !self.files.iter().any(|expected| expected.path == found.path) {
-                bail!("the backup holds {}, which its manifest does not list", found.path);
+        for found in paths(dir)? {
+            let found = found.display().to_string();
+            if !self.files.iter().any(|expected| expected.path == found) {
+                bail!("the backup holds {found}, which its manifest does not list");
             }
         }
         Ok(())
@@ -178,21 +179,26 @@ impl Manifest {
 
 /// Every file under `dir` but the manifest, sorted by path.
 pub fn describe(dir: &Path) -> anyhow::Result<Vec<FileEntry>> {
-    let mut files = Vec::new();
-    walk(dir, Path::new(""), &mut files)?;
-    files.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(files)
+    paths(dir)?.iter().map(|relative| FileEntry::of(relative, &dir.join(relative))).collect()
 }
 
-fn walk(root: &Path, relative: &Path, files: &mut Vec<FileEntry>) -> anyhow::Result<()> {
+/// The paths, relative to `dir`, of every file under it but the manifest, sorted.
+fn paths(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut paths = Vec::new();
+    walk(dir, Path::new(""), &mut paths)?;
+    paths.sort();
+    Ok(paths)
+}
+
+fn walk(root: &Path, relative: &Path, paths: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     let dir: PathBuf = root.join(relative);
     for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
         let entry = entry?;
         let name = relative.join(entry.file_name());
         if entry.file_type()?.is_dir() {
-            walk(root, &name, files)?;
+            walk(root, &name, paths)?;
         } else if name != Path::new(FILE_NAME) {
-            files.push(FileEntry::of(&name, &entry.path())?);
+            paths.push(name);
         }
     }
     Ok(())

@@ -31,15 +31,9 @@ pub enum Scope {
 }
 
 impl std::fmt::Display for Scope {
+    /// The call's path.
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let path = match self {
-            Scope::Tokenize => "/v1/tokenize",
-            Scope::Find => "/v1/find",
-            Scope::Lookup => "/v1/lookup",
-            Scope::Match => "/v1/match",
-            Scope::Detokenize => "/v1/detokenize",
-        };
-        formatter.write_str(path)
+        write!(formatter, "/v1/{}", self.word())
     }
 }
 

@@ -148,13 +148,12 @@ pub async fn ensure(config: &KafkaConfig, topics: &[Topic<'_>]) -> Result<Vec<To
 /// Creates each of `topics` that does not exist with its kind's settings; the names
 /// of those created (another client may have created one meanwhile: not an error).
 pub async fn create_missing(config: &KafkaConfig, topics: &[Topic<'_>]) -> Result<Vec<String>, RuntimeError> {
-    let admin = admin(config)?;
     let names: Vec<&str> = topics.iter().map(|topic| topic.name).collect();
     let counts = crate::kafka::partition_counts(config, &names).await?;
     let missing: Vec<Topic<'_>> =
         topics.iter().zip(&counts).filter(|(_, (_, count))| *count == 0).map(|(topic, _)| *topic).collect();
     if !missing.is_empty() {
-        create(&admin, config, &missing).await?;
+        create(&admin(config)?, config, &missing).await?;
     }
     Ok(missing.iter().map(|topic| topic.name.to_owned()).collect())
 }

@@ -93,5 +93,6 @@ fn holds(state: &TopicState) -> &'static str {
         TopicKind::Trail => "the trail",
         TopicKind::PersonalData => "personal data",
         TopicKind::Tokenized => "tokens",
+        TopicKind::Registry => "shard owners",
     }
 }

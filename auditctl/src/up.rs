@@ -52,6 +52,9 @@ pub struct UpArgs {
     /// `/metrics` and `/healthz` of the indexer.
     #[arg(long, env = "AUDIT_INDEXER_OPS_LISTEN", default_value = "127.0.0.1:9104")]
     indexer_ops_listen: SocketAddr,
+    /// The indexer's leaf API, which the query-api searches its shards through.
+    #[arg(long, env = "AUDIT_INDEXER_LEAF_LISTEN", default_value = "127.0.0.1:9110")]
+    indexer_leaf_listen: SocketAddr,
     /// `/metrics` and `/healthz` of the signer.
     #[arg(long, env = "AUDIT_SIGNER_OPS_LISTEN", default_value = "127.0.0.1:9103")]
     signer_ops_listen: SocketAddr,
@@ -93,6 +96,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let tokenizer_credential = ServiceCredential::generate(tokenizer::SERVICE);
     let query_credential = ServiceCredential::generate(QUERY_API_CREDENTIAL);
     let credentials = [tokenizer_credential.clone(), query_credential.clone()];
+    // The query-api's credential on the indexer's leaf API, apart from the vault's.
+    let leaf_credential = ServiceCredential::generate(QUERY_API_CREDENTIAL);
     let vault =
         start_vault(&args, &bootstrap, &credentials, Task { shutdown: &vault_shutdown, ended: &ended })
             .await?;
@@ -103,9 +108,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         start_ingestor(&args, &bootstrap, on).await?,
         start_tokenizer(&args, &bootstrap, &tokenizer_credential, on).await?,
         start_signer(&args, &bootstrap, on).await?,
-        start_indexer(&args, &bootstrap, on).await?,
+        start_indexer(&args, &bootstrap, &leaf_credential, on).await?,
         start_notifier(&args, &bootstrap, on).await?,
-        start_query_api(&args, &query_credential, on).await?,
+        start_query_api(&args, &bootstrap, [&query_credential, &leaf_credential], on).await?,
     ];
     print_banner(&args, &bootstrap);
     // Services end on their own when the signal stops them: only one that ended
@@ -199,7 +204,10 @@ fn print_banner(args: &UpArgs, bootstrap: &str) {
     eprintln!("  ingestor   http://{}/healthz  http://{0}/metrics", args.ingestor_ops_listen);
     eprintln!("  tokenizer  http://{}/healthz  http://{0}/metrics", args.tokenizer_ops_listen);
     eprintln!("  signer     http://{}/healthz  http://{0}/metrics", args.signer_ops_listen);
-    eprintln!("  indexer    http://{}/healthz  http://{0}/metrics", args.indexer_ops_listen);
+    eprintln!(
+        "  indexer    http://{}/healthz  http://{0}/metrics  (leaf searches on {})",
+        args.indexer_ops_listen, args.indexer_leaf_listen
+    );
     eprintln!(
         "  notifier   http://{}  (webhooks API; /healthz, /metrics on {})",
         args.notifier_listen, args.notifier_ops_listen
@@ -303,10 +311,16 @@ async fn start_signer(args: &UpArgs, bootstrap: &str, task: Task<'_>) -> anyhow:
     Ok(spawn("signer", signer::run(config, listener, task.shutdown.clone()), task.ended))
 }
 
-async fn start_indexer(args: &UpArgs, bootstrap: &str, task: Task<'_>) -> anyhow::Result<Service> {
-    let mut config = indexer::Config::defaults_for(bootstrap, &args.data_dir.join("index"));
+async fn start_indexer(
+    args: &UpArgs,
+    bootstrap: &str,
+    leaf_credential: &ServiceCredential,
+    task: Task<'_>,
+) -> anyhow::Result<Service> {
+    let mut config = indexer::Config::defaults_for(bootstrap, &args.data_dir.join("index"), leaf_credential);
     config.stage.kafka.partitions = args.partitions;
     config.stage.ops_listen = args.indexer_ops_listen;
+    config.leaf.listen = args.indexer_leaf_listen;
     let listener = TcpListener::bind(config.stage.ops_listen)
         .await
         .with_context(|| format!("binding the indexer ops server on {}", config.stage.ops_listen))?;
@@ -337,19 +351,22 @@ async fn start_notifier(args: &UpArgs, bootstrap: &str, task: Task<'_>) -> anyho
     Ok(spawn("notifier", notifier::run(config, listener, task.shutdown.clone()), task.ended))
 }
 
-/// The query-api over the indexer's shards, verifying with the signer's published
+/// The query-api over the indexer's leaf, verifying with the signer's published
 /// keys, trusting the issuer's tokens the vault trusts; starts before the signer has
-/// written its keys or the indexer its shards, and picks both up when they appear.
+/// written its keys or the indexer claimed its shards, and picks both up when they
+/// appear. `credentials`: the vault's, then the leaf's.
 async fn start_query_api(
     args: &UpArgs,
-    credential: &ServiceCredential,
+    bootstrap: &str,
+    [credential, leaf_credential]: [&ServiceCredential; 2],
     task: Task<'_>,
 ) -> anyhow::Result<Service> {
     let path = |path: PathBuf| path.display().to_string();
     let config = parse_explicit::<query_api::QueryArgs, _, _>([
         "query-api".to_owned(),
         format!("--listen={}", args.query_listen),
-        format!("--index-dir={}", path(args.data_dir.join("index"))),
+        format!("--kafka={bootstrap}"),
+        format!("--leaf-credential={}", leaf_credential.expose()),
         format!("--signing-jwks-file={}", path(signing_jwks_file(&args.data_dir))),
         format!("--vault-url=http://{}", args.vault_listen),
         format!("--vault-credential={}", credential.expose()),

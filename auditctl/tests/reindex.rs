@@ -26,8 +26,10 @@ async fn lost_shards_are_rebuilt_with_the_same_documents() {
     let root = data_dir.join("index");
     let (ids, messages) = testkit::records::signed_messages(3_000, 6, "re");
     produce(&kafka, "audit.signed", &messages).await;
-    let mut config = indexer::Config::defaults_for(&kafka.bootstrap, &root);
+    let credential = audit_auth::service::ServiceCredential::generate("query-api");
+    let mut config = indexer::Config::defaults_for(&kafka.bootstrap, &root, &credential);
     config.stage.kafka = kafka.clone();
+    config.leaf.listen = "127.0.0.1:0".parse().unwrap();
     let ops = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let shutdown = CancellationToken::new();
     let service = tokio::spawn(indexer::run(config, ops, shutdown.clone()));

@@ -28,6 +28,8 @@ pub enum Scope {
     Match,
     /// `POST /v1/detokenize`: clear values of tokens, each reveal recorded.
     Detokenize,
+    /// `POST /v1/search` on an indexer's leaf API: tokenized records of any tenant.
+    Search,
 }
 
 impl std::fmt::Display for Scope {
@@ -39,8 +41,8 @@ impl std::fmt::Display for Scope {
 
 impl Scope {
     /// Every call of the service API.
-    pub const ALL: [Scope; 5] =
-        [Scope::Tokenize, Scope::Find, Scope::Lookup, Scope::Match, Scope::Detokenize];
+    pub const ALL: [Scope; 6] =
+        [Scope::Tokenize, Scope::Find, Scope::Lookup, Scope::Match, Scope::Detokenize, Scope::Search];
 
     fn word(self) -> &'static str {
         match self {
@@ -49,6 +51,7 @@ impl Scope {
             Scope::Lookup => "lookup",
             Scope::Match => "match",
             Scope::Detokenize => "detokenize",
+            Scope::Search => "search",
         }
     }
 
@@ -56,7 +59,7 @@ impl Scope {
     pub fn defaults_for(name: &str) -> Option<&'static [Scope]> {
         match name {
             "tokenizer" => Some(&[Scope::Tokenize, Scope::Find]),
-            "query-api" => Some(&[Scope::Lookup, Scope::Match, Scope::Detokenize]),
+            "query-api" => Some(&[Scope::Lookup, Scope::Match, Scope::Detokenize, Scope::Search]),
             _ => None,
         }
     }
@@ -67,8 +70,8 @@ impl Scope {
 }
 
 /// One service's credential: `name:secret`, or `name:secret:scope+scope` (scopes
-/// `tokenize`, `find`, `lookup`, `match`, `detokenize`; by default the tokenizer's
-/// and the query-api's own).
+/// `tokenize`, `find`, `lookup`, `match`, `detokenize` of the vault, `search` of an
+/// indexer; by default the tokenizer's and the query-api's own).
 #[derive(Clone, PartialEq, Eq)]
 pub struct ServiceCredential {
     /// The service's name, e.g. `tokenizer`.

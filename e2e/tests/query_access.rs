@@ -7,14 +7,12 @@ use query_support as support;
 
 use std::time::Duration;
 
-use audit_index::schema::IndexSchema;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::Method;
 use serde_json::{Value, json};
 use support::Stack;
-use tantivy::schema::Value as _;
 
 fn now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
@@ -134,7 +132,7 @@ async fn tenants_never_see_each_other() {
 async fn a_record_edited_in_the_index_is_tainted() {
     let stack = support::start().await;
     let victim = stack.of("t1")[3].id().to_owned();
-    tamper(&stack, &victim);
+    tamper(&stack, &victim).await;
     let body = json!({ "filter": "verify eq true", "count": 100 });
     let mut statuses: Vec<(String, String)> = Vec::new();
     // The query-api sees the edit once its reader reloads on the commit.
@@ -159,47 +157,32 @@ async fn a_record_edited_in_the_index_is_tainted() {
     assert_eq!(unverified["Resources"][0]["integrityStatus"], "unverified");
 }
 
-/// Rewrites the stored JWS of `id`: its payload says `RESPONSE_SUCCESS` where it said
-/// `RESPONSE_FAILURE` (or the reverse), its signature unchanged.
-fn tamper(stack: &Stack, id: &str) {
-    let schema = IndexSchema::new();
-    for shard in ["shard-0000", "shard-0001"] {
-        let index = tantivy::Index::open_in_dir(stack.index_dir.join(shard)).unwrap();
-        let reader = index.reader().unwrap();
-        let searcher = reader.searcher();
-        let term = tantivy::Term::from_field_text(schema.id, id);
-        let query = tantivy::query::TermQuery::new(term.clone(), tantivy::schema::IndexRecordOption::Basic);
-        let Some((_, address)) = searcher
-            .search(&query, &tantivy::collector::TopDocs::with_limit(1).order_by_score())
-            .unwrap()
-            .pop()
-        else {
-            continue;
-        };
-        let document: tantivy::TantivyDocument = searcher.doc(address).unwrap();
-        let jws = document.get_first(schema.jws).and_then(|value| value.as_str()).unwrap().to_owned();
-        let mut parts: Vec<String> = jws.split('.').map(str::to_owned).collect();
-        let payload = String::from_utf8(URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
-        let edited = if payload.contains("RESPONSE_FAILURE") {
-            payload.replace("RESPONSE_FAILURE", "RESPONSE_SUCCESS")
-        } else {
-            payload.replace("RESPONSE_SUCCESS", "RESPONSE_FAILURE")
-        };
-        parts[1] = URL_SAFE_NO_PAD.encode(&edited);
-        let fields: Value = serde_json::from_str(&edited).unwrap();
-        let envelope = audit_schemas::SignedRecord {
-            tenant_id: "t1".into(),
-            id: id.to_owned(),
-            created: fields["created"].as_i64().unwrap(),
-            sequence: fields["sequence"].as_i64().unwrap(),
-            jws: parts.join("."),
-        };
-        let document = audit_index::document::document(&schema, &envelope).unwrap();
-        let mut writer: tantivy::IndexWriter = index.writer(15_000_000).unwrap();
-        writer.delete_term(term);
-        writer.add_document(document).unwrap();
-        writer.commit().unwrap();
-        return;
-    }
-    panic!("record {id} not found in the shards");
+/// Writes to the signed topic a forgery of record `id`: its payload says
+/// `RESPONSE_SUCCESS` where it said `RESPONSE_FAILURE` (or the reverse), its signature
+/// unchanged. The indexer takes it in place of the original (same id).
+async fn tamper(stack: &Stack, id: &str) {
+    let found = stack.get_record("t1", id).await;
+    assert_eq!(found.status(), 200);
+    let export = stack.export("t1").await;
+    let line = export.lines().find(|line| line.contains(id)).expect("the record is exported");
+    let line: Value = serde_json::from_str(line).unwrap();
+    let jws = line["jws"].as_str().unwrap();
+    let mut parts: Vec<String> = jws.split('.').map(str::to_owned).collect();
+    let payload = String::from_utf8(URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
+    let edited = if payload.contains("RESPONSE_FAILURE") {
+        payload.replace("RESPONSE_FAILURE", "RESPONSE_SUCCESS")
+    } else {
+        payload.replace("RESPONSE_SUCCESS", "RESPONSE_FAILURE")
+    };
+    parts[1] = URL_SAFE_NO_PAD.encode(&edited);
+    let fields: Value = serde_json::from_str(&edited).unwrap();
+    let envelope = audit_schemas::SignedRecord {
+        tenant_id: "t1".into(),
+        id: id.to_owned(),
+        created: fields["created"].as_i64().unwrap(),
+        sequence: fields["sequence"].as_i64().unwrap(),
+        jws: parts.join("."),
+    };
+    let place = stack.records.iter().position(|clear| clear.id() == id).unwrap();
+    support::dataset::publish(&stack.kafka, &[envelope], place).await;
 }

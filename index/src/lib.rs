@@ -8,12 +8,21 @@
 //! - [`document`]: a signed record as a document, from its signed payload (pure).
 //! - [`buckets`]: tenant-scoped time buckets of `created`, and how a time range is
 //!   covered by them.
+//! - [`query`]: a search condition ([`query::Node`]) and its tenant-scoped Tantivy
+//!   query; time ranges read through the buckets.
+//! - [`search`]: one search over a set of shards, ordered by a stable key, with its
+//!   exact total: what a leaf runs.
+//! - [`leaf`]: the indexers' leaf API on the wire and the shard ownership claims the
+//!   query-api routes by.
 //! - [`read`]: the shard directories and every record they hold (tests, checks).
 
 pub mod buckets;
 pub mod document;
+pub mod leaf;
+pub mod query;
 pub mod read;
 pub mod schema;
+pub mod search;
 
 use std::path::PathBuf;
 
@@ -28,6 +37,9 @@ pub enum IndexError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The condition cannot run.
+    #[error(transparent)]
+    Condition(#[from] query::ConditionError),
     /// Tantivy failed on a shard.
     #[error("shard {partition}: {source}")]
     Index {

@@ -89,7 +89,9 @@ async fn indexer(
     root: std::path::PathBuf,
     (done, stop): (Arc<AtomicU64>, CancellationToken),
 ) {
-    let mut config = indexer::Config::defaults_for(&kafka.bootstrap, &root);
+    let credential = audit_auth::service::ServiceCredential::generate("query-api");
+    let mut config = indexer::Config::defaults_for(&kafka.bootstrap, &root, &credential);
+    config.leaf.listen = "127.0.0.1:0".parse().unwrap();
     config.stage.kafka = kafka;
     config.stage.group_id = format!("bench-indexer-{}", uuid_like());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -1,6 +1,8 @@
 //! The indexer's flags and env variables (`--flag` ↔ `AUDIT_FLAG`), validated once.
 
+use audit_auth::service::ServiceCredential;
 use audit_service::explicit::parse_explicit;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -48,6 +50,20 @@ pub struct IndexerArgs {
     /// Indexing memory per shard, in megabytes (15 at least).
     #[arg(long, env = "AUDIT_SHARD_HEAP_MB", default_value_t = 32)]
     pub shard_heap_mb: usize,
+    /// Address of the leaf API, where query-apis search this indexer's shards.
+    #[arg(long, env = "AUDIT_LEAF_LISTEN", default_value = "127.0.0.1:9110")]
+    pub leaf_listen: SocketAddr,
+    /// The leaf API's URL as query-apis reach it (`http://indexer-1:9110`); by
+    /// default `http://` and the address it listens on.
+    #[arg(long, env = "AUDIT_LEAF_URL")]
+    pub leaf_url: Option<String>,
+    /// Credentials of the query-apis allowed to search, `name:secret[:search]`,
+    /// comma-separated.
+    #[arg(long, env = "AUDIT_LEAF_CREDENTIALS", value_delimiter = ',', hide_env_values = true)]
+    pub leaf_credentials: Vec<ServiceCredential>,
+    /// Topic where this indexer claims the shards it is given.
+    #[arg(long, env = "AUDIT_OWNERS_TOPIC", default_value = audit_index::leaf::OWNERS_TOPIC)]
+    pub owners_topic: String,
 }
 
 /// Validated indexer settings.
@@ -61,6 +77,21 @@ pub struct Config {
     pub commit_interval: Duration,
     /// Writer memory and threads per shard.
     pub budget: WriterBudget,
+    /// The leaf API.
+    pub leaf: LeafConfig,
+}
+
+/// Where and for whom the leaf API serves.
+#[derive(Debug, Clone)]
+pub struct LeafConfig {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Advertised URL, if not derived from the bound address.
+    pub url: Option<String>,
+    /// Accepted credentials.
+    pub credentials: Vec<ServiceCredential>,
+    /// The owners topic.
+    pub owners_topic: String,
 }
 
 impl IndexerArgs {
@@ -73,7 +104,23 @@ impl IndexerArgs {
         if !(15..=4096).contains(&self.shard_heap_mb) {
             return Err(invalid("shard-heap-mb", "expected 15 to 4096"));
         }
+        if self.leaf_credentials.is_empty() {
+            return Err(invalid("leaf-credentials", "none given: no query-api could search this indexer"));
+        }
+        if let Some(url) = &self.leaf_url
+            && !url.starts_with("http://")
+            && !url.starts_with("https://")
+        {
+            return Err(invalid("leaf-url", "must be an http:// or https:// url"));
+        }
+        let leaf = LeafConfig {
+            listen: self.leaf_listen,
+            url: self.leaf_url.clone(),
+            credentials: self.leaf_credentials.clone(),
+            owners_topic: self.owners_topic.clone(),
+        };
         Ok(Config {
+            leaf,
             stage: self.stage.validate(None, KINDS)?,
             index_dir: self.index_dir.clone(),
             commit_interval: Duration::from_millis(self.commit_interval_ms),
@@ -83,13 +130,18 @@ impl IndexerArgs {
 }
 
 impl Config {
-    /// The defaults against the broker at `bootstrap` with shards under `index_dir`
-    /// (what `auditctl up` runs).
-    pub fn defaults_for(bootstrap: &str, index_dir: &std::path::Path) -> Config {
+    /// The defaults against the broker at `bootstrap` with shards under `index_dir`,
+    /// searched by the holder of `leaf_credential` (what `auditctl up` runs).
+    pub fn defaults_for(
+        bootstrap: &str,
+        index_dir: &std::path::Path,
+        leaf_credential: &ServiceCredential,
+    ) -> Config {
         let index_dir = index_dir.to_string_lossy();
-        let args =
-            parse_explicit::<IndexerArgs, _, _>(["indexer", "--kafka", bootstrap, "--index-dir", &index_dir])
-                .expect("the defaults parse");
+        let credential = leaf_credential.declaration();
+        let argv =
+            ["indexer", "--kafka", bootstrap, "--index-dir", &index_dir, "--leaf-credentials", &credential];
+        let args = parse_explicit::<IndexerArgs, _, _>(argv).expect("the defaults parse");
         args.validate().expect("default settings are valid")
     }
 }
@@ -100,12 +152,16 @@ mod tests {
 
     #[test]
     fn defaults_are_valid_and_bad_values_name_their_flag() {
-        let config = Config::defaults_for("127.0.0.1:9092", std::path::Path::new("/tmp/index"));
+        let credential = ServiceCredential::generate("query-api");
+        let config = Config::defaults_for("127.0.0.1:9092", std::path::Path::new("/tmp/index"), &credential);
+        assert_eq!(config.leaf.credentials, vec![credential]);
         assert_eq!(config.commit_interval, Duration::from_millis(250));
         assert_eq!(config.stage.topics.input, "audit.signed");
         assert_eq!(config.stage.topics.output, None, "a sink forwards nothing");
         assert!(IndexerArgs::try_parse_from(["indexer", "--output-topic", "x"]).is_err());
         let args = IndexerArgs::parse_from(["indexer", "--shard-heap-mb", "1"]);
         assert!(matches!(args.validate(), Err(IndexerError::Config { name: "shard-heap-mb", .. })));
+        let args = IndexerArgs::parse_from(["indexer"]);
+        assert!(matches!(args.validate(), Err(IndexerError::Config { name: "leaf-credentials", .. })));
     }
 }

@@ -13,25 +13,34 @@
 //! - `shards`: the shards this instance owns, opened and closed with its partitions.
 //! - `sink`: the shards as a sink of the stage runtime; where the indexer's offsets
 //!   are decided (a Kafka offset never passes a Tantivy commit).
+//! - `served`: the owned shards as searches see them: readers moved to each commit,
+//!   and whether each has caught up with its last owner.
+//! - `leaf`: the leaf API the query-apis search the served shards through.
+//! - `claims`: each assigned partition announced on the owners topic.
 //! - `reindex` ([`reindex()`]): rebuilding shards from the signed topic (`auditctl reindex`).
 
+mod claims;
 mod config;
 mod error;
+mod leaf;
 mod metrics;
 mod reindex;
+mod served;
 mod shard;
 mod shards;
 mod sink;
 
 use std::sync::{Arc, Mutex};
 
+use audit_auth::service::ServiceCredentials;
 use audit_runtime::stage::run_sink_service;
+use audit_runtime::topics::{Topic, TopicKind};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 pub use audit_index::{document, read, schema};
-pub use config::{Config, IndexerArgs};
+pub use config::{Config, IndexerArgs, LeafConfig};
 pub use error::IndexerError;
 pub use metrics::SERVICE;
 pub use reindex::{ReindexParams, reindex};
@@ -39,7 +48,8 @@ pub use shard::WriterBudget;
 
 use crate::shards::{ShardParams, ShardSet, SharedShards};
 
-/// Runs the indexer until `shutdown`, serving `/metrics` and `/healthz` on `ops_listener`.
+/// Runs the indexer until `shutdown`, serving `/metrics` and `/healthz` on
+/// `ops_listener` and the leaf API on `config.leaf.listen`.
 pub async fn run(
     config: Config,
     ops_listener: TcpListener,
@@ -47,9 +57,38 @@ pub async fn run(
 ) -> Result<(), IndexerError> {
     let (registry, metrics) = metrics::register()?;
     let params = config.stage.params(SERVICE, metrics.stage.clone());
+    let leaf_listener = TcpListener::bind(config.leaf.listen).await.map_err(|source| IndexerError::Io {
+        path: format!("leaf listener {}", config.leaf.listen).into(),
+        source,
+    })?;
+    let leaf_url = match &config.leaf.url {
+        Some(url) => url.clone(),
+        None => format!(
+            "http://{}",
+            leaf_listener
+                .local_addr()
+                .map_err(|source| IndexerError::Io { path: "leaf listener".into(), source })?
+        ),
+    };
+    let owners = [Topic { name: &config.leaf.owners_topic, kind: TopicKind::Registry }];
+    audit_runtime::topics::ensure(&params.kafka, &owners).await?;
+    let claims = Arc::new(claims::ClaimWriter::new(&params.kafka, &config.leaf.owners_topic, &leaf_url)?);
+    let served = Arc::new(served::Served::default());
     let shard_params = ShardParams { root: config.index_dir.clone(), budget: config.budget };
-    let shards = SharedShards(Arc::new(Mutex::new(ShardSet::new(shard_params, metrics)?)));
-    info!(dir = %config.index_dir.display(), "shards under this directory");
+    let set = ShardSet::new(shard_params, served.clone(), metrics.clone())?;
+    let shards = SharedShards { set: Arc::new(Mutex::new(set)), claims };
+    info!(dir = %config.index_dir.display(), leaf = %leaf_url, "shards under this directory, searched here");
+    let leaf = leaf::LeafState {
+        served,
+        schema: Arc::new(schema::IndexSchema::new()),
+        credentials: Arc::new(ServiceCredentials::new(&config.leaf.credentials)),
+        metrics,
+    };
+    let leaf = tokio::spawn(leaf::serve(leaf, leaf_listener, shutdown.clone()));
     let sink = sink::IndexSink { shards, commit_interval: config.commit_interval };
-    run_sink_service(sink, params, (ops_listener, registry), shutdown).await
+    let ended = run_sink_service(sink, params, (ops_listener, registry), shutdown.clone()).await;
+    // Searches stop with the shards they read.
+    shutdown.cancel();
+    let _ = leaf.await;
+    ended
 }

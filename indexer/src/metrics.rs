@@ -4,7 +4,9 @@
 //! bounded: a partition number at most, never a tenant.
 
 use audit_runtime::metrics::{StageMetrics, service_registry};
-use prometheus::{Histogram, HistogramOpts, IntCounter, IntGaugeVec, Opts, Registry};
+use prometheus::{
+    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+};
 
 use crate::IndexerError;
 
@@ -22,6 +24,12 @@ pub struct IndexerMetrics {
     pub commit_duration: Histogram,
     /// Bytes on disk per shard.
     pub shard_bytes: IntGaugeVec,
+    /// Leaf searches answered, by outcome (`ok`, `error`).
+    pub leaf_searches: IntCounterVec,
+    /// Time to answer a leaf search.
+    pub leaf_duration: Histogram,
+    /// Shards owned whose rebuild has not reached their last owner's position.
+    pub shards_rebuilding: IntGauge,
 }
 
 /// The service registry and the indexer's metrics in it.
@@ -42,7 +50,23 @@ pub fn register() -> Result<(Registry, IndexerMetrics), IndexerError> {
             Opts::new("shard_size_bytes", "bytes on disk per shard").namespace(SERVICE),
             &["partition"],
         )?,
+        leaf_searches: IntCounterVec::new(
+            Opts::new("leaf_searches_total", "leaf searches answered, by outcome").namespace(SERVICE),
+            &["outcome"],
+        )?,
+        leaf_duration: Histogram::with_opts(
+            HistogramOpts::new("leaf_search_duration_seconds", "time to answer a leaf search")
+                .namespace(SERVICE)
+                .buckets(prometheus::exponential_buckets(0.0002, 2.0, 14)?),
+        )?,
+        shards_rebuilding: IntGauge::with_opts(
+            Opts::new("shards_rebuilding", "owned shards not yet at their last owner's position")
+                .namespace(SERVICE),
+        )?,
     };
+    registry.register(Box::new(metrics.leaf_searches.clone()))?;
+    registry.register(Box::new(metrics.leaf_duration.clone()))?;
+    registry.register(Box::new(metrics.shards_rebuilding.clone()))?;
     registry.register(Box::new(metrics.indexed.clone()))?;
     registry.register(Box::new(metrics.commit_duration.clone()))?;
     registry.register(Box::new(metrics.shard_bytes.clone()))?;

@@ -72,6 +72,12 @@ impl Shard {
         Ok(Shard { partition, dir, writer, id_field: schema.id, committed, pending: None })
     }
 
+    /// A reader of the shard, moved to new commits by whoever holds it.
+    pub fn reader(&self) -> Result<tantivy::IndexReader, IndexerError> {
+        let reader = self.writer.index().reader_builder().reload_policy(tantivy::ReloadPolicy::Manual);
+        reader.try_into().map_err(|source| IndexerError::Index { partition: self.partition, source })
+    }
+
     /// The last input offset the shard's commit holds.
     pub fn committed_offset(&self) -> Option<i64> {
         self.committed

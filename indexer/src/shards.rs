@@ -6,21 +6,26 @@
 //! offset says: the shard is the truth, so a shard rebuilt on an empty disk refills
 //! itself. A revoked partition's shard is committed and closed before the partition
 //! goes, which releases its lock for the next owner.
+//!
+//! Each open shard is also served to searches (`served`), and each assignment is
+//! announced to the query-apis as a claim (`claims`).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use audit_runtime::dlq::Rejection;
-use audit_runtime::stage::consumer::PartitionListener;
+use audit_runtime::stage::consumer::{Assignment, PartitionListener};
 use audit_runtime::stage::{InputMessage, Written};
 use audit_schemas::{Codec, SignedRecord};
 use tracing::{error, info};
 
 use crate::IndexerError;
+use crate::claims::ClaimWriter;
 use crate::document::document;
 use crate::metrics::IndexerMetrics;
 use crate::schema::IndexSchema;
+use crate::served::{Opened, Served};
 use crate::shard::{Shard, WriterBudget};
 
 /// Where shards live and how they are written.
@@ -38,23 +43,44 @@ pub struct ShardSet {
     schema: IndexSchema,
     codec: Codec<SignedRecord>,
     open: HashMap<i32, Shard>,
+    served: Arc<Served>,
     metrics: IndexerMetrics,
 }
 
 impl ShardSet {
-    /// No shard open yet.
-    pub fn new(params: ShardParams, metrics: IndexerMetrics) -> Result<ShardSet, audit_schemas::CodecError> {
+    /// No shard open yet; each opened one is served through `served`.
+    pub fn new(
+        params: ShardParams,
+        served: Arc<Served>,
+        metrics: IndexerMetrics,
+    ) -> Result<ShardSet, audit_schemas::CodecError> {
         let codec = Codec::published("SignedRecord")?;
-        Ok(ShardSet { params, schema: IndexSchema::new(), codec, open: HashMap::new(), metrics })
+        Ok(ShardSet { params, schema: IndexSchema::new(), codec, open: HashMap::new(), served, metrics })
     }
 
     fn shard(&mut self, partition: i32) -> Result<&mut Shard, IndexerError> {
         if !self.open.contains_key(&partition) {
-            let shard = Shard::open(&self.params.root, partition, &self.schema, self.params.budget)?;
-            info!(partition, committed = ?shard.committed_offset(), "shard opened");
-            self.open.insert(partition, shard);
+            self.open_shard(partition, None)?;
         }
         Ok(self.open.get_mut(&partition).expect("just opened"))
+    }
+
+    /// Opens the shard of `partition` and serves it once it reaches `target` (the
+    /// group's committed offset; without one, at once). Returns its next offset.
+    fn open_shard(&mut self, partition: i32, target: Option<i64>) -> Result<i64, IndexerError> {
+        let shard = Shard::open(&self.params.root, partition, &self.schema, self.params.budget)?;
+        let next = shard.committed_offset().map_or(0, |offset| offset + 1);
+        let target = target.unwrap_or(next);
+        info!(partition, next, target, "shard opened");
+        self.served.open(Opened { partition, reader: shard.reader()?, next, target });
+        self.open.insert(partition, shard);
+        self.count_rebuilding();
+        Ok(next)
+    }
+
+    fn count_rebuilding(&self) {
+        let (owned, serving) = self.served.counts();
+        self.metrics.shards_rebuilding.set((owned - serving) as i64);
     }
 
     /// Adds every message of `batch` to its shard; one outcome per message (a
@@ -112,11 +138,13 @@ impl ShardSet {
         for (partition, result, size) in committed {
             if let Some(offset) = result? {
                 positions.push((partition, offset + 1));
+                self.served.committed(partition, offset + 1);
             }
             let size = i64::try_from(size).unwrap_or(i64::MAX);
             self.metrics.shard_bytes.with_label_values(&[&partition.to_string()]).set(size);
         }
         self.metrics.commit_duration.observe(started.elapsed().as_secs_f64());
+        self.count_rebuilding();
         Ok(positions)
     }
 
@@ -124,6 +152,7 @@ impl ShardSet {
     pub fn close(&mut self, partitions: &[i32]) -> Vec<(i32, i64)> {
         let mut positions = Vec::new();
         for partition in partitions {
+            self.served.close(*partition);
             let Some(mut shard) = self.open.remove(partition) else { continue };
             match shard.commit() {
                 Ok(Some(offset)) => positions.push((*partition, offset + 1)),
@@ -165,14 +194,20 @@ fn prepare_with(
     Ok((envelope.id, document))
 }
 
-/// A [`ShardSet`] shared with the consumer's callbacks.
+/// A [`ShardSet`] shared with the consumer's callbacks, which announce each assigned
+/// partition on `claims`.
 #[derive(Clone)]
-pub struct SharedShards(pub Arc<Mutex<ShardSet>>);
+pub struct SharedShards {
+    /// The shards.
+    pub set: Arc<Mutex<ShardSet>>,
+    /// Where assigned partitions are announced.
+    pub claims: Arc<ClaimWriter>,
+}
 
 impl SharedShards {
     /// Runs `work` on the shards off the async workers (indexing and commits block).
     pub async fn with<T: Send + 'static>(&self, work: impl FnOnce(&mut ShardSet) -> T + Send + 'static) -> T {
-        let shards = self.0.clone();
+        let shards = self.set.clone();
         tokio::task::spawn_blocking(move || work(&mut shards.lock().expect("no panic holds the shards")))
             .await
             .expect("shard work does not panic")
@@ -180,22 +215,26 @@ impl SharedShards {
 }
 
 impl PartitionListener for SharedShards {
-    fn assigned(&self, partitions: &[i32]) -> Vec<(i32, Option<i64>)> {
-        let mut shards = self.0.lock().expect("no panic holds the shards");
-        partitions
+    fn assigned(&self, partitions: &[Assignment]) -> Vec<(i32, Option<i64>)> {
+        let mut shards = self.set.lock().expect("no panic holds the shards");
+        let starts: Vec<(i32, Option<i64>)> = partitions
             .iter()
-            .map(|partition| match shards.shard(*partition) {
-                Ok(shard) => (*partition, Some(shard.committed_offset().map_or(0, |offset| offset + 1))),
-                Err(failure) => {
-                    // Indexing the partition opens it again and fails the loop if it still cannot.
-                    error!(partition, %failure, "shard cannot be opened");
-                    (*partition, None)
+            .map(|assigned| {
+                match shards.open_shard(assigned.partition, Some(assigned.committed.unwrap_or(0))) {
+                    Ok(next) => (assigned.partition, Some(next)),
+                    Err(failure) => {
+                        // Indexing the partition opens it again and fails the loop if it still cannot.
+                        error!(partition = assigned.partition, %failure, "shard cannot be opened");
+                        (assigned.partition, None)
+                    }
                 }
             })
-            .collect()
+            .collect();
+        self.claims.announce(&starts.iter().map(|(partition, _)| *partition).collect::<Vec<_>>());
+        starts
     }
 
     fn revoked(&self, partitions: &[i32]) -> Vec<(i32, i64)> {
-        self.0.lock().expect("no panic holds the shards").close(partitions)
+        self.set.lock().expect("no panic holds the shards").close(partitions)
     }
 }

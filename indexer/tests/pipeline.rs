@@ -48,8 +48,10 @@ fn assert_exactly_once(root: &Path, ids: &[String]) {
 }
 
 fn config(kafka: &KafkaConfig, root: &Path) -> indexer::Config {
-    let mut config = indexer::Config::defaults_for(&kafka.bootstrap, root);
+    let credential = audit_auth::service::ServiceCredential::generate("query-api");
+    let mut config = indexer::Config::defaults_for(&kafka.bootstrap, root, &credential);
     config.stage.kafka = kafka.clone();
+    config.leaf.listen = "127.0.0.1:0".parse().unwrap();
     config
 }
 

@@ -41,6 +41,22 @@ pub struct SearchRequest {
     #[schema(schema_with = sort_order)]
     #[param(schema_with = sort_order)]
     pub sort_order: Option<String>,
+    /// Cursor paging (RFC 9865): empty for the first page, then the `nextCursor` of
+    /// the page before. Pages continue from the records searchable at the first page:
+    /// records arriving meanwhile never shift, repeat or skip one. Not with
+    /// `startIndex`.
+    pub cursor: Option<String>,
+    /// `false` returns records as stored, tokens in place of personal values: no call
+    /// to the vault and no access recorded. Clear values by default.
+    pub detokenize: Option<bool>,
+}
+
+/// Options of a read of one record.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReadOptions {
+    /// `false` returns the record as stored, tokens in place of personal values.
+    pub detokenize: Option<bool>,
 }
 
 fn sort_by() -> Object {
@@ -70,23 +86,34 @@ pub struct ListResponse {
     /// `["urn:ietf:params:scim:api:messages:2.0:ListResponse"]`.
     #[schema(value_type = Vec<String>)]
     pub schemas: [&'static str; 1],
-    /// Records matching the filter, all pages together.
+    /// Records matching the filter, all pages together (by cursor: as of the first page).
     pub total_results: u64,
-    /// 1-based index of this page's first record.
-    pub start_index: u64,
+    /// 1-based index of this page's first record (not when paging by cursor).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_index: Option<u64>,
     /// Records on this page.
     pub items_per_page: u64,
     /// The page's records.
     #[serde(rename = "Resources")]
     #[schema(schema_with = audit_records)]
     pub resources: Vec<Value>,
+    /// The cursor of the next page, when paging by cursor and there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 impl ListResponse {
     /// A page of `resources` starting at `start_index` out of `total_results`.
-    pub fn new(total_results: u64, start_index: u64, resources: Vec<Value>) -> ListResponse {
+    pub fn new(total_results: u64, start_index: Option<u64>, resources: Vec<Value>) -> ListResponse {
         let items_per_page = resources.len() as u64;
-        ListResponse { schemas: [LIST_RESPONSE], total_results, start_index, items_per_page, resources }
+        let schemas = [LIST_RESPONSE];
+        ListResponse { schemas, total_results, start_index, items_per_page, resources, next_cursor: None }
+    }
+
+    /// The page with the cursor of the next one.
+    pub fn with_next_cursor(mut self, next_cursor: Option<String>) -> ListResponse {
+        self.next_cursor = next_cursor;
+        self
     }
 }
 

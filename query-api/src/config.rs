@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use audit_auth::service::ServiceCredential;
 use audit_auth::{AuthArgs, AuthConfig};
+use audit_runtime::config::{KafkaArgs, KafkaConfig};
 use audit_schemas::PiiPolicyArgs;
 use audit_service::telemetry::LogArgs;
 use clap::Parser;
@@ -30,9 +31,18 @@ pub struct QueryArgs {
     /// Address of the API, `/metrics`, `/healthz`, `/.well-known/jwks.json`.
     #[arg(long, env = "AUDIT_QUERY_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// Directory of the indexer's shards.
-    #[arg(long, env = "AUDIT_INDEX_DIR", default_value = "data/index")]
-    pub index_dir: PathBuf,
+    /// Kafka: where the indexers' shard claims are read.
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    /// Topic of the indexers' shard claims.
+    #[arg(long, env = "AUDIT_OWNERS_TOPIC", default_value = audit_index::leaf::OWNERS_TOPIC)]
+    pub owners_topic: String,
+    /// The signed topic: its partitions are the index's shards.
+    #[arg(long, env = "AUDIT_SIGNED_TOPIC", default_value = "audit.signed")]
+    pub signed_topic: String,
+    /// This service's credential on the indexers' leaf API, `name:secret`.
+    #[arg(long, env = "AUDIT_LEAF_CREDENTIAL", hide_env_values = true)]
+    pub leaf_credential: ServiceCredential,
     /// JWK Set of the record-signing keys, current and retired (the signer's key
     /// directory writes it).
     #[arg(long, env = "AUDIT_SIGNING_JWKS_FILE", default_value = "data/keys/signing/jwks.json")]
@@ -59,8 +69,14 @@ pub struct QueryArgs {
 pub struct Config {
     /// API address.
     pub listen: SocketAddr,
-    /// Shard directory.
-    pub index_dir: PathBuf,
+    /// Kafka settings.
+    pub kafka: KafkaConfig,
+    /// Owners topic.
+    pub owners_topic: String,
+    /// Signed topic.
+    pub signed_topic: String,
+    /// Leaf credential.
+    pub leaf_credential: ServiceCredential,
     /// Signing keys' JWK Set file.
     pub signing_jwks_file: PathBuf,
     /// Vault base URL.
@@ -96,7 +112,13 @@ impl QueryArgs {
             .map_err(|error| QueryError::Config { name: "auth", reason: error.to_string() })?;
         Ok(Config {
             listen: self.listen,
-            index_dir: self.index_dir.clone(),
+            kafka: self
+                .kafka
+                .validate()
+                .map_err(|error| QueryError::Config { name: "kafka", reason: error.to_string() })?,
+            owners_topic: self.owners_topic.clone(),
+            signed_topic: self.signed_topic.clone(),
+            leaf_credential: self.leaf_credential.clone(),
             signing_jwks_file: self.signing_jwks_file.clone(),
             vault_url: self.vault_url.clone(),
             vault_credential: self.vault_credential.clone(),
@@ -113,7 +135,13 @@ mod tests {
     use super::*;
 
     fn args(extra: &[&str]) -> QueryArgs {
-        let mut argv = vec!["query-api", "--vault-credential", "query-api:0123456789abcdef0123"];
+        let mut argv = vec![
+            "query-api",
+            "--vault-credential",
+            "query-api:0123456789abcdef0123",
+            "--leaf-credential",
+            "query-api:0123456789abcdef4567",
+        ];
         argv.extend(extra);
         QueryArgs::parse_from(argv)
     }

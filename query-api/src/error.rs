@@ -4,7 +4,6 @@
 //! Details never carry a filter value or a record's content: values can be personal data.
 
 use audit_scim::ScimType;
-use std::path::PathBuf;
 
 use audit_auth::AuthError;
 use audit_vault_api::client::VaultClientError;
@@ -38,6 +37,15 @@ pub enum QueryError {
     /// pattern on a tokenized attribute matching too many values).
     #[error("{0}")]
     TooMany(String),
+    /// A cursor that is not one this service gave, or was given for another search.
+    #[error("{0}")]
+    InvalidCursor(String),
+    /// Some shards cannot be searched now (unclaimed, unreachable, being rebuilt).
+    #[error("{detail}")]
+    ShardsMissing {
+        /// Which, and why.
+        detail: String,
+    },
     /// The body is neither `application/scim+json` nor `application/json`.
     #[error("content type must be application/scim+json or application/json")]
     UnsupportedMediaType,
@@ -53,14 +61,6 @@ pub enum QueryError {
     /// The vault failed or refused; values cannot be resolved or revealed.
     #[error("vault: {0}")]
     Vault(#[from] VaultClientError),
-    /// The index could not be read.
-    #[error("index {path}: {source}")]
-    Index {
-        /// The shard or index directory.
-        path: PathBuf,
-        /// Tantivy's error.
-        source: tantivy::TantivyError,
-    },
     /// A file could not be read or the listener failed.
     #[error("{context}: {source}")]
     Io {

@@ -3,11 +3,15 @@
 //!
 //! Lines carry the JWS and the envelope read from its own payload, nothing else; the
 //! records stay tokenized (an export reveals no personal data, so it is not an access
-//! to the vault). Lines are produced on the blocking pool in chunks and streamed, so
-//! memory stays bounded by a chunk whatever the tenant's size. A record whose payload
-//! cannot be read is still exported, with empty envelope fields, so the check names
-//! it instead of the export hiding it.
+//! to the vault). The export is read through the leaves window by window of
+//! sequences, up to the tenant's highest sequence when it began (so its count holds
+//! whatever arrives meanwhile), and streamed, so memory stays bounded by a window
+//! whatever the tenant's size. A record whose payload cannot be read is still
+//! exported, with empty envelope fields, so the check names it instead of the export
+//! hiding it.
 
+use audit_index::query::Node;
+use audit_index::search::{Hit, Order, SearchQuery, Within};
 use audit_integrity::CompactJws;
 use audit_integrity::export::ExportLine;
 use axum::body::Bytes;
@@ -15,40 +19,85 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::QueryError;
-use crate::search::{Export, Stored};
+use crate::fanout::Search;
 
-/// Records per streamed chunk.
-const CHUNK: usize = 256;
+/// Sequences read per leaf search.
+const WINDOW: u64 = 1_000;
 
 /// A running export: how many lines will come, and the lines.
 pub struct ExportStream {
     /// Lines in the export.
-    pub count: usize,
+    pub count: u64,
     /// Chunks of lines; an error ends the stream early (the client sees a broken body).
     pub chunks: mpsc::Receiver<Result<Bytes, std::io::Error>>,
 }
 
-/// Streams `export` from a blocking task.
-pub fn stream(export: Export) -> ExportStream {
-    let count = export.records.len();
+/// Streams `tenant`'s records matching `node` through `search`.
+pub async fn stream<S: Search + 'static>(
+    search: S,
+    tenant: String,
+    node: Node,
+) -> Result<ExportStream, QueryError> {
+    let base = SearchQuery {
+        tenant,
+        node,
+        within: Within::All,
+        order: Order::Ascending,
+        after: None,
+        limit: 0,
+        records: false,
+        head: true,
+    };
+    let first = search.search(base.clone()).await?;
+    let head = first.head.unwrap_or(0);
     let (sender, chunks) = mpsc::channel(4);
-    tokio::task::spawn_blocking(move || {
-        for records in export.records.chunks(CHUNK) {
-            let chunk = lines(&export, records).map_err(|error| std::io::Error::other(error.to_string()));
+    tokio::spawn(async move {
+        let mut from = 0;
+        while from <= head {
+            let to = from.saturating_add(WINDOW).min(head.saturating_add(1));
+            let chunk = window(&search, &base, (from, to)).await;
             let failed = chunk.is_err();
-            if sender.blocking_send(chunk).is_err() || failed {
+            let chunk = chunk.map_err(|error| std::io::Error::other(error.to_string()));
+            if sender.send(chunk).await.is_err() || failed {
                 return;
             }
+            from = to;
         }
     });
-    ExportStream { count, chunks }
+    Ok(ExportStream { count: first.total, chunks })
 }
 
-fn lines(export: &Export, records: &[Stored]) -> Result<Bytes, QueryError> {
-    let mut out = Vec::with_capacity(records.len() * 1_200);
-    for stored in records {
-        let jws = export.jws(stored)?;
-        serde_json::to_writer(&mut out, &line(jws, stored.sequence))
+/// The lines of the records with sequences in `[from, to)`, in chain order.
+async fn window(
+    search: &impl Search,
+    base: &SearchQuery,
+    (from, to): (u64, u64),
+) -> Result<Bytes, QueryError> {
+    let mut query = SearchQuery {
+        within: Within::Sequences { from, to },
+        limit: (to - from) as usize,
+        records: true,
+        head: false,
+        ..base.clone()
+    };
+    let mut found = search.search(query.clone()).await?;
+    if found.total > found.hits.len() as u64 {
+        // More records than sequences: a forked chain. Every one is exported.
+        query.limit = found.total as usize;
+        found = search.search(query).await?;
+    }
+    let mut hits = found.hits;
+    hits.sort_unstable_by_key(|hit| (hit.key.sequence, hit.key.partition, hit.key.created));
+    tokio::task::spawn_blocking(move || lines(hits))
+        .await
+        .map_err(|error| QueryError::Task(error.to_string()))?
+}
+
+fn lines(hits: Vec<Hit>) -> Result<Bytes, QueryError> {
+    let mut out = Vec::with_capacity(hits.len() * 1_200);
+    for hit in hits {
+        let jws = hit.jws.unwrap_or_default();
+        serde_json::to_writer(&mut out, &line(jws, hit.key.sequence))
             .map_err(|error| QueryError::Task(error.to_string()))?;
         out.push(b'\n');
     }

@@ -7,8 +7,11 @@
 //! - `filter`: the RFC 7644 filter grammar, `audit-scim`'s, which the vault reads too.
 //! - `catalogue`: the attributes a filter may name and which hold tokens.
 //! - `plan`: a filter as index-level conditions, clear values resolved to tokens.
-//! - `search`: the indexer's shards, queried with the tenant always required;
-//!   time ranges read through tenant-scoped time buckets.
+//! - `owners`: which indexer serves which shard, from their claims on Kafka.
+//! - `fanout`: a search sent to every shard's leaf and merged exactly; a shard that
+//!   cannot answer fails the search by name.
+//! - `paging`: pages by `startIndex` (two rounds past the first page) or by cursor.
+//! - `cursor`: RFC 9865 cursors: a snapshot and the last key.
 //! - `render`: stored records as SCIM resources: verified, detokenized, no JWS.
 //! - `service`: one search from request to ListResponse.
 //! - `api`: the request and response bodies, as served and as documented.
@@ -19,14 +22,17 @@
 mod api;
 mod catalogue;
 mod config;
+mod cursor;
 mod error;
 mod export;
+mod fanout;
 mod http;
 mod keys;
 mod metrics;
+mod owners;
+mod paging;
 mod plan;
 mod render;
-mod search;
 mod service;
 
 use std::sync::Arc;
@@ -42,22 +48,21 @@ use tokio_util::sync::CancellationToken;
 pub use config::{Config, QueryArgs};
 pub use error::QueryError;
 
-/// The search engine without HTTP, auth or the vault's answers: shards, plans and
-/// rendering, for tools and the search benchmark, which drives each part directly.
+/// The search engine without HTTP, auth or the vault's answers: plans, paging over
+/// any [`engine::Search`], merging and rendering, for tools, tests and the search
+/// benchmark, which drive each part directly.
 pub mod engine {
     pub use crate::catalogue::Catalogue;
-    pub use crate::plan::{Node, Resolved, plan};
+    pub use crate::fanout::{Search, merge};
+    pub use crate::paging::{Page, Paging, Target, page};
+    pub use crate::plan::{Resolved, plan};
     pub use crate::render::{resources, tokens};
-    pub use crate::search::query::tenant_query;
-    pub use crate::search::{PageRequest, Shards, SortOrder, search};
 }
 
 /// Service name: metric prefix and log field.
 pub const SERVICE: &str = "query_api";
-/// How often new shards and changed signing keys are looked for.
+/// How often changed signing keys are looked for and shard claims counted.
 const REFRESH_INTERVAL: Duration = Duration::from_secs(1);
-/// How often shards are checked for a new commit.
-const RELOAD_INTERVAL: Duration = Duration::from_millis(50);
 
 /// Serves the API on `listener` until `shutdown`; in-flight requests finish.
 pub async fn run(
@@ -67,24 +72,26 @@ pub async fn run(
 ) -> Result<(), QueryError> {
     let (registry, metrics) = metrics::QueryMetrics::register()?;
     let health = Health::default();
-    let shards = Arc::new(search::Shards::open(&config.index_dir)?);
     let keys = Arc::new(keys::SigningKeys::open(&config.signing_jwks_file).map_err(QueryError::Keys)?);
     let auth = SharedAuthenticator::load(&config.auth)
         .await
         .map_err(|error| QueryError::Config { name: "auth", reason: error.to_string() })?;
     auth.spawn_refresh(shutdown.clone());
-    tokio::spawn(reload(shards.clone(), shutdown.clone()));
+    let owners = Arc::new(owners::Owners::default());
+    let topics = owners::Topics { owners: config.owners_topic.clone(), signed: config.signed_topic.clone() };
+    tokio::spawn(owners::follow(owners.clone(), config.kafka.clone(), topics, shutdown.clone()));
     tokio::spawn(refresh(RefreshParams {
-        shards: shards.clone(),
+        owners: owners.clone(),
         keys: keys.clone(),
         metrics: metrics.clone(),
         shutdown: shutdown.clone(),
     }));
     let service = service::QueryService {
-        shards,
+        search: fanout::Fanout::new(owners, &config.leaf_credential),
         vault: VaultClient::new(&config.vault_url, &config.vault_credential),
         catalogue: config.catalogue.clone(),
         keys,
+        schema: audit_index::schema::IndexSchema::new(),
     };
     let state = http::AppState {
         service: Arc::new(service),
@@ -95,7 +102,7 @@ pub async fn run(
     };
     let app = http::router(state, OpsState { registry, health: health.clone() });
     let address = listener.local_addr().map_err(|source| QueryError::Io { context: "listener", source })?;
-    tracing::info!(%address, index = %config.index_dir.display(), "query-api listening");
+    tracing::info!(%address, owners = %config.owners_topic, "query-api listening");
     health.set_ready();
     let stopping = health.clone();
     axum::serve(listener, app)
@@ -108,29 +115,13 @@ pub async fn run(
 }
 
 struct RefreshParams {
-    shards: Arc<search::Shards>,
+    owners: Arc<owners::Owners>,
     keys: Arc<keys::SigningKeys>,
     metrics: metrics::QueryMetrics,
     shutdown: CancellationToken,
 }
 
-/// Moves the shards' readers to the indexer's commits as they happen, so a record is
-/// searchable within a commit interval plus [`RELOAD_INTERVAL`].
-async fn reload(shards: Arc<search::Shards>, shutdown: CancellationToken) {
-    let mut ticks = tokio::time::interval(RELOAD_INTERVAL);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = ticks.tick() => {}
-        }
-        let shards = shards.clone();
-        // A reload opens new segments' files: blocking work.
-        let _ = tokio::task::spawn_blocking(move || shards.reload()).await;
-    }
-}
-
-/// Picks up shards the indexer creates and signing keys the signer rotates.
+/// Picks up signing keys the signer rotates; counts the shards with an owner.
 async fn refresh(params: RefreshParams) {
     let mut ticks = tokio::time::interval(REFRESH_INTERVAL);
     loop {
@@ -138,9 +129,9 @@ async fn refresh(params: RefreshParams) {
             _ = params.shutdown.cancelled() => return,
             _ = ticks.tick() => {}
         }
-        match params.shards.refresh() {
-            Ok(open) => params.metrics.shards.set(open as i64),
-            Err(error) => tracing::warn!(%error, "cannot look for new shards"),
+        if let Ok(route) = params.owners.route() {
+            let claimed: usize = route.leaves.values().map(Vec::len).sum();
+            params.metrics.shards.set(claimed as i64);
         }
         if let Err(error) = params.keys.refresh() {
             tracing::warn!(%error, "cannot re-read the signing keys");

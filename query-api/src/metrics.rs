@@ -1,6 +1,6 @@
 //! The query-api's metrics: `query_api_requests_total{endpoint,outcome}`,
 //! `query_api_request_duration_seconds{endpoint}`, `query_api_records_total{integrity}`
-//! (records returned, counted per page), `query_api_shards` (open shards), plus process
+//! (records returned, counted per page), `query_api_shards` (shards an indexer claimed), plus process
 //! metrics. Labels are fixed sets: never a tenant, filter or value.
 
 use audit_runtime::metrics::{RequestMetrics, service_registry};
@@ -16,7 +16,7 @@ use crate::render::Integrity;
 pub struct QueryMetrics {
     requests: RequestMetrics,
     records: IntCounterVec,
-    /// Shards open for search.
+    /// Shards an indexer claimed.
     pub shards: IntGauge,
 }
 
@@ -29,7 +29,7 @@ impl QueryMetrics {
             Opts::new("query_api_records_total", "Records returned, by integrity status"),
             &["integrity"],
         )?;
-        let shards = IntGauge::new("query_api_shards", "Index shards open for search")?;
+        let shards = IntGauge::new("query_api_shards", "Index shards an indexer claimed")?;
         registry.register(Box::new(records.clone()))?;
         registry.register(Box::new(shards.clone()))?;
         Ok((registry, QueryMetrics { requests, records, shards }))

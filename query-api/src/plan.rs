@@ -9,45 +9,14 @@
 //! called. Errors name attributes and operators, never values.
 
 use std::collections::HashMap;
-use std::ops::Bound;
 
+pub use audit_index::query::Node;
 use audit_index::schema::keyword_term;
 use audit_vault_api::MatchOp;
 
 use crate::QueryError;
 use crate::catalogue::{Catalogue, Kind, RECORD_SCHEMA, Tokens, known_attributes, lowercase};
 use crate::filter::{AttrPath, CompareOp, Comparison, Filter, Value};
-
-/// An index-level condition over one tenant's records.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Node {
-    /// Every record.
-    All,
-    /// Records holding any of these keyword terms (`path=value`).
-    Terms(Vec<String>),
-    /// Records holding a keyword term the regular expression matches whole.
-    Regex(String),
-    /// Records holding a keyword term within these bounds.
-    TermRange {
-        /// Lower bound.
-        lower: Bound<String>,
-        /// Upper bound.
-        upper: Bound<String>,
-    },
-    /// Records created in `[start, end)` (milliseconds).
-    Created {
-        /// First millisecond in range.
-        start: i64,
-        /// First millisecond past the range.
-        end: i64,
-    },
-    /// All of these.
-    And(Vec<Node>),
-    /// Any of these.
-    Or(Vec<Node>),
-    /// Not this.
-    Not(Box<Node>),
-}
 
 /// What a search runs.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,10 +1,10 @@
 //! A search from request to response, independent of HTTP: parse the filter, resolve
-//! clear values of tokenized attributes in the vault, search the shards, detokenize
-//! the page with one vault call while its signatures are verified, shape the SCIM
-//! ListResponse.
+//! clear values of tokenized attributes in the vault, search every shard through
+//! their leaves (`fanout`, `paging`), detokenize the page with one vault call while
+//! its signatures are verified, shape the SCIM ListResponse.
 //!
-//! The index work (search, document reads, signature checks) runs on the blocking
-//! pool, so a heavy query never stalls the server's other requests.
+//! Rendering and signature checks run on the blocking pool, so a large page never
+//! stalls the server's other requests.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,12 +12,16 @@ use std::sync::Arc;
 use crate::QueryError;
 use crate::api::{ListResponse, SearchRequest};
 use crate::catalogue::Catalogue;
+use crate::cursor::{Cursor, made_for};
 use crate::export::ExportStream;
+use crate::fanout::{Fanout, Search};
 use crate::keys::SigningKeys;
+use crate::paging::{Paging, Target, page};
 use crate::plan::{Needs, Plan, Resolved, plan};
 use crate::render::{Resource, detokenize, resources, revealed_values, settle, signatures, tokens};
-use crate::search::{PageRequest, Shards, SortOrder};
 use audit_auth::Principal;
+use audit_index::schema::IndexSchema;
+use audit_index::search::{Order, SearchQuery, Within};
 use audit_vault_api::client::VaultClient;
 use audit_vault_api::{DetokenizeRequest, LookupRequest, MatchRequest, Requester};
 
@@ -28,14 +32,25 @@ pub const MATCH_LIMIT: usize = 1_000;
 
 /// What searches need.
 pub struct QueryService {
-    /// The index.
-    pub shards: Arc<Shards>,
+    /// Every shard, through its owner's leaf.
+    pub search: Fanout,
     /// The vault.
     pub vault: VaultClient,
     /// Attributes and their token policy.
     pub catalogue: Catalogue,
     /// Record-signing keys.
     pub keys: Arc<SigningKeys>,
+    /// The index schema, to check a condition before any leaf runs it.
+    pub schema: IndexSchema,
+}
+
+/// Whether clear values are revealed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reveal {
+    /// Tokens replaced by what the vault reveals (an access it records).
+    Clear,
+    /// Records as stored, tokens in place: no vault call, no access.
+    Tokens,
 }
 
 impl QueryService {
@@ -46,33 +61,52 @@ impl QueryService {
         request: SearchRequest,
     ) -> Result<ListResponse, QueryError> {
         let tenant = principal.tenant.clone();
-        let page = page_request(&request)?;
+        let (order, paging) = paging(&request)?;
         let plan = self.plan(&tenant, request.filter.as_deref()).await?;
-        let shards = self.shards.clone();
-        let (total, records, mut resources) = blocking(move || {
-            let found = crate::search::search(&shards, &tenant, &plan.node, page)?;
+        let target = Target { tenant: tenant.clone(), node: plan.node, order };
+        let found = page(&self.search, &target, paging).await?;
+        let total = found.total;
+        let (records, mut resources) = blocking(move || {
             let resources = resources(&found.records, &tenant);
-            Ok((found.total, found.records, resources))
+            Ok((found.records, resources))
         })
         .await?;
         let records = plan.verify.then_some(records);
-        self.reveal_verified(principal, records, &mut resources).await?;
-        let start_index = page.offset as u64 + 1;
+        self.reveal_verified(principal, records, &mut resources, reveal(&request)).await?;
         let resources = resources.into_iter().map(|resource| resource.body).collect();
-        Ok(ListResponse::new(total as u64, start_index, resources))
+        Ok(match paging {
+            Paging::Index { offset, .. } => ListResponse::new(total, Some(offset as u64 + 1), resources),
+            Paging::Cursor { .. } => ListResponse::new(total, None, resources)
+                .with_next_cursor(found.next.as_ref().map(Cursor::encode)),
+        })
     }
 
     /// `tenant`'s record `id`, verified.
-    pub async fn get(&self, principal: &Principal, id: String) -> Result<Resource, QueryError> {
+    pub async fn get(
+        &self,
+        principal: &Principal,
+        id: String,
+        reveal: Reveal,
+    ) -> Result<Resource, QueryError> {
         let tenant = principal.tenant.clone();
-        let shards = self.shards.clone();
+        let query = SearchQuery {
+            tenant: tenant.clone(),
+            node: audit_index::query::Node::All,
+            within: Within::Id(id),
+            order: Order::Ascending,
+            after: None,
+            limit: 1,
+            records: true,
+            head: false,
+        };
+        let found = self.search.search(query).await?;
+        let jws = found.hits.into_iter().find_map(|hit| hit.jws).ok_or(QueryError::NotFound)?;
         let (jws, mut found) = blocking(move || {
-            let jws = crate::search::by_id(&shards, &tenant, &id)?.ok_or(QueryError::NotFound)?;
             let found = resources(std::slice::from_ref(&jws), &tenant);
             Ok((jws, found))
         })
         .await?;
-        self.reveal_verified(principal, Some(vec![jws]), &mut found).await?;
+        self.reveal_verified(principal, Some(vec![jws]), &mut found, reveal).await?;
         found.pop().ok_or(QueryError::NotFound)
     }
 
@@ -85,9 +119,7 @@ impl QueryService {
     ) -> Result<ExportStream, QueryError> {
         let tenant = principal.tenant.clone();
         let plan = self.plan(&tenant, filter.as_deref()).await?;
-        let shards = self.shards.clone();
-        let found = blocking(move || crate::search::export(&shards, &tenant, &plan.node)).await?;
-        Ok(crate::export::stream(found))
+        crate::export::stream(self.search.clone(), tenant, plan.node).await
     }
 
     /// The plan of `filter`, clear values of tokenized attributes resolved in the vault.
@@ -99,6 +131,8 @@ impl QueryService {
             .map_err(|error| QueryError::filter(error.to_string()))?;
         let mut needs = Needs::default();
         let first = plan(filter.as_ref(), &self.catalogue, &mut needs)?;
+        audit_index::query::tenant_query(&self.schema, tenant, &first.node)
+            .map_err(|error| QueryError::filter(error.to_string()))?;
         if needs.lookups.is_empty() && needs.matches.is_empty() {
             return Ok(first);
         }
@@ -129,13 +163,20 @@ impl QueryService {
         principal: &Principal,
         records: Option<Vec<String>>,
         page: &mut [Resource],
+        reveal: Reveal,
     ) -> Result<(), QueryError> {
         let verifier = self.keys.verifier();
         let verdicts = async move {
             let Some(records) = records else { return Ok(None) };
             blocking(move || Ok(Some(signatures(&records, &verifier)))).await
         };
-        let (verdicts, ()) = tokio::try_join!(verdicts, self.reveal(principal, page))?;
+        let revealed = async {
+            match reveal {
+                Reveal::Clear => self.reveal(principal, page).await,
+                Reveal::Tokens => Ok(()),
+            }
+        };
+        let (verdicts, ()) = tokio::try_join!(verdicts, revealed)?;
         if let Some(verdicts) = verdicts {
             settle(page, &verdicts);
         }
@@ -159,20 +200,34 @@ impl QueryService {
     }
 }
 
-fn page_request(request: &SearchRequest) -> Result<PageRequest, QueryError> {
+/// The order and the page a request asks for: by cursor when it names one (an empty
+/// cursor is the first page), by `startIndex` otherwise.
+fn paging(request: &SearchRequest) -> Result<(Order, Paging), QueryError> {
     if let Some(sort_by) = &request.sort_by
         && !sort_by.eq_ignore_ascii_case("created")
     {
         return Err(QueryError::invalid_value("sortBy supports only created"));
     }
     let order = match request.sort_order.as_deref().map(str::to_ascii_lowercase).as_deref() {
-        None | Some("ascending" | "asc") => SortOrder::Ascending,
-        Some("descending" | "desc") => SortOrder::Descending,
+        None | Some("ascending" | "asc") => Order::Ascending,
+        Some("descending" | "desc") => Order::Descending,
         Some(_) => return Err(QueryError::invalid_value("sortOrder is ascending, descending, asc or desc")),
     };
     let count = request.count.unwrap_or(MAX_COUNT as i64).clamp(0, MAX_COUNT as i64) as usize;
-    let offset = request.start_index.unwrap_or(1).max(1) as usize - 1;
-    Ok(PageRequest { offset, count, order })
+    let Some(cursor) = &request.cursor else {
+        let offset = request.start_index.unwrap_or(1).max(1) as usize - 1;
+        return Ok((order, Paging::Index { offset, count }));
+    };
+    if request.start_index.is_some() {
+        return Err(QueryError::invalid_value("a request pages by startIndex or by cursor, not both"));
+    }
+    let made_for = made_for(request.filter.as_deref(), order);
+    let after = (!cursor.trim().is_empty()).then(|| Cursor::decode(cursor, made_for)).transpose()?;
+    Ok((order, Paging::Cursor { after, count, made_for }))
+}
+
+fn reveal(request: &SearchRequest) -> Reveal {
+    if request.detokenize == Some(false) { Reveal::Tokens } else { Reveal::Clear }
 }
 
 async fn blocking<T: Send + 'static>(

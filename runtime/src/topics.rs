@@ -37,6 +37,9 @@ pub enum TopicKind {
     PersonalData,
     /// Tokenized records: kept for the tokenized retention.
     Tokenized,
+    /// The latest value per key (who owns which search shard): compacted, never
+    /// expired.
+    Registry,
 }
 
 /// A topic a service uses.
@@ -56,6 +59,7 @@ pub const DEFAULT_TOPICS: &[Topic<'static>] = &[
     Topic { name: "audit.tokenized", kind: TopicKind::Tokenized },
     Topic { name: "audit.signed", kind: TopicKind::Trail },
     Topic { name: "audit.signer-checkpoints", kind: TopicKind::Trail },
+    Topic { name: "audit.index-owners", kind: TopicKind::Registry },
 ];
 
 impl<'a> Topic<'a> {
@@ -100,7 +104,7 @@ impl TopicPolicy {
     /// How long `kind` keeps records; `None` is forever.
     pub fn retention(&self, kind: TopicKind) -> Option<Duration> {
         match kind {
-            TopicKind::Trail => self.trail_retention,
+            TopicKind::Trail | TopicKind::Registry => self.trail_retention,
             TopicKind::PersonalData => Some(self.personal_data_retention),
             TopicKind::Tokenized => Some(self.tokenized_retention),
         }
@@ -108,8 +112,9 @@ impl TopicPolicy {
 
     /// The topic settings of `kind`, as Kafka names them.
     pub fn settings(&self, kind: TopicKind) -> Vec<(&'static str, String)> {
+        let cleanup = if kind == TopicKind::Registry { "compact" } else { "delete" };
         vec![
-            ("cleanup.policy", "delete".to_owned()),
+            ("cleanup.policy", cleanup.to_owned()),
             ("retention.ms", retention_ms(self.retention(kind)).to_string()),
             ("retention.bytes", "-1".to_owned()),
             ("min.insync.replicas", self.min_insync_replicas.to_string()),
@@ -298,6 +303,14 @@ pub fn judge(
             if let Some(bytes) = bytes.filter(|bytes| *bytes >= 0) {
                 state.refusals.push(format!(
                     "retention.bytes is {bytes}: the oldest records would be deleted once the partition holds that much; set retention.bytes=-1"
+                ));
+            }
+        }
+        TopicKind::Registry => {
+            if let Some(actual) = actual.filter(|actual| *actual >= 0 && !cleanup.contains("compact")) {
+                state.warnings.push(format!(
+                    "claims expire after {} (retention.ms={actual}) without compaction: search would miss shards until their owners claim them again; set cleanup.policy=compact",
+                    human(actual)
                 ));
             }
         }

@@ -30,11 +30,18 @@ pub enum ScimType {
     InvalidSyntax,
     /// A value is not one the attribute takes.
     InvalidValue,
+    /// A cursor the service did not give, or gave for another search (RFC 9865).
+    InvalidCursor,
 }
 
 impl ScimType {
-    const ALL: [ScimType; 4] =
-        [ScimType::InvalidFilter, ScimType::TooMany, ScimType::InvalidSyntax, ScimType::InvalidValue];
+    const ALL: [ScimType; 5] = [
+        ScimType::InvalidFilter,
+        ScimType::TooMany,
+        ScimType::InvalidSyntax,
+        ScimType::InvalidValue,
+        ScimType::InvalidCursor,
+    ];
 
     /// The name on the wire.
     pub fn as_str(self) -> &'static str {
@@ -43,6 +50,7 @@ impl ScimType {
             ScimType::TooMany => "tooMany",
             ScimType::InvalidSyntax => "invalidSyntax",
             ScimType::InvalidValue => "invalidValue",
+            ScimType::InvalidCursor => "invalidCursor",
         }
     }
 

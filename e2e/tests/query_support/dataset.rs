@@ -5,13 +5,15 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use audit_index::document::document;
-use audit_index::schema::IndexSchema;
 use audit_integrity::keys::KeyDir;
 use audit_integrity::{ChainLink, seal};
+use audit_runtime::config::KafkaConfig;
+use audit_runtime::topics::{Topic, ensure};
+use audit_schemas::Codec;
 use audit_schemas::{Action, SignedRecord, TokenizedRecord, UserRef};
 use audit_vault_api::client::VaultClient;
 use audit_vault_api::{Owner, TenantValues, TokenizeItem, TokenizeRequest};
+use rdkafka::producer::FutureRecord;
 
 /// 2022-11-27T00:00:00Z in milliseconds.
 pub const BASE: i64 = 1_669_507_200_000;
@@ -202,18 +204,23 @@ pub fn sign(keys: &Path, records: &[TokenizedRecord]) -> Vec<SignedRecord> {
         .collect()
 }
 
-/// Writes `envelopes` into two shards under `root`, alternately, so every search
-/// merges shards.
-pub fn index(root: &Path, envelopes: &[SignedRecord]) {
-    let schema = IndexSchema::new();
-    for shard in 0..2 {
-        let dir = root.join(format!("shard-{shard:04}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        let index = tantivy::Index::create_in_dir(&dir, schema.schema.clone()).unwrap();
-        let mut writer: tantivy::IndexWriter = index.writer(15_000_000).unwrap();
-        for envelope in envelopes.iter().skip(shard).step_by(2) {
-            writer.add_document(document(&schema, envelope).unwrap()).unwrap();
-        }
-        writer.commit().unwrap();
+/// Writes `envelopes` to the signed topic, alternately to partitions 0 and 1 (a
+/// tenant's records on two shards, so every search merges shards) by their place in
+/// the dataset, the first at `first`, for the indexer to index.
+pub async fn publish(kafka: &KafkaConfig, envelopes: &[SignedRecord], first: usize) {
+    ensure(kafka, &[Topic::trail("audit.signed")]).await.unwrap();
+    let codec: Codec<SignedRecord> = Codec::published("SignedRecord").unwrap();
+    let producer = audit_runtime::kafka::producer(kafka).unwrap();
+    let mut deliveries = Vec::new();
+    for (n, envelope) in envelopes.iter().enumerate() {
+        let payload = codec.encode(envelope).unwrap();
+        let record = FutureRecord::to("audit.signed")
+            .key(envelope.tenant_id.as_bytes())
+            .payload(&payload)
+            .partition(((first + n) % 2) as i32);
+        deliveries.push(producer.send_result(record).map_err(|(error, _)| error).unwrap());
+    }
+    for delivery in deliveries {
+        delivery.await.unwrap().map_err(|(error, _)| error).unwrap();
     }
 }

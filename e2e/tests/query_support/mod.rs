@@ -1,6 +1,7 @@
 //! The query-api as production runs it (`run()` on port 0), over a real vault (its own
-//! `run()`, SQLite, the embedded broker for its access events) and real shards holding
-//! the suite's signed records.
+//! `run()`, SQLite, the embedded broker for its access events) and a real indexer
+//! (its own `run()`) that indexed the suite's signed records from `audit.signed` and
+//! serves them through its leaf API.
 
 #![allow(dead_code, reason = "each test binary uses part of the support")]
 
@@ -26,8 +27,8 @@ pub struct Stack {
     pub issuer: Issuer,
     /// The records, clear.
     pub records: Vec<Clear>,
-    /// Directory of the shards.
-    pub index_dir: std::path::PathBuf,
+    /// The broker's client settings.
+    pub kafka: audit_runtime::config::KafkaConfig,
     /// The record-signing keys' JWK Set.
     pub signing_jwks: std::path::PathBuf,
     /// The HTTP client.
@@ -70,6 +71,27 @@ impl Stack {
         self.http.get(url).bearer_auth(self.admin(tenant)).send().await.unwrap()
     }
 
+    /// `.export` of every record of `tenant`: the JSON lines.
+    pub async fn export(&self, tenant: &str) -> String {
+        let url = format!("{}/scim/{tenant}/v2/AuditRecords/.export", self.base);
+        let response = self.http.post(url).bearer_auth(self.admin(tenant)).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap()
+    }
+
+    /// Waits until a search of `tenant` counts `total` records.
+    pub async fn wait_searchable(&self, tenant: &str, total: u64) {
+        let mut last = serde_json::Value::Null;
+        for _ in 0..300 {
+            last = self.search(tenant, serde_json::json!({"count": 0})).await;
+            if last["totalResults"] == total {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("{tenant} never had {total} records searchable: {last}");
+    }
+
     /// The records of `tenant`, clear.
     pub fn of(&self, tenant: &str) -> Vec<&Clear> {
         self.records.iter().filter(|clear| clear.record.tenant_id == tenant).collect()
@@ -81,6 +103,7 @@ pub async fn start() -> Stack {
     let _ = tracing_subscriber::fmt().with_env_filter("warn,query_api=debug").try_init();
     let dir = tempfile::tempdir().unwrap();
     let (broker, broker_dir) = testkit::kafka::broker().await;
+    let kafka = testkit::kafka::kafka(&broker);
     let issuer = Issuer::generate();
     let auth_jwks = dir.path().join("auth-jwks.json");
     std::fs::write(&auth_jwks, serde_json::to_string(&issuer.jwks()).unwrap()).unwrap();
@@ -95,12 +118,14 @@ pub async fn start() -> Stack {
     let tokenized: Vec<_> = records.iter().map(|clear| dataset::tokenized(clear, &tokens)).collect();
     let keys = dir.path().join("keys");
     let envelopes = dataset::sign(&keys, &tokenized);
-    let index_dir = dir.path().join("index");
-    dataset::index(&index_dir, &envelopes);
+    dataset::publish(&kafka, &envelopes, 0).await;
+    let leaf_credential = ServiceCredential::generate("query-api");
+    start_indexer(&kafka, &dir.path().join("index"), &leaf_credential, &shutdown).await;
 
     let config = query_api::QueryArgs::parse_from([
         "query-api".to_owned(),
-        format!("--index-dir={}", index_dir.display()),
+        format!("--kafka={}", kafka.bootstrap),
+        format!("--leaf-credential={}", leaf_credential.expose()),
         format!("--signing-jwks-file={}", keys.join("jwks.json").display()),
         format!("--vault-url={vault_url}"),
         format!("--vault-credential={}", credential.expose()),
@@ -114,19 +139,37 @@ pub async fn start() -> Stack {
     tokio::spawn(query_api::run(config, listener, shutdown.clone()));
     let http = reqwest::Client::new();
     wait_healthy(&http, &base).await;
-    Stack {
+    let stack = Stack {
         base,
         vault: vault_url,
         issuer,
         records,
-        index_dir,
+        kafka,
         signing_jwks: keys.join("jwks.json"),
         http,
         credential,
         shutdown,
         _broker: broker,
         _dirs: vec![dir, broker_dir],
+    };
+    for tenant in ["t1", "t2"] {
+        stack.wait_searchable(tenant, stack.of(tenant).len() as u64).await;
     }
+    stack
+}
+
+/// The indexer, its leaf on a free port, indexing the signed topic into `index_dir`.
+async fn start_indexer(
+    kafka: &audit_runtime::config::KafkaConfig,
+    index_dir: &std::path::Path,
+    leaf_credential: &ServiceCredential,
+    shutdown: &CancellationToken,
+) {
+    let mut config = indexer::Config::defaults_for(&kafka.bootstrap, index_dir, leaf_credential);
+    config.stage.kafka = kafka.clone();
+    config.leaf.listen = "127.0.0.1:0".parse().unwrap();
+    let ops = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    tokio::spawn(indexer::run(config, ops, shutdown.clone()));
 }
 
 async fn start_vault(

@@ -95,6 +95,9 @@ pub struct Stack {
     pub query_listen: SocketAddr,
     tokenizer_credential: ServiceCredential,
     query_credential: ServiceCredential,
+    /// The query-api's credential on the indexer's leaf API.
+    leaf_credential: ServiceCredential,
+    indexer_leaf_listen: SocketAddr,
     issuer: Issuer,
     flags: Flags,
     running: BTreeMap<Service, ChildGuard>,
@@ -144,6 +147,8 @@ impl Stack {
             query_listen: free_addr(),
             tokenizer_credential: ServiceCredential::generate("tokenizer"),
             query_credential: ServiceCredential::generate("query-api"),
+            leaf_credential: ServiceCredential::generate("query-api"),
+            indexer_leaf_listen: free_addr(),
             issuer,
             flags,
             running: BTreeMap::new(),
@@ -217,7 +222,11 @@ impl Stack {
                 format!("--vault-credential={}", self.tokenizer_credential.expose()),
             ],
             Service::Signer => vec![format!("--key-dir={}", self.path("keys/signing"))],
-            Service::Indexer => vec![format!("--index-dir={}", self.path("index"))],
+            Service::Indexer => vec![
+                format!("--index-dir={}", self.path("index")),
+                format!("--leaf-listen={}", self.indexer_leaf_listen),
+                format!("--leaf-credentials={}", self.leaf_credential.declaration()),
+            ],
             Service::Vault | Service::QueryApi => unreachable!("not a pipeline stage"),
         }
     }
@@ -239,14 +248,18 @@ impl Stack {
     }
 
     fn spawn_query_api(&self, log: File) -> ChildGuard {
-        let args = [
+        let mut args = vec![
             format!("--listen={}", self.query_listen),
-            format!("--index-dir={}", self.path("index")),
+            format!("--kafka={}", self.kafka.bootstrap),
+            format!("--leaf-credential={}", self.leaf_credential.expose()),
             format!("--signing-jwks-file={}", self.path("keys/signing/jwks.json")),
             format!("--vault-url=http://{}", self.vault_listen),
             format!("--vault-credential={}", self.query_credential.expose()),
             format!("--auth-jwks-file={}", self.path("keys/jwks.json")),
         ];
+        args.extend(
+            self.kafka.properties.iter().map(|(key, value)| format!("--kafka-property={key}={value}")),
+        );
         spawn(Service::QueryApi, &args, log)
     }
 }

@@ -10,7 +10,8 @@ use audit_scim::ScimType;
 
 use super::{AppState, measured, scim_json};
 use crate::QueryError;
-use crate::api::{ExportRequest, ListResponse, SearchRequest};
+use crate::api::{ExportRequest, ListResponse, ReadOptions, SearchRequest};
+use crate::service::Reveal;
 use audit_auth::Principal;
 use audit_scim::ErrorBody;
 use audit_scim::responses::{AuthFailures, BadRequest, TooLarge, Unavailable};
@@ -134,7 +135,8 @@ pub async fn list(
         let principal = authorize(&state, &headers, &tenant)?;
         let Query(request) = query.map_err(|_| QueryError::InvalidRequest {
             scim_type: ScimType::InvalidValue,
-            detail: "query parameters are filter, count, startIndex, sortBy, sortOrder".into(),
+            detail: "query parameters are filter, count, startIndex, cursor, sortBy, sortOrder, detokenize"
+                .into(),
         })?;
         respond(&state, &principal, request).await
     })
@@ -156,7 +158,7 @@ async fn respond(
     get,
     path = "/scim/{tenant}/v2/AuditRecords/{id}",
     tag = "AuditRecords",
-    params(("tenant" = String, Path, description = "The tenant; it must be the bearer token's"), ("id" = String, Path, description = "The record's id")),
+    params(("tenant" = String, Path, description = "The tenant; it must be the bearer token's"), ("id" = String, Path, description = "The record's id"), ReadOptions),
     responses(
         (status = 200, description = "The record, verified", body = ref("#/components/schemas/AuditRecord"), content_type = "application/scim+json"),
         (status = 404, description = "No such record in this tenant", body = ErrorBody, content_type = "application/scim+json"),
@@ -168,10 +170,16 @@ pub async fn get_record(
     State(state): State<AppState>,
     Path((tenant, id)): Path<(String, String)>,
     headers: HeaderMap,
+    options: Result<Query<ReadOptions>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     measured(&state, "get", async {
         let principal = authorize(&state, &headers, &tenant)?;
-        let resource = state.service.get(&principal, id).await?;
+        let Query(options) = options.map_err(|_| QueryError::InvalidRequest {
+            scim_type: ScimType::InvalidValue,
+            detail: "the query parameter is detokenize (true or false)".into(),
+        })?;
+        let reveal = if options.detokenize == Some(false) { Reveal::Tokens } else { Reveal::Clear };
+        let resource = state.service.get(&principal, id, reveal).await?;
         state.metrics.records(std::slice::from_ref(&resource.body));
         Ok(scim_json(StatusCode::OK, &resource.body))
     })

@@ -99,6 +99,11 @@ pub fn error_response(error: &QueryError) -> Response {
             ScimError::bad_request(*scim_type, detail.clone())
         }
         QueryError::TooMany(detail) => ScimError::bad_request(ScimType::TooMany, detail.clone()),
+        QueryError::InvalidCursor(detail) => ScimError::bad_request(ScimType::InvalidCursor, detail.clone()),
+        QueryError::ShardsMissing { detail } => {
+            tracing::warn!(%detail, "search refused: shards missing");
+            ScimError::new(StatusCode::SERVICE_UNAVAILABLE, detail.clone())
+        }
         QueryError::UnsupportedMediaType => ScimError {
             status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
             scim_type: Some(ScimType::InvalidSyntax),

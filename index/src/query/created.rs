@@ -7,7 +7,7 @@
 //! against their exact `created`. The range is first clamped to the segment's own
 //! `created` bounds, so open ranges (`created gt D`) cover only the data that exists.
 
-use audit_index::buckets::cover;
+use crate::buckets::cover;
 use tantivy::query::{ConstScorer, EnableScoring, Explanation, Query, Scorer, Weight};
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocId, DocSet, Score, SegmentReader, TERMINATED, Term};

@@ -1,9 +1,16 @@
-//! A [`Node`] as a Tantivy query, always scoped to the tenant: the tenant's term is a
-//! required clause of the root, so no filter can reach another tenant's documents.
+//! A search condition ([`Node`]) and its Tantivy query, always scoped to the tenant:
+//! the tenant's term is a required clause of the root, so no filter can reach another
+//! tenant's documents.
+//!
+//! The query-api plans a filter into a `Node` and sends it to the indexers' leaves,
+//! which build the query here; the query-api builds it too, once, to refuse a
+//! condition no leaf could run before asking any.
+
+pub mod created;
 
 use std::ops::Bound;
 
-use audit_index::schema::IndexSchema;
+use serde::{Deserialize, Serialize};
 use tantivy::Term;
 use tantivy::query::{
     AllQuery, BooleanQuery, ConstScoreQuery, EmptyQuery, InvertedIndexRangeQuery, Occur, Query, RegexQuery,
@@ -11,12 +18,55 @@ use tantivy::query::{
 };
 use tantivy::schema::{Field, IndexRecordOption};
 
-use super::created::CreatedQuery;
-use crate::QueryError;
-use crate::plan::Node;
+use crate::schema::IndexSchema;
+use created::CreatedQuery;
+
+/// An index-level condition over one tenant's records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Node {
+    /// Every record.
+    All,
+    /// Records holding any of these keyword terms (`path=value`).
+    Terms(Vec<String>),
+    /// Records holding a keyword term the regular expression matches whole.
+    Regex(String),
+    /// Records holding a keyword term within these bounds.
+    TermRange {
+        /// Lower bound.
+        lower: Bound<String>,
+        /// Upper bound.
+        upper: Bound<String>,
+    },
+    /// Records created in `[start, end)` (milliseconds).
+    Created {
+        /// First millisecond in range.
+        start: i64,
+        /// First millisecond past the range.
+        end: i64,
+    },
+    /// All of these.
+    And(Vec<Node>),
+    /// Any of these.
+    Or(Vec<Node>),
+    /// Not this.
+    Not(Box<Node>),
+}
+
+/// A condition no index can run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConditionError {
+    /// A pattern compiles to an automaton over the limit.
+    #[error("the pattern is too complex; use fewer wildcards")]
+    PatternTooComplex,
+}
 
 /// The query of `node` within `tenant`'s records.
-pub fn tenant_query(schema: &IndexSchema, tenant: &str, node: &Node) -> Result<Box<dyn Query>, QueryError> {
+pub fn tenant_query(
+    schema: &IndexSchema,
+    tenant: &str,
+    node: &Node,
+) -> Result<Box<dyn Query>, ConditionError> {
     let scope: Box<dyn Query> =
         Box::new(TermQuery::new(Term::from_field_text(schema.tenant, tenant), IndexRecordOption::Basic));
     let builder = Builder { schema, tenant };
@@ -42,14 +92,14 @@ struct Builder<'a> {
 
 impl Builder<'_> {
     /// A child of an `and`: negations become `MustNot` clauses directly.
-    fn clause(&self, node: &Node) -> Result<(Occur, Box<dyn Query>), QueryError> {
+    fn clause(&self, node: &Node) -> Result<(Occur, Box<dyn Query>), ConditionError> {
         match node {
             Node::Not(inner) => Ok((Occur::MustNot, self.query(inner)?)),
             other => Ok((Occur::Must, self.query(other)?)),
         }
     }
 
-    fn query(&self, node: &Node) -> Result<Box<dyn Query>, QueryError> {
+    fn query(&self, node: &Node) -> Result<Box<dyn Query>, ConditionError> {
         let keyword = self.schema.keyword;
         Ok(match node {
             Node::All => Box::new(AllQuery),
@@ -61,8 +111,7 @@ impl Builder<'_> {
                 constant(TermSetQuery::new(terms.iter().map(|term| Term::from_field_text(keyword, term))))
             }
             Node::Regex(pattern) => constant(
-                RegexQuery::from_pattern(pattern, keyword)
-                    .map_err(|_| QueryError::filter("the pattern is too complex; use fewer wildcards"))?,
+                RegexQuery::from_pattern(pattern, keyword).map_err(|_| ConditionError::PatternTooComplex)?,
             ),
             Node::TermRange { lower, upper } => {
                 constant(InvertedIndexRangeQuery::new(bound(keyword, lower), bound(keyword, upper)))
@@ -79,7 +128,7 @@ impl Builder<'_> {
                 let clauses = children
                     .iter()
                     .map(|child| Ok((Occur::Should, self.query(child)?)))
-                    .collect::<Result<_, QueryError>>()?;
+                    .collect::<Result<_, ConditionError>>()?;
                 Box::new(BooleanQuery::new(clauses))
             }
             Node::Not(inner) => Box::new(BooleanQuery::new(vec![

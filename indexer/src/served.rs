@@ -1,0 +1,100 @@
+//! The shards this indexer serves searches of, apart from the writers: a search
+//! never waits for indexing, only for a read lock held while a reader is swapped.
+//!
+//! A shard is served from the moment its partition is assigned, but answers only
+//! once it holds at least what the group had committed when it was assigned (its
+//! last owner's durable position): a node that takes over a partition without its
+//! shard rebuilds it from `audit.signed`, and until then the leaf says so instead of
+//! answering with part of the shard. Readers move to each commit as it happens.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use audit_index::leaf::{Serving, ShardState};
+use audit_index::search::ShardView;
+use tantivy::IndexReader;
+
+/// One served shard.
+struct ServedShard {
+    reader: IndexReader,
+    /// Next offset the shard's commit covers.
+    next: i64,
+    /// Offset it must reach before it answers.
+    target: i64,
+}
+
+/// The served shards, by partition.
+#[derive(Default)]
+pub struct Served {
+    shards: RwLock<HashMap<i32, ServedShard>>,
+}
+
+/// A shard starting to be served.
+pub struct Opened {
+    /// Its partition.
+    pub partition: i32,
+    /// A reader of its index.
+    pub reader: IndexReader,
+    /// Next offset its last commit covers.
+    pub next: i64,
+    /// Where it answers from: the group's committed offset at assignment.
+    pub target: i64,
+}
+
+impl Served {
+    /// Serves a newly assigned shard.
+    pub fn open(&self, opened: Opened) {
+        let shard = ServedShard { reader: opened.reader, next: opened.next, target: opened.target };
+        self.write().insert(opened.partition, shard);
+    }
+
+    /// The shard of `partition` committed up to `next`: its reader moves there.
+    pub fn committed(&self, partition: i32, next: i64) {
+        let reader = {
+            let mut shards = self.write();
+            let Some(shard) = shards.get_mut(&partition) else { return };
+            shard.next = next;
+            shard.reader.clone()
+        };
+        if let Err(error) = reader.reload() {
+            tracing::warn!(partition, %error, "shard reader not moved to its commit");
+        }
+    }
+
+    /// Stops serving the shard of `partition`.
+    pub fn close(&self, partition: i32) {
+        self.write().remove(&partition);
+    }
+
+    /// The state of each of `partitions`, and views of them all if every one is served.
+    pub fn views(&self, partitions: &[i32]) -> (Vec<ShardState>, Option<Vec<ShardView>>) {
+        let shards = self.shards.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut states = Vec::with_capacity(partitions.len());
+        let mut views = Vec::with_capacity(partitions.len());
+        for partition in partitions {
+            let serving = match shards.get(partition) {
+                None => Serving::NotOwned,
+                Some(shard) if shard.next < shard.target => {
+                    Serving::Rebuilding { indexed: shard.next, target: shard.target }
+                }
+                Some(shard) => {
+                    views.push(ShardView { partition: *partition, searcher: shard.reader.searcher() });
+                    Serving::Serving
+                }
+            };
+            states.push(ShardState { partition: *partition, serving });
+        }
+        let complete = views.len() == partitions.len();
+        (states, complete.then_some(views))
+    }
+
+    /// Partitions served, and how many of them answer.
+    pub fn counts(&self) -> (usize, usize) {
+        let shards = self.shards.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        (shards.len(), shards.values().filter(|shard| shard.next >= shard.target).count())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<i32, ServedShard>> {
+        self.shards.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}

@@ -150,3 +150,7 @@ async fn by_cursor(
     let records = hits.into_iter().filter_map(|hit| hit.jws).collect();
     Ok(Page { total: found.total, records, next })
 }
+
+#[cfg(test)]
+#[path = "paging_tests.rs"]
+mod tests;

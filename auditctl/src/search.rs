@@ -34,8 +34,16 @@ pub struct SearchArgs {
     #[arg(long, value_parser = clap::value_parser!(u32).range(0..=100))]
     count: Option<u32>,
     /// 1-based index of the first record on the page.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "cursor")]
     start_index: Option<u32>,
+    /// Page by cursor (RFC 9865): `''` for the first page, then the `nextCursor` the
+    /// page before printed. A walk by cursor holds the records searchable when it
+    /// began, whatever arrives meanwhile.
+    #[arg(long)]
+    cursor: Option<String>,
+    /// Leave personal values as their tokens: no call to the vault, no reveal recorded.
+    #[arg(long)]
+    tokens: bool,
     /// Order by creation time [default: asc].
     #[arg(long, value_enum)]
     sort_order: Option<SortOrder>,
@@ -89,6 +97,12 @@ fn request(args: &SearchArgs) -> Value {
     }
     if let Some(start_index) = args.start_index {
         body["startIndex"] = start_index.into();
+    }
+    if let Some(cursor) = &args.cursor {
+        body["cursor"] = cursor.as_str().into();
+    }
+    if args.tokens {
+        body["detokenize"] = false.into();
     }
     if let Some(order) = args.sort_order {
         body["sortBy"] = "created".into();

@@ -1,7 +1,8 @@
 //! docker-compose.yml as Debian's `docker-compose config` renders it (no engine
 //! needed): the file is valid, every service restarts and reports its health, the
-//! private signing keys reach the signer only, and no secret passes in the
-//! environment the file declares.
+//! private signing keys reach the signer only, no secret passes in the environment
+//! the file declares, and search spans two indexers (each its own volume and leaf
+//! URL) and two query-apis.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -41,7 +42,17 @@ fn rendered_services() -> BTreeMap<String, String> {
 #[test]
 fn the_compose_file_runs_every_service_healthy_and_keeps_secrets_in_files() {
     let services = rendered_services();
-    let ours = ["ingestor", "vault", "tokenizer", "signer", "indexer", "query-api", "notifier"];
+    let ours = [
+        "ingestor",
+        "vault",
+        "tokenizer",
+        "signer",
+        "indexer-1",
+        "indexer-2",
+        "query-api-1",
+        "query-api-2",
+        "notifier",
+    ];
     for name in ours.iter().chain(&["kafka", "postgres"]) {
         let block = services.get(*name).unwrap_or_else(|| panic!("{name} is a service"));
         assert!(block.contains("restart: unless-stopped"), "{name} restarts");
@@ -50,9 +61,13 @@ fn the_compose_file_runs_every_service_healthy_and_keeps_secrets_in_files() {
     for (name, block) in &services {
         let mounts_keys = block.contains("source: signing-keys") || block.contains("signing-keys:/keys");
         assert_eq!(mounts_keys, name == "signer", "{name}: the private signing keys reach the signer only");
-        for secret_variable in
-            ["MASTER_KEY_HEX", "POSTGRES_PASSWORD:", "SERVICE_CREDENTIALS:", "VAULT_CREDENTIAL:"]
-        {
+        for secret_variable in [
+            "MASTER_KEY_HEX",
+            "POSTGRES_PASSWORD:",
+            "SERVICE_CREDENTIALS:",
+            "VAULT_CREDENTIAL:",
+            "LEAF_CREDENTIAL",
+        ] {
             assert!(!block.contains(secret_variable), "{name}: {secret_variable} is passed as a file");
         }
     }
@@ -60,6 +75,20 @@ fn the_compose_file_runs_every_service_healthy_and_keeps_secrets_in_files() {
         services["kafka"].contains("KAFKA_LOG_DIRS: /var/lib/kafka/data"),
         "the topics live on the volume"
     );
-    assert!(services["query-api"].contains("AUDIT_SIGNING_JWKS_FILE: /jwks/jwks.json"));
+    for query_api in ["query-api-1", "query-api-2"] {
+        assert!(services[query_api].contains("AUDIT_SIGNING_JWKS_FILE: /jwks/jwks.json"));
+        assert!(
+            services[query_api].contains("AUDIT_KAFKA: kafka:9092"),
+            "{query_api} reads the shard claims"
+        );
+    }
+    for (indexer, volume) in [("indexer-1", "index-1"), ("indexer-2", "index-2")] {
+        let block = &services[indexer];
+        assert!(
+            block.contains(&format!("AUDIT_LEAF_URL: http://{indexer}:9110")),
+            "{indexer} advertises its leaf"
+        );
+        assert!(block.contains(&format!("{volume}:/index")), "{indexer} keeps its shards on its own volume");
+    }
     assert!(services["signer"].contains("AUDIT_PUBLISH_JWKS_FILE: /jwks/jwks.json"));
 }

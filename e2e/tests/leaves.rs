@@ -115,7 +115,7 @@ async fn until_complete(search: &Search, expected: &BTreeMap<String, u64>, withi
         match search.totals().await {
             Ok(totals) if &totals == expected => return refusals,
             Ok(totals) => {
-                assert!(Instant::now() < deadline, "totals stayed {totals:?}, expected {expected:?}")
+                assert!(Instant::now() < deadline, "totals stayed {totals:?}, expected {expected:?}");
             }
             Err(refusal) => {
                 assert!(Instant::now() < deadline, "still refused: {refusal}");

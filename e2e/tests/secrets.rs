@@ -5,8 +5,10 @@
 use std::process::Command;
 
 /// The variables that may hold a secret, each set to a marker of its own.
-const SECRETS: [&str; 7] = [
+const SECRETS: [&str; 9] = [
     "AUDIT_KAFKA_PROPERTY",
+    "AUDIT_LEAF_CREDENTIALS",
+    "AUDIT_LEAF_CREDENTIAL",
     "AUDIT_VAULT_DATABASE",
     "AUDIT_VAULT_SERVICE_CREDENTIALS",
     "AUDIT_VAULT_CREDENTIAL",

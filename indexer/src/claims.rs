@@ -15,7 +15,7 @@ use std::time::Duration;
 use audit_index::leaf::Claim;
 use audit_runtime::config::KafkaConfig;
 use audit_runtime::kafka::immediate_producer;
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 
 use crate::IndexerError;
 
@@ -40,7 +40,7 @@ impl ClaimWriter {
     /// callback thread blocks meanwhile, which is what orders claims).
     pub fn announce(&self, partitions: &[i32]) {
         let since_ms = now_ms();
-        let deliveries: Vec<_> = partitions
+        let deliveries: Vec<(i32, Result<DeliveryFuture, String>)> = partitions
             .iter()
             .map(|partition| {
                 let claim = Claim { partition: *partition, leaf: self.leaf.clone(), since_ms };
@@ -50,22 +50,7 @@ impl ClaimWriter {
                 (*partition, self.producer.send_result(record).map_err(|(error, _)| error.to_string()))
             })
             .collect();
-        // Waited for on a thread of its own: the callback's thread may be a runtime
-        // worker, whose timers must not be needed to wake it.
-        let (done, outcome) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for (partition, delivery) in deliveries {
-                let acknowledged = match delivery {
-                    Ok(delivery) => match futures::executor::block_on(delivery) {
-                        Ok(Ok(_)) => Ok(()),
-                        Ok(Err((error, _))) => Err(error.to_string()),
-                        Err(_) => Err("the producer dropped the claim".to_owned()),
-                    },
-                    Err(error) => Err(error),
-                };
-                let _ = done.send((partition, acknowledged));
-            }
-        });
+        let outcome = acknowledgements(deliveries);
         let deadline = std::time::Instant::now() + ACK_TIMEOUT;
         for _ in partitions {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
@@ -73,7 +58,7 @@ impl ClaimWriter {
                 Ok((partition, Ok(()))) => tracing::info!(partition, leaf = %self.leaf, "shard claimed"),
                 // Searches of the shard answer "missing" until a later assignment claims it.
                 Ok((partition, Err(reason))) => {
-                    tracing::error!(partition, %reason, "shard claim not written")
+                    tracing::error!(partition, %reason, "shard claim not written");
                 }
                 Err(_) => {
                     tracing::error!(timeout = ?ACK_TIMEOUT, "shard claims not acknowledged in time");
@@ -82,6 +67,25 @@ impl ClaimWriter {
             }
         }
     }
+}
+
+/// Each delivery's outcome, waited for on a thread of its own: the callback's thread
+/// may be a runtime worker, whose timers must not be needed to wake it.
+fn acknowledgements(
+    deliveries: Vec<(i32, Result<DeliveryFuture, String>)>,
+) -> std::sync::mpsc::Receiver<(i32, Result<(), String>)> {
+    let (done, outcome) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for (partition, delivery) in deliveries {
+            let acknowledged = delivery.and_then(|delivery| match futures::executor::block_on(delivery) {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err((error, _))) => Err(error.to_string()),
+                Err(_) => Err("the producer dropped the claim".to_owned()),
+            });
+            let _ = done.send((partition, acknowledged));
+        }
+    });
+    outcome
 }
 
 fn now_ms() -> i64 {

@@ -52,7 +52,7 @@ pub async fn serve(
         .route(SEARCH_PATH, post(search))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state);
-    axum::serve(listener, app)
+    axum::serve(audit_service::http::listener(listener), app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
         .map_err(|source| IndexerError::Io { path: "leaf listener".into(), source })

@@ -30,6 +30,8 @@ pub struct IndexerMetrics {
     pub leaf_duration: Histogram,
     /// Shards owned whose rebuild has not reached their last owner's position.
     pub shards_rebuilding: IntGauge,
+    /// Shards owned (served or being rebuilt).
+    pub shards_owned: IntGauge,
 }
 
 /// The service registry and the indexer's metrics in it.
@@ -63,7 +65,11 @@ pub fn register() -> Result<(Registry, IndexerMetrics), IndexerError> {
             Opts::new("shards_rebuilding", "owned shards not yet at their last owner's position")
                 .namespace(SERVICE),
         )?,
+        shards_owned: IntGauge::with_opts(
+            Opts::new("shards_owned", "shards of partitions this indexer holds").namespace(SERVICE),
+        )?,
     };
+    registry.register(Box::new(metrics.shards_owned.clone()))?;
     registry.register(Box::new(metrics.leaf_searches.clone()))?;
     registry.register(Box::new(metrics.leaf_duration.clone()))?;
     registry.register(Box::new(metrics.shards_rebuilding.clone()))?;

@@ -80,6 +80,7 @@ impl ShardSet {
 
     fn count_rebuilding(&self) {
         let (owned, serving) = self.served.counts();
+        self.metrics.shards_owned.set(owned as i64);
         self.metrics.shards_rebuilding.set((owned - serving) as i64);
     }
 
@@ -163,6 +164,7 @@ impl ShardSet {
                 error!(partition, %failure, "shard not closed cleanly");
             }
         }
+        self.count_rebuilding();
         positions
     }
 

@@ -94,7 +94,9 @@ pub async fn run(
     info!(%address, "notifier api listening");
     let api_shutdown = shutdown.clone();
     let api = tokio::spawn(async move {
-        axum::serve(listener, app).with_graceful_shutdown(api_shutdown.cancelled_owned()).await
+        axum::serve(audit_service::http::listener(listener), app)
+            .with_graceful_shutdown(api_shutdown.cancelled_owned())
+            .await
     });
     let dispatching = tokio::spawn(dispatcher.run(shutdown.clone()));
     let codec = Codec::published("SignedRecord")?;

@@ -105,7 +105,7 @@ pub async fn run(
     tracing::info!(%address, owners = %config.owners_topic, "query-api listening");
     health.set_ready();
     let stopping = health.clone();
-    axum::serve(listener, app)
+    axum::serve(audit_service::http::listener(listener), app)
         .with_graceful_shutdown(async move {
             shutdown.cancelled().await;
             stopping.set_stopping();

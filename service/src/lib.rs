@@ -6,6 +6,7 @@
 //! - [`shutdown`]: SIGTERM and Ctrl-C as a cancellation token.
 //! - [`telemetry`]: the `--log-*` flags and the log subscriber.
 //! - [`ops`]: `/metrics` and `/healthz` (ready, stopping, stalled).
+//! - [`http`]: the listener every HTTP server serves on (no Nagle delay).
 //! - [`database`]: where a service keeps its database (`--database`).
 //! - [`explicit`]: flags from an argument list alone, for services started in one
 //!   process (`auditctl up`) whose settings must not come from the shell.
@@ -13,6 +14,7 @@
 
 pub mod database;
 pub mod explicit;
+pub mod http;
 pub mod ops;
 mod serve;
 pub mod shutdown;

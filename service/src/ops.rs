@@ -73,7 +73,9 @@ pub async fn serve(
     state: OpsState,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown.cancelled_owned()).await
+    axum::serve(crate::http::listener(listener), router(state))
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
 }
 
 /// `/metrics` and `/healthz`, for services that serve them beside their API.

@@ -69,7 +69,7 @@ pub async fn run(
     tracing::info!(address = %listener.local_addr().map_err(|source| VaultError::Io { context: "listener", source })?, "vault listening");
     let stopping = health.clone();
     let signal = shutdown.clone();
-    axum::serve(listener, app)
+    axum::serve(audit_service::http::listener(listener), app)
         .with_graceful_shutdown(async move {
             signal.cancelled().await;
             stopping.set_stopping();

@@ -1,22 +1,33 @@
-//! The services as production runs them, as the query-api suite starts them: the
-//! embedded broker (for the vault's access events), the vault (`vault::run`, SQLite
-//! under a temporary directory) and later the query-api (`query_api::run`), both on
-//! port 0; searches over HTTP with keep-alive and a bearer token.
+//! The services as production runs them: the embedded broker (the vault's access
+//! events, the indexers' shard claims), the vault (`vault::run` in this process,
+//! SQLite under a temporary directory), and as processes of their own the indexers
+//! serving the shards as leaves (one to four, sharing the index directory: each opens
+//! the shards of the partitions it is given) and the query-api; searches over HTTP
+//! with keep-alive and a bearer token.
 
 use e2e::VaultParams;
+use std::net::SocketAddr;
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use audit_auth::issuer::{Issuer, TokenSpec};
 use audit_auth::service::{Scope, ServiceCredential};
 use audit_broker::EmbeddedBroker;
+use audit_index::search::Order as SortOrder;
 use audit_vault_api::client::VaultClient;
-use clap::Parser;
-use query_api::engine::SortOrder;
 use serde_json::{Value, json};
+use testkit::process::ChildGuard;
 use tokio_util::sync::CancellationToken;
 
 use crate::floor::PAGE;
+use crate::load::SHARDS;
+
+/// An indexer process serving shards as a leaf.
+pub struct Leaf {
+    child: ChildGuard,
+    ops: SocketAddr,
+}
 
 /// The running services and what talking to them needs.
 pub struct Stack {
@@ -34,6 +45,11 @@ pub struct Stack {
     pub base: Option<String>,
     /// The HTTP client (keeps connections alive).
     pub http: reqwest::Client,
+    /// The query-api's credential on the leaves.
+    leaf_credential: ServiceCredential,
+    query_api: Option<ChildGuard>,
+    /// The leaves, in the order they started.
+    pub leaves: Vec<Leaf>,
     shutdown: CancellationToken,
     _broker: (EmbeddedBroker, tempfile::TempDir),
 }
@@ -66,6 +82,9 @@ impl Stack {
             bootstrap,
             base: None,
             http,
+            leaf_credential: ServiceCredential::generate("query-api"),
+            query_api: None,
+            leaves: Vec::new(),
             shutdown,
             _broker: broker,
         };
@@ -78,23 +97,96 @@ impl Stack {
         VaultClient::new(&self.vault_url, &self.credential)
     }
 
-    /// Starts the query-api over the shards under `index_dir`, signing keys at `jwks`.
-    pub async fn start_query_api(&mut self, index_dir: &Path, jwks: &Path) {
-        let config = query_api::QueryArgs::parse_from([
-            "query-api".to_owned(),
-            format!("--index-dir={}", index_dir.display()),
+    /// Starts the query-api process, signing keys at `jwks`.
+    pub async fn start_query_api(&mut self, jwks: &Path) {
+        let listen = free_addr();
+        let args = [
+            format!("--listen={listen}"),
+            format!("--kafka={}", self.bootstrap),
+            format!("--leaf-credential={}", self.leaf_credential.expose()),
             format!("--signing-jwks-file={}", jwks.display()),
             format!("--vault-url={}", self.vault_url),
             format!("--vault-credential={}", self.credential.expose()),
             format!("--auth-jwks-file={}", auth_jwks(self.dir.path()).display()),
-        ])
-        .validate()
-        .expect("query-api configuration");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
-        let base = format!("http://{}", listener.local_addr().expect("an address"));
-        tokio::spawn(query_api::run(config, listener, self.shutdown.clone()));
+        ];
+        self.query_api = Some(self.spawn(env!("CARGO_BIN_EXE_e2e-query-api"), "query-api", &args));
+        let base = format!("http://{listen}");
         self.wait_healthy(&base).await;
         self.base = Some(base);
+    }
+
+    /// Starts indexers over the shards under `index_dir` until `count` run, and waits
+    /// until the shards are spread over every leaf and a search of `tenant` is answered.
+    pub async fn leaves(&mut self, count: usize, index_dir: &Path, tenant: &str) {
+        while self.leaves.len() < count {
+            self.add_leaf(index_dir);
+        }
+        self.await_spread(tenant).await;
+    }
+
+    fn add_leaf(&mut self, index_dir: &Path) {
+        let ops = free_addr();
+        let args = [
+            format!("--kafka={}", self.bootstrap),
+            format!("--partitions={SHARDS}"),
+            format!("--ops-listen={ops}"),
+            "--leaf-listen=127.0.0.1:0".to_owned(),
+            format!("--leaf-credentials={}", self.leaf_credential.declaration()),
+            format!("--index-dir={}", index_dir.display()),
+            "--session-timeout-ms=6000".to_owned(),
+        ];
+        let name = format!("indexer-{}", self.leaves.len() + 1);
+        let child = self.spawn(env!("CARGO_BIN_EXE_e2e-indexer"), &name, &args);
+        self.leaves.push(Leaf { child, ops });
+    }
+
+    /// Waits until each leaf owns its share of the shards and a search answers.
+    async fn await_spread(&self, tenant: &str) {
+        let share = SHARDS as usize / self.leaves.len();
+        let bearer = self.bearer(tenant);
+        for _ in 0..1_200 {
+            let mut owned = Vec::new();
+            for leaf in &self.leaves {
+                owned.push(self.gauge(leaf.ops, "indexer_shards_owned").await);
+            }
+            let spread = owned.iter().all(|owned| *owned == Some(share as i64));
+            if spread && self.answers(tenant, &bearer).await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the shards were not spread over {} leaves", self.leaves.len());
+    }
+
+    async fn gauge(&self, ops: SocketAddr, name: &str) -> Option<i64> {
+        let text = self.http.get(format!("http://{ops}/metrics")).send().await.ok()?.text().await.ok()?;
+        let line = text.lines().find(|line| line.starts_with(name) && line[name.len()..].starts_with(' '))?;
+        line.rsplit(' ').next()?.parse().ok()
+    }
+
+    async fn answers(&self, tenant: &str, bearer: &str) -> bool {
+        let Some(base) = &self.base else { return false };
+        let url = format!("{base}/scim/{tenant}/v2/AuditRecords?count=0&detokenize=false");
+        let answer = self.http.get(url).bearer_auth(bearer).send().await;
+        answer.is_ok_and(|answer| answer.status().is_success())
+    }
+
+    /// Process ids of the query-api and the leaves, named.
+    pub fn processes(&self) -> Vec<(String, u32)> {
+        let mut named = Vec::new();
+        if let Some(query_api) = &self.query_api {
+            named.push(("query-api".to_owned(), query_api.0.id()));
+        }
+        for (n, leaf) in self.leaves.iter().enumerate() {
+            named.push((format!("indexer (leaf) {}", n + 1), leaf.child.0.id()));
+        }
+        named
+    }
+
+    fn spawn(&self, binary: &str, name: &str, args: &[String]) -> ChildGuard {
+        let log = std::fs::File::create(self.dir.path().join(format!("{name}.log"))).expect("a log file");
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        testkit::process::spawn(binary, &args, log)
     }
 
     /// An auditor's bearer token for `tenant`.
@@ -110,7 +202,7 @@ impl Stack {
             {
                 return;
             }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("{base} did not become healthy");
     }
@@ -138,6 +230,11 @@ async fn start_vault(
     e2e::start_vault(params).await
 }
 
+/// A loopback address no one listens on now.
+fn free_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("a port").local_addr().expect("an address")
+}
+
 /// One search request.
 #[derive(Clone, Copy)]
 pub struct Request<'a> {
@@ -149,12 +246,20 @@ pub struct Request<'a> {
     pub filter: &'a str,
     /// Order by `created`.
     pub order: SortOrder,
+    /// Whether values are revealed (the detokenized path) or left as tokens.
+    pub detokenize: bool,
 }
 
 /// One search over HTTP: the whole body of its answer (a SCIM ListResponse).
 pub async fn search(http: &reqwest::Client, base: &str, request: &Request<'_>) -> impl Deref<Target = [u8]> {
     let order = if request.order == SortOrder::Descending { "descending" } else { "ascending" };
-    let body = json!({ "filter": request.filter, "count": PAGE, "sortBy": "created", "sortOrder": order });
+    let body = json!({
+        "filter": request.filter,
+        "count": PAGE,
+        "sortBy": "created",
+        "sortOrder": order,
+        "detokenize": request.detokenize,
+    });
     let response = http
         .post(format!("{base}/scim/{}/v2/AuditRecords/.search", request.tenant))
         .bearer_auth(request.bearer)
@@ -179,9 +284,9 @@ pub fn total_of(body: &[u8]) -> usize {
     digits.fold(0, |total, digit| total * 10 + usize::from(digit - b'0'))
 }
 
-/// Checks an answer whole: a full page, every record detokenized, the integrity
-/// status asked for. Returns the total.
-pub fn check(body: &[u8], verify: bool) -> usize {
+/// Checks an answer whole: a full page, every record detokenized (or not), the
+/// integrity status asked for. Returns the total.
+pub fn check(body: &[u8], verify: bool, detokenized: bool) -> usize {
     let answer: Value = serde_json::from_slice(body).expect("a JSON answer");
     let total = answer["totalResults"].as_u64().expect("a total") as usize;
     let resources = answer["Resources"].as_array().expect("resources");
@@ -189,7 +294,8 @@ pub fn check(body: &[u8], verify: bool) -> usize {
     let status = if verify { "validated" } else { "unverified" };
     for resource in resources {
         assert_eq!(resource["integrityStatus"], status, "integrity status");
-        assert!(resource["targetUserId"]["id"].as_str().is_some_and(|id| id.contains('@')), "detokenized");
+        let clear = resource["targetUserId"]["id"].as_str().is_some_and(|id| id.contains('@'));
+        assert_eq!(clear, detokenized, "detokenized as asked");
     }
     assert_eq!(total_of(body), total, "the total as read in the timed loop");
     total

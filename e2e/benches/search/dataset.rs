@@ -13,8 +13,18 @@ use audit_schemas::{Action, NormalizedRecord, Session, UserRef};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-/// Tenants in the index.
-pub const TENANTS: usize = 50;
+/// Records in the index unless `AUDIT_BENCH_RECORDS` says otherwise.
+const RECORDS: usize = 1_000_000;
+/// Tenants generated, tokenized and loaded at a time (memory stays bounded by them).
+pub const CHUNK: usize = 50;
+
+/// Tenants in the index: `AUDIT_BENCH_RECORDS` (1,000,000 by default) over tenants
+/// of [`PER_TENANT`] records each, so a tenant's size stays fixed as the index grows.
+pub fn tenants() -> usize {
+    let records =
+        std::env::var("AUDIT_BENCH_RECORDS").ok().and_then(|records| records.replace('_', "").parse().ok());
+    records.unwrap_or(RECORDS).div_ceil(PER_TENANT).max(1)
+}
 /// Records of each tenant.
 pub const PER_TENANT: usize = 20_000;
 /// 2024-03-01T00:00:00Z in milliseconds: the first day of the data.
@@ -104,12 +114,16 @@ struct Directory {
     clients: Vec<(String, String)>,
 }
 
-/// Every tenant, in index order, generated on two threads.
-pub fn all() -> Vec<Tenant> {
+/// Tenants `range`, in index order, generated on two threads.
+pub fn some(range: std::ops::Range<usize>) -> Vec<Tenant> {
     let mut tenants: Vec<(usize, Tenant)> = std::thread::scope(|scope| {
         let halves = [0, 1].map(|half| {
+            let range = range.clone();
             scope.spawn(move || {
-                (half..TENANTS).step_by(2).map(|index| (index, tenant(index))).collect::<Vec<_>>()
+                (range.start + half..range.end)
+                    .step_by(2)
+                    .map(|index| (index, tenant(index)))
+                    .collect::<Vec<_>>()
             })
         });
         halves.into_iter().flat_map(|half| half.join().expect("a generating thread")).collect()

@@ -4,8 +4,11 @@
 //! each tenant in the shard of its Kafka partition (`partition_for_key`), with one
 //! large writer heap and a single commit: the best case of a long-merged index.
 //!
-//! Guarantee: when [`index`] returns, the shards are committed and merged, so the
-//! query-api and the floor read exactly what they will be measured on.
+//! Records come in chunks of [`crate::dataset::CHUNK`] tenants (so memory holds one
+//! chunk, whatever the index's size), each chunk's tenants interleaved by `created`.
+//!
+//! Guarantee: when [`Writers::finish`] returns, the shards are committed and merged,
+//! so the leaves and the floor read exactly what they will be measured on.
 
 use std::path::Path;
 
@@ -22,8 +25,8 @@ use crate::tokens::{Tokens, apply};
 
 /// Shards (partitions of `audit.signed`).
 pub const SHARDS: i32 = 4;
-/// Writer heap of each shard: large enough that a shard is written as one segment.
-const HEAP_BYTES: usize = 1_500_000_000;
+/// Writer heap of each shard: a few large segments per shard.
+const HEAP_BYTES: usize = 1_000_000_000;
 
 /// Every tenant tokenized with its `tokens` and sealed, on two threads; the records
 /// in the order a live system receives them: all tenants interleaved by `created`
@@ -71,32 +74,53 @@ pub fn shard_of(tenant: &str) -> i32 {
     partition_for_key(tenant.as_bytes(), SHARDS)
 }
 
-/// Writes `records` into the shards under `root`, in that order: two feeding
-/// threads (shards 0 and 2, 1 and 3), one indexing thread per shard; commits and
-/// waits for merges.
-pub fn index(root: &Path, records: &[SignedRecord]) {
-    let schema = IndexSchema::new();
-    std::thread::scope(|scope| {
-        for first in 0..2 {
-            let schema = &schema;
-            scope.spawn(move || {
-                let mut writers: Vec<(i32, IndexWriter)> = [first, first + 2]
-                    .into_iter()
-                    .map(|shard| (shard, writer(root, shard, schema)))
-                    .collect();
-                for envelope in records {
-                    let shard = shard_of(&envelope.tenant_id);
-                    if let Some((_, writer)) = writers.iter_mut().find(|(mine, _)| *mine == shard) {
-                        writer.add_document(document(schema, envelope).expect("indexable")).expect("added");
+/// The shards being written: one writer per shard, kept across chunks of records.
+pub struct Writers {
+    schema: IndexSchema,
+    writers: Vec<IndexWriter>,
+}
+
+impl Writers {
+    /// New shards under `root`.
+    pub fn create(root: &Path) -> Writers {
+        let schema = IndexSchema::new();
+        let writers = (0..SHARDS).map(|shard| writer(root, shard, &schema)).collect();
+        Writers { schema, writers }
+    }
+
+    /// Adds `records` in that order, each to its tenant's shard: two feeding threads
+    /// (shards 0 and 2, 1 and 3).
+    pub fn add(&mut self, records: &[SignedRecord]) {
+        let schema = &self.schema;
+        let (even, odd): (Vec<_>, Vec<_>) =
+            self.writers.iter_mut().enumerate().partition(|(shard, _)| shard % 2 == 0);
+        std::thread::scope(|scope| {
+            for mut writers in [even, odd] {
+                scope.spawn(move || {
+                    for envelope in records {
+                        let shard = shard_of(&envelope.tenant_id) as usize;
+                        if let Some((_, writer)) = writers.iter_mut().find(|(mine, _)| *mine == shard) {
+                            writer
+                                .add_document(document(schema, envelope).expect("indexable"))
+                                .expect("added");
+                        }
                     }
-                }
-                for (_, mut writer) in writers {
+                });
+            }
+        });
+    }
+
+    /// Commits every shard and waits for merges.
+    pub fn finish(self) {
+        std::thread::scope(|scope| {
+            for mut writer in self.writers {
+                scope.spawn(move || {
                     writer.commit().expect("shard commits");
                     writer.wait_merging_threads().expect("merges finish");
-                }
-            });
-        }
-    });
+                });
+            }
+        });
+    }
 }
 
 fn writer(root: &Path, shard: i32, schema: &IndexSchema) -> IndexWriter {

@@ -1,25 +1,31 @@
-//! The query-api benchmark (`cargo bench -p query-api --bench search`): five searches
-//! over 1,000,000 tokenized, signed records of 50 tenants, each a page of 100 sorted
-//! by `created` plus the exact total, in every engine side by side in one run:
+//! The search benchmark (`cargo bench -p e2e --bench search`): five searches over
+//! 1,000,000 tokenized, signed records of 50 tenants (`AUDIT_BENCH_RECORDS=10000000`:
+//! 500 tenants of the same size), each a page of 100 sorted by `created` plus the
+//! exact total, in every engine side by side in one run:
 //!
 //! - PostgreSQL with the same records (`jsonb`, GIN `jsonb_path_ops`, B-tree on
 //!   `(tenant, created)`): the peer a team would otherwise build ([`peer`]);
-//! - bare Tantivy running the query-api's own plan: the floor ([`floor`]);
-//! - the query-api over HTTP with the real vault, with and without `verify eq true`
-//!   ([`api`]); and the vault and broker alone, to show where a search's time goes.
+//! - the leaves' own search run in this process over every shard: the floor
+//!   ([`floor`]);
+//! - the search path: the query-api over HTTP fanning out to indexer processes
+//!   serving the shards as leaves, tokens left in place (what PostgreSQL is
+//!   compared with); then the detokenized path with the real vault, with and without
+//!   `verify eq true`, against its own floor, the search path plus the vault
+//!   revealing the same page ([`run`]);
+//! - the search path again over 2 and 4 leaf processes;
+//! - the resident memory (PSS) of every process and the index's bytes per record.
 //!
-//! Records are made as the pipeline makes them ([`dataset`], [`tokens`], [`load`]);
-//! the searches are in [`queries`], run in [`run`]; timing and the printed figures
-//! in [`measure`]. Every engine must agree on every total, or the table says
-//! MISMATCH. Everything runs in this one process on a shared runtime (the client
-//! too), plus the PostgreSQL server: figures include that contention, as on a
-//! small host running the whole stack.
+//! Records are made as the pipeline makes them ([`dataset`], [`tokens`], [`load`]),
+//! 50 tenants at a time; the searches are in [`queries`], run in [`run`]; timing and
+//! the printed figures in [`measure`]. Every engine must agree on every total, or
+//! the table says MISMATCH.
 
 mod api;
 mod dataset;
 mod floor;
 mod load;
 mod measure;
+mod memory;
 mod peer;
 mod queries;
 mod run;
@@ -29,8 +35,6 @@ use std::path::Path;
 use std::time::Instant;
 
 use audit_integrity::keys::KeyDir;
-use audit_schemas::SignedRecord;
-use query_api::engine::Shards;
 
 use crate::api::Stack;
 use crate::dataset::Tenant;
@@ -47,70 +51,135 @@ async fn main() {
     let mut stack = Stack::start().await;
     let index_dir = stack.dir.path().join("index");
     let keys = stack.dir.path().join("keys");
-    let (signed, subject) = load_index(&stack, &index_dir, &keys).await;
     let pg = peer::connect().await;
-    load_peer(&pg, &signed).await;
-    // The records now live in the shards and the table; free their memory.
-    drop(signed);
-    stack.start_query_api(&index_dir, &KeyDir::open(&keys).expect("signing keys").jwks_path()).await;
-    let shards = Shards::open(&index_dir).expect("shards open");
-    let context = run::Context { pg: &pg, shards: &shards, stack: &stack, subject: &subject };
-    run::all(&context).await;
+    let subject = load(&stack, &pg, &index_dir, &keys).await;
+    let records = dataset::tenants() * dataset::PER_TENANT;
+    println!("index: {:.0} bytes per record", load::size_of(&index_dir) as f64 / records as f64);
+    let topics = [audit_runtime::topics::Topic::trail("audit.signed")];
+    let mut kafka =
+        audit_runtime::config::KafkaConfig::for_bootstrap(&stack.bootstrap).expect("kafka settings");
+    kafka.partitions = load::SHARDS;
+    audit_runtime::topics::ensure(&kafka, &topics).await.expect("the signed topic");
+    stack.start_query_api(&KeyDir::open(&keys).expect("signing keys").jwks_path()).await;
+    stack.leaves(1, &index_dir, &subject.tenant).await;
+    let views = floor::views(&index_dir);
+    let one = {
+        let context = run::Context { pg: &pg, views: &views, stack: &stack, subject: &subject };
+        run::all(&context).await
+    };
+    memory::print(&stack);
+    let mut spread = vec![(1, one)];
+    for leaves in [2, 4] {
+        stack.leaves(leaves, &index_dir, &subject.tenant).await;
+        let context = run::Context { pg: &pg, views: &views, stack: &stack, subject: &subject };
+        spread.push((leaves, run::search_paths(&context).await));
+    }
+    run::print_fanout(&spread);
+    memory::print(&stack);
     println!("wall time of the whole bench: {:.0} s", started.elapsed().as_secs_f64());
 }
 
-/// Copies the records into PostgreSQL and indexes them, printing how long it took.
-async fn load_peer(pg: &tokio_postgres::Client, signed: &[SignedRecord]) {
-    let began = Instant::now();
-    let times = peer::load(pg, signed).await;
-    println!(
-        "load  PostgreSQL: COPY {:.1} s, GIN + B-tree {:.1} s, VACUUM ANALYZE {:.1} s ({:.1} s), table + indexes {:.2} GB",
-        times.copy.as_secs_f64(),
-        times.indexes.as_secs_f64(),
-        times.vacuum.as_secs_f64(),
-        began.elapsed().as_secs_f64(),
-        times.bytes as f64 / 1e9
-    );
-}
-
-/// Generates, tokenizes, signs and indexes every record, printing how long each
-/// step took; returns the signed records and who is searched.
-async fn load_index(stack: &Stack, index_dir: &Path, keys: &Path) -> (Vec<SignedRecord>, run::Subject) {
-    let (tenants, tokens, subject) = tokenized(stack).await;
+/// Generates, tokenizes, signs and loads every record into the shards and into
+/// PostgreSQL, a chunk of tenants at a time, printing how long each step took;
+/// returns who is searched.
+async fn load(stack: &Stack, pg: &tokio_postgres::Client, index_dir: &Path, keys: &Path) -> run::Subject {
     let key = KeyDir::open_or_create(keys).and_then(|dir| dir.signing_key()).expect("a signing key");
+    let mut writers = load::Writers::create(index_dir);
+    peer::create(pg).await;
+    let (mut times, mut subject) = (LoadTimes::default(), None);
+    let tenants = dataset::tenants();
+    for first in (0..tenants).step_by(dataset::CHUNK) {
+        let (chunk, tokens, searched) =
+            tokenized(stack, first..(first + dataset::CHUNK).min(tenants), &mut times).await;
+        subject = subject.or(searched);
+        let began = Instant::now();
+        let signed = tokio::task::block_in_place(|| load::seal_all(chunk, &tokens, &key));
+        times.seal += began.elapsed();
+        let began = Instant::now();
+        tokio::task::block_in_place(|| writers.add(&signed));
+        times.index += began.elapsed();
+        times.copy += peer::copy_chunk(pg, &signed).await;
+    }
     let began = Instant::now();
-    let signed = tokio::task::block_in_place(|| load::seal_all(tenants, &tokens, &key));
-    println!("load  apply tokens, seal and chain (2 threads): {:.1} s", began.elapsed().as_secs_f64());
+    tokio::task::block_in_place(|| writers.finish());
+    times.index += began.elapsed();
+    times.print(index_dir);
     let began = Instant::now();
-    tokio::task::block_in_place(|| load::index(index_dir, &signed));
+    let loaded = peer::finish(pg, times.copy).await;
     println!(
-        "load  index into {} shards (commit, merges): {:.1} s; index {:.2} GB; segments per shard {:?}",
-        load::SHARDS,
+        "load  PostgreSQL: COPY {:.1} s, GIN + B-tree {:.1} s, VACUUM ANALYZE {:.1} s ({:.1} s after the copies), table + indexes {:.2} GB",
+        loaded.copy.as_secs_f64(),
+        loaded.indexes.as_secs_f64(),
+        loaded.vacuum.as_secs_f64(),
         began.elapsed().as_secs_f64(),
-        load::size_of(index_dir) as f64 / 1e9,
-        load::segments(index_dir)
+        loaded.bytes as f64 / 1e9
     );
-    (signed, subject)
+    subject.expect("the first chunk has the searched tenant")
 }
 
-/// The clear records and the tokens of their personal values, from the vault; the
-/// first tenant is the one searched, Q4 looking for the target of its middle record.
-async fn tokenized(stack: &Stack) -> (Vec<Tenant>, Vec<Tokens>, run::Subject) {
+/// How long each load step took, over every chunk.
+#[derive(Default)]
+struct LoadTimes {
+    generate: std::time::Duration,
+    tokenize: std::time::Duration,
+    calls: usize,
+    values: usize,
+    seal: std::time::Duration,
+    index: std::time::Duration,
+    copy: std::time::Duration,
+}
+
+impl LoadTimes {
+    fn print(&self, index_dir: &Path) {
+        let records = dataset::tenants() * dataset::PER_TENANT;
+        println!(
+            "load  generate {records} clear records of {} tenants: {:.1} s",
+            dataset::tenants(),
+            self.generate.as_secs_f64()
+        );
+        println!(
+            "load  tokenize {} distinct personal values through the vault ({} calls of <= {}): {:.1} s",
+            self.values,
+            self.calls,
+            tokens::BATCH,
+            self.tokenize.as_secs_f64()
+        );
+        println!("load  apply tokens, seal and chain (2 threads): {:.1} s", self.seal.as_secs_f64());
+        println!(
+            "load  index into {} shards (commit, merges): {:.1} s; index {:.2} GB; segments per shard {:?}",
+            load::SHARDS,
+            self.index.as_secs_f64(),
+            load::size_of(index_dir) as f64 / 1e9,
+            load::segments(index_dir)
+        );
+    }
+}
+
+/// The clear records of the tenants in `range` and the tokens of their personal
+/// values, from the vault; in the first chunk, who is searched: its first tenant,
+/// Q4 looking for the target of its middle record.
+async fn tokenized(
+    stack: &Stack,
+    range: std::ops::Range<usize>,
+    times: &mut LoadTimes,
+) -> (Vec<Tenant>, Vec<Tokens>, Option<run::Subject>) {
     let began = Instant::now();
-    let mut tenants = tokio::task::block_in_place(dataset::all);
-    let records: usize = tenants.iter().map(|tenant| tenant.records.len()).sum();
-    let took = began.elapsed().as_secs_f64();
-    println!("load  generate {records} clear records of {} tenants: {took:.1} s", tenants.len());
-    let middle = &tenants[0].records[dataset::PER_TENANT / 2];
-    let target = middle.target_user.as_ref().and_then(|user| user.id.clone()).expect("a target user");
+    let first = range.start == 0;
+    let mut tenants = tokio::task::block_in_place(|| dataset::some(range));
+    times.generate += began.elapsed();
+    let target = first.then(|| {
+        let middle = &tenants[0].records[dataset::PER_TENANT / 2];
+        middle.target_user.as_ref().and_then(|user| user.id.clone()).expect("a target user")
+    });
     let began = Instant::now();
     let (tokens, calls) = tokens::tokenize(&stack.vault(), &mut tenants).await;
-    let values: usize = tokens.iter().map(|tokens| tokens.len()).sum();
-    println!(
-        "load  tokenize {values} distinct personal values through the vault ({calls} calls of <= {}): {:.1} s",
-        tokens::BATCH,
-        began.elapsed().as_secs_f64()
-    );
-    let subject = run::Subject { tenant: tenants[0].id.clone(), token: tokens[0][&target].clone(), target };
+    times.tokenize += began.elapsed();
+    times.calls += calls;
+    times.values += tokens.iter().map(|tokens| tokens.len()).sum::<usize>();
+    let subject = target.map(|target| run::Subject {
+        tenant: tenants[0].id.clone(),
+        token: tokens[0][&target].clone(),
+        target,
+    });
     (tenants, tokens, subject)
 }

@@ -12,9 +12,9 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use audit_index::search::Order as SortOrder;
 use audit_integrity::CompactJws;
 use futures::SinkExt;
-use query_api::engine::SortOrder;
 use tokio_postgres::{Client, NoTls, Statement};
 
 use crate::queries::{Query, time};
@@ -46,9 +46,8 @@ pub async fn connect() -> Client {
     client
 }
 
-/// Creates the table, copies `records` in (in that order), builds the indexes, vacuums
-/// and analyzes.
-pub async fn load(client: &Client, records: &[SignedRecord]) -> LoadTimes {
+/// Creates the table.
+pub async fn create(client: &Client) {
     client
         .batch_execute(
             "CREATE TABLE records (tenant text NOT NULL, created timestamptz NOT NULL, id text NOT NULL, record jsonb NOT NULL);
@@ -56,9 +55,17 @@ pub async fn load(client: &Client, records: &[SignedRecord]) -> LoadTimes {
         )
         .await
         .expect("table created");
+}
+
+/// Copies `records` in, in that order; how long it took.
+pub async fn copy_chunk(client: &Client, records: &[SignedRecord]) -> Duration {
     let started = Instant::now();
     copy(client, records).await;
-    let copy = started.elapsed();
+    started.elapsed()
+}
+
+/// Builds the indexes, vacuums and analyzes; `copy` is how long the copies took.
+pub async fn finish(client: &Client, copy: Duration) -> LoadTimes {
     let started = Instant::now();
     client
         .batch_execute(

@@ -3,8 +3,8 @@
 //!
 //! Times are chosen against the data: Q2 is one day of the thirty, Q5 the last week.
 
+use audit_index::search::Order as SortOrder;
 use chrono::{DateTime, SecondsFormat};
-use query_api::engine::SortOrder;
 
 use crate::dataset::{BASE, DAY};
 

@@ -10,15 +10,15 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use audit_index::search::ShardView;
 use audit_runtime::config::KafkaConfig;
 use audit_vault_api::{DetokenizeRequest, LookupRequest, Requester};
-use query_api::engine::{PageRequest, Shards, search};
 use rdkafka::producer::FutureRecord;
 use tokio_postgres::Client;
 use vault::{Access, AccessKind, event};
 
 use crate::api::{Request, Stack, check, total_of};
-use crate::floor::{PAGE, Search, bare, naive, plan_of};
+use crate::floor::{PAGE, Search, bare, naive, page, plan_of};
 use crate::measure::{Figures, Row, line, measure, measure_pair, table, targets};
 use crate::queries::Query;
 use crate::{peer, queries};
@@ -38,7 +38,7 @@ pub struct Context<'a> {
     /// The PostgreSQL peer.
     pub pg: &'a Client,
     /// The shards, for the floor.
-    pub shards: &'a Shards,
+    pub views: &'a [ShardView],
     /// The running services.
     pub stack: &'a Stack,
     /// Who is searched.
@@ -61,22 +61,24 @@ struct Alone {
     broker: Figures,
 }
 
-/// Measures every query and prints the figures.
-pub async fn all(context: &Context<'_>) {
+/// Measures every query in every engine and prints the figures; returns the search
+/// path's, for the fan-out comparison.
+pub async fn all(context: &Context<'_>) -> Vec<Figures> {
     let subject = context.subject;
     let queries = queries::all(&subject.target, &subject.token);
     let bearer = context.stack.bearer(&subject.tenant);
     let (mut rows, mut pages) = (Vec::new(), Vec::new());
     for query in &queries {
-        rows.push(engines(context, query, &bearer).await);
-        pages.push(vault_alone(context, query).await);
+        let vault = vault_alone(context, query).await;
+        rows.push(engines(context, query, &bearer, vault.detokenize).await);
+        pages.push(vault);
     }
     let alone = Alone { pages, lookup: lookup_alone(context).await, broker: broker_alone(context).await };
     println!(
         "\nsearches of tenant {} ({} records of {}): page of {PAGE} by created + exact total, {} runs each",
         subject.tenant,
         crate::dataset::PER_TENANT,
-        crate::dataset::PER_TENANT * crate::dataset::TENANTS,
+        crate::dataset::PER_TENANT * crate::dataset::tenants(),
         crate::measure::ITERATIONS
     );
     for query in &queries {
@@ -92,6 +94,46 @@ pub async fn all(context: &Context<'_>) {
     targets(&rows);
     println!();
     plans(context, &queries).await;
+    rows.iter().map(|row| row.tokens).collect()
+}
+
+/// The search path of every query, with the leaves running now.
+pub async fn search_paths(context: &Context<'_>) -> Vec<Figures> {
+    let subject = context.subject;
+    let bearer = context.stack.bearer(&subject.tenant);
+    let mut figures = Vec::new();
+    for query in queries::all(&subject.target, &subject.token) {
+        let request = Request {
+            tenant: &subject.tenant,
+            bearer: &bearer,
+            filter: &query.filter,
+            order: query.order,
+            detokenize: false,
+        };
+        figures.push(search_path(context, &request).await.0);
+    }
+    figures
+}
+
+/// The search path's p50/p99 per query over each number of leaf processes.
+pub fn print_fanout(spread: &[(usize, Vec<Figures>)]) {
+    let ms = |duration: Duration| duration.as_secs_f64() * 1_000.0;
+    println!("\nsearch path (ms, p50/p99) over leaf processes, the 4 shards spread evenly:");
+    let header: Vec<String> = spread.iter().map(|(leaves, _)| format!("{leaves} leaf processes")).collect();
+    println!(
+        "{:<5} | {}",
+        "query",
+        header.iter().map(|title| format!("{title:>20}")).collect::<Vec<_>>().join(" | ")
+    );
+    for (n, name) in ["Q1", "Q2", "Q3", "Q4", "Q5"].iter().enumerate() {
+        let cells: Vec<String> = spread
+            .iter()
+            .map(|(_, figures)| {
+                format!("{:>20}", format!("{:.2}/{:.2}", ms(figures[n].p50), ms(figures[n].p99)))
+            })
+            .collect();
+        println!("{name:<5} | {}", cells.join(" | "));
+    }
 }
 
 fn print_alone(queries: &[Query], alone: &Alone) {
@@ -103,27 +145,36 @@ fn print_alone(queries: &[Query], alone: &Alone) {
     line("broker alone: one access event acknowledged", alone.broker);
 }
 
-/// One query in every engine.
-async fn engines(context: &Context<'_>, query: &Query, bearer: &str) -> Row {
-    let (tenant, shards) = (context.subject.tenant.as_str(), context.shards);
+/// One query in every engine; `reveal`: the vault alone revealing its page.
+async fn engines(context: &Context<'_>, query: &Query, bearer: &str, reveal: Figures) -> Row {
+    let (tenant, views) = (context.subject.tenant.as_str(), context.views);
     let prepared = peer::prepare(context.pg, tenant, query).await;
     let (pg, pg_total) = measure(async || peer::search(context.pg, &prepared).await).await;
     let node = plan_of(&query.filter, resolved(context.subject));
     let floor_search = Search { tenant, node: &node, order: query.order };
-    let (floor, floor_total) = measure(async || bare(shards, floor_search)).await;
+    let (floor, floor_total) = measure(async || bare(views, floor_search)).await;
     let mut totals = vec![pg_total, floor_total];
     let mut naive_figures = None;
     if let Some(range) = query.range {
-        let (figures, total) = measure(async || naive(shards, floor_search, range)).await;
+        let (figures, total) = measure(async || naive(views, floor_search, range)).await;
         naive_figures = Some(figures);
         totals.push(total);
     }
     let verified = format!("{} and verify eq true", query.filter);
-    let plain = Request { tenant, bearer, filter: &query.filter, order: query.order };
+    let tokens = Request { tenant, bearer, filter: &query.filter, order: query.order, detokenize: false };
+    let (tokens, tokens_total) = search_path(context, &tokens).await;
+    let plain = Request { tenant, bearer, filter: &query.filter, order: query.order, detokenize: true };
     let [(api, api_total), (verify, verify_total)] =
         http(context, &plain, &Request { filter: &verified, ..plain }).await;
-    totals.extend([api_total, verify_total]);
-    Row { name: query.name, pg, bare: floor, naive: naive_figures, api, verify, totals }
+    totals.extend([tokens_total, api_total, verify_total]);
+    Row { name: query.name, pg, bare: floor, naive: naive_figures, tokens, api, verify, reveal, totals }
+}
+
+/// The search path: the query-api through its leaves, tokens left in place.
+pub async fn search_path(context: &Context<'_>, request: &Request<'_>) -> (Figures, usize) {
+    let (client, base) = (&context.stack.http, context.stack.base.as_deref().expect("the query-api runs"));
+    check(&crate::api::search(client, base, request).await, false, false);
+    measure(async || total_of(&crate::api::search(client, base, request).await)).await
 }
 
 /// What the vault answers for Q4's target, as the query-api would be told.
@@ -135,8 +186,8 @@ fn resolved(subject: &Subject) -> HashMap<String, String> {
 /// checked whole once before timing.
 async fn http(context: &Context<'_>, plain: &Request<'_>, verified: &Request<'_>) -> [(Figures, usize); 2] {
     let (client, base) = (&context.stack.http, context.stack.base.as_deref().expect("the query-api runs"));
-    check(&crate::api::search(client, base, plain).await, false);
-    check(&crate::api::search(client, base, verified).await, true);
+    check(&crate::api::search(client, base, plain).await, false, true);
+    check(&crate::api::search(client, base, verified).await, true, true);
     measure_pair(
         async || total_of(&crate::api::search(client, base, plain).await),
         async || total_of(&crate::api::search(client, base, verified).await),
@@ -148,9 +199,8 @@ async fn http(context: &Context<'_>, plain: &Request<'_>, verified: &Request<'_>
 async fn vault_alone(context: &Context<'_>, query: &Query) -> VaultAlone {
     let tenant = &context.subject.tenant;
     let node = plan_of(&query.filter, resolved(context.subject));
-    let page = PageRequest { offset: 0, count: PAGE, order: query.order };
-    let found = search(context.shards, tenant, &node, page).expect("the page");
-    let tokens = query_api::engine::tokens(&query_api::engine::resources(&found.records, tenant));
+    let records = page(context.views, Search { tenant, node: &node, order: query.order });
+    let tokens = query_api::engine::tokens(&query_api::engine::resources(&records, tenant));
     let requester = Requester { subject: "auditor@corp".into(), reason: "search".into() };
     let request = DetokenizeRequest { tenant: tenant.clone(), tokens, on_behalf_of: requester };
     let vault = context.stack.vault();
@@ -200,21 +250,24 @@ async fn broker_alone(context: &Context<'_>) -> Figures {
     figures
 }
 
-/// Where the query-api's p50 goes: the floor's search, the vault's calls (measured
-/// alone), and the rest (HTTP, authorization, rendering, JSON).
+/// Where the query-api's p50 goes: the floor's search, the leaf hop (HTTP to the
+/// leaves and back), the vault's calls (measured alone), and the rest (HTTP,
+/// authorization, rendering, JSON).
 fn breakdown(rows: &[Row], alone: &Alone) {
     let ms = |figures: Figures| figures.p50.as_secs_f64() * 1_000.0;
     println!(
-        "where the query-api's p50 goes (ms): api = bare search + vault calls + rest (HTTP, render, JSON)"
+        "where the p50 goes (ms): search path = bare search + leaf hop and rest; clear = search path + vault calls + rendering"
     );
     for (row, vault) in rows.iter().zip(&alone.pages) {
         let lookups = if row.name == "Q4" { ms(alone.lookup) } else { 0.0 };
-        let rest = ms(row.api) - ms(row.bare) - ms(vault.detokenize) - lookups;
+        let rest = ms(row.api) - ms(row.tokens) - ms(vault.detokenize) - lookups;
         println!(
-            "  {}: api {:.2} = bare {:.2} + detokenize {:.2} (of which broker ack ~{:.2}) + lookup {:.2} + rest {:.2}; verify adds {:.2}",
+            "  {}: search {:.2} = bare {:.2} + hops {:.2}; clear {:.2} = search + detokenize {:.2} (of which broker ack ~{:.2}) + lookup {:.2} + rest {:.2}; verify adds {:.2}",
             row.name,
-            ms(row.api),
+            ms(row.tokens),
             ms(row.bare),
+            ms(row.tokens) - ms(row.bare),
+            ms(row.api),
             ms(vault.detokenize),
             ms(alone.broker),
             lookups,

@@ -133,7 +133,7 @@ struct Stack {
 
 async fn start_stack() -> Stack {
     let data_dir = tempfile::tempdir().unwrap();
-    let ports = free_ports(9);
+    let ports = free_ports(10);
     let address = |index: usize| format!("127.0.0.1:{}", ports[index]);
     let flags = [
         "--broker-listen",
@@ -141,6 +141,7 @@ async fn start_stack() -> Stack {
         "--tokenizer-ops-listen",
         "--signer-ops-listen",
         "--indexer-ops-listen",
+        "--indexer-leaf-listen",
         "--vault-listen",
         "--query-listen",
         "--notifier-listen",
@@ -157,11 +158,12 @@ async fn start_stack() -> Stack {
         child: ChildGuard(child),
         broker: address(0),
         indexer: address(4),
-        query: address(6),
+        query: address(7),
         data_dir,
     };
     let client = reqwest::Client::new();
-    for port in &ports[1..] {
+    // Every server but the broker and the indexer's leaf API answers /healthz.
+    for (_, port) in ports.iter().enumerate().filter(|(index, _)| ![0, 5].contains(index)) {
         let url = format!("http://127.0.0.1:{port}/healthz");
         let started = Instant::now();
         while !client.get(&url).send().await.is_ok_and(|response| response.status().is_success()) {

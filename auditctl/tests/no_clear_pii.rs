@@ -95,6 +95,7 @@ fn start_stack(data_dir: &Path, log: &Path) -> Stack {
         .args(["--tokenizer-ops-listen", &tokenizer_ops, "--vault-listen", &vault])
         .args(["--signer-ops-listen", &format!("127.0.0.1:{}", free_port())])
         .args(["--indexer-ops-listen", &format!("127.0.0.1:{}", free_port())])
+        .args(["--indexer-leaf-listen", &format!("127.0.0.1:{}", free_port())])
         .args(["--query-listen", &format!("127.0.0.1:{}", free_port())])
         .args(["--notifier-listen", &format!("127.0.0.1:{}", free_port())])
         .args(["--notifier-ops-listen", &format!("127.0.0.1:{}", free_port())])

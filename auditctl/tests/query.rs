@@ -74,6 +74,7 @@ fn start_stack(data_dir: &Path) -> Stack {
         command.args([flag, &format!("127.0.0.1:{}", free_port())]);
     }
     command.args(["--indexer-ops-listen", &format!("127.0.0.1:{}", free_port())]);
+    command.args(["--indexer-leaf-listen", &format!("127.0.0.1:{}", free_port())]);
     command.args(["--vault-listen", &format!("127.0.0.1:{}", free_port()), "--query-listen", &query]);
     let notifier = format!("127.0.0.1:{}", free_port());
     command.args(["--notifier-listen", &notifier]);

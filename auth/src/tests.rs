@@ -278,7 +278,7 @@ fn service_credentials_are_scoped_to_their_service() {
     let all = Scope::ALL;
     let allowed: [(&ServiceCredential, &[Scope]); 3] = [
         (&tokenizer, &[Scope::Tokenize, Scope::Find]),
-        (&query, &[Scope::Lookup, Scope::Match, Scope::Detokenize]),
+        (&query, &[Scope::Lookup, Scope::Match, Scope::Detokenize, Scope::Search]),
         (&custom, &[Scope::Lookup, Scope::Detokenize]),
     ];
     for (credential, scopes) in allowed {

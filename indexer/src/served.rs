@@ -98,3 +98,33 @@ impl Served {
         self.shards.write().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reader() -> IndexReader {
+        let index = tantivy::Index::create_in_ram(audit_index::schema::IndexSchema::new().schema);
+        index.reader_builder().reload_policy(tantivy::ReloadPolicy::Manual).try_into().unwrap()
+    }
+
+    #[test]
+    fn a_shard_answers_once_it_reaches_its_last_owners_position() {
+        let served = Served::default();
+        served.open(Opened { partition: 0, reader: reader(), next: 40, target: 10 });
+        served.open(Opened { partition: 1, reader: reader(), next: 0, target: 500 });
+        let (states, views) = served.views(&[0, 1, 2]);
+        let serving: Vec<Serving> = states.iter().map(|state| state.serving).collect();
+        assert_eq!(
+            serving,
+            [Serving::Serving, Serving::Rebuilding { indexed: 0, target: 500 }, Serving::NotOwned]
+        );
+        assert!(views.is_none(), "no search runs without every asked shard");
+        assert_eq!(served.counts(), (2, 1));
+        served.committed(1, 500);
+        let (_, views) = served.views(&[0, 1]);
+        assert_eq!(views.map(|views| views.len()), Some(2), "rebuilt: both answer");
+        served.close(0);
+        assert_eq!(served.views(&[0]).0[0].serving, Serving::NotOwned);
+    }
+}

@@ -135,8 +135,19 @@ async fn records_become_searchable_once_and_bad_input_goes_to_the_dlq() {
 }
 
 fn spawn_indexer(kafka: &KafkaConfig, root: &Path, log: std::fs::File) -> ChildGuard {
-    let args =
-        ["--index-dir", root.to_str().unwrap(), "--commit-interval-ms", "300", "--batch-max-records", "500"];
+    let credential = audit_auth::service::ServiceCredential::generate("query-api").declaration();
+    let args = [
+        "--index-dir",
+        root.to_str().unwrap(),
+        "--commit-interval-ms",
+        "300",
+        "--batch-max-records",
+        "500",
+        "--leaf-listen",
+        "127.0.0.1:0",
+        "--leaf-credentials",
+        &credential,
+    ];
     spawn_stage(env!("CARGO_BIN_EXE_indexer"), kafka, &args, log)
 }
 

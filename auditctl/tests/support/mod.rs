@@ -50,6 +50,7 @@ pub fn start_stack_logging(data_dir: &Path, broker_port: u16, log: Stdio) -> Sta
         .args(["--tokenizer-ops-listen", &format!("127.0.0.1:{}", free_port())])
         .args(["--signer-ops-listen", &format!("127.0.0.1:{}", free_port())])
         .args(["--indexer-ops-listen", &indexer_ops])
+        .args(["--indexer-leaf-listen", &format!("127.0.0.1:{}", free_port())])
         .args(["--vault-listen", &format!("127.0.0.1:{}", free_port())])
         .args(["--query-listen", &query])
         .args(["--notifier-listen", &format!("127.0.0.1:{}", free_port())])
@@ -62,6 +63,7 @@ pub fn start_stack_logging(data_dir: &Path, broker_port: u16, log: Stdio) -> Sta
             ("AUDIT_GROUP_ID", "one-group-for-every-stage"),
             ("AUDIT_INDEX_DIR", "/nonexistent/index"),
             ("AUDIT_OPS_LISTEN", "127.0.0.1:1"),
+            ("AUDIT_LEAF_LISTEN", "127.0.0.1:1"),
         ])
         .stdout(Stdio::null())
         .stderr(log)

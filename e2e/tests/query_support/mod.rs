@@ -1,7 +1,7 @@
 //! The query-api as production runs it (`run()` on port 0), over a real vault (its own
 //! `run()`, SQLite, the embedded broker for its access events) and a real indexer
-//! (its own `run()`) that indexed the suite's signed records from `audit.signed` and
-//! serves them through its leaf API.
+//! (its binary, killed with the stack) that indexed the suite's signed records from
+//! `audit.signed` and serves them through its leaf API.
 
 #![allow(dead_code, reason = "each test binary uses part of the support")]
 
@@ -36,6 +36,7 @@ pub struct Stack {
     /// The query-api's service credential at the vault.
     pub credential: ServiceCredential,
     shutdown: CancellationToken,
+    _indexer: testkit::process::ChildGuard,
     _broker: EmbeddedBroker,
     _dirs: Vec<tempfile::TempDir>,
 }
@@ -120,7 +121,7 @@ pub async fn start() -> Stack {
     let envelopes = dataset::sign(&keys, &tokenized);
     dataset::publish(&kafka, &envelopes, 0).await;
     let leaf_credential = ServiceCredential::generate("query-api");
-    start_indexer(&kafka, &dir.path().join("index"), &leaf_credential, &shutdown).await;
+    let indexer = start_indexer(&kafka, dir.path(), &leaf_credential);
 
     let config = query_api::QueryArgs::parse_from([
         "query-api".to_owned(),
@@ -149,6 +150,7 @@ pub async fn start() -> Stack {
         http,
         credential,
         shutdown,
+        _indexer: indexer,
         _broker: broker,
         _dirs: vec![dir, broker_dir],
     };
@@ -158,18 +160,20 @@ pub async fn start() -> Stack {
     stack
 }
 
-/// The indexer, its leaf on a free port, indexing the signed topic into `index_dir`.
-async fn start_indexer(
+/// The indexer, its leaf on a free port, indexing the signed topic into `dir/index`.
+fn start_indexer(
     kafka: &audit_runtime::config::KafkaConfig,
-    index_dir: &std::path::Path,
+    dir: &std::path::Path,
     leaf_credential: &ServiceCredential,
-    shutdown: &CancellationToken,
-) {
-    let mut config = indexer::Config::defaults_for(&kafka.bootstrap, index_dir, leaf_credential);
-    config.stage.kafka = kafka.clone();
-    config.leaf.listen = "127.0.0.1:0".parse().unwrap();
-    let ops = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    tokio::spawn(indexer::run(config, ops, shutdown.clone()));
+) -> testkit::process::ChildGuard {
+    let log = std::fs::File::create(dir.join("indexer.log")).unwrap();
+    let args = [
+        format!("--index-dir={}", dir.join("index").display()),
+        "--leaf-listen=127.0.0.1:0".to_owned(),
+        format!("--leaf-credentials={}", leaf_credential.declaration()),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    testkit::process::spawn_stage(env!("CARGO_BIN_EXE_e2e-indexer"), kafka, &args, log)
 }
 
 async fn start_vault(

@@ -72,7 +72,7 @@ async fn up_reaches_healthy_produce_flows_through_and_sigterm_commits() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_service_that_stops_on_its_own_stops_the_stack_with_its_reason() {
     let data_dir = tempfile_dir();
-    // The index directory is a file: the query-api cannot read the shards and stops.
+    // The index directory is a file: the indexer cannot keep shards there and stops.
     std::fs::write(data_dir.join("index"), b"not a directory").unwrap();
     let mut stack = start_stack_logging(&data_dir, free_port(), Stdio::piped());
     let mut stderr = stack.child.stderr.take().expect("stderr is piped");
@@ -88,6 +88,6 @@ async fn a_service_that_stops_on_its_own_stops_the_stack_with_its_reason() {
     let status = stack.child.wait().unwrap();
     assert_eq!(status.code(), Some(1), "{log}");
     assert!(log.contains("a service stopped on its own; stopping the stack"), "{log}");
-    assert!(log.contains("auditctl: query-api stopped: cannot list the index directory"), "{log}");
+    assert!(log.contains("auditctl: indexer stopped: shard directory"), "{log}");
     std::fs::remove_dir_all(&data_dir).unwrap();
 }

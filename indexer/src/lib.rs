@@ -57,6 +57,9 @@ pub async fn run(
 ) -> Result<(), IndexerError> {
     let (registry, metrics) = metrics::register()?;
     let params = config.stage.params(SERVICE, metrics.stage.clone());
+    // An unusable directory stops the indexer now, not at its first record.
+    std::fs::create_dir_all(&config.index_dir)
+        .map_err(|source| IndexerError::Io { path: config.index_dir.clone(), source })?;
     let leaf_listener = TcpListener::bind(config.leaf.listen).await.map_err(|source| IndexerError::Io {
         path: format!("leaf listener {}", config.leaf.listen).into(),
         source,

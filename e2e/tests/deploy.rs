@@ -66,7 +66,8 @@ fn the_compose_file_runs_every_service_healthy_and_keeps_secrets_in_files() {
             "POSTGRES_PASSWORD:",
             "SERVICE_CREDENTIALS:",
             "VAULT_CREDENTIAL:",
-            "LEAF_CREDENTIAL",
+            "LEAF_CREDENTIAL:",
+            "LEAF_CREDENTIALS:",
         ] {
             assert!(!block.contains(secret_variable), "{name}: {secret_variable} is passed as a file");
         }

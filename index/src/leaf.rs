@@ -57,6 +57,8 @@ pub enum Serving {
     /// Searchable: it holds at least what the group had committed when this leaf
     /// was given the partition.
     Serving,
+    /// Given to this leaf, which is reading where its last owner stopped.
+    Opening,
     /// Given to this leaf, still reading `audit.signed` up to where its last owner was.
     Rebuilding {
         /// Next offset to index.
@@ -76,7 +78,9 @@ pub struct Claim {
     pub partition: i32,
     /// Base URL of the owner's leaf API.
     pub leaf: String,
-    /// When the owner was given the partition, milliseconds since the epoch.
+    /// When the owner was given the partition, milliseconds since the epoch: of two
+    /// claims of a partition, the later one is its owner's (claims are written after
+    /// the assignment, so they may reach the topic out of order).
     pub since_ms: i64,
 }
 

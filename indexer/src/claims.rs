@@ -1,94 +1,169 @@
-//! Announces the partitions this indexer is given: one [`Claim`] per partition on the
-//! owners topic, keyed by partition, so the query-apis route each shard's searches
-//! to the leaf that holds it.
+//! What follows an assignment, off the consumer's callback: each assigned partition
+//! is claimed on the owners topic ([`Claim`], keyed by partition), so the query-apis
+//! route its searches here, and its last owner's position (the group's committed
+//! offset) is read, from which its shard answers.
 //!
-//! A claim is written inside the assignment callback and acknowledged before it
-//! returns, and never repeated later. A member gives a partition up only in a later
-//! callback, and its next owner is assigned only after that, so the owners' claims of
-//! one partition reach the topic in the order they were assigned: the latest claim is
-//! the current owner's. A claim that goes stale (its indexer died) is harmless: the
-//! query-api cannot reach the leaf, or the leaf says the shard is not its own, and the
-//! shard is reported missing until its new owner claims it.
+//! Claims carry the time of the assignment: of two claims of a partition, the
+//! query-apis keep the later, whatever order they reached the topic in (a member
+//! gives a partition up a rebalance before its next owner is given it, seconds
+//! apart, far more than the clocks of synchronized hosts differ). A claim that goes
+//! stale (its indexer died) is harmless: the query-api cannot reach the leaf, or the
+//! leaf says the shard is not its own, and the shard is reported missing until its
+//! new owner claims it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use audit_index::leaf::Claim;
 use audit_runtime::config::KafkaConfig;
-use audit_runtime::kafka::immediate_producer;
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use audit_runtime::kafka::{consumer_config, immediate_producer};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio_util::sync::CancellationToken;
 
 use crate::IndexerError;
+use crate::served::Served;
 
-/// Longest wait for the broker to acknowledge an assignment's claims.
-const ACK_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Writes this indexer's claims.
-pub struct ClaimWriter {
-    producer: FutureProducer,
-    topic: String,
-    leaf: String,
+/// Partitions given to this indexer, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assigned {
+    /// The partitions.
+    pub partitions: Vec<i32>,
+    /// When, milliseconds since the epoch.
+    pub since_ms: i64,
 }
 
-impl ClaimWriter {
-    /// A writer of claims naming `leaf` to `topic`.
-    pub fn new(kafka: &KafkaConfig, topic: &str, leaf: &str) -> Result<ClaimWriter, IndexerError> {
-        let producer = immediate_producer(kafka)?;
-        Ok(ClaimWriter { producer, topic: topic.to_owned(), leaf: leaf.to_owned() })
+impl Assigned {
+    /// `partitions`, assigned now.
+    pub fn now(partitions: &[i32]) -> Assigned {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        Assigned {
+            partitions: partitions.to_vec(),
+            since_ms: i64::try_from(now.as_millis()).unwrap_or(i64::MAX),
+        }
+    }
+}
+
+/// Where claims go and positions come from.
+pub struct Announcer {
+    producer: FutureProducer,
+    /// A client of the indexers' group that never joins it: it only reads offsets.
+    positions: Arc<BaseConsumer>,
+    /// The owners topic.
+    owners: String,
+    /// The signed topic.
+    signed: String,
+    /// This indexer's leaf URL.
+    leaf: String,
+    served: Arc<Served>,
+}
+
+/// What an [`Announcer`] is made of.
+pub struct AnnouncerParams<'a> {
+    /// Kafka settings.
+    pub kafka: &'a KafkaConfig,
+    /// The indexers' consumer group.
+    pub group: &'a str,
+    /// The owners topic.
+    pub owners: &'a str,
+    /// The signed topic.
+    pub signed: &'a str,
+    /// This indexer's leaf URL.
+    pub leaf: &'a str,
+    /// The served shards, told their last owner's position.
+    pub served: Arc<Served>,
+}
+
+impl Announcer {
+    /// An announcer as `params` say.
+    pub fn new(params: AnnouncerParams<'_>) -> Result<Announcer, IndexerError> {
+        let producer = immediate_producer(params.kafka)?;
+        let mut config = consumer_config(params.kafka, params.group);
+        config.set("enable.auto.commit", "false");
+        let positions = config.create().map_err(|source| {
+            IndexerError::Runtime(audit_runtime::RuntimeError::ClientCreation { role: "consumer", source })
+        })?;
+        Ok(Announcer {
+            producer,
+            positions: Arc::new(positions),
+            owners: params.owners.to_owned(),
+            signed: params.signed.to_owned(),
+            leaf: params.leaf.to_owned(),
+            served: params.served,
+        })
     }
 
-    /// Claims `partitions` and waits for the acknowledgements (the consumer's
-    /// callback thread blocks meanwhile, which is what orders claims).
-    pub fn announce(&self, partitions: &[i32]) {
-        let since_ms = now_ms();
-        let deliveries: Vec<(i32, Result<DeliveryFuture, String>)> = partitions
-            .iter()
-            .map(|partition| {
-                let claim = Claim { partition: *partition, leaf: self.leaf.clone(), since_ms };
-                let payload = serde_json::to_vec(&claim).expect("a claim serializes");
-                let key = Claim::key(*partition);
-                let record = FutureRecord::to(&self.topic).key(&key).payload(&payload);
-                (*partition, self.producer.send_result(record).map_err(|(error, _)| error.to_string()))
+    /// Follows assignments until `shutdown`: targets first (searches wait on them),
+    /// then claims, each retried until it succeeds.
+    pub async fn run(self, mut assigned: UnboundedReceiver<Assigned>, shutdown: CancellationToken) {
+        loop {
+            let next = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                next = assigned.recv() => next,
+            };
+            let Some(next) = next else { break };
+            self.read_positions(&next.partitions, &shutdown).await;
+            for partition in &next.partitions {
+                let claim = Claim { partition: *partition, leaf: self.leaf.clone(), since_ms: next.since_ms };
+                self.publish(&claim, &shutdown).await;
+            }
+        }
+        // Dropping Kafka clients waits on the broker: not on an async worker.
+        let Announcer { producer, positions, .. } = self;
+        let _ = tokio::task::spawn_blocking(move || drop((producer, positions))).await;
+    }
+
+    async fn read_positions(&self, partitions: &[i32], shutdown: &CancellationToken) {
+        let mut list = TopicPartitionList::new();
+        for partition in partitions {
+            list.add_partition(&self.signed, *partition);
+        }
+        while !shutdown.is_cancelled() {
+            let (positions, asked) = (self.positions.clone(), list.clone());
+            let read = tokio::task::spawn_blocking(move || {
+                positions.committed_offsets(asked, Duration::from_secs(10))
             })
-            .collect();
-        let outcome = acknowledgements(deliveries);
-        let deadline = std::time::Instant::now() + ACK_TIMEOUT;
-        for _ in partitions {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match outcome.recv_timeout(left) {
-                Ok((partition, Ok(()))) => tracing::info!(partition, leaf = %self.leaf, "shard claimed"),
-                // Searches of the shard answer "missing" until a later assignment claims it.
-                Ok((partition, Err(reason))) => {
-                    tracing::error!(partition, %reason, "shard claim not written");
-                }
-                Err(_) => {
-                    tracing::error!(timeout = ?ACK_TIMEOUT, "shard claims not acknowledged in time");
+            .await
+            .map_err(|error| error.to_string())
+            .and_then(|read| read.map_err(|error| error.to_string()));
+            match read {
+                Ok(read) => {
+                    for element in read.elements() {
+                        let target = match element.offset() {
+                            Offset::Offset(offset) => Some(offset),
+                            _ => None,
+                        };
+                        self.served.set_target(element.partition(), target);
+                    }
                     return;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "the group's committed offsets not read; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             }
         }
     }
-}
 
-/// Each delivery's outcome, waited for on a thread of its own: the callback's thread
-/// may be a runtime worker, whose timers must not be needed to wake it.
-fn acknowledgements(
-    deliveries: Vec<(i32, Result<DeliveryFuture, String>)>,
-) -> std::sync::mpsc::Receiver<(i32, Result<(), String>)> {
-    let (done, outcome) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for (partition, delivery) in deliveries {
-            let acknowledged = delivery.and_then(|delivery| match futures::executor::block_on(delivery) {
-                Ok(Ok(_)) => Ok(()),
-                Ok(Err((error, _))) => Err(error.to_string()),
-                Err(_) => Err("the producer dropped the claim".to_owned()),
-            });
-            let _ = done.send((partition, acknowledged));
+    async fn publish(&self, claim: &Claim, shutdown: &CancellationToken) {
+        let payload = serde_json::to_vec(claim).expect("a claim serializes");
+        let key = Claim::key(claim.partition);
+        let mut backoff = Duration::from_millis(100);
+        while !shutdown.is_cancelled() {
+            let record = FutureRecord::to(&self.owners).key(&key).payload(&payload);
+            match self.producer.send(record, Duration::from_secs(10)).await {
+                Ok(_) => {
+                    tracing::info!(partition = claim.partition, leaf = %claim.leaf, "shard claimed");
+                    return;
+                }
+                Err((error, _)) => {
+                    tracing::warn!(partition = claim.partition, %error, "shard claim not written; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
         }
-    });
-    outcome
-}
-
-fn now_ms() -> i64 {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
+    }
 }

@@ -16,7 +16,8 @@
 //! - `served`: the owned shards as searches see them: readers moved to each commit,
 //!   and whether each has caught up with its last owner.
 //! - `leaf`: the leaf API the query-apis search the served shards through.
-//! - `claims`: each assigned partition announced on the owners topic.
+//! - `claims`: what follows an assignment: each partition claimed on the owners
+//!   topic, its last owner's position read.
 //! - `reindex` ([`reindex()`]): rebuilding shards from the signed topic (`auditctl reindex`).
 
 mod claims;
@@ -75,11 +76,19 @@ pub async fn run(
     };
     let owners = [Topic { name: &config.leaf.owners_topic, kind: TopicKind::Registry }];
     audit_runtime::topics::ensure(&params.kafka, &owners).await?;
-    let claims = Arc::new(claims::ClaimWriter::new(&params.kafka, &config.leaf.owners_topic, &leaf_url)?);
     let served = Arc::new(served::Served::default());
+    let announcer = claims::Announcer::new(claims::AnnouncerParams {
+        kafka: &params.kafka,
+        group: &params.group_id,
+        owners: &config.leaf.owners_topic,
+        signed: &params.topics.input,
+        leaf: &leaf_url,
+        served: served.clone(),
+    })?;
+    let (assigned, assignments) = tokio::sync::mpsc::unbounded_channel();
     let shard_params = ShardParams { root: config.index_dir.clone(), budget: config.budget };
     let set = ShardSet::new(shard_params, served.clone(), metrics.clone())?;
-    let shards = SharedShards { set: Arc::new(Mutex::new(set)), claims };
+    let shards = SharedShards { set: Arc::new(Mutex::new(set)), assigned };
     info!(dir = %config.index_dir.display(), leaf = %leaf_url, "shards under this directory, searched here");
     let leaf = leaf::LeafState {
         served,
@@ -87,11 +96,12 @@ pub async fn run(
         credentials: Arc::new(ServiceCredentials::new(&config.leaf.credentials)),
         metrics,
     };
+    let announcer = tokio::spawn(announcer.run(assignments, shutdown.clone()));
     let leaf = tokio::spawn(leaf::serve(leaf, leaf_listener, shutdown.clone()));
     let sink = sink::IndexSink { shards, commit_interval: config.commit_interval };
     let ended = run_sink_service(sink, params, (ops_listener, registry), shutdown.clone()).await;
-    // Searches stop with the shards they read.
+    // Searches and claims stop with the shards.
     shutdown.cancel();
-    let _ = leaf.await;
+    let _ = tokio::join!(leaf, announcer);
     ended
 }

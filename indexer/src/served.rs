@@ -2,10 +2,11 @@
 //! never waits for indexing, only for a read lock held while a reader is swapped.
 //!
 //! A shard is served from the moment its partition is assigned, but answers only
-//! once it holds at least what the group had committed when it was assigned (its
-//! last owner's durable position): a node that takes over a partition without its
-//! shard rebuilds it from `audit.signed`, and until then the leaf says so instead of
-//! answering with part of the shard. Readers move to each commit as it happens.
+//! once it holds at least what the group had committed for it (its last owner's
+//! durable position, read just after the assignment): a node that takes over a
+//! partition without its shard rebuilds it from `audit.signed`, and until then the
+//! leaf says so instead of answering with part of the shard. Readers move to each
+//! commit as it happens.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -19,8 +20,18 @@ struct ServedShard {
     reader: IndexReader,
     /// Next offset the shard's commit covers.
     next: i64,
-    /// Offset it must reach before it answers.
-    target: i64,
+    /// Offset it must reach before it answers, once known.
+    target: Option<i64>,
+}
+
+impl ServedShard {
+    fn serving(&self) -> Serving {
+        match self.target {
+            None => Serving::Opening,
+            Some(target) if self.next < target => Serving::Rebuilding { indexed: self.next, target },
+            Some(_) => Serving::Serving,
+        }
+    }
 }
 
 /// The served shards, by partition.
@@ -37,8 +48,8 @@ pub struct Opened {
     pub reader: IndexReader,
     /// Next offset its last commit covers.
     pub next: i64,
-    /// Where it answers from: the group's committed offset at assignment.
-    pub target: i64,
+    /// Where it answers from: the group's committed offset, if known yet.
+    pub target: Option<i64>,
 }
 
 impl Served {
@@ -61,6 +72,13 @@ impl Served {
         }
     }
 
+    /// The group's committed offset of `partition` is `target` (none: it answers at once).
+    pub fn set_target(&self, partition: i32, target: Option<i64>) {
+        if let Some(shard) = self.write().get_mut(&partition) {
+            shard.target = Some(target.unwrap_or(0));
+        }
+    }
+
     /// Stops serving the shard of `partition`.
     pub fn close(&self, partition: i32) {
         self.write().remove(&partition);
@@ -72,16 +90,12 @@ impl Served {
         let mut states = Vec::with_capacity(partitions.len());
         let mut views = Vec::with_capacity(partitions.len());
         for partition in partitions {
-            let serving = match shards.get(partition) {
-                None => Serving::NotOwned,
-                Some(shard) if shard.next < shard.target => {
-                    Serving::Rebuilding { indexed: shard.next, target: shard.target }
-                }
-                Some(shard) => {
-                    views.push(ShardView { partition: *partition, searcher: shard.reader.searcher() });
-                    Serving::Serving
-                }
-            };
+            let serving = shards.get(partition).map_or(Serving::NotOwned, ServedShard::serving);
+            if serving == Serving::Serving
+                && let Some(shard) = shards.get(partition)
+            {
+                views.push(ShardView { partition: *partition, searcher: shard.reader.searcher() });
+            }
             states.push(ShardState { partition: *partition, serving });
         }
         let complete = views.len() == partitions.len();
@@ -91,7 +105,7 @@ impl Served {
     /// Partitions served, and how many of them answer.
     pub fn counts(&self) -> (usize, usize) {
         let shards = self.shards.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        (shards.len(), shards.values().filter(|shard| shard.next >= shard.target).count())
+        (shards.len(), shards.values().filter(|shard| shard.serving() == Serving::Serving).count())
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<i32, ServedShard>> {
@@ -111,8 +125,11 @@ mod tests {
     #[test]
     fn a_shard_answers_once_it_reaches_its_last_owners_position() {
         let served = Served::default();
-        served.open(Opened { partition: 0, reader: reader(), next: 40, target: 10 });
-        served.open(Opened { partition: 1, reader: reader(), next: 0, target: 500 });
+        served.open(Opened { partition: 0, reader: reader(), next: 40, target: Some(10) });
+        served.open(Opened { partition: 1, reader: reader(), next: 0, target: None });
+        let (states, _) = served.views(&[1]);
+        assert_eq!(states[0].serving, Serving::Opening, "its last owner's position not read yet");
+        served.set_target(1, Some(500));
         let (states, views) = served.views(&[0, 1, 2]);
         let serving: Vec<Serving> = states.iter().map(|state| state.serving).collect();
         assert_eq!(

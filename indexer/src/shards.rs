@@ -15,13 +15,13 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use audit_runtime::dlq::Rejection;
-use audit_runtime::stage::consumer::{Assignment, PartitionListener};
+use audit_runtime::stage::consumer::PartitionListener;
 use audit_runtime::stage::{InputMessage, Written};
 use audit_schemas::{Codec, SignedRecord};
 use tracing::{error, info};
 
 use crate::IndexerError;
-use crate::claims::ClaimWriter;
+use crate::claims::Assigned;
 use crate::document::document;
 use crate::metrics::IndexerMetrics;
 use crate::schema::IndexSchema;
@@ -35,6 +35,15 @@ pub struct ShardParams {
     pub root: PathBuf,
     /// Writer memory and threads per shard.
     pub budget: WriterBudget,
+}
+
+/// When an opened shard answers searches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answers {
+    /// At once: nothing says another owner was further.
+    AtOnce,
+    /// Once it reaches the group's committed offset, read after the assignment.
+    AfterLastOwner,
 }
 
 /// The open shards of this instance.
@@ -60,18 +69,22 @@ impl ShardSet {
 
     fn shard(&mut self, partition: i32) -> Result<&mut Shard, IndexerError> {
         if !self.open.contains_key(&partition) {
-            self.open_shard(partition, None)?;
+            // Opened outside an assignment (its callback could not open it).
+            self.open_shard(partition, Answers::AtOnce)?;
         }
         Ok(self.open.get_mut(&partition).expect("just opened"))
     }
 
-    /// Opens the shard of `partition` and serves it once it reaches `target` (the
-    /// group's committed offset; without one, at once). Returns its next offset.
-    fn open_shard(&mut self, partition: i32, target: Option<i64>) -> Result<i64, IndexerError> {
+    /// Opens the shard of `partition`, answering searches as `answers` says. Returns
+    /// its next offset.
+    fn open_shard(&mut self, partition: i32, answers: Answers) -> Result<i64, IndexerError> {
         let shard = Shard::open(&self.params.root, partition, &self.schema, self.params.budget)?;
         let next = shard.committed_offset().map_or(0, |offset| offset + 1);
-        let target = target.unwrap_or(next);
-        info!(partition, next, target, "shard opened");
+        let target = match answers {
+            Answers::AtOnce => Some(next),
+            Answers::AfterLastOwner => None,
+        };
+        info!(partition, next, "shard opened");
         self.served.open(Opened { partition, reader: shard.reader()?, next, target });
         self.open.insert(partition, shard);
         self.count_rebuilding();
@@ -202,8 +215,9 @@ fn prepare_with(
 pub struct SharedShards {
     /// The shards.
     pub set: Arc<Mutex<ShardSet>>,
-    /// Where assigned partitions are announced.
-    pub claims: Arc<ClaimWriter>,
+    /// Where assigned partitions are announced, to be claimed and to learn their
+    /// last owner's position.
+    pub assigned: tokio::sync::mpsc::UnboundedSender<Assigned>,
 }
 
 impl SharedShards {
@@ -217,22 +231,22 @@ impl SharedShards {
 }
 
 impl PartitionListener for SharedShards {
-    fn assigned(&self, partitions: &[Assignment]) -> Vec<(i32, Option<i64>)> {
+    /// Opens each shard and hands the partitions on; never waits on the broker (the
+    /// callback runs on the consumer's poll, which may share its runtime with it).
+    fn assigned(&self, partitions: &[i32]) -> Vec<(i32, Option<i64>)> {
         let mut shards = self.set.lock().expect("no panic holds the shards");
         let starts: Vec<(i32, Option<i64>)> = partitions
             .iter()
-            .map(|assigned| {
-                match shards.open_shard(assigned.partition, Some(assigned.committed.unwrap_or(0))) {
-                    Ok(next) => (assigned.partition, Some(next)),
-                    Err(failure) => {
-                        // Indexing the partition opens it again and fails the loop if it still cannot.
-                        error!(partition = assigned.partition, %failure, "shard cannot be opened");
-                        (assigned.partition, None)
-                    }
+            .map(|partition| match shards.open_shard(*partition, Answers::AfterLastOwner) {
+                Ok(next) => (*partition, Some(next)),
+                Err(failure) => {
+                    // Indexing the partition opens it again and fails the loop if it still cannot.
+                    error!(partition, %failure, "shard cannot be opened");
+                    (*partition, None)
                 }
             })
             .collect();
-        self.claims.announce(&starts.iter().map(|(partition, _)| *partition).collect::<Vec<_>>());
+        let _ = self.assigned.send(Assigned::now(partitions));
         starts
     }
 

@@ -115,6 +115,7 @@ fn unserved(serving: Serving) -> Option<String> {
             "its new indexer is rebuilding it ({}% done)",
             (indexed.max(0) * 100).checked_div(target.max(1)).unwrap_or(0)
         )),
+        Serving::Opening => Some("its new indexer is opening it".into()),
         Serving::NotOwned => Some("it moved to another indexer, which has not claimed it yet".into()),
     }
 }

@@ -59,10 +59,14 @@ impl Owners {
         Ok(route)
     }
 
-    /// Takes a claim read from the topic (later ones replace earlier ones).
+    /// Takes a claim read from the topic: it replaces a claim of the partition made
+    /// no later than itself.
     pub fn claimed(&self, claim: Claim) {
         let mut state = self.state.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        state.claims.insert(claim.partition, claim);
+        let known = state.claims.get(&claim.partition);
+        if known.is_none_or(|known| known.since_ms <= claim.since_ms) {
+            state.claims.insert(claim.partition, claim);
+        }
     }
 
     /// The signed topic has `partitions` partitions.
@@ -157,8 +161,8 @@ async fn next(consumer: Option<&StreamConsumer>) -> Result<Option<Claim>, String
 mod tests {
     use super::*;
 
-    fn claim(partition: i32, leaf: &str) -> Claim {
-        Claim { partition, leaf: leaf.into(), since_ms: 0 }
+    fn claim(partition: i32, leaf: &str, since_ms: i64) -> Claim {
+        Claim { partition, leaf: leaf.into(), since_ms }
     }
 
     #[test]
@@ -166,12 +170,13 @@ mod tests {
         let owners = Owners::default();
         assert!(matches!(owners.route(), Err(QueryError::ShardsMissing { .. })), "count unknown yet");
         owners.set_partitions(4);
-        owners.claimed(claim(0, "http://a"));
-        owners.claimed(claim(1, "http://a"));
-        owners.claimed(claim(2, "http://b"));
-        owners.claimed(claim(1, "http://b"));
+        owners.claimed(claim(0, "http://a", 10));
+        owners.claimed(claim(1, "http://a", 10));
+        owners.claimed(claim(2, "http://b", 20));
+        owners.claimed(claim(1, "http://b", 20));
+        owners.claimed(claim(0, "http://b", 5));
         let route = owners.route().unwrap();
-        assert_eq!(route.leaves["http://a"], vec![0]);
+        assert_eq!(route.leaves["http://a"], vec![0], "a claim older than the one known is ignored");
         assert_eq!(route.leaves["http://b"], vec![1, 2], "the latest claim wins");
         assert_eq!(route.unclaimed, vec![3]);
     }

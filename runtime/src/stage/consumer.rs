@@ -47,22 +47,12 @@ impl InputMessage {
     }
 }
 
-/// A partition given to this member.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Assignment {
-    /// The partition.
-    pub partition: i32,
-    /// The group's committed offset for it (where its last owner's durable work
-    /// ends), if the group has one and the broker said so in time.
-    pub committed: Option<i64>,
-}
-
 /// A stage that keeps its own position per partition (the indexer keeps it in each
 /// shard's commit) and must act when partitions come and go.
 pub trait PartitionListener: Send + Sync {
     /// Partitions were assigned: where each starts (the next offset to read), or
     /// `None` for the group's committed offset.
-    fn assigned(&self, partitions: &[Assignment]) -> Vec<(i32, Option<i64>)>;
+    fn assigned(&self, partitions: &[i32]) -> Vec<(i32, Option<i64>)>;
 
     /// Partitions are being revoked: make their work durable and say, per partition,
     /// the next offset to read, which is committed before they go.
@@ -85,9 +75,10 @@ impl StageContext {
     }
 
     fn assign(&self, consumer: &BaseConsumer<Self>, partitions: &mut TopicPartitionList) {
-        info!(partitions = partitions.count(), "partitions assigned");
+        let numbers: Vec<i32> = partitions.elements().iter().map(|element| element.partition()).collect();
+        info!(partitions = numbers.len(), "partitions assigned");
         if let Some(listener) = &self.listener {
-            for (partition, start) in listener.assigned(&committed(consumer, partitions)) {
+            for (partition, start) in listener.assigned(&numbers) {
                 let Some(start) = start else { continue };
                 if let Err(error) =
                     partitions.set_partition_offset(&self.topic, partition, Offset::Offset(start))
@@ -128,28 +119,6 @@ impl StageContext {
             warn!(%error, "unassignment failed");
         }
     }
-}
-
-/// The group's committed offset of each of `partitions`, asked of the coordinator (a
-/// listener may need to know where the last owner stopped).
-fn committed(consumer: &BaseConsumer<StageContext>, partitions: &TopicPartitionList) -> Vec<Assignment> {
-    let known = consumer.committed_offsets(partitions.clone(), Duration::from_secs(10));
-    if let Err(error) = &known {
-        warn!(%error, "committed offsets of the assigned partitions not known");
-    }
-    let offsets = known.unwrap_or_else(|_| partitions.clone());
-    partitions
-        .elements()
-        .iter()
-        .map(|element| {
-            let found = offsets.find_partition(element.topic(), element.partition());
-            let committed = found.and_then(|found| match found.offset() {
-                Offset::Offset(offset) => Some(offset),
-                _ => None,
-            });
-            Assignment { partition: element.partition(), committed }
-        })
-        .collect()
 }
 
 impl ClientContext for StageContext {

@@ -39,22 +39,28 @@ pub fn start_stack(data_dir: &Path, broker_port: u16) -> Stack {
     start_stack_logging(data_dir, broker_port, Stdio::inherit())
 }
 
+/// `count` distinct free ports, held together while picked so none is given twice.
+pub fn free_ports(count: usize) -> Vec<u16> {
+    let listeners: Vec<TcpListener> = (0..count).map(|_| TcpListener::bind("127.0.0.1:0").unwrap()).collect();
+    listeners.iter().map(|listener| listener.local_addr().unwrap().port()).collect()
+}
+
 pub fn start_stack_logging(data_dir: &Path, broker_port: u16, log: Stdio) -> Stack {
     let broker = format!("127.0.0.1:{broker_port}");
-    let ops = format!("127.0.0.1:{}", free_port());
-    let indexer_ops = format!("127.0.0.1:{}", free_port());
-    let query = format!("127.0.0.1:{}", free_port());
+    let ports: Vec<String> = free_ports(9).into_iter().map(|port| format!("127.0.0.1:{port}")).collect();
+    let [ops, tokenizer, signer, indexer_ops, leaf, vault, query, notifier, notifier_ops] =
+        <[String; 9]>::try_from(ports).expect("nine ports");
     let child = Command::new(env!("CARGO_BIN_EXE_auditctl"))
         .args(["up", "--data-dir", data_dir.to_str().unwrap(), "--broker-listen", &broker])
         .args(["--ingestor-ops-listen", &ops])
-        .args(["--tokenizer-ops-listen", &format!("127.0.0.1:{}", free_port())])
-        .args(["--signer-ops-listen", &format!("127.0.0.1:{}", free_port())])
+        .args(["--tokenizer-ops-listen", &tokenizer])
+        .args(["--signer-ops-listen", &signer])
         .args(["--indexer-ops-listen", &indexer_ops])
-        .args(["--indexer-leaf-listen", &format!("127.0.0.1:{}", free_port())])
-        .args(["--vault-listen", &format!("127.0.0.1:{}", free_port())])
+        .args(["--indexer-leaf-listen", &leaf])
+        .args(["--vault-listen", &vault])
         .args(["--query-listen", &query])
-        .args(["--notifier-listen", &format!("127.0.0.1:{}", free_port())])
-        .args(["--notifier-ops-listen", &format!("127.0.0.1:{}", free_port())])
+        .args(["--notifier-listen", &notifier])
+        .args(["--notifier-ops-listen", &notifier_ops])
         // Variables a shell may hold for one service alone: `up` builds every service's
         // settings itself, so none of them may reroute or break the stack.
         .envs([

@@ -90,10 +90,9 @@ impl Served {
         let mut states = Vec::with_capacity(partitions.len());
         let mut views = Vec::with_capacity(partitions.len());
         for partition in partitions {
-            let serving = shards.get(partition).map_or(Serving::NotOwned, ServedShard::serving);
-            if serving == Serving::Serving
-                && let Some(shard) = shards.get(partition)
-            {
+            let shard = shards.get(partition);
+            let serving = shard.map_or(Serving::NotOwned, ServedShard::serving);
+            if let Some(shard) = shard.filter(|_| serving == Serving::Serving) {
                 views.push(ShardView { partition: *partition, searcher: shard.reader.searcher() });
             }
             states.push(ShardState { partition: *partition, serving });

@@ -140,6 +140,11 @@ impl PublicKeys {
         self.keys.get(kid)
     }
 
+    /// Every key, current and retired.
+    pub fn iter(&self) -> impl Iterator<Item = &VerifyingKey> {
+        self.keys.values()
+    }
+
     /// Number of keys.
     pub fn len(&self) -> usize {
         self.keys.len()

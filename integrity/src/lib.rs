@@ -14,6 +14,9 @@
 //! - [`verify`]: signature, payload and envelope checks, batch verification, chain
 //!   continuity, each failure with a precise reason.
 //! - [`export`]: the export's lines and their offline check, with a bounded report.
+//! - [`merkle`]: RFC 9162 Merkle trees over each tenant's records (the writer's
+//!   frontier, inclusion and consistency proofs, their verification).
+//! - [`note`]: a tenant's tree head as a C2SP signed-note checkpoint.
 //! - [`keyfile`]: private key files, refused when others can read them.
 #![warn(missing_docs)]
 
@@ -21,6 +24,8 @@ pub mod export;
 pub mod jws;
 pub mod keyfile;
 pub mod keys;
+pub mod merkle;
+pub mod note;
 pub mod payload;
 pub mod verify;
 

@@ -76,7 +76,18 @@ async fn main() {
     }
     run::print_fanout(&spread);
     memory::print(&stack);
+    keep(&index_dir);
     println!("wall time of the whole bench: {:.0} s", started.elapsed().as_secs_f64());
+}
+
+/// Moves the shards to `AUDIT_BENCH_KEEP_INDEX`, if set, so they can be studied
+/// after the run (a profiler on the floor's searches, for instance).
+fn keep(index_dir: &Path) {
+    let Some(target) = std::env::var_os("AUDIT_BENCH_KEEP_INDEX") else { return };
+    match std::fs::rename(index_dir, &target) {
+        Ok(()) => println!("index kept in {}", Path::new(&target).display()),
+        Err(error) => println!("index not kept ({error}): the target must be new and on the same file system"),
+    }
 }
 
 /// Generates, tokenizes, signs and loads every record into the shards and into

@@ -58,7 +58,8 @@ pub const MASTER_KEYS: [(&str, &str); 2] =
 /// The pipeline's topics from its end to its start: each copied after the records made
 /// from it, so `audit.raw` is the one cut of the whole backup (see
 /// `audit_broker::backup`).
-const DOWNSTREAM_FIRST: [&str; 6] = [
+const DOWNSTREAM_FIRST: [&str; 7] = [
+    "audit.checkpoints",
     "audit.signer-checkpoints",
     "audit.signed",
     "audit.tokenized",

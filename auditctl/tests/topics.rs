@@ -33,13 +33,14 @@ async fn ensure_creates_the_topics_then_checks_them_against_the_policy() {
         "audit.tokenized",
         "audit.signed",
         "audit.signer-checkpoints",
+        "audit.checkpoints",
     ] {
         assert!(line(&first, topic).contains("created"), "{topic}");
     }
 
     let (succeeded, second) = ensure(&broker.bootstrap());
     assert!(succeeded, "the trail is kept forever: nothing at risk");
-    for trail in ["audit.signed", "audit.signer-checkpoints"] {
+    for trail in ["audit.signed", "audit.signer-checkpoints", "audit.checkpoints"] {
         let row = line(&second, trail);
         assert!(row.contains(" ok ") && row.contains("forever") && row.contains("the trail"), "{row}");
     }

@@ -182,6 +182,7 @@ async fn tamper(stack: &Stack, id: &str) {
         created: fields["created"].as_i64().unwrap(),
         sequence: fields["sequence"].as_i64().unwrap(),
         jws: parts.join("."),
+        tree_hashes: Vec::new(),
     };
     let place = stack.records.iter().position(|clear| clear.id() == id).unwrap();
     support::dataset::publish(&stack.kafka, &[envelope], place).await;

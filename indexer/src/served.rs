@@ -18,6 +18,8 @@ use tantivy::IndexReader;
 /// One served shard.
 struct ServedShard {
     reader: IndexReader,
+    /// The reader's latest view, its columns open.
+    view: Option<ShardView>,
     /// Next offset the shard's commit covers.
     next: i64,
     /// Offset it must reach before it answers, once known.
@@ -55,20 +57,26 @@ pub struct Opened {
 impl Served {
     /// Serves a newly assigned shard.
     pub fn open(&self, opened: Opened) {
-        let shard = ServedShard { reader: opened.reader, next: opened.next, target: opened.target };
+        let view = view(opened.partition, &opened.reader, None);
+        let shard = ServedShard { reader: opened.reader, view, next: opened.next, target: opened.target };
         self.write().insert(opened.partition, shard);
     }
 
-    /// The shard of `partition` committed up to `next`: its reader moves there.
+    /// The shard of `partition` committed up to `next`: its reader moves there, and a
+    /// new view (opening only the new segments' columns) replaces the last.
     pub fn committed(&self, partition: i32, next: i64) {
-        let reader = {
+        let (reader, previous) = {
             let mut shards = self.write();
             let Some(shard) = shards.get_mut(&partition) else { return };
             shard.next = next;
-            shard.reader.clone()
+            (shard.reader.clone(), shard.view.clone())
         };
         if let Err(error) = reader.reload() {
             tracing::warn!(partition, %error, "shard reader not moved to its commit");
+        }
+        let view = view(partition, &reader, previous.as_ref());
+        if let Some(shard) = self.write().get_mut(&partition) {
+            shard.view = view;
         }
     }
 
@@ -91,9 +99,12 @@ impl Served {
         let mut views = Vec::with_capacity(partitions.len());
         for partition in partitions {
             let shard = shards.get(partition);
-            let serving = shard.map_or(Serving::NotOwned, ServedShard::serving);
-            if let Some(shard) = shard.filter(|_| serving == Serving::Serving) {
-                views.push(ShardView { partition: *partition, searcher: shard.reader.searcher() });
+            let mut serving = shard.map_or(Serving::NotOwned, ServedShard::serving);
+            if serving == Serving::Serving {
+                match shard.and_then(|shard| shard.view.clone()) {
+                    Some(view) => views.push(view),
+                    None => serving = Serving::Opening,
+                }
             }
             states.push(ShardState { partition: *partition, serving });
         }
@@ -110,6 +121,14 @@ impl Served {
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<i32, ServedShard>> {
         self.shards.write().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+/// A view of what `reader` sees; none (the shard then says it is opening) when a
+/// column cannot be opened.
+fn view(partition: i32, reader: &IndexReader, previous: Option<&ShardView>) -> Option<ShardView> {
+    ShardView::new(partition, reader.searcher(), previous)
+        .inspect_err(|error| tracing::warn!(partition, %error, "shard view not opened"))
+        .ok()
 }
 
 #[cfg(test)]

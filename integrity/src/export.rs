@@ -61,14 +61,14 @@ pub struct ExportLine<R = TokenizedRecord> {
 impl<R> ExportLine<R> {
     /// The line of `envelope`, with the stored record or without.
     pub fn new(envelope: SignedRecord, record: Option<R>) -> ExportLine<R> {
-        let SignedRecord { tenant_id, id, created, sequence, jws } = envelope;
+        let SignedRecord { tenant_id, id, created, sequence, jws, .. } = envelope;
         ExportLine { tenant_id, id, created, sequence, jws, record }
     }
 
     /// The envelope and the stored record.
     pub fn into_parts(self) -> (SignedRecord, Option<R>) {
         let ExportLine { tenant_id, id, created, sequence, jws, record } = self;
-        (SignedRecord { tenant_id, id, created, sequence, jws }, record)
+        (SignedRecord { tenant_id, id, created, sequence, jws, tree_hashes: Vec::new() }, record)
     }
 }
 

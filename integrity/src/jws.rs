@@ -116,7 +116,8 @@ pub struct Sealed {
     pub hash: super::PayloadHash,
 }
 
-/// Signs `record` at `link` with the active key.
+/// Signs `record` at `link` with the active key, outside any tree (its envelope has no
+/// tree hashes): a record alone, or a forged one in tests.
 pub fn seal(
     key: &super::SigningKeyPair,
     record: &audit_schemas::TokenizedRecord,
@@ -130,6 +131,50 @@ pub fn seal(
         created: record.created,
         sequence: link.sequence as i64,
         jws: sign(&key.key, &key.kid, &payload),
+        tree_hashes: Vec::new(),
     };
     Sealed { envelope, hash }
+}
+
+/// One tenant's chain and Merkle tree as a single writer extends them: the tools and
+/// tests that sign records (the signer keeps the same state per partition).
+#[derive(Debug, Clone, Default)]
+pub struct TenantChain {
+    last: Option<(u64, super::PayloadHash)>,
+    tree: crate::merkle::Frontier,
+}
+
+impl TenantChain {
+    /// The next record's link.
+    pub fn link(&self) -> super::ChainLink {
+        match self.last {
+            Some((sequence, hash)) => super::ChainLink { sequence: sequence + 1, prev_hash: Some(hash) },
+            None => super::ChainLink { sequence: 1, prev_hash: None },
+        }
+    }
+
+    /// Signs `record` as the tenant's next one, with the tree hashes its leaf closes.
+    pub fn seal(
+        &mut self,
+        key: &super::SigningKeyPair,
+        record: &audit_schemas::TokenizedRecord,
+    ) -> audit_schemas::SignedRecord {
+        let link = self.link();
+        let payload = super::canonical_payload(record, link);
+        let hash = super::payload_hash(&payload);
+        self.last = Some((link.sequence, hash));
+        audit_schemas::SignedRecord {
+            tenant_id: record.tenant_id.clone(),
+            id: record.id.clone(),
+            created: record.created,
+            sequence: link.sequence as i64,
+            jws: sign(&key.key, &key.kid, &payload),
+            tree_hashes: self.tree.append(crate::merkle::leaf_hash(&payload)),
+        }
+    }
+
+    /// The tree so far.
+    pub fn tree(&self) -> &crate::merkle::Frontier {
+        &self.tree
+    }
 }

@@ -33,7 +33,7 @@ pub mod verify;
 mod test_support;
 
 pub use export::{ChainMode, ExportCheck, ExportLine, ExportReport, verify_export};
-pub use jws::{CompactJws, JwsHeader, Sealed, seal};
+pub use jws::{CompactJws, JwsHeader, Sealed, TenantChain, seal};
 pub use keys::{Jwk, Jwks, KeyDir, KeyError, PublicKeys, SigningKeyPair};
 pub use payload::{ChainLink, PayloadHash, canonical_payload, payload_hash};
 pub use verify::{ChainChecker, ChainFailure, Failure, Verified, Verifier};

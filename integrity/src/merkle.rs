@@ -205,7 +205,7 @@ impl Nodes for Recorder {
 /// RFC 9162 `MTH` of the leaves `[start, end)`, from complete subtrees.
 fn range(start: u64, end: u64, nodes: &mut impl Nodes) -> Result<Hash, ProofError> {
     let width = end - start;
-    if width.is_power_of_two() && start % width == 0 {
+    if width.is_power_of_two() && start.is_multiple_of(width) {
         let id = NodeId { level: width.trailing_zeros() as u8, index: start >> width.trailing_zeros() };
         return nodes.node(id).ok_or(ProofError::MissingNode(id));
     }

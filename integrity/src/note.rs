@@ -1,7 +1,7 @@
 //! Checkpoints as C2SP signed notes (c2sp.org/signed-note, c2sp.org/tlog-checkpoint):
 //! a tenant's tree size and root hash, signed with the trail's Ed25519 keys.
 //!
-//! Each tenant's trail is its own log, named by its origin `<log name>/<tenant>`; the
+//! Each tenant's trail is its own log, named by its origin `<trail name>/<tenant>`; the
 //! signature's key name is the origin, so a tenant's verifier key is derived from
 //! the published JWK Set and the origin alone ([`NoteKey::vkey`]), and any C2SP
 //! implementation (Go's `golang.org/x/mod/sumdb/note`, for instance) checks our
@@ -29,7 +29,7 @@ const MAX_SIGNATURES: usize = 16;
 /// A tenant's tree head.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checkpoint {
-    /// The log: `<log name>/<tenant>`.
+    /// The log: `<trail name>/<tenant>`.
     pub origin: String,
     /// Leaves (records) in the tree.
     pub size: u64,
@@ -61,9 +61,9 @@ pub enum NoteError {
     NotACheckpoint(&'static str),
 }
 
-/// The log of `tenant`: `<log name>/<tenant>`.
-pub fn origin(log_name: &str, tenant: &str) -> String {
-    format!("{log_name}/{tenant}")
+/// The log of `tenant`: `<trail name>/<tenant>`.
+pub fn origin(trail_name: &str, tenant: &str) -> String {
+    format!("{trail_name}/{tenant}")
 }
 
 /// A key that signs or checks one origin's notes.

@@ -21,7 +21,7 @@ fn the_specification_example_verifies() {
                 Uw2QOkn8srV1yJGh2VYRlL1Tnagv1YEq6TfXppzi2ONncAlTgK7Ztg1ERYNZXsYjOBH3mFXmRKuwHjG1Yu72IneyaQM=\n";
     let key = NoteKey::from_vkey(vkey).expect("a well-formed vkey");
     assert_eq!(key.vkey(), vkey);
-    assert_eq!(verified_text(note, &[key.clone()]), Ok("This is an example message.\n"));
+    assert_eq!(verified_text(note, std::slice::from_ref(&key)), Ok("This is an example message.\n"));
     let forged = note.replace("example message", "example massage");
     assert_eq!(verified_text(&forged, &[key]), Err(NoteError::BadSignature { key_id: 0x530d903a }));
 }

@@ -77,7 +77,7 @@ impl Search for Local {
                 .iter()
                 .zip(&self.leaf_of)
                 .filter(|(_, of)| **of == leaf)
-                .map(|(shard, _)| ShardView { partition: shard.partition, searcher: shard.reader.searcher() })
+                .map(|(shard, _)| ShardView::new(shard.partition, shard.reader.searcher(), None).unwrap())
                 .collect();
             found.push(
                 search(&self.schema, &views, &query).map_err(|error| QueryError::Task(error.to_string()))?,

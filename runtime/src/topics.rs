@@ -59,6 +59,7 @@ pub const DEFAULT_TOPICS: &[Topic<'static>] = &[
     Topic { name: "audit.tokenized", kind: TopicKind::Tokenized },
     Topic { name: "audit.signed", kind: TopicKind::Trail },
     Topic { name: "audit.signer-checkpoints", kind: TopicKind::Trail },
+    Topic { name: "audit.checkpoints", kind: TopicKind::Trail },
     Topic { name: "audit.index-owners", kind: TopicKind::Registry },
 ];
 

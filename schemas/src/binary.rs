@@ -21,6 +21,12 @@ pub trait Datum: Sized {
 #[error("{0}")]
 pub struct DecodeError(&'static str);
 
+impl DecodeError {
+    pub(crate) fn new(reason: &'static str) -> DecodeError {
+        DecodeError(reason)
+    }
+}
+
 /// Appends a long: zig-zag, then variable length.
 pub fn write_long(out: &mut Vec<u8>, value: i64) {
     let mut rest = ((value << 1) ^ (value >> 63)) as u64;
@@ -35,6 +41,12 @@ pub fn write_long(out: &mut Vec<u8>, value: i64) {
 pub fn write_string(out: &mut Vec<u8>, value: &str) {
     write_long(out, value.len() as i64);
     out.extend_from_slice(value.as_bytes());
+}
+
+/// Appends bytes: their length, then the bytes.
+pub fn write_bytes(out: &mut Vec<u8>, value: &[u8]) {
+    write_long(out, value.len() as i64);
+    out.extend_from_slice(value);
 }
 
 /// Appends a `["null", T]` union.
@@ -109,13 +121,18 @@ impl<'a> Reader<'a> {
 
     /// Reads a string.
     pub fn string(&mut self) -> Result<String, DecodeError> {
-        let length = usize::try_from(self.long()?).map_err(|_| DecodeError("negative string length"))?;
+        String::from_utf8(self.bytes()?.to_vec()).map_err(|_| DecodeError("string is not utf-8"))
+    }
+
+    /// Reads bytes.
+    pub fn bytes(&mut self) -> Result<&'a [u8], DecodeError> {
+        let length = usize::try_from(self.long()?).map_err(|_| DecodeError("negative length"))?;
         if length > self.bytes.len() {
-            return Err(DecodeError("string longer than the datum"));
+            return Err(DecodeError("bytes or string longer than the datum"));
         }
-        let (text, rest) = self.bytes.split_at(length);
+        let (value, rest) = self.bytes.split_at(length);
         self.bytes = rest;
-        String::from_utf8(text.to_vec()).map_err(|_| DecodeError("string is not utf-8"))
+        Ok(value)
     }
 
     /// Reads a `["null", T]` union.

@@ -38,6 +38,7 @@ pub const PUBLISHED: &[SchemaVersion] = &[
         text: include_str!("../avro/tokenized_record.v1.avsc"),
     },
     SchemaVersion { family: "SignedRecord", version: 1, text: include_str!("../avro/signed_record.v1.avsc") },
+    SchemaVersion { family: "SignedRecord", version: 2, text: include_str!("../avro/signed_record.v2.avsc") },
 ];
 
 /// A parsed catalogue entry.
@@ -143,6 +144,7 @@ mod tests {
         ("NormalizedRecord", 1, "856987d85e563a8a", "24d0ce6be429404a"),
         ("TokenizedRecord", 1, "484a9d4c789a4417", "26ef3710ac236dd2"),
         ("SignedRecord", 1, "327de21e63e21371", "89002be7de0dc5fb"),
+        ("SignedRecord", 2, "be052472a23c5b2b", "e30e39ed728c6569"),
     ];
 
     fn hex(bytes: &[u8]) -> String {

@@ -123,6 +123,22 @@ fn a_future_reader_resolves_todays_writer_through_the_catalogue() {
 }
 
 #[test]
+fn signed_records_written_before_tree_hashes_decode_without_them() {
+    let v1 = Catalogue::published().versions("SignedRecord").next().unwrap();
+    assert_eq!(v1.version.version, 1);
+    let mut message = [0xC3, 0x01].iter().chain(&v1.fingerprint).copied().collect::<Vec<u8>>();
+    for text in ["t1", "r1"] {
+        binary::write_string(&mut message, text);
+    }
+    binary::write_long(&mut message, 1_700_000_000_000);
+    binary::write_long(&mut message, 7);
+    binary::write_string(&mut message, "a.b.c");
+    let decoded = Codec::<SignedRecord>::published("SignedRecord").unwrap().decode(&message).unwrap();
+    assert_eq!((decoded.sequence, decoded.jws.as_str()), (7, "a.b.c"));
+    assert!(decoded.tree_hashes.is_empty());
+}
+
+#[test]
 fn messages_under_the_legacy_fingerprint_still_decode() {
     let catalogue = Catalogue::published();
     let codec = Codec::<NormalizedRecord>::published("NormalizedRecord").unwrap();
@@ -174,9 +190,11 @@ fn the_codec_writes_the_bytes_of_the_reference_implementation() {
         created: -1,
         sequence: i64::MAX,
         jws: "a.b.c".into(),
+        tree_hashes: vec![[1; 32], [2; 32]],
     };
     let codec = Codec::<SignedRecord>::published("SignedRecord").unwrap();
     assert_eq!(codec.encode(&signed).unwrap(), reference_bytes("SignedRecord", &signed));
+    assert_eq!(codec.decode(&codec.encode(&signed).unwrap()).unwrap(), signed);
 }
 
 #[test]

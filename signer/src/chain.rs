@@ -1,5 +1,6 @@
-//! The chain state of one input partition: each tenant's head (last sequence and
-//! payload hash), the last input offset signed, and a window of recent record ids.
+//! The chain state of one input partition: each tenant's head (last sequence,
+//! payload hash and Merkle tree), the last input offset signed, and a window of
+//! recent record ids.
 //!
 //! Pure and deterministic: [`PartitionChains::decide`] says whether an input is new,
 //! already signed (its offset is covered) or a duplicate of a recent record (same
@@ -7,20 +8,40 @@
 //! Recovery rebuilds the same state from the partition's signed tail with
 //! [`PartitionChains::observe`], so a restarted signer continues every chain exactly
 //! where the published log ends.
+//!
+//! A tenant's tree has one leaf per record, in sequence order; it is known only while
+//! the chain is whole (a record that does not continue its chain, read back from a
+//! damaged log, leaves the tenant without a tree, so no checkpoint ever vouches for a
+//! broken chain). Tenants whose tree grew are remembered until drained, for the
+//! checkpoints ([`crate::treehead`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
+use audit_integrity::merkle::{Frontier, Hash};
 use audit_integrity::{ChainLink, PayloadHash};
 use audit_runtime::recent::RecentSet;
 use sha2::{Digest, Sha256};
 
 /// A tenant's last signed record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Head {
     /// Its sequence number.
     pub sequence: u64,
     /// Its payload hash.
     pub hash: PayloadHash,
+    /// The tenant's tree up to it, unless the chain is broken.
+    pub tree: Option<Frontier>,
+}
+
+/// A record given its place: sequence, payload hash and leaf hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Linked {
+    /// Its sequence number.
+    pub sequence: u64,
+    /// Its payload hash (the next record's `prevHash`).
+    pub hash: PayloadHash,
+    /// Its leaf in the tenant's tree.
+    pub leaf: Hash,
 }
 
 /// What to do with an input.
@@ -40,6 +61,7 @@ pub struct PartitionChains {
     heads: HashMap<String, Head>,
     last_input_offset: Option<i64>,
     recent: RecentSet<[u8; 16]>,
+    grown: HashSet<String>,
 }
 
 impl PartitionChains {
@@ -72,20 +94,35 @@ impl PartitionChains {
         }
     }
 
-    /// Records that `id` was signed for `tenant` at `head`, from the input at `offset`.
-    pub fn signed(&mut self, tenant: &str, id: &str, head: Head, offset: i64) {
-        self.heads.insert(tenant.to_owned(), head);
+    /// Records that `id` was signed for `tenant` as `linked` (given by [`Self::link`]),
+    /// from the input at `offset`; returns the tree hashes its leaf closes.
+    pub fn signed(&mut self, tenant: &str, id: &str, linked: Linked, offset: i64) -> Vec<Hash> {
+        let closed = self.extend(tenant, linked);
         self.recent.insert(id_digest(id));
         self.pass(offset);
+        closed
+    }
+
+    /// Moves `tenant`'s head to `linked`, its tree with it when `linked` continues it.
+    fn extend(&mut self, tenant: &str, linked: Linked) -> Vec<Hash> {
+        let first = Head { sequence: 0, hash: [0; 32], tree: Some(Frontier::new()) };
+        let head = self.heads.entry(tenant.to_owned()).or_insert(first);
+        let continues = head.sequence + 1 == linked.sequence;
+        let mut tree = head.tree.take().filter(|tree| continues && tree.size() == head.sequence);
+        let closed = tree.as_mut().map(|tree| tree.append(linked.leaf)).unwrap_or_default();
+        *head = Head { sequence: linked.sequence, hash: linked.hash, tree };
+        self.grown.insert(tenant.to_owned());
+        closed
     }
 
     /// Replays a record read back from the signed log; `false` when it does not
     /// continue its tenant's chain (a fork or gap in the log, worth an alarm).
-    pub fn observe(&mut self, tenant: &str, id: &str, head: Head, input_offset: Option<i64>) -> bool {
-        let continues = self.heads.get(tenant).is_none_or(|previous| previous.sequence + 1 == head.sequence);
-        let newer = self.heads.get(tenant).is_none_or(|previous| head.sequence > previous.sequence);
+    pub fn observe(&mut self, tenant: &str, id: &str, linked: Linked, input_offset: Option<i64>) -> bool {
+        let continues =
+            self.heads.get(tenant).is_none_or(|previous| previous.sequence + 1 == linked.sequence);
+        let newer = self.heads.get(tenant).is_none_or(|previous| linked.sequence > previous.sequence);
         if newer {
-            self.heads.insert(tenant.to_owned(), head);
+            self.extend(tenant, linked);
         }
         self.recent.insert(id_digest(id));
         if let Some(offset) = input_offset {
@@ -112,6 +149,18 @@ impl PartitionChains {
         self.heads.iter().map(|(tenant, head)| (tenant.as_str(), head))
     }
 
+    /// The trees that grew since the last call, each with its tenant.
+    pub fn drain_grown(&mut self) -> Vec<(String, Frontier)> {
+        let grown = std::mem::take(&mut self.grown);
+        grown
+            .into_iter()
+            .filter_map(|tenant| {
+                let tree = self.heads.get(&tenant)?.tree.clone()?;
+                Some((tenant, tree))
+            })
+            .collect()
+    }
+
     /// The last input offset covered by the signed log.
     pub fn last_input_offset(&self) -> Option<i64> {
         self.last_input_offset
@@ -128,8 +177,16 @@ fn id_digest(id: &str) -> [u8; 16] {
 mod tests {
     use super::*;
 
-    fn head(sequence: u64) -> Head {
-        Head { sequence, hash: [sequence as u8; 32] }
+    fn head(sequence: u64) -> Linked {
+        Linked { sequence, hash: [sequence as u8; 32], leaf: [sequence as u8 + 100; 32] }
+    }
+
+    fn restored(sequence: u64) -> Head {
+        let mut tree = Frontier::new();
+        for leaf in 1..=sequence {
+            tree.append(head(leaf).leaf);
+        }
+        Head { sequence, hash: [sequence as u8; 32], tree: Some(tree) }
     }
 
     #[test]
@@ -177,9 +234,36 @@ mod tests {
     #[test]
     fn restored_heads_continue_the_chain() {
         let mut chains = PartitionChains::new(10);
-        chains.restore([("a".to_owned(), head(41))], Some(99));
+        chains.restore([("a".to_owned(), restored(41))], Some(99));
         assert_eq!(chains.link("a").sequence, 42);
         assert_eq!(chains.decide(99, "x"), Decision::AlreadySigned);
         assert_eq!(chains.decide(100, "x"), Decision::Sign);
+    }
+
+    #[test]
+    fn trees_grow_with_their_chains_and_report_what_grew() {
+        let mut chains = PartitionChains::new(10);
+        assert_eq!(chains.signed("a", "r1", head(1), 0), vec![head(1).leaf]);
+        chains.signed("b", "r2", head(1), 1);
+        let closed = chains.signed("a", "r3", head(2), 2);
+        assert_eq!(closed.len(), 2, "the second leaf closes the subtree of the first two");
+        let mut grown = chains.drain_grown();
+        grown.sort_by(|left, right| left.0.cmp(&right.0));
+        assert_eq!(
+            grown.iter().map(|(tenant, tree)| (tenant.as_str(), tree.size())).collect::<Vec<_>>(),
+            [("a", 2), ("b", 1)]
+        );
+        assert_eq!(grown[0].1, restored(2).tree.unwrap());
+        assert!(chains.drain_grown().is_empty(), "drained");
+    }
+
+    #[test]
+    fn a_broken_chain_has_no_tree() {
+        let mut recovered = PartitionChains::new(10);
+        assert!(recovered.observe("a", "r1", head(1), Some(0)));
+        assert!(!recovered.observe("a", "r5", head(5), Some(1)), "2 to 4 are missing");
+        assert_eq!(recovered.signed("a", "r6", head(6), 2), Vec::<Hash>::new(), "no tree, no tree hashes");
+        assert!(recovered.drain_grown().is_empty(), "no checkpoint vouches for a broken chain");
+        assert_eq!(recovered.link("a").sequence, 7, "the chain itself continues");
     }
 }

@@ -8,7 +8,10 @@
 
 use std::collections::BTreeMap;
 
+use audit_integrity::merkle::Frontier;
 use audit_integrity::{SigningKeyPair, Verifier, jws};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
 use crate::chain::Head;
@@ -26,6 +29,11 @@ pub struct Checkpoint {
     pub input_offset: Option<i64>,
     /// Tenant to `[sequence, hex hash]`, sorted.
     pub heads: BTreeMap<String, (u64, String)>,
+    /// Tenant to its tree's right edge (the frontier's hashes end to end, base64);
+    /// a tenant whose chain is broken has none. Absent from checkpoints written
+    /// before trees, which recovery does not use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trees: Option<BTreeMap<String, String>>,
 }
 
 impl Checkpoint {
@@ -35,10 +43,20 @@ impl Checkpoint {
         offsets: (i64, Option<i64>),
         heads: impl Iterator<Item = (&'a str, &'a Head)>,
     ) -> Checkpoint {
-        let heads = heads
-            .map(|(tenant, head)| (tenant.to_owned(), (head.sequence, hex::encode(head.hash))))
-            .collect();
-        Checkpoint { partition, signed_offset: offsets.0, input_offset: offsets.1, heads }
+        let (mut sequences, mut trees) = (BTreeMap::new(), BTreeMap::new());
+        for (tenant, head) in heads {
+            sequences.insert(tenant.to_owned(), (head.sequence, hex::encode(head.hash)));
+            if let Some(tree) = &head.tree {
+                trees.insert(tenant.to_owned(), STANDARD.encode(tree.hashes().concat()));
+            }
+        }
+        let (signed_offset, input_offset) = offsets;
+        Checkpoint { partition, signed_offset, input_offset, heads: sequences, trees: Some(trees) }
+    }
+
+    /// Whether it holds the tenants' trees (written since trees exist).
+    pub fn has_trees(&self) -> bool {
+        self.trees.is_some()
     }
 
     /// The checkpoint as a JWS signed with `key`.
@@ -59,7 +77,18 @@ impl Checkpoint {
         self.heads.iter().filter_map(|(tenant, (sequence, hash))| {
             let mut bytes = [0u8; 32];
             hex::decode_to_slice(hash, &mut bytes).ok()?;
-            Some((tenant.clone(), Head { sequence: *sequence, hash: bytes }))
+            let tree = self.trees.as_ref().and_then(|trees| frontier(trees.get(tenant)?, *sequence));
+            Some((tenant.clone(), Head { sequence: *sequence, hash: bytes, tree }))
         })
     }
+}
+
+/// The frontier of a tree of `size` leaves from its hashes end to end, base64.
+fn frontier(encoded: &str, size: u64) -> Option<Frontier> {
+    let bytes = STANDARD.decode(encoded).ok()?;
+    if !bytes.len().is_multiple_of(32) {
+        return None;
+    }
+    let hashes = bytes.chunks_exact(32).map(|hash| hash.try_into().expect("32 bytes")).collect();
+    Frontier::from_parts(size, hashes)
 }

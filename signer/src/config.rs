@@ -10,6 +10,7 @@ use audit_service::telemetry::LogArgs;
 use clap::{ArgAction, Parser};
 
 use crate::SignerError;
+use crate::treehead::TreeHeadPolicy;
 
 /// The signer's defaults for the flags every stage shares.
 /// What this service's topics hold.
@@ -66,6 +67,20 @@ pub struct SignerArgs {
     /// Threads signing a batch; 0 = one per core.
     #[arg(long, env = "AUDIT_SIGN_THREADS", default_value_t = 0)]
     pub sign_threads: usize,
+    /// Topic of the tenants' signed checkpoints (C2SP); same partition count as the
+    /// input, kept forever.
+    #[arg(long, env = "AUDIT_TREE_CHECKPOINT_TOPIC", default_value = "audit.checkpoints")]
+    pub tree_checkpoint_topic: String,
+    /// A tenant's tree is checkpointed once it grew by this many records...
+    #[arg(long, env = "AUDIT_TREE_CHECKPOINT_RECORDS", default_value_t = 1_000)]
+    pub tree_checkpoint_records: u64,
+    /// ...or once its oldest unchecked growth is this old, in milliseconds.
+    #[arg(long, env = "AUDIT_TREE_CHECKPOINT_INTERVAL_MS", default_value_t = 10_000)]
+    pub tree_checkpoint_interval_ms: u64,
+    /// Name of this trail: each tenant's log is `<trail name>/<tenant>`, the origin and
+    /// key name of its checkpoints. A schema-less URL you own, stable for the trail's life.
+    #[arg(long, env = "AUDIT_TRAIL_NAME", default_value = "audit-trail.local")]
+    pub trail_name: String,
 }
 
 /// When a partition's heads are checkpointed.
@@ -96,6 +111,10 @@ pub struct Config {
     pub checkpoints: CheckpointPolicy,
     /// Signing threads.
     pub sign_threads: usize,
+    /// Topic of the tenants' signed checkpoints.
+    pub tree_checkpoint_topic: String,
+    /// When tenants' trees are checkpointed, and their origins.
+    pub tree_heads: TreeHeadPolicy,
 }
 
 impl SignerArgs {
@@ -110,6 +129,19 @@ impl SignerArgs {
         }
         if self.checkpoint_records == 0 || self.checkpoint_interval_ms == 0 {
             return Err(invalid("checkpoint-records", "checkpoint cadence must be positive"));
+        }
+        let tree_topic = &self.tree_checkpoint_topic;
+        if tree_topic.is_empty() || others.contains(&Some(tree_topic)) || *tree_topic == self.checkpoint_topic
+        {
+            return Err(invalid("tree-checkpoint-topic", "topics must be non-empty and distinct"));
+        }
+        if self.tree_checkpoint_records == 0 || self.tree_checkpoint_interval_ms == 0 {
+            return Err(invalid("tree-checkpoint-records", "checkpoint cadence must be positive"));
+        }
+        let name_ok = |byte: u8| byte.is_ascii_graphic() && byte != b'+';
+        if self.trail_name.is_empty() || self.trail_name.len() > 200 || !self.trail_name.bytes().all(name_ok)
+        {
+            return Err(invalid("trail-name", "expected up to 200 visible characters, no spaces or '+'"));
         }
         let threads = match self.sign_threads {
             0 => std::thread::available_parallelism().map_or(1, usize::from),
@@ -128,6 +160,12 @@ impl SignerArgs {
                 interval: Duration::from_millis(self.checkpoint_interval_ms),
             },
             sign_threads: threads,
+            tree_checkpoint_topic: self.tree_checkpoint_topic.clone(),
+            tree_heads: TreeHeadPolicy {
+                records: self.tree_checkpoint_records,
+                interval: Duration::from_millis(self.tree_checkpoint_interval_ms),
+                trail_name: self.trail_name.clone(),
+            },
         })
     }
 }
@@ -162,6 +200,11 @@ mod tests {
         assert!(config.sign_threads >= 1);
         let args = SignerArgs::parse_from(["signer", "--checkpoint-topic", "audit.signed"]);
         assert!(matches!(args.validate(), Err(SignerError::Config { name: "checkpoint-topic", .. })));
+        let args = SignerArgs::parse_from(["signer", "--tree-checkpoint-topic", "audit.signer-checkpoints"]);
+        assert!(matches!(args.validate(), Err(SignerError::Config { name: "tree-checkpoint-topic", .. })));
+        let args = SignerArgs::parse_from(["signer", "--trail-name", "audit example"]);
+        assert!(matches!(args.validate(), Err(SignerError::Config { name: "trail-name", .. })));
+        assert_eq!(config.tree_heads.trail_name, "audit-trail.local");
         let args = SignerArgs::parse_from(["signer", "--sign-threads", "1000"]);
         assert!(matches!(args.validate(), Err(SignerError::Config { name: "sign-threads", .. })));
     }

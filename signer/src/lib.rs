@@ -14,6 +14,7 @@
 //! - `checkpoint`: signed snapshots of a partition's heads.
 //! - `sign`: parallel signing of a batch.
 //! - `keys`: the active key and its rotation.
+//! - `treehead`: the tenants' signed checkpoints (C2SP), cut on a cadence.
 
 mod chain;
 mod checkpoint;
@@ -24,6 +25,7 @@ mod log;
 mod metrics;
 mod sign;
 mod stage;
+mod treehead;
 
 use std::sync::Arc;
 
@@ -39,6 +41,7 @@ pub use error::SignerError;
 use crate::keys::{KeyCreation, SignerKeys};
 use crate::log::KafkaChainLog;
 use crate::stage::{SignParams, SignStage};
+use crate::treehead::{Publisher, TreeHeads};
 
 /// Service name: metric prefix, log field, DLQ `dlq.stage`.
 pub const SERVICE: &str = "signer";
@@ -60,30 +63,51 @@ pub async fn run(
         window: config.dedupe_window,
         producer: producer(&config.stage.kafka)?,
     };
+    let tree_heads = TreeHeads::default();
+    let publisher = Publisher {
+        heads: tree_heads.clone(),
+        policy: config.tree_heads.clone(),
+        producer: producer(&config.stage.kafka)?,
+        topic: config.tree_checkpoint_topic.clone(),
+        metrics: signer_metrics.clone(),
+    };
     let stage = SignStage::new(SignParams {
         log,
         keys,
         partitions,
         checkpoints: config.checkpoints,
         sign_threads: config.sign_threads,
+        tree_heads,
         metrics: signer_metrics,
     })?;
     let mut params = config.stage.params(SERVICE, Arc::new(stage_metrics));
     // Topics were created (or checked) above, with one partition count.
     params.create_topics = false;
     params.partitioning = Partitioning::SameAsInput;
-    Ok(run_service(stage, params, (ops_listener, registry), shutdown).await?)
+    // The publisher outlives the stage, so the trees of its last batches are checkpointed.
+    let stopped = CancellationToken::new();
+    let publishing = tokio::spawn(publisher.run(stopped.clone()));
+    let result = run_service(stage, params, (ops_listener, registry), shutdown).await;
+    stopped.cancel();
+    let _ = publishing.await;
+    Ok(result?)
 }
 
 /// Creates missing topics if allowed, then checks input, output and checkpoint
 /// topics have one partition count (the recovery depends on it); returns it.
 async fn co_partitioned(config: &Config) -> Result<i32, SignerError> {
     let (topics, kafka) = (&config.stage.topics, &config.stage.kafka);
-    let names = [topics.input.as_str(), topics.output()?, config.checkpoint_topic.as_str()];
+    let names = [
+        topics.input.as_str(),
+        topics.output()?,
+        config.checkpoint_topic.as_str(),
+        config.tree_checkpoint_topic.as_str(),
+    ];
     let declared = [
         Topic::tokenized(names[0]),
         Topic::trail(names[1]),
         Topic::trail(names[2]),
+        Topic::trail(names[3]),
         Topic::personal(&topics.dlq),
     ];
     if config.stage.create_topics {

@@ -12,6 +12,7 @@
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
+use audit_integrity::merkle::leaf_hash;
 use audit_integrity::{CompactJws, Verifier, payload_hash};
 use audit_runtime::config::KafkaConfig;
 use audit_runtime::range::{PartitionRange, read_range};
@@ -23,7 +24,7 @@ use rdkafka::message::{BorrowedMessage, Headers};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use tracing::{info, warn};
 
-use crate::chain::{Head, PartitionChains};
+use crate::chain::{Linked, PartitionChains};
 use crate::checkpoint::Checkpoint;
 
 /// How long a read of the log may go without a message before it is abandoned.
@@ -127,7 +128,8 @@ impl Reader {
             if !plausible {
                 warn!(partition = self.partition, "checkpoint ahead of the signed log, ignored");
             }
-            plausible
+            // Without the trees, they are rebuilt from the whole partition.
+            plausible && checkpoint.has_trees()
         });
         let mut recovered = Recovered { chains: PartitionChains::new(self.window), scanned: 0, anomalies: 0 };
         let start = match &checkpoint {
@@ -216,8 +218,12 @@ fn replay(recovered: &mut Recovered, message: &BorrowedMessage<'_>, covered: i64
         warn!(offset = message.offset(), "malformed jws in the signed log, skipped");
         return;
     };
-    let head = Head { sequence: envelope.sequence as u64, hash: payload_hash(&jws.payload) };
-    if !recovered.chains.observe(&envelope.tenant_id, &envelope.id, head, input_offset) {
+    let linked = Linked {
+        sequence: envelope.sequence as u64,
+        hash: payload_hash(&jws.payload),
+        leaf: leaf_hash(&jws.payload),
+    };
+    if !recovered.chains.observe(&envelope.tenant_id, &envelope.id, linked, input_offset) {
         recovered.anomalies += 1;
     }
 }

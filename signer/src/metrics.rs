@@ -1,6 +1,7 @@
 //! The signer's metrics: the stage runtime's set under the `signer_` prefix
 //! (`signer_records_produced_total`, `signer_records_skipped_total{reason}` with
-//! `already_signed` and `duplicate`, ...) plus recovery and checkpoint figures. No
+//! `already_signed` and `duplicate`, ...) plus recovery and checkpoint figures (`signer_tree_checkpoints_total{outcome}`: the
+//! tenants' signed checkpoints). No
 //! label carries a tenant.
 
 use audit_runtime::metrics::{StageMetrics, service_registry};
@@ -21,6 +22,8 @@ pub struct SignerMetrics {
     pub chain_anomalies: IntCounter,
     /// Checkpoints written, by outcome.
     pub checkpoints: IntCounterVec,
+    /// Signed checkpoints of tenants' trees written, by outcome.
+    pub tree_checkpoints: IntCounterVec,
     /// Time to sign a batch (canonicalize, hash, sign).
     pub sign_duration: Histogram,
 }
@@ -50,6 +53,10 @@ impl SignerMetrics {
                 "signed records read back that do not continue their chain",
             ))?,
             checkpoints: IntCounterVec::new(opts("checkpoints_total", "checkpoints written"), &["outcome"])?,
+            tree_checkpoints: IntCounterVec::new(
+                opts("tree_checkpoints_total", "signed checkpoints of tenants' trees written"),
+                &["outcome"],
+            )?,
             sign_duration: histogram("sign_duration_seconds", "time to sign one batch")?,
         };
         registry.register(Box::new(metrics.recoveries.clone()))?;
@@ -57,6 +64,7 @@ impl SignerMetrics {
         registry.register(Box::new(metrics.recovery_records.clone()))?;
         registry.register(Box::new(metrics.chain_anomalies.clone()))?;
         registry.register(Box::new(metrics.checkpoints.clone()))?;
+        registry.register(Box::new(metrics.tree_checkpoints.clone()))?;
         registry.register(Box::new(metrics.sign_duration.clone()))?;
         Ok(metrics)
     }

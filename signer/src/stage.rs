@@ -6,11 +6,14 @@
 //! tenant's chain (canonical payload and hash, sequential), handing payloads to the
 //! signing workers in chunks as they are linked (see [`crate::sign`]). Chain state
 //! moves before delivery, which is safe because a failed delivery stops the stage and
-//! the next owner recovers from the log.
+//! the next owner recovers from the log. Each record also becomes the next leaf of its
+//! tenant's Merkle tree, and carries the tree hashes its leaf closes; the trees that
+//! grew are offered for checkpoints once their records are acknowledged.
 
 use std::collections::HashMap;
 use std::time::Instant;
 
+use audit_integrity::merkle::{Hash, leaf_hash};
 use audit_integrity::{SigningKeyPair, canonical_payload, payload_hash};
 use audit_runtime::dlq::Rejection;
 use audit_runtime::kafka::partition_for_key;
@@ -18,13 +21,14 @@ use audit_runtime::stage::{Acknowledged, InputMessage, Outcome, OutputRecord, St
 use audit_schemas::{Codec, SignedRecord, TokenizedRecord};
 use tracing::warn;
 
-use crate::chain::{Decision, Head, PartitionChains};
+use crate::chain::{Decision, Linked, PartitionChains};
 use crate::checkpoint::Checkpoint;
 use crate::config::CheckpointPolicy;
 use crate::keys::SignerKeys;
 use crate::log::ChainLog;
 use crate::metrics::SignerMetrics;
 use crate::sign::Signing;
+use crate::treehead::TreeHeads;
 
 /// What the stage is built from.
 pub struct SignParams<L> {
@@ -38,6 +42,8 @@ pub struct SignParams<L> {
     pub checkpoints: CheckpointPolicy,
     /// Signing threads.
     pub sign_threads: usize,
+    /// Where acknowledged trees go to be checkpointed.
+    pub tree_heads: TreeHeads,
     /// Metrics.
     pub metrics: SignerMetrics,
 }
@@ -64,6 +70,7 @@ struct Pending {
     index: usize,
     record: TokenizedRecord,
     sequence: u64,
+    tree_hashes: Vec<Hash>,
 }
 
 impl<L: ChainLog> SignStage<L> {
@@ -144,10 +151,14 @@ impl<L: ChainLog> SignStage<L> {
                 Decision::Sign => {
                     let link = chains.link(&record.tenant_id);
                     let payload = canonical_payload(&record, link);
-                    let head = Head { sequence: link.sequence, hash: payload_hash(&payload) };
-                    chains.signed(&record.tenant_id, &record.id, head, message.offset);
+                    let linked = Linked {
+                        sequence: link.sequence,
+                        hash: payload_hash(&payload),
+                        leaf: leaf_hash(&payload),
+                    };
+                    let tree_hashes = chains.signed(&record.tenant_id, &record.id, linked, message.offset);
                     *self.unacknowledged.entry(message.partition).or_default() += 1;
-                    pending.push(Pending { index, record, sequence: link.sequence });
+                    pending.push(Pending { index, record, sequence: link.sequence, tree_hashes });
                     outcomes.push(None);
                     signing.add(payload);
                 }
@@ -175,13 +186,14 @@ impl<L: ChainLog> SignStage<L> {
     }
 
     fn envelope(&self, pending: Pending, jws: String) -> Outcome {
-        let Pending { record, sequence, .. } = pending;
+        let Pending { record, sequence, tree_hashes, .. } = pending;
         let envelope = SignedRecord {
             tenant_id: record.tenant_id,
             id: record.id,
             created: record.created,
             sequence: sequence as i64,
             jws,
+            tree_hashes,
         };
         let payload = self.output.encode(&envelope).expect("a signed record encodes");
         Outcome::Forward(vec![OutputRecord { key: envelope.tenant_id.into_bytes(), payload }])
@@ -227,6 +239,11 @@ impl<L: ChainLog> Stage for SignStage<L> {
     fn on_delivered(&mut self, acknowledged: &Acknowledged) {
         let key = self.params.keys.signing_key();
         self.checkpoint_due(acknowledged, &key);
+        for partition in acknowledged.last_output_offsets.keys() {
+            if let Some(chains) = self.chains.get_mut(partition) {
+                self.params.tree_heads.offer(*partition, chains.drain_grown(), &key);
+            }
+        }
     }
 
     fn on_rebalance(&mut self) {

@@ -3,7 +3,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use audit_integrity::CompactJws;
+use audit_integrity::merkle::{Frontier, leaf_hash};
+use audit_integrity::note::{NoteKey, open};
 
 use audit_integrity::{ChainChecker, Verifier};
 use audit_runtime::kafka::partition_for_key;
@@ -11,10 +15,11 @@ use audit_runtime::stage::{Acknowledged, InputMessage, Outcome, Stage};
 use audit_schemas::{Action, Codec, SignedRecord, TokenizedRecord};
 
 use super::*;
-use crate::chain::PartitionChains;
+use crate::chain::{Head, PartitionChains};
 use crate::config::CheckpointPolicy;
 use crate::keys::{KeyCreation, SignerKeys};
 use crate::log::{ChainLog, Recovered};
+use crate::treehead::{TreeHeadPolicy, TreeHeads};
 
 const PARTITIONS: i32 = 4;
 
@@ -46,6 +51,7 @@ struct Fixture {
     stage: SignStage<MemoryLog>,
     log: MemoryLog,
     verifier: Verifier,
+    tree_heads: TreeHeads,
     _keys: tempfile::TempDir,
 }
 
@@ -54,6 +60,7 @@ fn fixture(checkpoint_records: u64) -> Fixture {
     let keys = SignerKeys::load(dir.path().join("keys"), KeyCreation::CreateMissing, None).unwrap();
     let verifier = keys.verifier();
     let log = MemoryLog::default();
+    let tree_heads = TreeHeads::default();
     let (_, _, metrics) = crate::metrics::register().unwrap();
     let stage = SignStage::new(SignParams {
         log: log.clone(),
@@ -61,10 +68,11 @@ fn fixture(checkpoint_records: u64) -> Fixture {
         partitions: PARTITIONS,
         checkpoints: CheckpointPolicy { records: checkpoint_records, interval: Duration::from_secs(3600) },
         sign_threads: 2,
+        tree_heads: tree_heads.clone(),
         metrics,
     })
     .unwrap();
-    Fixture { stage, log, verifier, _keys: dir }
+    Fixture { stage, log, verifier, tree_heads, _keys: dir }
 }
 
 fn record(tenant: &str, id: &str) -> TokenizedRecord {
@@ -161,7 +169,7 @@ async fn a_recovered_partition_continues_its_chains() {
     let mut fixture = fixture(1000);
     let partition = partition_for_key(b"t-a", PARTITIONS);
     let mut recovered = PartitionChains::new(100);
-    recovered.restore([("t-a".to_owned(), Head { sequence: 41, hash: [7; 32] })], Some(99));
+    recovered.restore([("t-a".to_owned(), Head { sequence: 41, hash: [7; 32], tree: None })], Some(99));
     fixture.log.preset.lock().unwrap().insert(partition, recovered);
     let outcomes = fixture.stage.process(&[input("t-a", "old", 99), input("t-a", "new", 100)]).await.unwrap();
     assert_eq!(outcomes[0], Outcome::Skip { reason: "already_signed" });
@@ -201,4 +209,30 @@ async fn checkpoints_follow_acknowledged_output_and_verify() {
         (partition, 57, Some(3))
     );
     assert_eq!(checkpoint.heads["t-a"].0, 4);
+    let (_, head) = checkpoint.heads().find(|(tenant, _)| tenant == "t-a").unwrap();
+    assert_eq!(head.tree.map(|tree| tree.size()), Some(4), "the tree is recovered with the chain");
+}
+
+#[tokio::test]
+async fn records_carry_their_tree_hashes_and_acknowledged_trees_are_checkpointed() {
+    let mut fixture = fixture(1000);
+    let partition = partition_for_key(b"t-a", PARTITIONS);
+    let batch: Vec<InputMessage> = (0..5).map(|n| input("t-a", &format!("r{n}"), n)).collect();
+    let outcomes = fixture.stage.process(&batch).await.unwrap();
+    let mut tree = Frontier::new();
+    for outcome in &outcomes {
+        let envelope = signed(outcome);
+        let payload = CompactJws::parse(&envelope.jws).unwrap().payload;
+        assert_eq!(envelope.tree_hashes, tree.append(leaf_hash(&payload)), "record {}", envelope.sequence);
+    }
+    let policy =
+        TreeHeadPolicy { records: 5, interval: Duration::from_secs(60), trail_name: "audit.test".into() };
+    let due = |everything| fixture.tree_heads.due(&policy, Instant::now(), everything);
+    assert!(due(true).is_empty(), "nothing before acknowledgement");
+    fixture.stage.on_delivered(&Acknowledged { last_output_offsets: BTreeMap::from([(partition, 4)]) });
+    let cuts = due(false);
+    assert_eq!(cuts.len(), 1, "five records are due");
+    let public = fixture.stage.params.keys.signing_key().key.verifying_key();
+    let opened = open(&cuts[0].note, &[NoteKey::new("audit.test/t-a", public)]).unwrap();
+    assert_eq!((opened.size, opened.root), (5, tree.root()));
 }

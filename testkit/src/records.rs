@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use audit_integrity::{ChainLink, SigningKeyPair, keys::thumbprint, seal};
+use audit_integrity::{SigningKeyPair, TenantChain, keys::thumbprint};
 use audit_schemas::{Action, Codec, SignedRecord, TokenizedRecord};
 use ed25519_dalek::SigningKey;
 
@@ -28,20 +28,14 @@ pub fn jwks() -> serde_json::Value {
 pub fn signed_messages(count: usize, tenants: usize, prefix: &str) -> (Vec<String>, Messages) {
     let key = signing_key();
     let codec = Codec::<SignedRecord>::published("SignedRecord").expect("the published schemas load");
-    let mut heads: HashMap<String, ChainLink> = HashMap::new();
+    let mut chains: HashMap<String, TenantChain> = HashMap::new();
     let (mut ids, mut messages) = (Vec::new(), Vec::new());
     for index in 0..count {
         let tenant = format!("tenant-{}", index % tenants);
         let record = record(&tenant, &format!("{prefix}-{index:06}"), index);
-        let head = heads.get(&tenant).copied().unwrap_or(ChainLink { sequence: 0, prev_hash: None });
-        let sealed =
-            seal(&key, &record, ChainLink { sequence: head.sequence + 1, prev_hash: head.prev_hash });
-        heads.insert(tenant.clone(), ChainLink { sequence: head.sequence + 1, prev_hash: Some(sealed.hash) });
+        let envelope = chains.entry(tenant.clone()).or_default().seal(&key, &record);
         ids.push(record.id.clone());
-        messages.push((
-            Some(tenant.into_bytes()),
-            codec.encode(&sealed.envelope).expect("a signed record encodes"),
-        ));
+        messages.push((Some(tenant.into_bytes()), codec.encode(&envelope).expect("a signed record encodes")));
     }
     (ids, messages)
 }

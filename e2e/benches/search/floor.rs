@@ -35,7 +35,7 @@ pub fn views(root: &Path) -> Vec<ShardView> {
                 .reload_policy(tantivy::ReloadPolicy::Manual)
                 .try_into()
                 .expect("a shard reader");
-            ShardView { partition, searcher: reader.searcher() }
+            ShardView::new(partition, reader.searcher(), None).expect("the shard's columns open")
         })
         .collect()
 }

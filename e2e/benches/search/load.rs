@@ -14,7 +14,7 @@ use std::path::Path;
 
 use audit_index::document::document;
 use audit_index::schema::IndexSchema;
-use audit_integrity::{ChainLink, SigningKeyPair, seal};
+use audit_integrity::{SigningKeyPair, TenantChain};
 use audit_runtime::kafka::partition_for_key;
 use audit_schemas::SignedRecord;
 use tantivy::{Index, IndexWriter};
@@ -57,16 +57,8 @@ pub fn seal_all(tenants: Vec<Tenant>, tokens: &[Tokens], key: &SigningKeyPair) -
 /// `tenant`'s records tokenized and sealed, each linked to the one before.
 fn chain(tenant: Tenant, tokens: &Tokens, key: &SigningKeyPair) -> Vec<SignedRecord> {
     let policy = Policy::default();
-    let mut link = ChainLink { sequence: 1, prev_hash: None };
-    tenant
-        .records
-        .into_iter()
-        .map(|clear| {
-            let sealed = seal(key, &apply(&policy, clear, tokens), link);
-            link = ChainLink { sequence: link.sequence + 1, prev_hash: Some(sealed.hash) };
-            sealed.envelope
-        })
-        .collect()
+    let mut chain = TenantChain::default();
+    tenant.records.into_iter().map(|clear| chain.seal(key, &apply(&policy, clear, tokens))).collect()
 }
 
 /// The shard of `tenant`.

@@ -86,7 +86,9 @@ fn keep(index_dir: &Path) {
     let Some(target) = std::env::var_os("AUDIT_BENCH_KEEP_INDEX") else { return };
     match std::fs::rename(index_dir, &target) {
         Ok(()) => println!("index kept in {}", Path::new(&target).display()),
-        Err(error) => println!("index not kept ({error}): the target must be new and on the same file system"),
+        Err(error) => {
+            println!("index not kept ({error}): the target must be new and on the same file system")
+        }
     }
 }
 

@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
+use audit_integrity::TenantChain;
 use audit_integrity::keys::KeyDir;
-use audit_integrity::{ChainLink, seal};
 use audit_runtime::config::KafkaConfig;
 use audit_runtime::topics::{Topic, ensure};
 use audit_schemas::Codec;
@@ -188,19 +188,10 @@ pub fn tokenized(clear: &Clear, tokens: &HashMap<(String, String), String>) -> T
 /// Signs `records` in order, chaining each tenant's, with the key directory at `keys`.
 pub fn sign(keys: &Path, records: &[TokenizedRecord]) -> Vec<SignedRecord> {
     let key = KeyDir::open_or_create(keys).unwrap().signing_key().unwrap();
-    let mut heads: HashMap<String, (u64, [u8; 32])> = HashMap::new();
+    let mut chains: HashMap<String, TenantChain> = HashMap::new();
     records
         .iter()
-        .map(|record| {
-            let head = heads.get(&record.tenant_id).copied();
-            let link = ChainLink {
-                sequence: head.map_or(1, |(sequence, _)| sequence + 1),
-                prev_hash: head.map(|(_, hash)| hash),
-            };
-            let sealed = seal(&key, record, link);
-            heads.insert(record.tenant_id.clone(), (link.sequence, sealed.hash));
-            sealed.envelope
-        })
+        .map(|record| chains.entry(record.tenant_id.clone()).or_default().seal(&key, record))
         .collect()
 }
 

@@ -25,7 +25,7 @@ fn python() -> String {
 const TOPICS: [(&str, &str); 3] = [
     ("audit.normalized", "normalized_record.v1.avsc"),
     ("audit.tokenized", "tokenized_record.v1.avsc"),
-    ("audit.signed", "signed_record.v1.avsc"),
+    ("audit.signed", "signed_record.v2.avsc"),
 ];
 
 /// What the third-party reader found, per topic.

@@ -2,11 +2,14 @@
 //! through a TLS endpoint whose certificate comes from a private CA, and a consumer
 //! built from nothing of ours (Python's confluent-kafka and fastavro, given only the
 //! `.avsc` files of `schemas/avro`) reads and decodes every message of
-//! `audit.normalized`, `audit.tokenized` and `audit.signed` over the same TLS. A
+//! `audit.normalized`, `audit.tokenized` and `audit.signed` over the same TLS, and a
+//! checker written from the specifications (C2SP signed notes, RFC 9162 roots) checks
+//! every checkpoint of `audit.checkpoints` against the JWK Set and the records. A
 //! client that trusts another CA gets a clear error instead of a connection.
 
 mod support;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -74,7 +77,38 @@ async fn over_tls_every_topic_decodes_with_the_avsc_files_alone() {
             "tenant {tenant}: sequences 1..={due} once each"
         );
     }
+    let checked = checkpoints_cover(&stack, &expected.totals(), Duration::from_secs(60)).await;
+    assert!(checked["checkpoints"].as_u64().unwrap() >= expected.totals().len() as u64, "{checked}");
     stack.stop().await;
+}
+
+/// Runs the third-party checker of checkpoints until each tenant's largest checkpoint
+/// covers all of its records (the signer cuts one 10 s after a tenant's last growth);
+/// the checker fails the test on any note or root it cannot verify.
+async fn checkpoints_cover(stack: &Stack, totals: &BTreeMap<String, usize>, patience: Duration) -> Value {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/third_party/checkpoints.py");
+    let schemas = Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/avro");
+    let started = std::time::Instant::now();
+    loop {
+        let mut command = Command::new(python());
+        command.arg(script).arg(&stack.kafka.bootstrap).arg(&schemas);
+        command.arg(stack.data_dir.join("keys/signing/jwks.json"));
+        command.args(stack.kafka.properties.iter().map(|(key, value)| format!("{key}={value}")));
+        let output = command.output().expect("python3 runs");
+        assert!(
+            output.status.success(),
+            "the checkpoint checker failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let checked: Value = serde_json::from_slice(&output.stdout).expect("the checker prints JSON");
+        let covered =
+            totals.iter().all(|(tenant, due)| checked["largest"][tenant].as_u64() == Some(*due as u64));
+        if covered {
+            return checked;
+        }
+        assert!(started.elapsed() < patience, "checkpoints do not cover every record: {checked}");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

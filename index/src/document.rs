@@ -44,6 +44,9 @@ pub fn document(schema: &IndexSchema, envelope: &SignedRecord) -> Result<Tantivy
     }
     document.add_u64(schema.sequence, envelope.sequence as u64);
     document.add_text(schema.jws, &envelope.jws);
+    if !envelope.tree_hashes.is_empty() {
+        document.add_bytes(schema.tree, &envelope.tree_hashes.concat());
+    }
     if let Some(message) = record.get("message").and_then(Value::as_str) {
         document.add_text(schema.message, message);
     }
@@ -144,6 +147,17 @@ mod tests {
             !keywords.iter().any(|keyword| keyword.starts_with("sequence")),
             "numbers have their own fields"
         );
+    }
+
+    #[test]
+    fn the_tree_hashes_are_stored_end_to_end() {
+        let schema = IndexSchema::new();
+        let mut signed = envelope();
+        assert!(document(&schema, &signed).unwrap().get_first(schema.tree).is_none(), "none to store");
+        signed.tree_hashes = vec![[1; 32], [2; 32]];
+        let document = document(&schema, &signed).unwrap();
+        let stored = document.get_first(schema.tree).and_then(|value| value.as_bytes()).unwrap();
+        assert_eq!(stored, [[1u8; 32], [2; 32]].concat());
     }
 
     #[test]

@@ -7,8 +7,9 @@
 //! and `sequence` are indexed and fast for ranges and sorting; `tenant` is its own
 //! keyword field because every query is scoped to one tenant; `buckets` holds the
 //! tenant's time buckets of `created` ([`crate::buckets`]) so time ranges read one
-//! tenant's postings. The stored document is the JWS alone: it carries the signed
-//! payload, so nothing is stored twice.
+//! tenant's postings. The stored document is the JWS, which carries the signed
+//! payload, so nothing is stored twice, and the record's tree hashes (the subtrees of
+//! its tenant's Merkle tree its leaf closes), which proofs are built from.
 
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, NumericOptions, STORED, STRING, Schema, TEXT, TextFieldIndexing,
@@ -37,6 +38,8 @@ pub struct IndexSchema {
     pub buckets: Field,
     /// The JWS (stored only).
     pub jws: Field,
+    /// The record's tree hashes, end to end (stored only).
+    pub tree: Field,
 }
 
 impl IndexSchema {
@@ -56,7 +59,19 @@ impl IndexSchema {
         let buckets =
             builder.add_text_field("buckets", TextOptions::default().set_indexing_options(keyword_indexing));
         let jws = builder.add_text_field("jws", STORED);
-        IndexSchema { schema: builder.build(), tenant, id, created, sequence, keyword, message, buckets, jws }
+        let tree = builder.add_bytes_field("tree", STORED);
+        IndexSchema {
+            schema: builder.build(),
+            tenant,
+            id,
+            created,
+            sequence,
+            keyword,
+            message,
+            buckets,
+            jws,
+            tree,
+        }
     }
 }
 

@@ -5,7 +5,9 @@
 //! and position can never disagree: after a crash the shard reopens at its last
 //! commit and the indexer resumes reading right after the offset it names. Adds are
 //! upserts by record id (delete the id's term, add the document), so replaying
-//! records an older commit already holds leaves one document per record.
+//! records an older commit already holds leaves one document per record. A shard
+//! written with an older schema is derived data like any other: it is deleted and
+//! rebuilt from the topic, as a node does when it takes a partition over.
 
 use std::path::{Path, PathBuf};
 
@@ -43,6 +45,24 @@ pub struct Shard {
     pending: Option<i64>,
 }
 
+/// Deletes the shard in `dir`, written with an older schema, and creates an empty one
+/// in its place, once its writer lock shows no other process is writing it.
+fn replace_older(dir: &Path, partition: i32, schema: &IndexSchema) -> Result<Index, IndexerError> {
+    let index_error = |source| IndexerError::Index { partition, source };
+    let older = Index::open_in_dir(dir).map_err(index_error)?;
+    let lock = older.writer::<TantivyDocument>(15_000_000).map_err(|source| match source {
+        tantivy::TantivyError::LockFailure(..) => IndexerError::ShardBusy { partition },
+        other => index_error(other),
+    })?;
+    drop(lock);
+    drop(older);
+    tracing::warn!(partition, "shard written with an older schema: deleted, rebuilt from the topic");
+    let io = |source| IndexerError::Io { path: dir.to_path_buf(), source };
+    std::fs::remove_dir_all(dir).map_err(io)?;
+    std::fs::create_dir_all(dir).map_err(io)?;
+    Index::create_in_dir(dir, schema.schema.clone()).map_err(index_error)
+}
+
 /// The directory of `partition`'s shard under `root`.
 pub fn shard_dir(root: &Path, partition: i32) -> PathBuf {
     root.join(format!("shard-{partition:04}"))
@@ -60,7 +80,10 @@ impl Shard {
         let index_error = |source| IndexerError::Index { partition, source };
         std::fs::create_dir_all(&dir).map_err(|source| IndexerError::Io { path: dir.clone(), source })?;
         let directory = MmapDirectory::open(&dir).map_err(|error| index_error(error.into()))?;
-        let index = Index::open_or_create(directory, schema.schema.clone()).map_err(index_error)?;
+        let index = match Index::open_or_create(directory, schema.schema.clone()) {
+            Err(tantivy::TantivyError::SchemaError(_)) => replace_older(&dir, partition, schema)?,
+            opened => opened.map_err(index_error)?,
+        };
         let committed = read_position(&index, partition)?;
         let writer =
             index.writer_with_num_threads(budget.threads, budget.heap_bytes).map_err(
@@ -210,6 +233,29 @@ mod tests {
         shard.upsert(2, "b", doc(&schema, "b")).unwrap();
         shard.commit().unwrap();
         assert_eq!(count(&shard), 2);
+    }
+
+    #[test]
+    fn a_shard_of_an_older_schema_is_replaced_by_an_empty_one_to_rebuild() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = shard_dir(root.path(), 2);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut older = tantivy::schema::Schema::builder();
+        let id = older.add_text_field("id", tantivy::schema::STRING);
+        let index = Index::create_in_dir(&dir, older.build()).unwrap();
+        let mut writer = index.writer::<TantivyDocument>(15_000_000).unwrap();
+        writer.add_document(tantivy::doc!(id => "old")).unwrap();
+        writer.commit().unwrap();
+        let held = index.writer::<TantivyDocument>(15_000_000);
+        drop(writer);
+        drop(held);
+
+        let schema = IndexSchema::new();
+        let mut shard = Shard::open(root.path(), 2, &schema, BUDGET).unwrap();
+        assert_eq!(shard.committed_offset(), None, "read again from the topic's start");
+        assert_eq!(count(&shard), 0);
+        shard.upsert(0, "a", doc(&schema, "a")).unwrap();
+        assert_eq!(shard.commit().unwrap(), Some(0));
     }
 
     #[test]

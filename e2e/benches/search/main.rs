@@ -87,7 +87,7 @@ fn keep(index_dir: &Path) {
     match std::fs::rename(index_dir, &target) {
         Ok(()) => println!("index kept in {}", Path::new(&target).display()),
         Err(error) => {
-            println!("index not kept ({error}): the target must be new and on the same file system")
+            println!("index not kept ({error}): the target must be new and on the same file system");
         }
     }
 }

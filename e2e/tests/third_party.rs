@@ -31,21 +31,22 @@ const TOPICS: [(&str, &str); 3] = [
     ("audit.signed", "signed_record.v2.avsc"),
 ];
 
-/// What the third-party reader found, per topic.
-fn read_as_third_party(stack: &Stack) -> Value {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/third_party/consume.py");
+/// Runs `tests/third_party/{script}` with the broker, the `.avsc` directory, `args` and
+/// the stack's client properties; the JSON it prints. Fails the test if it fails.
+fn third_party(stack: &Stack, script: &str, args: &[&std::ffi::OsStr]) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/third_party").join(script);
     let schemas = Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/avro");
     let mut command = Command::new(python());
-    command.arg(script).arg(&stack.kafka.bootstrap).arg(schemas);
-    command.args(TOPICS.map(|(topic, _)| topic));
+    command.arg(path).arg(&stack.kafka.bootstrap).arg(schemas).args(args);
     command.args(stack.kafka.properties.iter().map(|(key, value)| format!("{key}={value}")));
     let output = command.output().expect("python3 runs");
-    assert!(
-        output.status.success(),
-        "the third-party reader failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("the reader prints JSON")
+    assert!(output.status.success(), "{script} failed: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("the script prints JSON")
+}
+
+/// What the third-party reader found, per topic.
+fn read_as_third_party(stack: &Stack) -> Value {
+    third_party(stack, "consume.py", &TOPICS.map(|(topic, _)| std::ffi::OsStr::new(topic)))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -86,21 +87,10 @@ async fn over_tls_every_topic_decodes_with_the_avsc_files_alone() {
 /// covers all of its records (the signer cuts one 10 s after a tenant's last growth);
 /// the checker fails the test on any note or root it cannot verify.
 async fn checkpoints_cover(stack: &Stack, totals: &BTreeMap<String, usize>, patience: Duration) -> Value {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/third_party/checkpoints.py");
-    let schemas = Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/avro");
+    let jwks = stack.data_dir.join("keys/signing/jwks.json");
     let started = std::time::Instant::now();
     loop {
-        let mut command = Command::new(python());
-        command.arg(script).arg(&stack.kafka.bootstrap).arg(&schemas);
-        command.arg(stack.data_dir.join("keys/signing/jwks.json"));
-        command.args(stack.kafka.properties.iter().map(|(key, value)| format!("{key}={value}")));
-        let output = command.output().expect("python3 runs");
-        assert!(
-            output.status.success(),
-            "the checkpoint checker failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let checked: Value = serde_json::from_slice(&output.stdout).expect("the checker prints JSON");
+        let checked = third_party(stack, "checkpoints.py", &[jwks.as_os_str()]);
         let covered =
             totals.iter().all(|(tenant, due)| checked["largest"][tenant].as_u64() == Some(*due as u64));
         if covered {

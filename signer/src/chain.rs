@@ -104,14 +104,20 @@ impl PartitionChains {
     }
 
     /// Moves `tenant`'s head to `linked`, its tree with it when `linked` continues it.
+    /// The tenant's name is copied only the first time it is seen (this runs per record).
     fn extend(&mut self, tenant: &str, linked: Linked) -> Vec<Hash> {
-        let first = Head { sequence: 0, hash: [0; 32], tree: Some(Frontier::new()) };
-        let head = self.heads.entry(tenant.to_owned()).or_insert(first);
+        if !self.heads.contains_key(tenant) {
+            let first = Head { sequence: 0, hash: [0; 32], tree: Some(Frontier::new()) };
+            self.heads.insert(tenant.to_owned(), first);
+        }
+        let head = self.heads.get_mut(tenant).expect("inserted above");
         let continues = head.sequence + 1 == linked.sequence;
         let mut tree = head.tree.take().filter(|tree| continues && tree.size() == head.sequence);
         let closed = tree.as_mut().map(|tree| tree.append(linked.leaf)).unwrap_or_default();
         *head = Head { sequence: linked.sequence, hash: linked.hash, tree };
-        self.grown.insert(tenant.to_owned());
+        if !self.grown.contains(tenant) {
+            self.grown.insert(tenant.to_owned());
+        }
         closed
     }
 

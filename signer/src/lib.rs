@@ -56,18 +56,20 @@ pub async fn run(
     let creation = if config.create_key { KeyCreation::CreateMissing } else { KeyCreation::MustExist };
     let keys = SignerKeys::load(config.key_dir.clone(), creation, config.publish_jwks_file.clone())?;
     let partitions = co_partitioned(&config).await?;
+    // One producer (and its connections) for both kinds of checkpoint.
+    let checkpoints = producer(&config.stage.kafka)?;
     let log = KafkaChainLog {
         kafka: config.stage.kafka.clone(),
         signed_topic: config.stage.topics.output()?.to_owned(),
         checkpoint_topic: config.checkpoint_topic.clone(),
         window: config.dedupe_window,
-        producer: producer(&config.stage.kafka)?,
+        producer: checkpoints.clone(),
     };
     let tree_heads = TreeHeads::default();
     let publisher = Publisher {
         heads: tree_heads.clone(),
         policy: config.tree_heads.clone(),
-        producer: producer(&config.stage.kafka)?,
+        producer: checkpoints,
         topic: config.tree_checkpoint_topic.clone(),
         metrics: signer_metrics.clone(),
     };

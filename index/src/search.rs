@@ -12,17 +12,18 @@
 //! each search: opening a column reads its whole block index, which grows with the
 //! segment (a few milliseconds per query at ten million records otherwise).
 
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::HashMap;
 use std::ops::Bound;
 use std::sync::Arc;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
-use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::Column;
 use tantivy::index::SegmentId;
 use tantivy::query::{BooleanQuery, Occur, Query, RangeQuery, TermQuery, TermSetQuery};
 use tantivy::schema::{IndexRecordOption, Value};
-use tantivy::{DocAddress, DocId, Score, Searcher, SegmentOrdinal, SegmentReader};
+use tantivy::{DocAddress, Searcher};
 use tantivy::{TantivyDocument, Term};
 
 use crate::IndexError;
@@ -107,6 +108,31 @@ pub struct SearchQuery {
     /// Whether to report the tenant's highest sequence in these shards (a cursor's snapshot).
     #[serde(default)]
     pub head: bool,
+    /// Whether hits carry their stored tree hashes (proofs are built from them).
+    #[serde(default)]
+    pub tree: bool,
+    /// Whether to report the lowest and highest sequence among the matches.
+    #[serde(default)]
+    pub span: bool,
+}
+
+impl SearchQuery {
+    /// A search of `tenant`'s records matching `node`, oldest first, returning no hit
+    /// (only the total) until a `limit` is set.
+    pub fn new(tenant: impl Into<String>, node: Node) -> SearchQuery {
+        SearchQuery {
+            tenant: tenant.into(),
+            node,
+            within: Within::All,
+            order: Order::Ascending,
+            after: None,
+            limit: 0,
+            records: false,
+            head: false,
+            tree: false,
+            span: false,
+        }
+    }
 }
 
 /// One result.
@@ -117,6 +143,9 @@ pub struct Hit {
     /// The stored JWS, when asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jws: Option<String>,
+    /// The stored tree hashes (base64 of the 32-byte hashes end to end), when asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tree: Option<String>,
 }
 
 /// What a search found in a set of shards.
@@ -129,6 +158,24 @@ pub struct Found {
     /// The tenant's highest sequence, when asked for and the tenant has records here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head: Option<u64>,
+    /// The lowest and highest sequence matched, when asked for and anything matched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub span: Option<(u64, u64)>,
+}
+
+impl Found {
+    /// Adds what another set of shards found for the same query (hits unordered).
+    pub fn absorb(&mut self, other: Found) {
+        self.total += other.total;
+        self.head = self.head.max(other.head);
+        self.span = match (self.span, other.span) {
+            (Some((low, high)), Some((other_low, other_high))) => {
+                Some((low.min(other_low), high.max(other_high)))
+            }
+            (span, other) => span.or(other),
+        };
+        self.hits.extend(other.hits);
+    }
 }
 
 /// A shard as searched: its partition, a consistent view of it and the columns a
@@ -201,13 +248,19 @@ pub fn search(schema: &IndexSchema, shards: &[ShardView], query: &SearchQuery) -
         if query.head {
             found.head = found.head.max(head(schema, shard, &query.tenant)?);
         }
+        if query.span {
+            let span =
+                shard.searcher.search(condition.as_ref(), &SequenceSpan { columns: shard.columns.clone() });
+            found.absorb(Found { span: span.map_err(index(shard))?, ..Found::default() });
+        }
     }
     best.sort_unstable_by_key(|(rank, ..)| *rank);
     best.truncate(query.limit);
     for (_, key, position, address) in best {
         let shard = &shards[position];
-        let jws = query.records.then(|| stored_jws(schema, shard, address)).transpose()?;
-        found.hits.push(Hit { key, jws });
+        let (jws, tree) =
+            if query.records || query.tree { stored(schema, shard, address, query)? } else { (None, None) };
+        found.hits.push(Hit { key, jws, tree });
     }
     Ok(found)
 }
@@ -234,162 +287,33 @@ fn condition(schema: &IndexSchema, query: &SearchQuery) -> Result<Box<dyn Query>
 /// The tenant's highest sequence in `shard`.
 fn head(schema: &IndexSchema, shard: &ShardView, tenant: &str) -> Result<Option<u64>, IndexError> {
     let query = TermQuery::new(Term::from_field_text(schema.tenant, tenant), IndexRecordOption::Basic);
-    let highest = HighestSequence { columns: shard.columns.clone() };
-    shard.searcher.search(&query, &highest).map_err(index(shard))
+    let span = SequenceSpan { columns: shard.columns.clone() };
+    let span = shard.searcher.search(&query, &span).map_err(index(shard))?;
+    Ok(span.map(|(_, highest)| highest))
 }
 
-fn stored_jws(schema: &IndexSchema, shard: &ShardView, address: DocAddress) -> Result<String, IndexError> {
+/// The stored values of a hit that `query` asks for: its JWS, its tree hashes.
+fn stored(
+    schema: &IndexSchema,
+    shard: &ShardView,
+    address: DocAddress,
+    query: &SearchQuery,
+) -> Result<(Option<String>, Option<String>), IndexError> {
     let document: TantivyDocument = shard.searcher.doc(address).map_err(index(shard))?;
-    Ok(document.get_first(schema.jws).and_then(|value| value.as_str()).unwrap_or_default().to_owned())
+    let jws = query.records.then(|| {
+        document.get_first(schema.jws).and_then(|value| value.as_str()).unwrap_or_default().to_owned()
+    });
+    let tree = query.tree.then(|| {
+        let bytes = document.get_first(schema.tree).and_then(|value| value.as_bytes()).unwrap_or_default();
+        STANDARD.encode(bytes)
+    });
+    Ok((jws, tree))
 }
 
 fn index(shard: &ShardView) -> impl Fn(tantivy::TantivyError) -> IndexError + '_ {
     move |source| IndexError::Index { partition: shard.partition, source }
 }
 
-/// Counts every match and keeps the best `limit` keys strictly after `after`.
-struct TopKeys {
-    order: Order,
-    after: Option<Key>,
-    limit: usize,
-    partition: i32,
-    columns: Arc<Vec<(SegmentId, Columns)>>,
-}
-
-/// The columns of `segment`, opened when the view was made.
-fn columns_of(columns: &[(SegmentId, Columns)], segment: SegmentOrdinal) -> tantivy::Result<Columns> {
-    let found = columns.get(segment as usize).map(|(_, columns)| columns.clone());
-    found.ok_or_else(|| tantivy::TantivyError::InternalError(format!("no columns for segment {segment}")))
-}
-
-impl Collector for TopKeys {
-    type Fruit = (u64, Vec<(Key, DocAddress)>);
-    type Child = SegmentTopKeys;
-
-    fn for_segment(
-        &self,
-        segment: SegmentOrdinal,
-        _reader: &SegmentReader,
-    ) -> tantivy::Result<SegmentTopKeys> {
-        let Columns { created, sequence } = columns_of(&self.columns, segment)?;
-        Ok(SegmentTopKeys {
-            created,
-            sequence,
-            segment,
-            partition: self.partition,
-            order: self.order,
-            after: self.after.map(|key| key.rank(self.order)),
-            limit: self.limit,
-            count: 0,
-            heap: BinaryHeap::new(),
-        })
-    }
-
-    fn requires_scoring(&self) -> bool {
-        false
-    }
-
-    fn merge_fruits(&self, fruits: Vec<(u64, Vec<(Rank, Key, DocAddress)>)>) -> tantivy::Result<Self::Fruit> {
-        let total = fruits.iter().map(|(count, _)| count).sum();
-        let mut keys: Vec<(Rank, Key, DocAddress)> = fruits.into_iter().flat_map(|(_, keys)| keys).collect();
-        keys.sort_unstable_by_key(|(rank, ..)| *rank);
-        keys.truncate(self.limit);
-        Ok((total, keys.into_iter().map(|(_, key, address)| (key, address)).collect()))
-    }
-}
-
-struct SegmentTopKeys {
-    created: Column<i64>,
-    sequence: Column<u64>,
-    segment: SegmentOrdinal,
-    partition: i32,
-    order: Order,
-    after: Option<Rank>,
-    limit: usize,
-    count: u64,
-    /// The best keys so far, the worst on top.
-    heap: BinaryHeap<(Rank, DocId)>,
-}
-
-impl SegmentCollector for SegmentTopKeys {
-    type Fruit = (u64, Vec<(Rank, Key, DocAddress)>);
-
-    fn collect(&mut self, doc: DocId, _score: Score) {
-        self.count += 1;
-        if self.limit == 0 {
-            return;
-        }
-        let key = Key {
-            created: self.created.first(doc).unwrap_or_default(),
-            sequence: self.sequence.first(doc).unwrap_or_default(),
-            partition: self.partition,
-        };
-        let rank = key.rank(self.order);
-        if self.after.is_some_and(|after| rank <= after) {
-            return;
-        }
-        if self.heap.len() < self.limit {
-            self.heap.push((rank, doc));
-        } else if self.heap.peek().is_some_and(|(worst, _)| rank < *worst) {
-            self.heap.pop();
-            self.heap.push((rank, doc));
-        }
-    }
-
-    fn harvest(self) -> Self::Fruit {
-        let segment = self.segment;
-        let (created, sequence, partition) = (&self.created, &self.sequence, self.partition);
-        let keys = self.heap.iter().map(|(rank, doc)| {
-            let key = Key {
-                created: created.first(*doc).unwrap_or_default(),
-                sequence: sequence.first(*doc).unwrap_or_default(),
-                partition,
-            };
-            (*rank, key, DocAddress::new(segment, *doc))
-        });
-        (self.count, keys.collect())
-    }
-}
-
-/// The highest `sequence` among the matches.
-struct HighestSequence {
-    columns: Arc<Vec<(SegmentId, Columns)>>,
-}
-
-impl Collector for HighestSequence {
-    type Fruit = Option<u64>;
-    type Child = SegmentHighest;
-
-    fn for_segment(
-        &self,
-        segment: SegmentOrdinal,
-        _reader: &SegmentReader,
-    ) -> tantivy::Result<SegmentHighest> {
-        Ok(SegmentHighest { sequence: columns_of(&self.columns, segment)?.sequence, highest: None })
-    }
-
-    fn requires_scoring(&self) -> bool {
-        false
-    }
-
-    fn merge_fruits(&self, fruits: Vec<Option<u64>>) -> tantivy::Result<Option<u64>> {
-        Ok(fruits.into_iter().flatten().max())
-    }
-}
-
-struct SegmentHighest {
-    sequence: Column<u64>,
-    highest: Option<u64>,
-}
-
-impl SegmentCollector for SegmentHighest {
-    type Fruit = Option<u64>;
-
-    fn collect(&mut self, doc: DocId, _score: Score) {
-        self.highest = self.highest.max(self.sequence.first(doc));
-    }
-
-    fn harvest(self) -> Option<u64> {
-        self.highest
-    }
-}
+#[path = "search_collect.rs"]
+mod collect;
+use collect::{SequenceSpan, TopKeys};

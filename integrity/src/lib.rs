@@ -17,9 +17,12 @@
 //! - [`merkle`]: RFC 9162 Merkle trees over each tenant's records (the writer's
 //!   frontier, inclusion and consistency proofs, their verification).
 //! - [`note`]: a tenant's tree head as a C2SP signed-note checkpoint.
+//! - [`bundle`]: offline bundles (a run of records, its checkpoint and proofs) and
+//!   their check.
 //! - [`keyfile`]: private key files, refused when others can read them.
 #![warn(missing_docs)]
 
+pub mod bundle;
 pub mod export;
 pub mod jws;
 pub mod keyfile;

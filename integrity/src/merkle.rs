@@ -11,6 +11,8 @@
 //!   once.
 //! - Proof checking ([`verify_inclusion`], [`verify_consistency`]): RFC 9162's
 //!   algorithms (sections 2.1.3.2 and 2.1.4.2), needing nothing but hashes.
+//! - Range proofs ([`range_proof`], [`verify_range`]): a run of consecutive leaves
+//!   proven at once, for windows and bundles.
 //!
 //! Guarantee: the proofs built here verify against the roots [`Frontier::root`] gives
 //! for the same leaves, and every proof of RFC 9162 for those leaves verifies here.
@@ -177,6 +179,13 @@ pub fn consistency_proof(old: u64, new: u64, nodes: &mut impl Nodes) -> Result<V
 pub fn inclusion_nodes(index: u64, size: u64) -> Vec<NodeId> {
     let mut recorder = Recorder::default();
     let _ = inclusion_proof(index, size, &mut recorder);
+    recorder.asked.into_iter().collect()
+}
+
+/// The subtrees [`root`] reads.
+pub fn root_nodes(size: u64) -> Vec<NodeId> {
+    let mut recorder = Recorder::default();
+    let _ = root(size, &mut recorder);
     recorder.asked.into_iter().collect()
 }
 
@@ -369,6 +378,10 @@ pub fn verify_consistency(old: (u64, &Hash), new: (u64, &Hash), proof: &[Hash]) 
     }
     if old_hash == *old_root && new_hash == *new_root { Ok(()) } else { Err(VerifyError::RootMismatch) }
 }
+
+#[path = "merkle_range.rs"]
+mod range_proof;
+pub use range_proof::{range_nodes, range_proof, verify_range};
 
 #[cfg(test)]
 #[path = "merkle_tests.rs"]

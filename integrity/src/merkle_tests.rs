@@ -202,3 +202,60 @@ fn a_frontier_restored_from_its_parts_continues_the_same_tree() {
     assert_eq!(restored.root(), live.root());
     assert_eq!(NodeId { level: 3, index: 1 }.last_leaf(), 15);
 }
+
+#[test]
+fn every_range_of_small_trees_is_proven_and_nothing_else_verifies() {
+    let mut store = Store::numbered(40);
+    let leaves: Vec<Hash> = (0..40).map(|leaf| leaf_hash(format!("record {leaf}").as_bytes())).collect();
+    for size in 1..=40u64 {
+        let root = store.roots[size as usize];
+        for first in 0..size {
+            for end in first + 1..=size {
+                let proof = range_proof(first, end, size, &mut store.nodes).expect("a proof");
+                assert!(proof.len() <= 2 * 64);
+                let run = &leaves[first as usize..end as usize];
+                assert_eq!(
+                    verify_range(first, run, size, &proof, &root),
+                    Ok(()),
+                    "[{first}, {end}) of {size}"
+                );
+                if end - first == 1 {
+                    let inclusion = inclusion_proof(first, size, &mut store.nodes).expect("a proof");
+                    assert_eq!(proof.len(), inclusion.len(), "a run of one costs an inclusion proof");
+                }
+                if end - first > 1 {
+                    let shorter = &run[..run.len() - 1];
+                    assert!(verify_range(first, shorter, size, &proof, &root).is_err(), "a cut run");
+                    let mut swapped = run.to_vec();
+                    swapped.swap(0, 1);
+                    assert!(verify_range(first, &swapped, size, &proof, &root).is_err(), "a reordered run");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_range_proof_refuses_a_changed_leaf_or_hash_and_reads_only_what_it_lists() {
+    let store = Store::numbered(1000);
+    let (first, end, size) = (300u64, 420u64, 777u64);
+    let mut only: HashMap<NodeId, Hash> =
+        range_nodes(first, end, size).iter().map(|id| (*id, store.nodes[id])).collect();
+    let proof = range_proof(first, end, size, &mut only).expect("the listed subtrees suffice");
+    assert_eq!(root(size, &mut only), Ok(store.roots[size as usize]));
+    let root = store.roots[size as usize];
+    let mut leaves: Vec<Hash> =
+        (first..end).map(|leaf| leaf_hash(format!("record {leaf}").as_bytes())).collect();
+    assert_eq!(verify_range(first, &leaves, size, &proof, &root), Ok(()));
+    assert!(verify_range(first + 1, &leaves, size, &proof, &root).is_err(), "shifted by one");
+    for position in 0..proof.len() {
+        let mut forged = proof.clone();
+        forged[position][3] ^= 1;
+        assert_eq!(verify_range(first, &leaves, size, &forged, &root), Err(VerifyError::RootMismatch));
+    }
+    assert_eq!(verify_range(first, &leaves, size, &proof[1..], &root), Err(VerifyError::WrongLength));
+    leaves[60][0] ^= 1;
+    assert_eq!(verify_range(first, &leaves, size, &proof, &root), Err(VerifyError::RootMismatch));
+    assert!(matches!(verify_range(700, &leaves, size, &proof, &root), Err(VerifyError::OutOfRange { .. })));
+    assert!(matches!(range_proof(5, 5, size, &mut only), Err(ProofError::OutOfRange { .. })));
+}

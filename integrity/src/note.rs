@@ -61,6 +61,19 @@ pub enum NoteError {
     NotACheckpoint(&'static str),
 }
 
+/// The trail name of a stack that was given none.
+pub const DEFAULT_TRAIL_NAME: &str = "audit-trail.local";
+
+/// Whether `name` can name a trail: C2SP key names are visible characters without
+/// `+`, and a tenant id is appended to it.
+pub fn check_trail_name(name: &str) -> Result<(), &'static str> {
+    let visible = |byte: u8| byte.is_ascii_graphic() && byte != b'+';
+    if name.is_empty() || name.len() > 200 || !name.bytes().all(visible) {
+        return Err("expected up to 200 visible characters, no spaces or '+'");
+    }
+    Ok(())
+}
+
 /// The log of `tenant`: `<trail name>/<tenant>`.
 pub fn origin(trail_name: &str, tenant: &str) -> String {
     format!("{trail_name}/{tenant}")

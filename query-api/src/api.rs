@@ -144,3 +144,100 @@ pub fn audit_record_schema() -> Value {
     schema["description"] = json!("An audit record: who did what, when, and whether its signature holds");
     schema
 }
+
+/// A tenant's latest signed checkpoint.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckpointBody {
+    /// The tenant's log: `<trail name>/<tenant>`.
+    pub origin: String,
+    /// Records in the tree.
+    pub tree_size: u64,
+    /// RFC 9162 root hash, base64.
+    pub root_hash: String,
+    /// The checkpoint as a C2SP signed note, exactly as signed.
+    pub note: String,
+    /// C2SP verifier keys of the tenant's log, one per published signing key.
+    pub verifier_keys: Vec<String>,
+}
+
+/// Which tree a proof is for.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct ProofOptions {
+    /// The tree size, at most the latest checkpoint's (the default).
+    pub tree_size: Option<u64>,
+}
+
+/// A record's inclusion proof.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InclusionBody {
+    /// The record.
+    pub id: String,
+    /// Its sequence: it is leaf `sequence - 1`.
+    pub sequence: u64,
+    /// Its leaf index.
+    pub leaf_index: u64,
+    /// The tree's size.
+    pub tree_size: u64,
+    /// SHA-256 of 0x00 and the signed payload, base64.
+    pub leaf_hash: String,
+    /// RFC 9162 inclusion proof, base64 hashes, nearest the leaf first.
+    pub audit_path: Vec<String>,
+    /// The signed record (tokenized, as exported).
+    pub jws: String,
+    /// The signed note of the tree, when it is the latest checkpoint's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<String>,
+}
+
+/// The two trees of a consistency proof.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct ConsistencyOptions {
+    /// The older tree's size (one the caller saved a checkpoint of).
+    pub first: Option<u64>,
+    /// The newer tree's size, at most the latest checkpoint's (the default).
+    pub second: Option<u64>,
+}
+
+/// A consistency proof between two trees of a tenant.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsistencyBody {
+    /// The older tree's size.
+    pub first: u64,
+    /// The newer tree's size.
+    pub second: u64,
+    /// RFC 9162 consistency proof, base64 hashes.
+    pub proof: Vec<String>,
+    /// The signed note of the newer tree, when it is the latest checkpoint's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<String>,
+}
+
+/// What a bundle holds: every record, or those of a `created` window with what proves
+/// the window complete; consistency proofs from trees the caller saved.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BundleRequest {
+    /// First instant of the window (RFC 3339), inclusive.
+    pub from: Option<String>,
+    /// End of the window (RFC 3339), exclusive.
+    pub to: Option<String>,
+    /// Sizes of trees the caller holds checkpoints of (at most 16): the bundle proves
+    /// its tree extends each.
+    #[serde(default)]
+    pub known_sizes: Vec<u64>,
+}
+
+/// The trail's name, public.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TrailBody {
+    /// Tenant `T`'s checkpoints are the C2SP log `<trailName>/T`.
+    pub trail_name: String,
+}

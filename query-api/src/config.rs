@@ -40,6 +40,13 @@ pub struct QueryArgs {
     /// The signed topic: its partitions are the index's shards.
     #[arg(long, env = "AUDIT_SIGNED_TOPIC", default_value = "audit.signed")]
     pub signed_topic: String,
+    /// Topic of the tenants' signed checkpoints (the signer writes them).
+    #[arg(long, env = "AUDIT_TREE_CHECKPOINT_TOPIC", default_value = "audit.checkpoints")]
+    pub tree_checkpoint_topic: String,
+    /// Name of this trail, as the signer was given it: each tenant's checkpoints are
+    /// signed as the log `<trail name>/<tenant>`.
+    #[arg(long, env = "AUDIT_TRAIL_NAME", default_value = audit_integrity::note::DEFAULT_TRAIL_NAME)]
+    pub trail_name: String,
     /// This service's credential on the indexers' leaf API, `name:secret`.
     #[arg(long, env = "AUDIT_LEAF_CREDENTIAL", hide_env_values = true)]
     pub leaf_credential: ServiceCredential,
@@ -75,6 +82,10 @@ pub struct Config {
     pub owners_topic: String,
     /// Signed topic.
     pub signed_topic: String,
+    /// Checkpoint topic.
+    pub tree_checkpoint_topic: String,
+    /// Trail name.
+    pub trail_name: String,
     /// Leaf credential.
     pub leaf_credential: ServiceCredential,
     /// Signing keys' JWK Set file.
@@ -106,6 +117,8 @@ impl QueryArgs {
         if self.max_body_bytes < 1024 {
             return Err(invalid("max-body-bytes", "must be at least 1024"));
         }
+        audit_integrity::note::check_trail_name(&self.trail_name)
+            .map_err(|reason| invalid("trail-name", reason))?;
         let auth = self
             .auth
             .validate()
@@ -118,6 +131,8 @@ impl QueryArgs {
                 .map_err(|error| QueryError::Config { name: "kafka", reason: error.to_string() })?,
             owners_topic: self.owners_topic.clone(),
             signed_topic: self.signed_topic.clone(),
+            tree_checkpoint_topic: self.tree_checkpoint_topic.clone(),
+            trail_name: self.trail_name.clone(),
             leaf_credential: self.leaf_credential.clone(),
             signing_jwks_file: self.signing_jwks_file.clone(),
             vault_url: self.vault_url.clone(),
@@ -160,6 +175,7 @@ mod tests {
             (vec!["--vault-url", "ftp://x"], "vault-url"),
             (vec!["--request-timeout-ms", "0"], "request-timeout-ms"),
             (vec!["--max-body-bytes", "10"], "max-body-bytes"),
+            (vec!["--trail-name", "a trail"], "trail-name"),
         ];
         for (extra, name) in cases {
             let error = args(&extra).validate().unwrap_err();

@@ -58,6 +58,19 @@ pub enum QueryError {
     /// No such record in this tenant.
     #[error("record not found")]
     NotFound,
+    /// The tenant has no signed checkpoint yet (none read from the checkpoint topic).
+    #[error("no checkpoint of this tenant yet: the signer publishes one within seconds of its first records")]
+    NoCheckpoint,
+    /// A proof asked against a tree the tenant's checkpoints do not cover.
+    #[error("{0}")]
+    OutsideTree(String),
+    /// The index's subtrees do not give the signed checkpoint's root: the index or the
+    /// checkpoint is not the log's.
+    #[error("the index disagrees with the signed checkpoint of {size} records")]
+    IndexDisagrees {
+        /// The checkpoint's size.
+        size: u64,
+    },
     /// The vault failed or refused; values cannot be resolved or revealed.
     #[error("vault: {0}")]
     Vault(#[from] VaultClientError),

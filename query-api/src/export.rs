@@ -11,7 +11,7 @@
 //! hiding it.
 
 use audit_index::query::Node;
-use audit_index::search::{Hit, Order, SearchQuery, Within};
+use audit_index::search::{Hit, SearchQuery, Within};
 use audit_integrity::CompactJws;
 use audit_integrity::export::ExportLine;
 use axum::body::Bytes;
@@ -38,23 +38,30 @@ pub async fn stream<S: Search + 'static>(
     tenant: String,
     node: Node,
 ) -> Result<ExportStream, QueryError> {
-    let base = SearchQuery {
-        tenant,
-        node,
-        within: Within::All,
-        order: Order::Ascending,
-        after: None,
-        limit: 0,
-        records: false,
-        head: true,
-    };
+    let base = SearchQuery { head: true, ..SearchQuery::new(tenant, node) };
     let first = search.search(base.clone()).await?;
     let head = first.head.unwrap_or(0);
+    let chunks = spawn_lines(search, base, (0, head.saturating_add(1)), None);
+    Ok(ExportStream { count: first.total, chunks })
+}
+
+/// Streams the lines of the records of `base` with sequences in `[from, to)`, after
+/// `prefix` (a bundle's header).
+pub fn spawn_lines<S: Search + 'static>(
+    search: S,
+    base: SearchQuery,
+    (mut from, end): (u64, u64),
+    prefix: Option<Bytes>,
+) -> mpsc::Receiver<Result<Bytes, std::io::Error>> {
     let (sender, chunks) = mpsc::channel(4);
     tokio::spawn(async move {
-        let mut from = 0;
-        while from <= head {
-            let to = from.saturating_add(WINDOW).min(head.saturating_add(1));
+        if let Some(prefix) = prefix
+            && sender.send(Ok(prefix)).await.is_err()
+        {
+            return;
+        }
+        while from < end {
+            let to = from.saturating_add(WINDOW).min(end);
             let chunk = window(&search, &base, (from, to)).await;
             let failed = chunk.is_err();
             let chunk = chunk.map_err(|error| std::io::Error::other(error.to_string()));
@@ -64,7 +71,7 @@ pub async fn stream<S: Search + 'static>(
             from = to;
         }
     });
-    Ok(ExportStream { count: first.total, chunks })
+    chunks
 }
 
 /// The lines of the records with sequences in `[from, to)`, in chain order.

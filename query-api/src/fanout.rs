@@ -147,9 +147,7 @@ fn error_kind(error: &reqwest::Error) -> &'static str {
 pub fn merge(found: Vec<Found>, query: &SearchQuery) -> Found {
     let mut merged = Found::default();
     for part in found {
-        merged.total += part.total;
-        merged.head = merged.head.max(part.head);
-        merged.hits.extend(part.hits);
+        merged.absorb(part);
     }
     merged.hits.sort_unstable_by_key(|hit| hit.key.rank(query.order));
     merged.hits.truncate(query.limit);

@@ -17,6 +17,7 @@ use audit_integrity::{PublicKeys, Verifier};
 struct Loaded {
     modified: Option<SystemTime>,
     verifier: Arc<Verifier>,
+    public: Arc<PublicKeys>,
     jwks: Arc<serde_json::Value>,
 }
 
@@ -55,6 +56,11 @@ impl SigningKeys {
         self.current().verifier.clone()
     }
 
+    /// The current public keys.
+    pub fn public(&self) -> Arc<PublicKeys> {
+        self.current().public.clone()
+    }
+
     /// The current JWK Set.
     pub fn jwks(&self) -> Arc<serde_json::Value> {
         self.current().jwks.clone()
@@ -76,14 +82,16 @@ fn read(path: &Path, modified_hint: Option<SystemTime>) -> Result<Loaded, String
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             let empty = serde_json::json!({ "keys": [] });
             let verifier = Arc::new(Verifier::new(PublicKeys::default()));
-            return Ok(Loaded { modified, verifier, jwks: Arc::new(empty) });
+            let public = Arc::new(PublicKeys::default());
+            return Ok(Loaded { modified, verifier, public, jwks: Arc::new(empty) });
         }
         Err(error) => return Err(format!("cannot read {}: {error}", path.display())),
     };
     let jwks: Jwks = serde_json::from_str(&text).map_err(|error| format!("{}: {error}", path.display()))?;
     let keys = PublicKeys::from_jwks(&jwks).map_err(|error| format!("{}: {error}", path.display()))?;
     let value = serde_json::from_str(&text).map_err(|error| format!("{}: {error}", path.display()))?;
-    Ok(Loaded { modified, verifier: Arc::new(Verifier::new(keys)), jwks: Arc::new(value) })
+    let verifier = Arc::new(Verifier::new(keys.clone()));
+    Ok(Loaded { modified, verifier, public: Arc::new(keys), jwks: Arc::new(value) })
 }
 
 #[cfg(test)]

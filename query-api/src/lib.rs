@@ -17,21 +17,28 @@
 //! - `api`: the request and response bodies, as served and as documented.
 //! - `export`: a tenant's signed records streamed as JSON lines for offline checks.
 //! - `keys`: the record-signing keys served as JWKS and used to verify.
+//! - `checkpoints`: each tenant's latest signed checkpoint, from the checkpoint topic.
+//! - `proofs`: inclusion, consistency and range proofs (bundles) from the index's
+//!   subtrees, against those checkpoints.
+//! - `follow`: reading a small topic whole, then following it.
 //! - `http`: endpoints, limits, the one error-to-response mapping.
 
 mod api;
 mod catalogue;
+mod checkpoints;
 mod config;
 mod cursor;
 mod error;
 mod export;
 mod fanout;
+mod follow;
 mod http;
 mod keys;
 mod metrics;
 mod owners;
 mod paging;
 mod plan;
+mod proofs;
 mod render;
 mod service;
 
@@ -80,6 +87,13 @@ pub async fn run(
     let owners = Arc::new(owners::Owners::default());
     let topics = owners::Topics { owners: config.owners_topic.clone(), signed: config.signed_topic.clone() };
     tokio::spawn(owners::follow(owners.clone(), config.kafka.clone(), topics, shutdown.clone()));
+    let checkpoints = Arc::new(checkpoints::Checkpoints::new(&config.trail_name, keys.clone()));
+    let tail = follow::Tail {
+        kafka: config.kafka.clone(),
+        topic: config.tree_checkpoint_topic.clone(),
+        client: "audit-query-api-checkpoints",
+    };
+    tokio::spawn(checkpoints::follow(checkpoints.clone(), tail, metrics.clone(), shutdown.clone()));
     tokio::spawn(refresh(RefreshParams {
         owners: owners.clone(),
         keys: keys.clone(),
@@ -92,6 +106,7 @@ pub async fn run(
         catalogue: config.catalogue.clone(),
         keys,
         schema: audit_index::schema::IndexSchema::new(),
+        checkpoints,
     };
     let state = http::AppState {
         service: Arc::new(service),

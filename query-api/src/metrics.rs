@@ -1,6 +1,7 @@
 //! The query-api's metrics: `query_api_requests_total{endpoint,outcome}`,
 //! `query_api_request_duration_seconds{endpoint}`, `query_api_records_total{integrity}`
-//! (records returned, counted per page), `query_api_shards` (shards an indexer claimed), plus process
+//! (records returned, counted per page), `query_api_shards` (shards an indexer claimed),
+//! `query_api_checkpoints_total{outcome}` (tenants' checkpoints read), plus process
 //! metrics. Labels are fixed sets: never a tenant, filter or value.
 
 use audit_runtime::metrics::{RequestMetrics, service_registry};
@@ -18,6 +19,8 @@ pub struct QueryMetrics {
     records: IntCounterVec,
     /// Shards an indexer claimed.
     pub shards: IntGauge,
+    /// Checkpoints read from the topic, by outcome.
+    pub checkpoints: IntCounterVec,
 }
 
 impl QueryMetrics {
@@ -31,8 +34,16 @@ impl QueryMetrics {
         )?;
         let shards = IntGauge::new("query_api_shards", "Index shards an indexer claimed")?;
         registry.register(Box::new(records.clone()))?;
+        let checkpoints = IntCounterVec::new(
+            Opts::new(
+                "query_api_checkpoints_total",
+                "Tenants' checkpoints read, by outcome (read, waiting for its key, fork, refused)",
+            ),
+            &["outcome"],
+        )?;
         registry.register(Box::new(shards.clone()))?;
-        Ok((registry, QueryMetrics { requests, records, shards }))
+        registry.register(Box::new(checkpoints.clone()))?;
+        Ok((registry, QueryMetrics { requests, records, shards, checkpoints }))
     }
 
     /// One finished request.

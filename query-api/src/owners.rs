@@ -8,16 +8,16 @@ use std::time::Duration;
 
 use audit_index::leaf::Claim;
 use audit_runtime::config::KafkaConfig;
-use audit_runtime::kafka::{consumer_config, partition_counts};
-use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::{Message, Offset, TopicPartitionList};
+use audit_runtime::kafka::partition_counts;
+use rdkafka::Message;
 use tokio_util::sync::CancellationToken;
 
 use crate::QueryError;
+use crate::follow::{self, Tail};
 
-/// How often the topics' partition counts are read again.
+/// How often the signed topic's partition count is read again.
 const METADATA_INTERVAL: Duration = Duration::from_secs(5);
-/// How often while the owners topic or the signed topic does not exist yet.
+/// How often while the signed topic does not exist yet.
 const EARLY_INTERVAL: Duration = Duration::from_millis(250);
 
 /// The routing table.
@@ -83,77 +83,39 @@ pub struct Topics {
     pub signed: String,
 }
 
-/// Follows the claims until `shutdown`; re-reads partition counts every few seconds
-/// and starts over when the owners topic grows.
+/// Follows the claims until `shutdown`, and re-reads the signed topic's partition
+/// count every few seconds.
 pub async fn follow(owners: Arc<Owners>, kafka: KafkaConfig, topics: Topics, shutdown: CancellationToken) {
-    let mut assigned = 0;
-    let mut consumer: Option<StreamConsumer> = None;
-    let mut known = false;
-    let tick = tokio::time::sleep(Duration::ZERO);
-    tokio::pin!(tick);
+    let tail = Tail { kafka: kafka.clone(), topic: topics.owners, client: "audit-query-api-owners" };
+    let claims = owners.clone();
+    let reader = follow::follow(tail, shutdown.clone(), move |message| {
+        let Some(payload) = message.payload() else { return };
+        match serde_json::from_slice::<Claim>(payload) {
+            Ok(claim) => claims.claimed(claim),
+            Err(error) => tracing::warn!(%error, offset = message.offset(), "a claim that does not parse"),
+        }
+    });
+    tokio::join!(reader, count(owners, kafka, topics.signed, shutdown));
+}
+
+/// Reads the signed topic's partition count until `shutdown`.
+async fn count(owners: Arc<Owners>, kafka: KafkaConfig, signed: String, shutdown: CancellationToken) {
     loop {
+        let period = match partition_counts(&kafka, &[&signed]).await {
+            Ok(counts) if counts[0].1 > 0 => {
+                owners.set_partitions(counts[0].1 as i32);
+                METADATA_INTERVAL
+            }
+            Ok(_) => EARLY_INTERVAL,
+            Err(error) => {
+                tracing::warn!(%error, "shard count not read");
+                EARLY_INTERVAL
+            }
+        };
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = &mut tick => {
-                match partition_counts(&kafka, &[&topics.signed, &topics.owners]).await {
-                    Ok(counts) => {
-                        owners.set_partitions(counts[0].1 as i32);
-                        let claims = counts[1].1 as i32;
-                        known = counts[0].1 > 0 && claims > 0;
-                        if claims != assigned {
-                            consumer = start(&kafka, &topics.owners, claims);
-                            assigned = if consumer.is_some() { claims } else { 0 };
-                        }
-                    }
-                    Err(error) => tracing::warn!(%error, "shard count not read"),
-                }
-                let period = if known { METADATA_INTERVAL } else { EARLY_INTERVAL };
-                tick.as_mut().reset(tokio::time::Instant::now() + period);
-            }
-            message = next(consumer.as_ref()) => match message {
-                Ok(Some(claim)) => owners.claimed(claim),
-                Ok(None) => {}
-                Err(error) => tracing::warn!(%error, "shard claims not read"),
-            },
+            _ = tokio::time::sleep(period) => {}
         }
-    }
-}
-
-/// A consumer of every partition of the owners topic from its beginning.
-fn start(kafka: &KafkaConfig, topic: &str, partitions: i32) -> Option<StreamConsumer> {
-    if partitions == 0 {
-        return None;
-    }
-    let mut config = consumer_config(kafka, "audit-query-api-owners");
-    config.set("enable.auto.commit", "false").set("enable.auto.offset.store", "false");
-    let consumer: StreamConsumer = match config.create() {
-        Ok(consumer) => consumer,
-        Err(error) => {
-            tracing::error!(%error, "claims consumer not created");
-            return None;
-        }
-    };
-    let mut assignment = TopicPartitionList::new();
-    for partition in 0..partitions {
-        let _ = assignment.add_partition_offset(topic, partition, Offset::Beginning);
-    }
-    match consumer.assign(&assignment) {
-        Ok(()) => Some(consumer),
-        Err(error) => {
-            tracing::error!(%error, "claims consumer not assigned");
-            None
-        }
-    }
-}
-
-/// The next claim, if any consumer runs (none: wait for the next tick).
-async fn next(consumer: Option<&StreamConsumer>) -> Result<Option<Claim>, String> {
-    let Some(consumer) = consumer else { return std::future::pending().await };
-    let message = consumer.recv().await.map_err(|error| error.to_string())?;
-    let Some(payload) = message.payload() else { return Ok(None) };
-    match serde_json::from_slice::<Claim>(payload) {
-        Ok(claim) => Ok(Some(claim)),
-        Err(error) => Err(format!("a claim that does not parse at offset {}: {error}", message.offset())),
     }
 }
 

@@ -74,14 +74,10 @@ pub async fn page(search: &impl Search, target: &Target, paging: Paging) -> Resu
 
 fn query(target: &Target, limit: usize) -> SearchQuery {
     SearchQuery {
-        tenant: target.tenant.clone(),
-        node: target.node.clone(),
-        within: Within::All,
         order: target.order,
-        after: None,
         limit,
         records: true,
-        head: false,
+        ..SearchQuery::new(&target.tenant, target.node.clone())
     }
 }
 

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use crate::QueryError;
 use crate::api::{ListResponse, SearchRequest};
 use crate::catalogue::Catalogue;
+use crate::checkpoints::Checkpoints;
 use crate::cursor::{Cursor, made_for};
 use crate::export::ExportStream;
 use crate::fanout::{Fanout, Search};
@@ -42,6 +43,8 @@ pub struct QueryService {
     pub keys: Arc<SigningKeys>,
     /// The index schema, to check a condition before any leaf runs it.
     pub schema: IndexSchema,
+    /// The tenants' latest checkpoints.
+    pub checkpoints: Arc<Checkpoints>,
 }
 
 /// Whether clear values are revealed.
@@ -90,14 +93,10 @@ impl QueryService {
     ) -> Result<Resource, QueryError> {
         let tenant = principal.tenant.clone();
         let query = SearchQuery {
-            tenant: tenant.clone(),
-            node: audit_index::query::Node::All,
             within: Within::Id(id),
-            order: Order::Ascending,
-            after: None,
             limit: 1,
             records: true,
-            head: false,
+            ..SearchQuery::new(&tenant, audit_index::query::Node::All)
         };
         let found = self.search.search(query).await?;
         let jws = found.hits.into_iter().find_map(|hit| hit.jws).ok_or(QueryError::NotFound)?;

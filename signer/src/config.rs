@@ -79,7 +79,7 @@ pub struct SignerArgs {
     pub tree_checkpoint_interval_ms: u64,
     /// Name of this trail: each tenant's log is `<trail name>/<tenant>`, the origin and
     /// key name of its checkpoints. A schema-less URL you own, stable for the trail's life.
-    #[arg(long, env = "AUDIT_TRAIL_NAME", default_value = "audit-trail.local")]
+    #[arg(long, env = "AUDIT_TRAIL_NAME", default_value = audit_integrity::note::DEFAULT_TRAIL_NAME)]
     pub trail_name: String,
 }
 
@@ -138,11 +138,8 @@ impl SignerArgs {
         if self.tree_checkpoint_records == 0 || self.tree_checkpoint_interval_ms == 0 {
             return Err(invalid("tree-checkpoint-records", "checkpoint cadence must be positive"));
         }
-        let name_ok = |byte: u8| byte.is_ascii_graphic() && byte != b'+';
-        if self.trail_name.is_empty() || self.trail_name.len() > 200 || !self.trail_name.bytes().all(name_ok)
-        {
-            return Err(invalid("trail-name", "expected up to 200 visible characters, no spaces or '+'"));
-        }
+        audit_integrity::note::check_trail_name(&self.trail_name)
+            .map_err(|reason| invalid("trail-name", reason))?;
         let threads = match self.sign_threads {
             0 => std::thread::available_parallelism().map_or(1, usize::from),
             threads @ 1..=256 => threads,

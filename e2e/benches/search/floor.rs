@@ -13,7 +13,7 @@ use std::path::Path;
 
 use audit_index::query::{Node, tenant_query};
 use audit_index::schema::IndexSchema;
-use audit_index::search::{Order, SearchQuery, ShardView, Within};
+use audit_index::search::{Order, SearchQuery, ShardView};
 use query_api::engine::Catalogue;
 use query_api::engine::{Resolved, plan};
 use tantivy::collector::{Count, TopDocs};
@@ -63,14 +63,10 @@ impl Search<'_> {
     /// The leaves' query of this search: one page with its records.
     pub fn query(&self) -> SearchQuery {
         SearchQuery {
-            tenant: self.tenant.to_owned(),
-            node: self.node.clone(),
-            within: Within::All,
             order: self.order,
-            after: None,
             limit: PAGE,
             records: true,
-            head: false,
+            ..SearchQuery::new(self.tenant, self.node.clone())
         }
     }
 }

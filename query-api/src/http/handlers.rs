@@ -77,17 +77,21 @@ pub async fn export(
         let principal = authorize(&state, &headers, &tenant)?;
         check_content_type(&headers)?;
         let request: ExportRequest = read_json(&state, body, "an export request").await?;
-        let export = state.service.export(&principal, request.filter).await?;
-        let chunks = futures::stream::unfold(export.chunks, |mut chunks| async move {
-            chunks.recv().await.map(|chunk| (chunk, chunks))
-        });
-        let mut response = Body::from_stream(chunks).into_response();
-        let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/x-ndjson"));
-        headers.insert(EXPORT_COUNT, header::HeaderValue::from(export.count));
-        Ok(response)
+        Ok(ndjson(state.service.export(&principal, request.filter).await?))
     })
     .await
+}
+
+/// A streamed JSON-lines response, its line count in a header.
+pub(super) fn ndjson(export: crate::export::ExportStream) -> Response {
+    let chunks = futures::stream::unfold(export.chunks, |mut chunks| async move {
+        chunks.recv().await.map(|chunk| (chunk, chunks))
+    });
+    let mut response = Body::from_stream(chunks).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/x-ndjson"));
+    headers.insert(EXPORT_COUNT, header::HeaderValue::from(export.count));
+    response
 }
 
 /// Header of an export's response: how many lines it holds.
@@ -95,7 +99,7 @@ pub const EXPORT_COUNT: &str = "x-audit-export-count";
 
 /// The body, within the size limit, parsed as `what` (an empty body and `null` are
 /// the default request, as the document says).
-async fn read_json<T: serde::de::DeserializeOwned + Default>(
+pub(super) async fn read_json<T: serde::de::DeserializeOwned + Default>(
     state: &AppState,
     body: Body,
     what: &str,
@@ -211,13 +215,17 @@ pub async fn openapi(axum::Extension(document): axum::Extension<std::sync::Arc<s
     ([(header::CONTENT_TYPE, "application/json")], document.to_string()).into_response()
 }
 
-fn authorize(state: &AppState, headers: &HeaderMap, tenant: &str) -> Result<Principal, QueryError> {
+pub(super) fn authorize(
+    state: &AppState,
+    headers: &HeaderMap,
+    tenant: &str,
+) -> Result<Principal, QueryError> {
     let authorization = headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok());
     Ok(state.auth.authorize(authorization, tenant)?)
 }
 
 /// SCIM bodies are `application/scim+json`; plain JSON is accepted too.
-fn check_content_type(headers: &HeaderMap) -> Result<(), QueryError> {
+pub(super) fn check_content_type(headers: &HeaderMap) -> Result<(), QueryError> {
     let Some(value) = headers.get(header::CONTENT_TYPE) else { return Ok(()) };
     let media =
         value.to_str().unwrap_or_default().split(';').next().unwrap_or_default().trim().to_ascii_lowercase();

@@ -8,6 +8,7 @@
 
 mod handlers;
 mod openapi;
+mod proof_handlers;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -49,7 +50,12 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(handlers::export))
         .routes(routes!(handlers::list))
         .routes(routes!(handlers::get_record))
+        .routes(routes!(proof_handlers::checkpoint))
+        .routes(routes!(proof_handlers::consistency))
+        .routes(routes!(proof_handlers::bundle))
+        .routes(routes!(proof_handlers::inclusion))
         .routes(routes!(handlers::jwks))
+        .routes(routes!(proof_handlers::trail))
         .routes(routes!(handlers::openapi))
 }
 
@@ -111,6 +117,8 @@ pub fn error_response(error: &QueryError) -> Response {
         },
         QueryError::TooLarge { .. } => ScimError::new(StatusCode::PAYLOAD_TOO_LARGE, error.to_string()),
         QueryError::NotFound => ScimError::new(StatusCode::NOT_FOUND, "record not found"),
+        QueryError::NoCheckpoint => ScimError::new(StatusCode::NOT_FOUND, error.to_string()),
+        QueryError::OutsideTree(detail) => ScimError::bad_request(ScimType::InvalidValue, detail.clone()),
         // The vault's bound on a pattern's matches is the caller's to narrow.
         QueryError::Vault(VaultClientError::Status {
             scim_type: Some(ScimType::TooMany), detail, ..

@@ -284,20 +284,22 @@ fn check_run(header: &BundleHeader, checkpoint: &Checkpoint, run: &Run, report: 
         report.fail(reason);
     }
     let Some((first_created, last_created)) = run.ends else { return };
-    match header.window {
-        None if header.first != 1 => {
-            report.fail(format!("the records start at sequence {}, not 1", header.first))
-        }
-        None if last != size => report.fail(format!(
+    let (first, window) = (header.first, header.window);
+    let reason = match window {
+        None if first != 1 => Some(format!("the records start at sequence {first}, not 1")),
+        None if last != size => Some(format!(
             "the records end at sequence {last} but the checkpoint covers {size}: the tail is cut"
         )),
-        Some(window) if header.first > 1 && window.contains(first_created) => report.fail(format!(
-            "the run starts inside the window at sequence {}: records before it may be missing",
-            header.first
+        Some(window) if first > 1 && window.contains(first_created) => Some(format!(
+            "the run starts inside the window at sequence {first}: records before it may be missing"
         )),
-        Some(window) if last < size && window.contains(last_created) => report
-            .fail(format!("the run ends inside the window at sequence {last} of {size}: the tail is cut")),
-        _ => {}
+        Some(window) if last < size && window.contains(last_created) => {
+            Some(format!("the run ends inside the window at sequence {last} of {size}: the tail is cut"))
+        }
+        _ => None,
+    };
+    if let Some(reason) = reason {
+        report.fail(reason);
     }
 }
 

@@ -49,6 +49,9 @@ pub struct SearchRequest {
     /// `false` returns records as stored, tokens in place of personal values: no call
     /// to the vault and no access recorded. Clear values by default.
     pub detokenize: Option<bool>,
+    /// `true` adds the tenant's latest checkpoint and each record's inclusion proof in
+    /// its tree (records signed after it have none yet).
+    pub proofs: Option<bool>,
 }
 
 /// Options of a read of one record.
@@ -100,6 +103,28 @@ pub struct ListResponse {
     /// The cursor of the next page, when paging by cursor and there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
+    /// With `proofs`: the tenant's latest checkpoint, a C2SP signed note.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<String>,
+    /// With `proofs`: the inclusion proof of each record of the page the checkpoint
+    /// covers, in page order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proofs: Option<Vec<PageProof>>,
+}
+
+/// A record's inclusion proof in the checkpoint a page carries.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PageProof {
+    /// The record.
+    pub id: String,
+    /// Its leaf index (its sequence minus one).
+    pub leaf_index: u64,
+    /// SHA-256 of 0x00 and its signed payload (the JWS payload, from an export or a
+    /// bundle), base64.
+    pub leaf_hash: String,
+    /// RFC 9162 inclusion proof in the checkpoint's tree, base64 hashes.
+    pub audit_path: Vec<String>,
 }
 
 impl ListResponse {
@@ -107,7 +132,25 @@ impl ListResponse {
     pub fn new(total_results: u64, start_index: Option<u64>, resources: Vec<Value>) -> ListResponse {
         let items_per_page = resources.len() as u64;
         let schemas = [LIST_RESPONSE];
-        ListResponse { schemas, total_results, start_index, items_per_page, resources, next_cursor: None }
+        ListResponse {
+            schemas,
+            total_results,
+            start_index,
+            items_per_page,
+            resources,
+            next_cursor: None,
+            checkpoint: None,
+            proofs: None,
+        }
+    }
+
+    /// The page with its checkpoint and its records' proofs, when asked for.
+    pub fn with_proofs(mut self, proofs: Option<(String, Vec<PageProof>)>) -> ListResponse {
+        if let Some((checkpoint, proofs)) = proofs {
+            self.checkpoint = Some(checkpoint);
+            self.proofs = Some(proofs);
+        }
+        self
     }
 
     /// The page with the cursor of the next one.

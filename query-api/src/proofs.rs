@@ -26,7 +26,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use crate::QueryError;
-use crate::api::{BundleRequest, CheckpointBody, ConsistencyBody, ConsistencyOptions, InclusionBody};
+use crate::api::{
+    BundleRequest, CheckpointBody, ConsistencyBody, ConsistencyOptions, InclusionBody, PageProof,
+};
 use crate::checkpoints::Latest;
 use crate::export::{ExportStream, spawn_lines};
 use crate::fanout::Search;
@@ -163,6 +165,34 @@ impl QueryService {
         Ok(ExportStream { count: end - first, chunks })
     }
 
+    /// The latest checkpoint of `tenant` and the inclusion proofs of the `records`
+    /// (a page's JWS) it covers.
+    pub async fn page_proofs(
+        &self,
+        tenant: &str,
+        records: &[String],
+    ) -> Result<(String, Vec<PageProof>), QueryError> {
+        let (size, latest) = self.tree(tenant, None)?;
+        let leaves: Vec<(String, u64, Hash)> = records
+            .iter()
+            .filter_map(|jws| {
+                let payload = CompactJws::parse(jws).ok()?.payload;
+                let signed: PageRecord = serde_json::from_slice(&payload).ok()?;
+                (signed.sequence >= 1 && signed.sequence <= size)
+                    .then(|| (signed.id, signed.sequence - 1, merkle::leaf_hash(&payload)))
+            })
+            .collect();
+        let ids = leaves.iter().flat_map(|(_, index, _)| inclusion_nodes(*index, size)).collect();
+        let mut nodes = self.subtrees(tenant, ids, (size, &latest)).await?;
+        let mut proofs = Vec::with_capacity(leaves.len());
+        for (id, index, leaf) in leaves {
+            let path = inclusion_proof(index, size, &mut nodes).map_err(not_indexed)?;
+            let (leaf_hash, audit_path) = (STANDARD.encode(leaf), encode_hashes(&path));
+            proofs.push(PageProof { id, leaf_index: index, leaf_hash, audit_path });
+        }
+        Ok((latest.note, proofs))
+    }
+
     /// The tree asked for (the latest checkpoint's by default) and the latest checkpoint.
     fn tree(&self, tenant: &str, asked: Option<u64>) -> Result<(u64, Latest), QueryError> {
         let latest = self.checkpoints.latest(tenant).ok_or(QueryError::NoCheckpoint)?;
@@ -244,6 +274,13 @@ impl QueryService {
         }
         Ok(nodes)
     }
+}
+
+/// What a page's proof reads of a signed payload.
+#[derive(serde::Deserialize)]
+struct PageRecord {
+    id: String,
+    sequence: u64,
 }
 
 /// A subtree the index lacks: its records are not indexed yet.

@@ -69,6 +69,10 @@ impl QueryService {
         let target = Target { tenant: tenant.clone(), node: plan.node, order };
         let found = page(&self.search, &target, paging).await?;
         let total = found.total;
+        let proofs = match request.proofs {
+            Some(true) => Some(self.page_proofs(&tenant, &found.records).await?),
+            _ => None,
+        };
         let (records, mut resources) = blocking(move || {
             let resources = resources(&found.records, &tenant);
             Ok((found.records, resources))
@@ -77,11 +81,12 @@ impl QueryService {
         let records = plan.verify.then_some(records);
         self.reveal_verified(principal, records, &mut resources, reveal(&request)).await?;
         let resources = resources.into_iter().map(|resource| resource.body).collect();
-        Ok(match paging {
+        let response = match paging {
             Paging::Index { offset, .. } => ListResponse::new(total, Some(offset as u64 + 1), resources),
             Paging::Cursor { .. } => ListResponse::new(total, None, resources)
                 .with_next_cursor(found.next.as_ref().map(Cursor::encode)),
-        })
+        };
+        Ok(response.with_proofs(proofs))
     }
 
     /// `tenant`'s record `id`, verified.

@@ -15,7 +15,15 @@ use clap::Parser;
 use e2e::VaultParams;
 use tokio_util::sync::CancellationToken;
 
+use audit_integrity::CompactJws;
+use audit_integrity::export::ExportLine;
+use audit_integrity::keys::KeyDir;
+use audit_integrity::merkle::{Frontier, Hash, leaf_hash};
+use audit_integrity::note::{Checkpoint, DEFAULT_TRAIL_NAME, origin};
+use audit_runtime::topics::{Topic, ensure};
 use dataset::Clear;
+use rdkafka::producer::FutureRecord;
+use serde_json::Value;
 
 /// A running query-api and everything under it.
 pub struct Stack {
@@ -60,7 +68,7 @@ impl Stack {
     }
 
     /// `.search` in `tenant` as its admin: the ListResponse.
-    pub async fn search(&self, tenant: &str, body: serde_json::Value) -> serde_json::Value {
+    pub async fn search(&self, tenant: &str, body: Value) -> Value {
         let url = format!("{}/scim/{tenant}/v2/AuditRecords/.search", self.base);
         let response = self.http.post(url).bearer_auth(self.admin(tenant)).json(&body).send().await.unwrap();
         response.json().await.unwrap()
@@ -82,7 +90,7 @@ impl Stack {
 
     /// Waits until a search of `tenant` counts `total` records.
     pub async fn wait_searchable(&self, tenant: &str, total: u64) {
-        let mut last = serde_json::Value::Null;
+        let mut last = Value::Null;
         for _ in 0..300 {
             last = self.search(tenant, serde_json::json!({"count": 0})).await;
             if last["totalResults"] == total {
@@ -91,6 +99,53 @@ impl Stack {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
         panic!("{tenant} never had {total} records searchable: {last}");
+    }
+
+    /// The leaves of `tenant`'s tree and the roots of its trees of every size, from its
+    /// export.
+    pub async fn tree(&self, tenant: &str) -> (Vec<Hash>, Vec<Hash>) {
+        let mut frontier = Frontier::new();
+        let (mut leaves, mut roots) = (Vec::new(), vec![frontier.root()]);
+        for line in self.export(tenant).await.lines() {
+            let line: ExportLine<Value> = serde_json::from_str(line).unwrap();
+            leaves.push(leaf_hash(&CompactJws::parse(&line.jws).unwrap().payload));
+            frontier.append(*leaves.last().unwrap());
+            roots.push(frontier.root());
+        }
+        (leaves, roots)
+    }
+
+    /// Publishes `tenant`'s checkpoints of `sizes`, signed with the stack's key, as the
+    /// signer does.
+    pub async fn publish_checkpoints(&self, tenant: &str, sizes: &[u64], roots: &[Hash]) {
+        let key = KeyDir::open(self.signing_jwks.parent().unwrap()).unwrap().signing_key().unwrap();
+        ensure(&self.kafka, &[Topic::trail("audit.checkpoints")]).await.unwrap();
+        let producer = audit_runtime::kafka::producer(&self.kafka).unwrap();
+        for size in sizes {
+            let checkpoint = Checkpoint {
+                origin: origin(DEFAULT_TRAIL_NAME, tenant),
+                size: *size,
+                root: roots[*size as usize],
+            };
+            let note = checkpoint.sign(&key.key);
+            let record = FutureRecord::to("audit.checkpoints").key(tenant).payload(&note);
+            producer
+                .send(record, std::time::Duration::from_secs(5))
+                .await
+                .map_err(|(error, _)| error)
+                .unwrap();
+        }
+        let largest = sizes.iter().max().copied().unwrap_or_default();
+        let url = format!("{}/scim/{tenant}/v2/AuditRecords/.checkpoint", self.base);
+        for _ in 0..100 {
+            let response = self.http.get(&url).bearer_auth(self.admin(tenant)).send().await.unwrap();
+            let body: Value = response.json().await.unwrap();
+            if body["treeSize"] == largest {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the query-api never served {tenant}'s checkpoint of {largest}");
     }
 
     /// The records of `tenant`, clear.
@@ -156,6 +211,9 @@ pub async fn start() -> Stack {
     };
     for tenant in ["t1", "t2"] {
         stack.wait_searchable(tenant, stack.of(tenant).len() as u64).await;
+        // The checkpoint a signer would publish once these records were acknowledged.
+        let (_, roots) = stack.tree(tenant).await;
+        stack.publish_checkpoints(tenant, &[roots.len() as u64 - 1], &roots).await;
     }
     stack
 }

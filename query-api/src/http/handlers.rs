@@ -139,7 +139,7 @@ pub async fn list(
         let principal = authorize(&state, &headers, &tenant)?;
         let Query(request) = query.map_err(|_| QueryError::InvalidRequest {
             scim_type: ScimType::InvalidValue,
-            detail: "query parameters are filter, count, startIndex, cursor, sortBy, sortOrder, detokenize"
+            detail: "query parameters are filter, count, startIndex, cursor, sortBy, sortOrder, detokenize, proofs"
                 .into(),
         })?;
         respond(&state, &principal, request).await

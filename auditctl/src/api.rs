@@ -79,6 +79,11 @@ impl ApiArgs {
     pub fn tenant(&self) -> &str {
         self.credentials.tenant()
     }
+
+    /// The stack's data directory.
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.credentials.data_dir
+    }
 }
 
 /// Where an [`Api`] points: a service, its base URL, the path of the resources the

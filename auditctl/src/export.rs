@@ -17,7 +17,10 @@ use clap::Args;
 use serde_json::{Value, json};
 use tempfile::NamedTempFile;
 
+use audit_integrity::PublicKeys;
+
 use crate::api::{Api, ApiArgs, Deadline, Failure};
+use crate::saved::Saved;
 
 /// Header of the export's answer announcing how many lines it holds.
 const EXPORT_COUNT: &str = "x-audit-export-count";
@@ -36,8 +39,27 @@ pub struct ExportArgs {
     out: PathBuf,
     /// SCIM filter (RFC 7644) [default: every record]. A filtered export leaves gaps
     /// in the chain: verify it with `auditctl verify --no-chain`.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "bundle")]
     filter: Option<String>,
+    /// Write an offline bundle: the records with the tenant's latest signed
+    /// checkpoint, the keys and the proofs that they are its log's (every record, or
+    /// those of --from/--to with what proves the window complete).
+    #[arg(long)]
+    bundle: bool,
+    /// Start of the bundle's `created` window, RFC 3339 (inclusive).
+    #[arg(long, requires = "bundle")]
+    from: Option<String>,
+    /// End of the bundle's `created` window, RFC 3339 (exclusive).
+    #[arg(long, requires = "bundle")]
+    to: Option<String>,
+    /// Checkpoints the tenant saved (`auditctl watch` keeps them): the bundle proves
+    /// its tree extends each (the 16 largest).
+    #[arg(long, value_name = "DIR", requires = "bundle")]
+    checkpoints: Option<PathBuf>,
+    /// JWK Set the saved checkpoints are checked with
+    /// [default: <DATA_DIR>/keys/signing/jwks.json].
+    #[arg(long, value_name = "JWKS_FILE", requires = "checkpoints")]
+    jwks: Option<PathBuf>,
 }
 
 /// Exports and reports the count; the exit code says how it went (module docs).
@@ -46,7 +68,8 @@ pub async fn run(args: ExportArgs) -> ExitCode {
         Ok(lines) => {
             let destination =
                 if is_stdout(&args.out) { "stdout".into() } else { args.out.display().to_string() };
-            eprintln!("exported {lines} records of tenant {} to {destination}", args.api.tenant());
+            let what = if args.bundle { "a bundle of" } else { "exported" };
+            eprintln!("{what} {lines} records of tenant {} to {destination}", args.api.tenant());
             if args.filter.is_some() && !is_stdout(&args.out) {
                 eprintln!(
                     "a filtered export has gaps in the chain: auditctl verify {destination} --no-chain"
@@ -62,13 +85,13 @@ async fn export(args: &ExportArgs) -> Result<u64, Failure> {
     let api = Api::new(&args.api, Deadline::Streaming)?;
     // Opened before asking, so a wrong --out fails without a request.
     let mut sink = Sink::open(&args.out)?;
-    let mut body = json!({});
-    if let Some(filter) = args.filter.as_deref().map(str::trim).filter(|filter| !filter.is_empty()) {
-        body["filter"] = Value::from(filter);
-    }
-    let mut response = api.post(".export", &body).await?;
+    let (action, body) =
+        if args.bundle { (".bundle", bundle_request(args)?) } else { (".export", filter(args)) };
+    let mut response = api.post(action, &body).await?;
     check_media_type(&response)?;
-    let announced = announced_count(&response);
+    // A bundle's header line comes before the records the count announces.
+    let header = u64::from(args.bundle);
+    let announced = announced_count(&response).map(|records| records + header);
     let mut tally = Tally::default();
     while let Some(chunk) = response.chunk().await.map_err(|error| {
         Failure::Failed(format!(
@@ -82,7 +105,30 @@ async fn export(args: &ExportArgs) -> Result<u64, Failure> {
     }
     tally.check(announced)?;
     sink.finish()?;
-    Ok(tally.lines)
+    Ok(tally.lines - header)
+}
+
+fn filter(args: &ExportArgs) -> Value {
+    let mut body = json!({});
+    if let Some(filter) = args.filter.as_deref().map(str::trim).filter(|filter| !filter.is_empty()) {
+        body["filter"] = Value::from(filter);
+    }
+    body
+}
+
+/// The bundle's window and the sizes of the saved checkpoints (the largest 16).
+fn bundle_request(args: &ExportArgs) -> Result<Value, Failure> {
+    let mut body = json!({ "from": args.from, "to": args.to });
+    if let Some(dir) = &args.checkpoints {
+        let jwks = args.jwks.clone().unwrap_or_else(|| crate::keys::signing_jwks_file(args.api.data_dir()));
+        let keys = PublicKeys::from_jwks_file(&jwks).map_err(|error| {
+            Failure::Usage(format!("cannot read the jwk set {}: {error}", jwks.display()))
+        })?;
+        let saved = Saved::new(dir).checkpoints(args.api.tenant(), &keys).map_err(Failure::Usage)?;
+        let sizes: Vec<u64> = saved.iter().rev().take(16).map(|checkpoint| checkpoint.size).collect();
+        body["knownSizes"] = json!(sizes);
+    }
+    Ok(body)
 }
 
 /// An export's answer is JSON lines; anything else (an error page, a proxy's answer)

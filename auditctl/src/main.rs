@@ -10,11 +10,13 @@ mod manifest;
 mod produce;
 mod reindex;
 mod restore;
+mod saved;
 mod search;
 mod token;
 mod topics;
 mod up;
 mod verify;
+mod watch;
 mod webhooks;
 
 use std::process::ExitCode;
@@ -54,12 +56,19 @@ enum Command {
     /// Exit code 0 on an answer, 1 when the query-api could not be reached, refused
     /// or failed, 2 when the flags are wrong.
     Search(search::SearchArgs),
-    /// Export a tenant's signed records through the query-api, for `auditctl verify`.
+    /// Export a tenant's signed records through the query-api, for `auditctl verify`;
+    /// with --bundle, an offline bundle with the signed checkpoint and proofs.
     ///
     /// Exit code 0 when the whole export was written, 1 when the query-api could not
     /// be reached, refused or failed, or the export broke off, 2 when the flags are
     /// wrong.
     Export(export::ExportArgs),
+    /// Watch a tenant's signed checkpoints: keep each, check each extends the last,
+    /// alarm on a fork, a rollback or a split view.
+    ///
+    /// Exit code 3 on an alarm, 1 when the query-api could not be asked (with --once;
+    /// otherwise it retries), 2 when the flags are wrong.
+    Watch(watch::WatchArgs),
     /// Manage a tenant's webhooks through the notifier: create, list, delete, ping,
     /// deliveries.
     ///
@@ -98,6 +107,7 @@ async fn main() -> ExitCode {
         Command::Verify(args) => return verify::run(args),
         Command::Search(args) => return search::run(args).await,
         Command::Export(args) => return export::run(args).await,
+        Command::Watch(args) => return watch::run(args).await,
         Command::Webhooks(args) => return webhooks::run(args).await,
         Command::Topics(args) => return topics::run(args).await,
     };

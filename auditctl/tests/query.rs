@@ -187,6 +187,7 @@ async fn search_reveals_and_validates_export_verifies_refusals_exit_1() {
     refusals_exit_1_wrong_flags_exit_2(&stack);
     export_verifies(&stack, data_dir.path());
     filtered_export_to_stdout_verifies_without_chain(&stack, data_dir.path());
+    watch_keeps_checkpoints_and_bundles_verify(&stack, data_dir.path()).await;
 
     let status = Command::new("kill").args(["-TERM", &stack.child.id().to_string()]).status().unwrap();
     assert!(status.success());
@@ -317,6 +318,94 @@ fn filtered_export_to_stdout_verifies_without_chain(stack: &Stack, data_dir: &Pa
     let jwks = data_dir.join("keys").join("signing").join("jwks.json");
     let args = ["verify", file.to_str().unwrap(), "--jwks", jwks.to_str().unwrap(), "--no-chain"];
     let verified = auditctl(&args);
+    assert!(verified.status.success(), "{}", String::from_utf8_lossy(&verified.stdout));
+}
+
+/// `auditctl watch` keeps the signer's checkpoints, `export --bundle` proves the
+/// records against them and `verify` checks the bundle; a fork, a rollback and a cut
+/// bundle are caught.
+async fn watch_keeps_checkpoints_and_bundles_verify(stack: &Stack, data_dir: &Path) {
+    let kept = data_dir.join("checkpoints");
+    let watch =
+        |dir: &Path| against(stack, "watch", TENANT, &["--once", "--checkpoints", dir.to_str().unwrap()]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let watched = loop {
+        let output = watch(&kept);
+        if output.status.success() || Instant::now() > deadline {
+            break output;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert!(watched.status.success(), "a checkpoint within the signer's 10 s: {}", stderr(&watched));
+    assert!(String::from_utf8_lossy(&watched.stdout).contains("consistent, kept"));
+    let note = std::fs::read_dir(kept.join(TENANT)).unwrap().next().unwrap().unwrap().path();
+    let size: u64 = note.file_stem().unwrap().to_str().unwrap().parse().unwrap();
+
+    let bundle = data_dir.join("whole.bundle");
+    let dir = kept.to_str().unwrap();
+    let exported = against(
+        stack,
+        "export",
+        TENANT,
+        &["--bundle", "--out", bundle.to_str().unwrap(), "--checkpoints", dir],
+    );
+    assert!(exported.status.success(), "{}", stderr(&exported));
+    let jwks = data_dir.join("keys").join("signing").join("jwks.json");
+    let verify = |file: &Path, dir: &Path| {
+        auditctl(&[
+            "verify",
+            file.to_str().unwrap(),
+            "--jwks",
+            jwks.to_str().unwrap(),
+            "--checkpoints",
+            dir.to_str().unwrap(),
+        ])
+    };
+    let verified = verify(&bundle, &kept);
+    let report = String::from_utf8_lossy(&verified.stdout).into_owned();
+    assert!(verified.status.success(), "{report}");
+    assert!(report.contains("saved checkpoints consistent: 1") && report.contains("valid"), "{report}");
+
+    let text = std::fs::read_to_string(&bundle).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.remove(lines.len() / 2);
+    let cut = data_dir.join("cut.bundle");
+    std::fs::write(&cut, lines.join("\n") + "\n").unwrap();
+    let refused = verify(&cut, &kept);
+    assert_eq!(refused.status.code(), Some(1), "{}", String::from_utf8_lossy(&refused.stdout));
+    assert!(String::from_utf8_lossy(&refused.stdout).contains("was expected"));
+
+    // Checkpoints the trail never signed that way, signed with its key as an operator could.
+    let key =
+        audit_integrity::KeyDir::open(&data_dir.join("keys").join("signing")).unwrap().signing_key().unwrap();
+    let origin = audit_integrity::note::origin(audit_integrity::note::DEFAULT_TRAIL_NAME, TENANT);
+    for (name, forged_size, alarm) in [("forked", size, "ALARM"), ("ahead", size + 1_000, "went back")] {
+        let forged = data_dir.join(name);
+        std::fs::create_dir_all(forged.join(TENANT)).unwrap();
+        let checkpoint =
+            audit_integrity::note::Checkpoint { origin: origin.clone(), size: forged_size, root: [7; 32] };
+        std::fs::write(forged.join(TENANT).join(format!("{forged_size}.note")), checkpoint.sign(&key.key))
+            .unwrap();
+        let alarmed = watch(&forged);
+        assert_eq!(alarmed.status.code(), Some(3), "{name}: {}", stderr(&alarmed));
+        assert!(stderr(&alarmed).contains(alarm), "{name}: {}", stderr(&alarmed));
+        let refused = verify(&bundle, &forged);
+        assert_eq!(refused.status.code(), Some(1), "{name}: {}", String::from_utf8_lossy(&refused.stdout));
+    }
+
+    let window = data_dir.join("window.bundle");
+    let args = [
+        "--bundle",
+        "--out",
+        window.to_str().unwrap(),
+        "--from",
+        "2000-01-01T00:00:00Z",
+        "--to",
+        "2100-01-01T00:00:00Z",
+    ];
+    let exported = against(stack, "export", TENANT, &args);
+    assert!(exported.status.success(), "{}", stderr(&exported));
+    let verified = verify(&window, &kept);
     assert!(verified.status.success(), "{}", String::from_utf8_lossy(&verified.stdout));
 }
 

@@ -61,6 +61,8 @@ pub struct Config {
     pub dedupe_window: usize,
 }
 
+use audit_schemas::limits::MIN_MESSAGE_BYTES;
+
 /// The largest `--max-message-bytes`.
 const MAX_MESSAGE_BYTES_LIMIT: usize = 512 * 1_024;
 
@@ -74,8 +76,10 @@ impl IngestorArgs {
         // the signed record stays under 800 KB, below the 1,000,000 bytes Kafka and
         // librdkafka accept by default: an event accepted here can always be forwarded
         // by every stage (e2e/tests/limits.rs sends the largest).
-        if !(1_024..=MAX_MESSAGE_BYTES_LIMIT).contains(&self.max_message_bytes) {
-            return Err(invalid("max-message-bytes", "expected 1024 to 524288"));
+        // Below 64 KiB, an event of the trail's own could be refused (see
+        // `audit_schemas::trail`): the trail would lose a record of an access.
+        if !(MIN_MESSAGE_BYTES..=MAX_MESSAGE_BYTES_LIMIT).contains(&self.max_message_bytes) {
+            return Err(invalid("max-message-bytes", "expected 65536 to 524288"));
         }
         if !(0..=7 * 86_400).contains(&self.max_future_skew_secs) {
             return Err(invalid("max-future-skew-secs", "expected 0 to 604800"));
@@ -116,7 +120,7 @@ mod tests {
 
     #[test]
     fn bad_values_are_refused_with_their_flag() {
-        for size in ["10", "524289"] {
+        for size in ["10", "65535", "524289"] {
             let args = IngestorArgs::parse_from(["ingestor", "--max-message-bytes", size]);
             assert!(matches!(
                 args.validate(),

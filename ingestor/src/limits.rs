@@ -1,6 +1,7 @@
 //! The bounds a raw event must stay within, and the checks that enforce them.
 //!
-//! Bounds protect every later stage (vault, signer, index) from oversized or
+//! The bounds are `audit_schemas::limits`' (the trail's own events are built within
+//! them). Bounds protect every later stage (vault, signer, index) from oversized or
 //! hostile input; each failed check is a [`Rejection`] with its own reason code.
 
 use std::collections::BTreeMap;
@@ -9,21 +10,10 @@ use audit_runtime::dlq::Rejection;
 use audit_schemas::{NormalizedRecord, UserRef};
 use chrono::{DateTime, TimeZone, Utc};
 
-/// Deepest nesting of objects and arrays a valid event has is 3
-/// (`targetUserId.session.id`); a little slack, then refuse.
-pub const MAX_DEPTH: usize = 6;
-/// Most event codes in `action.actionParameters`.
-pub const MAX_PARAMETERS: usize = 128;
-/// Longest event code name.
-pub const MAX_PARAMETER_NAME: usize = 64;
-/// Longest value of an event code.
-pub const MAX_PARAMETER_VALUE: usize = 4096;
-/// Longest identifier-like field (ids, tenant, result, host, ...).
-pub const MAX_IDENTIFIER: usize = 512;
-/// Longest free-text `message`.
-pub const MAX_MESSAGE: usize = 8192;
-/// Most entries in `return_value`.
-pub const MAX_RETURN_VALUES: usize = 32;
+pub use audit_schemas::limits::{
+    MAX_DEPTH, MAX_IDENTIFIER, MAX_MESSAGE, MAX_PARAMETER_VALUE, MAX_PARAMETERS, MAX_RETURN_VALUES,
+};
+use audit_schemas::limits::{is_action_name, is_parameter_name, is_tenant_id};
 
 /// Limits that depend on configuration or on the clock.
 #[derive(Debug, Clone)]
@@ -96,9 +86,7 @@ pub fn check_created(created: &str, limits: &Limits) -> Result<i64, Rejection> {
 
 /// Tenant ids appear in URLs and Kafka keys: 1 to 64 of `[A-Za-z0-9_-]`.
 pub fn check_tenant(tenant: &str) -> Result<(), Rejection> {
-    let valid = (1..=64).contains(&tenant.len())
-        && tenant.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-');
-    if valid {
+    if is_tenant_id(tenant) {
         Ok(())
     } else {
         Err(Rejection::new("invalid_tenant_id", "tenantId must be 1 to 64 characters of A-Z a-z 0-9 _ -"))
@@ -107,9 +95,7 @@ pub fn check_tenant(tenant: &str) -> Result<(), Rejection> {
 
 /// Action names are identifiers: 1 to 128 of `[A-Za-z0-9_.:-]`.
 pub fn check_action_name(name: &str) -> Result<(), Rejection> {
-    let valid = (1..=128).contains(&name.len())
-        && name.bytes().all(|byte| byte.is_ascii_alphanumeric() || b"_.:-".contains(&byte));
-    if valid {
+    if is_action_name(name) {
         Ok(())
     } else {
         let detail = "action.actionName must be 1 to 128 characters of A-Z a-z 0-9 _ . : -";
@@ -124,9 +110,7 @@ pub fn check_parameters(parameters: &BTreeMap<String, String>) -> Result<(), Rej
         return Err(Rejection::new("too_many_parameters", detail));
     }
     for (name, value) in parameters {
-        let valid_name = (1..=MAX_PARAMETER_NAME).contains(&name.len())
-            && name.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'_');
-        if !valid_name {
+        if !is_parameter_name(name) {
             let detail = "event code names must be 1 to 64 characters of A-Z a-z 0-9 _";
             return Err(Rejection::new("invalid_parameter_name", detail));
         }

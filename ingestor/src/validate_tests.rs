@@ -152,3 +152,52 @@ fn precision_beyond_milliseconds_is_cut_and_offsets_are_applied() {
         normalize(&event_with("created", Some(r#""2023-01-04T17:04:34.678999+01:00""#)), &limits()).unwrap();
     assert_eq!(record.created, 1_672_848_274_678);
 }
+
+mod trail_events {
+    use audit_schemas::limits::MIN_MESSAGE_BYTES;
+    use audit_schemas::trail::TrailEvent;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn smallest() -> Limits {
+        Limits { max_message_bytes: MIN_MESSAGE_BYTES, ..limits() }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Whatever a caller puts in a reason, a subject, a URL or an owner id, the
+        /// trail's own event is accepted by the strictest ingestor.
+        #[test]
+        fn every_trail_event_is_accepted(
+            tenant in "[A-Za-z0-9_-]{1,64}",
+            values in proptest::collection::vec(any::<String>(), 6),
+            long in 0usize..20_000,
+            character in any::<char>(),
+        ) {
+            let huge: String = std::iter::repeat_n(character, long).collect();
+            let event = TrailEvent::new(&tenant, "token-vault", "detokenizeTokens")
+                .unwrap()
+                .parameter("CNT", &values[0])
+                .parameter("RSN", &format!("{}{huge}", values[1]))
+                .parameter("CLI", &values[2])
+                .parameter("URL", &huge)
+                .parameter("EVT", &values[3])
+                .actor(&format!("{}{huge}", values[4]))
+                .target(&format!("{huge}{}", values[5]))
+                .to_json();
+            let bytes = event.to_string().into_bytes();
+            let normalized = normalize(&bytes, &smallest());
+            prop_assert!(normalized.is_ok(), "{:?}", normalized.err());
+        }
+    }
+
+    #[test]
+    fn every_action_of_the_trail_is_a_valid_action_name() {
+        for name in audit_schemas::actions::TRAIL.iter().copied() {
+            let event = TrailEvent::new("t1", "c", name).unwrap().to_json();
+            assert!(normalize(event.to_string().as_bytes(), &smallest()).is_ok(), "{name}");
+        }
+    }
+}

@@ -7,8 +7,7 @@
 
 use audit_runtime::config::KafkaConfig;
 use audit_runtime::trail::TrailWriter;
-use chrono::{SecondsFormat, Utc};
-use serde_json::json;
+use audit_schemas::trail::{TrailEvent, TrailEventError};
 
 use crate::NotifierError;
 use crate::store::Webhook;
@@ -63,7 +62,8 @@ impl ChangeLog {
 
     /// Writes `change` and waits for the broker's acknowledgement.
     pub async fn record(&self, change: Change<'_>) -> Result<(), NotifierError> {
-        let payload = event(change).to_string();
+        let event = event(change).map_err(|error| NotifierError::TrailUnavailable(error.to_string()))?;
+        let payload = event.to_string();
         self.0
             .record(&change.webhook.tenant, payload.as_bytes())
             .await
@@ -71,24 +71,16 @@ impl ChangeLog {
     }
 }
 
-/// The raw event of `change`.
-pub fn event(change: Change<'_>) -> serde_json::Value {
+/// The raw event of `change`, within the ingestor's bounds (`audit_schemas::trail`).
+pub fn event(change: Change<'_>) -> Result<serde_json::Value, TrailEventError> {
     let webhook = change.webhook;
-    let parameters = json!({
-        "WID": webhook.id,
-        "URL": without_query(&webhook.url),
-        "EVT": webhook.events.join(","),
-        "ACT": webhook.active.to_string(),
-    });
-    json!({
-        "tenantId": webhook.tenant,
-        "created": Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
-        "eventId": uuid::Uuid::new_v4().to_string(),
-        "id": COMPONENT,
-        "action": { "actionName": change.kind.action_name(), "actionParameters": parameters },
-        "result": "RESPONSE_SUCCESS",
-        "actingUserId": { "id": change.actor },
-    })
+    let event = TrailEvent::new(&webhook.tenant, COMPONENT, change.kind.action_name())?
+        .parameter("WID", &webhook.id)
+        .parameter("URL", &without_query(&webhook.url))
+        .parameter("EVT", &webhook.events.join(","))
+        .parameter("ACT", &webhook.active.to_string())
+        .actor(change.actor);
+    Ok(event.to_json())
 }
 
 fn without_query(url: &str) -> String {
@@ -118,7 +110,7 @@ mod tests {
             description: None,
             created_ms: 0,
         };
-        let event = event(Change { kind: ChangeKind::Create, webhook: &webhook, actor: "admin-1" });
+        let event = event(Change { kind: ChangeKind::Create, webhook: &webhook, actor: "admin-1" }).unwrap();
         assert_eq!(event["tenantId"], "t1");
         assert_eq!(event["action"]["actionName"], "createWebhook");
         assert_eq!(event["action"]["actionParameters"]["URL"], "https://crm.example/hooks");

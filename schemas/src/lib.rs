@@ -7,7 +7,8 @@
 //! every published version of every schema; published `.avsc` files are never edited,
 //! a change is a new version that current readers resolve against old writers.
 //! [`fields`] names the record's attributes and which of them hold personal data, once
-//! for the tokenizer and the query-api.
+//! for the tokenizer and the query-api. [`limits`] are a raw event's bounds, which the
+//! ingestor checks and [`trail`] builds the trail's own events within.
 
 pub mod actions;
 pub mod binary;
@@ -15,9 +16,11 @@ pub mod canonical;
 pub mod catalogue;
 pub mod codec;
 pub mod fields;
+pub mod limits;
 pub mod normalized;
 pub mod signed;
 pub mod tokenized;
+pub mod trail;
 
 pub use binary::Datum;
 pub use catalogue::{Catalogue, SchemaVersion};

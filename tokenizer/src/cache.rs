@@ -2,8 +2,10 @@
 //!
 //! Two generations: lookups promote hits from the old generation into the new one;
 //! when the new one is full it becomes the old one and the oldest generation is
-//! dropped. Memory stays under `capacity` entries and hot values stay cached. Tokens
-//! of a value never change, so a cached token is never stale, only absent.
+//! dropped. Memory stays under `capacity` entries and hot values stay cached. A
+//! value's token changes only when its data subject is erased (the value, tokenized
+//! again, gets a new one): the cache keeps each tenant's erasure count as the vault
+//! last said and forgets the tenant's tokens when it moves.
 //!
 //! Keys hash with foldhash, seeded at random per process: several times faster than
 //! SipHash on the short keys a record carries, and an outside sender still cannot
@@ -18,12 +20,41 @@ pub struct TokenCache {
     young: ValueMap<String>,
     old: ValueMap<String>,
     generation_capacity: usize,
+    /// Each tenant's erasure count, as last read.
+    erasures: ValueMap<u64>,
 }
 
 impl TokenCache {
     /// A cache of about `capacity` entries (zero disables it).
     pub fn new(capacity: usize) -> TokenCache {
-        TokenCache { young: ValueMap::default(), old: ValueMap::default(), generation_capacity: capacity / 2 }
+        TokenCache {
+            young: ValueMap::default(),
+            old: ValueMap::default(),
+            generation_capacity: capacity / 2,
+            erasures: ValueMap::default(),
+        }
+    }
+
+    /// Takes `tenant`'s erasure count; when it moved since last read, forgets every
+    /// token of the tenant and says so.
+    pub fn observe_erasures(&mut self, tenant: &str, count: u64) -> bool {
+        let moved = match self.erasures.get_mut(tenant) {
+            Some(known) if *known == count => false,
+            Some(known) => {
+                *known = count;
+                true
+            }
+            None => {
+                self.erasures.insert(tenant.to_owned(), count);
+                false
+            }
+        };
+        if moved {
+            let prefix = TokenCache::key(tenant, "");
+            self.young.retain(|key, _| !key.starts_with(&prefix));
+            self.old.retain(|key, _| !key.starts_with(&prefix));
+        }
+        moved
     }
 
     /// The key of `value` in `tenant`.
@@ -87,6 +118,12 @@ mod tests {
         }
         assert_eq!(cache.get(&key("t1", "v0")), None, "cold values leave");
         assert_eq!(cache.get(&key("t2", "hot")), None, "tenants do not share tokens");
+        cache.observe_erasures("t1", 0);
+        cache.insert(key("t2", "hot"), "token-t2".into());
+        assert!(!cache.observe_erasures("t1", 0), "no erasure: nothing forgotten");
+        assert!(cache.observe_erasures("t1", 1), "an erasure in t1");
+        assert_eq!(cache.get(&key("t1", "hot")), None, "t1's tokens are forgotten");
+        assert_eq!(cache.get(&key("t2", "hot")).as_deref(), Some("token-t2"), "t2's stay");
         let mut disabled = TokenCache::new(0);
         disabled.insert(key("t1", "x"), "y".into());
         assert!(disabled.is_empty());

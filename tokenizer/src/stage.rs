@@ -21,14 +21,16 @@
 //! record refused alone goes to the DLQ (`vault_refused`), so no batch blocks the
 //! stage.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::{future::Future, pin::Pin};
 
 use audit_runtime::dlq::Rejection;
 use audit_runtime::stage::{Delivery, InputMessage, Outcome, OutputRecord, Stage, TransientError};
 use audit_schemas::{Codec, NormalizedRecord, TokenizedRecord};
 use audit_vault_api::client::{VaultClient, VaultClientError};
-use audit_vault_api::{FindResponse, TenantValues, TokenizeItem, TokenizeRequest, TokenizeResponse};
+use audit_vault_api::{
+    ErasuresRequest, FindResponse, TenantValues, TokenizeItem, TokenizeRequest, TokenizeResponse,
+};
 use tokio_util::task::AbortOnDropHandle;
 
 use crate::cache::{TokenCache, ValueMap};
@@ -48,6 +50,9 @@ pub const FINDS_IN_FLIGHT: usize = 8;
 /// No `Debug`: it holds clear values.
 #[derive(Default)]
 pub struct BatchTokens {
+    /// Tenants whose erasures were checked for this batch: only their cached tokens
+    /// may be used.
+    checked: HashSet<String>,
     slot_of: ValueMap<usize>,
     /// The token of each slot, once known.
     tokens: Vec<Option<String>>,
@@ -56,6 +61,12 @@ pub struct BatchTokens {
 }
 
 impl BatchTokens {
+    /// A batch of the tenants `checked`: their erasure counts were read for it, and the
+    /// cache forgot the tenants whose count moved.
+    pub fn new(checked: HashSet<String>) -> BatchTokens {
+        BatchTokens { checked, ..BatchTokens::default() }
+    }
+
     /// The values no part found, for one tokenize call; `None` when there are none.
     pub fn take_missing(&mut self) -> Option<Missing> {
         if self.missing.is_empty() {
@@ -143,10 +154,11 @@ impl TokenizeStage {
             let mut record_slots = Vec::new();
             if let Ok(record) = record {
                 let tenant = record.tenant_id.clone();
+                let cache_usable = batch.checked.contains(&tenant);
                 self.policy.visit(record, &mut |value, owner| {
                     let key = TokenCache::key(&tenant, value);
                     let slot = *batch.slot_of.entry(key).or_insert_with_key(|key| {
-                        let cached = self.cache.get(key);
+                        let cached = if cache_usable { self.cache.get(key) } else { None };
                         if cached.is_none() {
                             let asked = wanted.entry(tenant.clone()).or_default();
                             asked.0.push(TokenizeItem { value: value.to_owned(), owner: owner.clone() });
@@ -297,7 +309,7 @@ impl TokenizeStage {
     }
 
     async fn tokenize_batch(&mut self, messages: &[InputMessage]) -> Result<Vec<Outcome>, Failure> {
-        let mut batch = BatchTokens::default();
+        let mut batch = BatchTokens::new(self.forget_erased(messages).await?);
         let mut settled = Vec::with_capacity(messages.len().div_ceil(PART_RECORDS));
         let mut in_flight = VecDeque::with_capacity(FINDS_IN_FLIGHT);
         for part in messages.chunks(PART_RECORDS) {
@@ -324,6 +336,32 @@ impl TokenizeStage {
             }
         }
         Ok(outcomes)
+    }
+
+    /// Reads the erasure counts of the batch's tenants (its messages' keys) and
+    /// forgets the cached tokens of each tenant whose count moved: a value erased in the
+    /// vault is never given its old token by a batch that starts after the erasure.
+    /// Returns the tenants checked.
+    async fn forget_erased(&mut self, messages: &[InputMessage]) -> Result<HashSet<String>, Failure> {
+        let keys = messages.iter().filter_map(|message| message.key.as_deref());
+        let tenants: BTreeSet<&str> = keys.filter_map(|key| std::str::from_utf8(key).ok()).collect();
+        if tenants.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let request =
+            ErasuresRequest { tenants: tenants.iter().map(|tenant| (*tenant).to_owned()).collect() };
+        let answer = self.vault.erasures(&request).await?;
+        if answer.counts.len() != request.tenants.len() {
+            return Err(Failure::Transient(transient(
+                "the vault's erasure counts do not match the tenants asked",
+            )));
+        }
+        for (tenant, count) in request.tenants.iter().zip(answer.counts) {
+            if self.cache.observe_erasures(tenant, count) {
+                tracing::info!(tenant, "erasures in the vault: the tenant's cached tokens are forgotten");
+            }
+        }
+        Ok(request.tenants.into_iter().collect())
     }
 
     /// Sends a find call on its own task, so it proceeds while this stage works on

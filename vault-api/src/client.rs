@@ -10,9 +10,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::{
-    DETOKENIZE_PATH, DetokenizeRequest, DetokenizeResponse, FIND_PATH, FindRequest, FindResponse,
-    LOOKUP_PATH, LookupRequest, LookupResponse, MATCH_PATH, MatchRequest, MatchResponse, TOKENIZE_PATH,
-    TokenizeRequest, TokenizeResponse,
+    DETOKENIZE_PATH, DetokenizeRequest, DetokenizeResponse, ERASURES_PATH, ErasuresRequest, ErasuresResponse,
+    FIND_PATH, FindRequest, FindResponse, LOOKUP_PATH, LookupRequest, LookupResponse, MATCH_PATH,
+    MatchRequest, MatchResponse, TOKENIZE_PATH, TokenizeRequest, TokenizeResponse,
 };
 use audit_auth::service::ServiceCredential;
 
@@ -91,6 +91,11 @@ impl VaultClient {
     /// The tokens every value of every tenant in `request` has already; creates none.
     pub async fn find(&self, request: &TokenizeRequest) -> Result<FindResponse, VaultClientError> {
         self.call(FIND_PATH, &FindRequest::from(request)).await
+    }
+
+    /// How many erasures each tenant of `request` had.
+    pub async fn erasures(&self, request: &ErasuresRequest) -> Result<ErasuresResponse, VaultClientError> {
+        self.call(ERASURES_PATH, request).await
     }
 
     /// Tokens of clear values, without creating any.

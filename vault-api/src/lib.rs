@@ -20,6 +20,25 @@ pub const LOOKUP_PATH: &str = "/v1/lookup";
 pub const DETOKENIZE_PATH: &str = "/v1/detokenize";
 /// Path of the pattern match on clear values (search by pattern).
 pub const MATCH_PATH: &str = "/v1/match";
+/// Path of the erasure counts: a tokenizer forgets a tenant's cached tokens when its
+/// count moves.
+pub const ERASURES_PATH: &str = "/v1/erasures";
+
+/// `POST /v1/erasures`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ErasuresRequest {
+    /// Tenant ids.
+    pub tenants: Vec<String>,
+}
+
+/// How many erasures each asked tenant had, in request order; a count never goes back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ErasuresResponse {
+    /// One count per asked tenant.
+    pub counts: Vec<u64>,
+}
 
 /// The data subject a value belongs to.
 #[derive(Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]

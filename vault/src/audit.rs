@@ -6,8 +6,7 @@
 
 use audit_runtime::config::KafkaConfig;
 use audit_runtime::trail::{PendingEvent, TrailWriter};
-use chrono::{SecondsFormat, Utc};
-use serde_json::json;
+use audit_schemas::trail::{TrailEvent, TrailEventError};
 
 use crate::VaultError;
 
@@ -62,14 +61,16 @@ impl AccessLog {
     }
 
     /// Hands `access` to the producer without waiting: the caller does its work while
-    /// the broker acknowledges, and answers only once [`Recording::acknowledged`].
-    pub fn begin(&self, access: &Access<'_>) -> Recording {
-        Recording(self.0.begin(access.tenant, event(access).to_string().as_bytes()))
+    /// the broker acknowledges, and answers only once [`Recording::acknowledged`]. An
+    /// access in a tenant the trail cannot name is refused here, before it happens.
+    pub fn begin(&self, access: &Access<'_>) -> Result<Recording, VaultError> {
+        let event = event(access).map_err(|error| VaultError::AuditUnavailable(error.to_string()))?;
+        Ok(Recording(self.0.begin(access.tenant, event.to_string().as_bytes())))
     }
 
     /// Writes `access` and waits for the broker's acknowledgement.
     pub async fn record(&self, access: &Access<'_>) -> Result<(), VaultError> {
-        self.begin(access).acknowledged().await
+        self.begin(access)?.acknowledged().await
     }
 }
 
@@ -83,23 +84,18 @@ impl Recording {
     }
 }
 
-/// The raw event of an access, shaped like every other platform event.
-pub fn event(access: &Access<'_>) -> serde_json::Value {
-    let mut parameters = json!({ "CNT": access.count.to_string(), "RSN": access.reason });
+/// The raw event of an access, shaped like every other platform event and within the
+/// ingestor's bounds (`audit_schemas::trail`).
+pub fn event(access: &Access<'_>) -> Result<serde_json::Value, TrailEventError> {
+    let mut event = TrailEvent::new(access.tenant, COMPONENT, access.kind.action_name())?
+        .parameter("CNT", &access.count.to_string())
+        .parameter("RSN", access.reason)
+        .actor(access.subject);
     if let Some(service) = access.service {
-        parameters["CLI"] = json!(service);
+        event = event.parameter("CLI", service);
     }
-    let mut event = json!({
-        "tenantId": access.tenant,
-        "created": Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
-        "eventId": uuid::Uuid::new_v4().to_string(),
-        "id": COMPONENT,
-        "action": { "actionName": access.kind.action_name(), "actionParameters": parameters },
-        "result": "RESPONSE_SUCCESS",
-        "actingUserId": { "id": access.subject },
-    });
     if let Some(owner) = access.erased_owner_id {
-        event["targetUserId"] = json!({ "immutableId": owner });
+        event = event.target(owner);
     }
-    event
+    Ok(event.to_json())
 }

@@ -108,6 +108,11 @@ impl Vault {
         let owner = owner_key(&keys, owner).ok_or(VaultError::NoSubject)?;
         Ok(self.store.erase_subject(tenant, &owner, now_ms()).await?)
     }
+
+    /// How many erasures each of `tenants` had, in order.
+    pub async fn erasures(&self, tenants: &[String]) -> Result<Vec<u64>, VaultError> {
+        Ok(self.store.erasures(tenants).await?)
+    }
 }
 
 /// Which rows of a search to return.

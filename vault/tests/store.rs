@@ -84,7 +84,17 @@ async fn one_batch_of_several_tenants_is_written_at_once() {
         let clear: Vec<Option<&str>> = revealed.iter().map(|entry| value_of(&entry.revealed)).collect();
         let expected = ["bob@example.com", "10.0.0.9", "bob@example.com", "carol"];
         assert_eq!(clear, expected.map(Some), "{location:?}");
+        let tenants = ["t1".to_owned(), "t2".to_owned(), "t3".to_owned()];
+        assert_eq!(vault.erasures(&tenants).await.unwrap(), vec![0, 0, 0], "{location:?}");
         assert_eq!(vault.erase("t1", &Owner { id: Some("7".into()), ext_id: None }).await.unwrap(), 2);
+        vault.erase("t1", &Owner { id: Some("8".into()), ext_id: None }).await.unwrap();
+        assert_eq!(
+            vault.erasures(&tenants).await.unwrap(),
+            vec![2, 0, 0],
+            "{location:?}: counted per tenant"
+        );
+        let again = vault.tokenize("t1", &[item("bob@example.com", Some("7"))]).await.unwrap();
+        assert_ne!(again[0], tokens[0][0], "{location:?}: an erased value tokenized again gets a new token");
         let t2 = vault.detokenize("t2", &tokens[1]).await.unwrap();
         assert_eq!(value_of(&t2[0].revealed), Some("bob@example.com"), "{location:?}: t2's subject 7 stays");
     }

@@ -233,7 +233,7 @@ async fn broker_alone(context: &Context<'_>) -> Figures {
         count: 300,
         erased_owner_id: None,
     };
-    let payload = event(&access).to_string();
+    let payload = event(&access).expect("a valid tenant").to_string();
     let figures = measure(async || {
         let record = FutureRecord::to("audit.raw").key(access.tenant).payload(&payload);
         producer

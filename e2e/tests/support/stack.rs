@@ -191,8 +191,18 @@ impl Stack {
 
     /// A bearer token of an administrator of `tenant`.
     pub fn token(&self, tenant: &str) -> String {
+        self.token_of(tenant, "e2e")
+    }
+
+    /// A bearer token of `subject`, an administrator of `tenant`.
+    pub fn token_of(&self, tenant: &str, subject: &str) -> String {
         let roles = ["ORG_ADMIN".to_owned()];
-        self.issuer.mint(&TokenSpec { subject: "e2e", tenant, roles: &roles, ttl_seconds: 3_600 })
+        self.issuer.mint(&TokenSpec { subject, tenant, roles: &roles, ttl_seconds: 3_600 })
+    }
+
+    /// Base URL of the vault.
+    pub fn vault_url(&self) -> String {
+        format!("http://{}", self.vault_listen)
     }
 
     /// Asks every service to stop (SIGTERM), then stops the broker.

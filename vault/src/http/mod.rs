@@ -55,6 +55,7 @@ pub fn router(state: AppState, ops_state: OpsState) -> Router {
         .routes(routes!(scim::get_token))
         .routes(routes!(service::tokenize))
         .routes(routes!(service::find))
+        .routes(routes!(service::erasures))
         .routes(routes!(service::lookup))
         .routes(routes!(service::detokenize))
         .routes(routes!(service::match_values))

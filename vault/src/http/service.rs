@@ -7,8 +7,9 @@ use audit_auth::service::Scope;
 use audit_scim::ScimType;
 use audit_scim::responses::{AuthFailures, BadRequest, TooLarge, Unavailable};
 use audit_vault_api::{
-    DetokenizeRequest, DetokenizeResponse, FindResponse, LookupRequest, LookupResponse, MatchRequest,
-    MatchResponse, Revealed, TenantFound, TenantTokens, TokenizeRequest, TokenizeResponse,
+    DetokenizeRequest, DetokenizeResponse, ErasuresRequest, ErasuresResponse, FindResponse, LookupRequest,
+    LookupResponse, MatchRequest, MatchResponse, Revealed, TenantFound, TenantTokens, TokenizeRequest,
+    TokenizeResponse,
 };
 use axum::Json;
 use axum::body::Bytes;
@@ -91,6 +92,33 @@ pub async fn find(
             .collect();
         state.metrics.values("find", total);
         Ok(Json(FindResponse { tenants }).into_response())
+    })
+    .await
+}
+
+/// `POST /v1/erasures`.
+#[utoipa::path(
+    post,
+    path = "/v1/erasures",
+    tag = "Service",
+    request_body(content = ErasuresRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "How many erasures each tenant had, in request order", body = ErasuresResponse, content_type = "application/json"),
+        AuthFailures, BadRequest, TooLarge,
+    ),
+    security(("basic" = []))
+)]
+pub async fn erasures(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    measured(&state.metrics, "erasures", async {
+        state.services.verify(authorization(&headers), Scope::Find)?;
+        let request: ErasuresRequest = parse_body(body)?;
+        check_batch(request.tenants.len())?;
+        let counts = state.vault.erasures(&request.tenants).await?;
+        Ok(Json(ErasuresResponse { counts }).into_response())
     })
     .await
 }
@@ -188,6 +216,7 @@ pub async fn detokenize(
                 erased_owner_id: None,
             })
         });
+        let recording = recording.transpose()?;
         let revealed = tokio::task::spawn_blocking(move || sealed.open())
             .await
             .map_err(|error| VaultError::Task(error.to_string()))??;

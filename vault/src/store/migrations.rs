@@ -83,13 +83,26 @@ CREATE INDEX tokens_owner ON tokens (tenant_id, owner_id);
 CREATE INDEX tokens_owner_ext ON tokens (tenant_id, owner_ext_index);
 ",
     },
+    Migration {
+        version: 3,
+        name: "erasures per tenant",
+        // Counted in each erasure's transaction, so a tokenizer that sees the count
+        // move forgets the tenant's cached tokens before its next batch.
+        sql: "
+CREATE TABLE tenant_erasures (
+    tenant_id TEXT PRIMARY KEY,
+    erasures INTEGER NOT NULL
+) WITHOUT ROWID;
+",
+    },
 ];
 
 /// PostgreSQL: the same tables with `bytea`.
-pub const POSTGRES: &[Migration] = &[Migration {
-    version: 1,
-    name: "tenant keys, subject keys, tokens",
-    sql: "
+pub const POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "tenant keys, subject keys, tokens",
+        sql: "
 CREATE TABLE tenant_keys (
     tenant_id TEXT PRIMARY KEY,
     wrapped_key BYTEA NOT NULL,
@@ -117,7 +130,18 @@ CREATE UNIQUE INDEX tokens_value ON tokens (tenant_id, blind_index);
 CREATE INDEX tokens_owner ON tokens (tenant_id, owner_id);
 CREATE INDEX tokens_owner_ext ON tokens (tenant_id, owner_ext_index);
 ",
-}];
+    },
+    Migration {
+        version: 2,
+        name: "erasures per tenant",
+        sql: "
+CREATE TABLE tenant_erasures (
+    tenant_id TEXT PRIMARY KEY,
+    erasures BIGINT NOT NULL
+);
+",
+    },
+];
 
 /// The newest version in `migrations`.
 pub fn latest(migrations: &[Migration]) -> i64 {

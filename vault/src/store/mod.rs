@@ -218,4 +218,9 @@ impl Store {
     pub async fn erase_subject(&self, tenant: &str, owner: &str, now_ms: i64) -> Result<u64, StoreError> {
         dispatch!(self, engine => engine.erase_subject(tenant, owner, now_ms).await)
     }
+
+    /// How many erasures each of `tenants` had, in order (counted with each erasure).
+    pub async fn erasures(&self, tenants: &[String]) -> Result<Vec<u64>, StoreError> {
+        dispatch!(self, engine => engine.erasures(tenants).await)
+    }
 }

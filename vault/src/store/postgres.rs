@@ -243,8 +243,20 @@ impl PostgresStore {
             .await?;
         let sql = "DELETE FROM subject_keys WHERE tenant_id = $1 AND owner_id = $2";
         transaction.execute(sql, &[&tenant, &owner]).await?;
+        let sql = "INSERT INTO tenant_erasures (tenant_id, erasures) VALUES ($1, 1)
+                   ON CONFLICT (tenant_id) DO UPDATE SET erasures = tenant_erasures.erasures + 1";
+        transaction.execute(sql, &[&tenant]).await?;
         transaction.commit().await?;
         Ok(erased)
+    }
+
+    pub(super) async fn erasures(&self, tenants: &[String]) -> Result<Vec<u64>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query("SELECT tenant_id, erasures FROM tenant_erasures WHERE tenant_id = ANY($1)", &[&tenants])
+            .await?;
+        let found: HashMap<String, i64> = rows.iter().map(|row| (row.get(0), row.get(1))).collect();
+        Ok(tenants.iter().map(|tenant| found.get(tenant).map_or(0, |count| *count as u64)).collect())
     }
 }
 

@@ -150,6 +150,12 @@ impl SqliteStore {
         .await
     }
 
+    pub(super) async fn erasures(&self, tenants: &[String]) -> Result<Vec<u64>, StoreError> {
+        let tenants = tenants.to_vec();
+        self.on_reader(move |reader| async move { statements::erasures(reader.connection(), &tenants).await })
+            .await
+    }
+
     /// Runs `work` with the writing connection, once it is free, on the blocking pool.
     async fn on_writer<T, W, F>(&self, work: W) -> Result<T, StoreError>
     where

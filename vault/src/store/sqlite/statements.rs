@@ -178,8 +178,31 @@ pub(super) async fn erase_subject(
     transaction
         .execute("DELETE FROM subject_keys WHERE tenant_id = ?1 AND owner_id = ?2", [tenant, owner])
         .await?;
+    transaction
+        .execute(
+            "INSERT INTO tenant_erasures (tenant_id, erasures) VALUES (?1, 1)
+             ON CONFLICT (tenant_id) DO UPDATE SET erasures = erasures + 1",
+            [tenant],
+        )
+        .await?;
     transaction.commit().await?;
     Ok(erased)
+}
+
+/// How many erasures each of `tenants` had (0 for none), in order.
+pub(super) async fn erasures(connection: &Connection, tenants: &[String]) -> Result<Vec<u64>, StoreError> {
+    let statement = connection.prepare("SELECT erasures FROM tenant_erasures WHERE tenant_id = ?1").await?;
+    let mut counts = Vec::with_capacity(tenants.len());
+    for tenant in tenants {
+        statement.reset();
+        let mut rows = statement.query([tenant.as_str()]).await?;
+        let count = match rows.next().await? {
+            Some(row) => row.get::<i64>(0)?,
+            None => 0,
+        };
+        counts.push(u64::try_from(count).unwrap_or(0));
+    }
+    Ok(counts)
 }
 
 /// Keys per `IN (...)` statement; SQLite allows 32,766 parameters.

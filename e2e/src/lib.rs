@@ -61,3 +61,14 @@ pub async fn start_vault(params: VaultParams<'_>) -> String {
     tokio::spawn(vault::run(config, listener, params.shutdown));
     url
 }
+
+/// Runs `tests/third_party/{script}` with `args` under the interpreter that has the
+/// third-party libraries (`.ci/run` installs them; `AUDIT_TEST_PYTHON` overrides);
+/// the JSON it prints. Fails the test when the script fails, with its stderr.
+pub fn third_party_script(script: &str, args: &[&std::ffi::OsStr]) -> serde_json::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/third_party").join(script);
+    let python = std::env::var("AUDIT_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let output = std::process::Command::new(python).arg(path).args(args).output().expect("python3 runs");
+    assert!(output.status.success(), "{script} failed: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("the script prints JSON")
+}

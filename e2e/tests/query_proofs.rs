@@ -8,7 +8,6 @@ mod query_support;
 use query_support as support;
 
 use std::path::Path;
-use std::process::Command;
 
 use audit_integrity::CompactJws;
 use audit_integrity::PublicKeys;
@@ -195,9 +194,6 @@ fn rfc3339(millis: i64) -> String {
 
 /// Runs `tests/third_party/proofs.py` on `files`; the JSON it prints.
 fn python(files: &[&Path]) -> Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/third_party/proofs.py");
-    let interpreter = std::env::var("AUDIT_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-    let output = Command::new(interpreter).arg(script).args(files).output().expect("python3 runs");
-    assert!(output.status.success(), "proofs.py failed: {}", String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice(&output.stdout).expect("the script prints JSON")
+    let files: Vec<&std::ffi::OsStr> = files.iter().map(|file| file.as_os_str()).collect();
+    e2e::third_party_script("proofs.py", &files)
 }

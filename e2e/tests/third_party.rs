@@ -19,12 +19,6 @@ use support::checks;
 use support::stack::{Flags, Stack, Transport};
 use support::traffic::{self, SendParams};
 
-/// The interpreter with confluent-kafka and fastavro (`.ci/run` installs them);
-/// `AUDIT_TEST_PYTHON` overrides.
-fn python() -> String {
-    std::env::var("AUDIT_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
-}
-
 const TOPICS: [(&str, &str); 3] = [
     ("audit.normalized", "normalized_record.v1.avsc"),
     ("audit.tokenized", "tokenized_record.v1.avsc"),
@@ -34,14 +28,13 @@ const TOPICS: [(&str, &str); 3] = [
 /// Runs `tests/third_party/{script}` with the broker, the `.avsc` directory, `args` and
 /// the stack's client properties; the JSON it prints. Fails the test if it fails.
 fn third_party(stack: &Stack, script: &str, args: &[&std::ffi::OsStr]) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/third_party").join(script);
     let schemas = Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/avro");
-    let mut command = Command::new(python());
-    command.arg(path).arg(&stack.kafka.bootstrap).arg(schemas).args(args);
-    command.args(stack.kafka.properties.iter().map(|(key, value)| format!("{key}={value}")));
-    let output = command.output().expect("python3 runs");
-    assert!(output.status.success(), "{script} failed: {}", String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice(&output.stdout).expect("the script prints JSON")
+    let properties: Vec<String> =
+        stack.kafka.properties.iter().map(|(key, value)| format!("{key}={value}")).collect();
+    let mut all: Vec<&std::ffi::OsStr> = vec![stack.kafka.bootstrap.as_ref(), schemas.as_os_str()];
+    all.extend(args);
+    all.extend(properties.iter().map(std::ffi::OsStr::new));
+    e2e::third_party_script(script, &all)
 }
 
 /// What the third-party reader found, per topic.

@@ -13,6 +13,7 @@
 //!   `verify eq true`, against its own floor, the search path plus the vault
 //!   revealing the same page ([`run`]);
 //! - the search path again over 2 and 4 leaf processes;
+//! - proofs through the query-api: inclusion, consistency, a whole bundle ([`proofs`]);
 //! - the resident memory (PSS) of every process and the index's bytes per record.
 //!
 //! Records are made as the pipeline makes them ([`dataset`], [`tokens`], [`load`]),
@@ -27,6 +28,7 @@ mod load;
 mod measure;
 mod memory;
 mod peer;
+mod proofs;
 mod queries;
 mod run;
 mod tokens;
@@ -67,6 +69,7 @@ async fn main() {
         let context = run::Context { pg: &pg, views: &views, stack: &stack, subject: &subject };
         run::all(&context).await
     };
+    proofs::run(&stack, &subject.tenant, &keys).await;
     memory::print(&stack);
     let mut spread = vec![(1, one)];
     for leaves in [2, 4] {

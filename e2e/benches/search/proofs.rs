@@ -32,12 +32,15 @@ pub async fn run(stack: &Stack, tenant: &str, keys: &Path) {
     };
     let (ids, size) = publish(stack, tenant, keys).await;
     let deadline = Instant::now() + Duration::from_secs(60);
-    while serde_json::from_slice::<Value>(&get(".checkpoint".into()).await)
-        .ok()
-        .map(|body| body["treeSize"].clone())
-        != Some(Value::from(size))
-    {
-        assert!(Instant::now() < deadline, "the query-api never served the checkpoint");
+    let url = format!("{base}/scim/{tenant}/v2/AuditRecords/.checkpoint");
+    loop {
+        // 404 until the query-api has read the checkpoint.
+        let response = stack.http.get(&url).bearer_auth(&bearer).send().await.expect("an answer");
+        let body: Value = response.json().await.unwrap_or_default();
+        if body["treeSize"] == size {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the query-api never served the checkpoint: {body}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let mut next = 0usize;

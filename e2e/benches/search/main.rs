@@ -64,12 +64,12 @@ async fn main() {
     audit_runtime::topics::ensure(&kafka, &topics).await.expect("the signed topic");
     stack.start_query_api(&KeyDir::open(&keys).expect("signing keys").jwks_path()).await;
     stack.leaves(1, &index_dir, &subject.tenant).await;
+    proofs::run(&stack, &subject.tenant, &keys).await;
     let views = floor::views(&index_dir);
     let one = {
         let context = run::Context { pg: &pg, views: &views, stack: &stack, subject: &subject };
         run::all(&context).await
     };
-    proofs::run(&stack, &subject.tenant, &keys).await;
     memory::print(&stack);
     let mut spread = vec![(1, one)];
     for leaves in [2, 4] {

@@ -201,6 +201,10 @@ fn print_banner(args: &UpArgs, bootstrap: &str) {
     eprintln!("audit trail starting: kafka {bootstrap}, data in {}", args.data_dir.display());
     eprintln!("  vault      http://{}  (TokensVault API, /healthz, /metrics)", args.vault_listen);
     eprintln!("  query-api  http://{}  (AuditRecords SCIM API, /healthz, /metrics)", args.query_listen);
+    eprintln!(
+        "  console    http://{}/console  (audit events, integrity; development sign-in)",
+        args.query_listen
+    );
     eprintln!("  ingestor   http://{}/healthz  http://{0}/metrics", args.ingestor_ops_listen);
     eprintln!("  tokenizer  http://{}/healthz  http://{0}/metrics", args.tokenizer_ops_listen);
     eprintln!("  signer     http://{}/healthz  http://{0}/metrics", args.signer_ops_listen);
@@ -343,6 +347,7 @@ async fn start_notifier(args: &UpArgs, bootstrap: &str, task: Task<'_>) -> anyho
         "--create-master-key=true".to_owned(),
         "--allow-private-targets=true".to_owned(),
         format!("--auth-jwks-file={}", path(auth_jwks_file(&args.data_dir))),
+        format!("--console-dev-issuer-key={}", path(local_issuer_path(&args.data_dir))),
     ])?
     .validate()?;
     let listener = TcpListener::bind(config.listen)
@@ -371,6 +376,7 @@ async fn start_query_api(
         format!("--vault-url=http://{}", args.vault_listen),
         format!("--vault-credential={}", credential.expose()),
         format!("--auth-jwks-file={}", path(auth_jwks_file(&args.data_dir))),
+        format!("--console-dev-issuer-key={}", path(local_issuer_path(&args.data_dir))),
     ])?
     .validate()?;
     let listener = TcpListener::bind(config.listen)

@@ -210,12 +210,13 @@ fn read_run(
     let verifier = Verifier::new(keys.clone());
     let mut chain = ChainChecker::default();
     let mut run = Run::default();
+    let mut next = header.first;
     for (position, line) in reader.lines().enumerate() {
         let (line, number) = (line?, position as u64 + 2);
         if line.trim().is_empty() {
             continue;
         }
-        let expected = header.first + report.records;
+        let expected = next;
         report.records += 1;
         let parsed: ExportLine<Value> = match serde_json::from_str(&line) {
             Ok(parsed) => parsed,
@@ -233,6 +234,8 @@ fn read_run(
                 parsed.sequence
             ));
         }
+        // One record missing is one failure, not one per record after it.
+        next = u64::try_from(parsed.sequence).unwrap_or(expected).saturating_add(1);
         let created = parsed.created;
         run.ends = Some((run.ends.map_or(created, |(first, _)| first), created));
         if header.window.is_none_or(|window| window.contains(created)) {

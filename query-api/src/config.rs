@@ -69,6 +69,10 @@ pub struct QueryArgs {
     /// Largest request body, in bytes.
     #[arg(long, env = "AUDIT_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
+    /// The local stack's token issuer key: the console (`/console`) then offers a
+    /// development sign-in minting a token for any tenant. Never in production.
+    #[arg(long, env = "AUDIT_CONSOLE_DEV_ISSUER_KEY")]
+    pub console_dev_issuer_key: Option<PathBuf>,
 }
 
 /// Validated query-api settings.
@@ -102,6 +106,8 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Request body limit.
     pub max_body_bytes: usize,
+    /// The console's development sign-in key, if offered.
+    pub console_dev_issuer_key: Option<PathBuf>,
 }
 
 impl QueryArgs {
@@ -141,6 +147,7 @@ impl QueryArgs {
             catalogue: Catalogue::of(&self.policy.policy()),
             request_timeout: Duration::from_millis(self.request_timeout_ms),
             max_body_bytes: self.max_body_bytes,
+            console_dev_issuer_key: self.console_dev_issuer_key.clone(),
         })
     }
 }

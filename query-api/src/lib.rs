@@ -21,7 +21,8 @@
 //! - `proofs`: inclusion, consistency and range proofs (bundles) from the index's
 //!   subtrees, against those checkpoints.
 //! - `follow`: reading a small topic whole, then following it.
-//! - `http`: endpoints, limits, the one error-to-response mapping.
+//! - `http`: endpoints, limits, the one error-to-response mapping; the console
+//!   (`audit-console`, a client of this API) is served beside them at `/console`.
 
 mod api;
 mod catalogue;
@@ -115,8 +116,9 @@ pub async fn run(
         timeout: config.request_timeout,
         max_body_bytes: config.max_body_bytes,
     };
-    let app = http::router(state, OpsState { registry, health: health.clone() });
     let address = listener.local_addr().map_err(|source| QueryError::Io { context: "listener", source })?;
+    let console = console(&config, address)?;
+    let app = http::router(state, OpsState { registry, health: health.clone() }, console);
     tracing::info!(%address, owners = %config.owners_topic, "query-api listening");
     health.set_ready();
     let stopping = health.clone();
@@ -127,6 +129,19 @@ pub async fn run(
         })
         .await
         .map_err(|source| QueryError::Io { context: "query-api server failed", source })
+}
+
+/// The console, calling this server's own API at `address`.
+fn console(config: &Config, address: std::net::SocketAddr) -> Result<axum::Router, QueryError> {
+    let mut reachable = address;
+    if reachable.ip().is_unspecified() {
+        reachable.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let console = audit_console::ConsoleConfig {
+        query_url: format!("http://{reachable}"),
+        dev_issuer_key: config.console_dev_issuer_key.clone(),
+    };
+    audit_console::router(&console).map_err(|source| QueryError::Io { context: "console issuer key", source })
 }
 
 struct RefreshParams {

@@ -160,7 +160,9 @@ pub async fn start() -> Stack {
     let dir = tempfile::tempdir().unwrap();
     let (broker, broker_dir) = testkit::kafka::broker().await;
     let kafka = testkit::kafka::kafka(&broker);
-    let issuer = Issuer::generate();
+    // On disk, so the console's development sign-in can mint with it too.
+    let issuer_key = dir.path().join("issuer.key");
+    let issuer = Issuer::load_or_create(&issuer_key).unwrap();
     let auth_jwks = dir.path().join("auth-jwks.json");
     std::fs::write(&auth_jwks, serde_json::to_string(&issuer.jwks()).unwrap()).unwrap();
     // It also seeds the vault with the dataset's tokens, a tokenizer's call.
@@ -187,6 +189,7 @@ pub async fn start() -> Stack {
         format!("--vault-credential={}", credential.expose()),
         format!("--auth-jwks-file={}", auth_jwks.display()),
         "--max-body-bytes=4096".to_owned(),
+        format!("--console-dev-issuer-key={}", issuer_key.display()),
     ])
     .validate()
     .unwrap();

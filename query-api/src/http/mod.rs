@@ -60,7 +60,7 @@ fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// The query-api's routes, registered from the same annotations as the document.
-pub fn router(state: AppState, ops_state: OpsState) -> Router {
+pub fn router(state: AppState, ops_state: OpsState, console: Router) -> Router {
     let (api, document) = routes().split_for_parts();
     let document: Arc<str> = openapi::render(document).into();
     let api = api
@@ -70,6 +70,7 @@ pub fn router(state: AppState, ops_state: OpsState) -> Router {
         })
         .with_state(state);
     api.merge(ops::router(ops_state))
+        .merge(console)
         .fallback(|| async { scim_error(StatusCode::NOT_FOUND, "no such endpoint") })
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("request handler panicked");

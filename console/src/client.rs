@@ -1,6 +1,7 @@
 //! The console's calls to the product's APIs, with the signed-in user's token: the
-//! query-api for records, checkpoints and bundles. An API's refusal comes back as
-//! [`ApiError`] with the API's own words (its SCIM `detail`), which the pages show.
+//! query-api for records, checkpoints and bundles, the notifier for webhooks. An API's
+//! refusal comes back as [`ApiError`] with the API's own words (its SCIM `detail`),
+//! which the pages show.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -37,6 +38,8 @@ pub struct Apis {
     http: reqwest::Client,
     /// Base URL of the query-api.
     query: String,
+    /// Base URL of the notifier.
+    notifier: String,
 }
 
 /// A page of records asked of the query-api.
@@ -54,14 +57,20 @@ pub struct PageRequest {
     pub count: u32,
 }
 
+/// Where a call goes.
+struct Target {
+    service: &'static str,
+    method: Method,
+    url: String,
+}
+
 impl Apis {
-    /// The APIs at `query` (the query-api's base URL).
-    pub fn new(query: &str) -> Apis {
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(30))
-            .build()
-            .unwrap_or_default();
-        Apis { http, query: query.trim_end_matches('/').to_owned() }
+    /// The APIs at `query` (the query-api's base URL) and `notifier`.
+    pub fn new(query: &str, notifier: &str) -> Apis {
+        let timeout = std::time::Duration::from_secs(30);
+        let http = reqwest::Client::builder().timeout(timeout).build().unwrap_or_default();
+        let base = |url: &str| url.trim_end_matches('/').to_owned();
+        Apis { http, query: base(query), notifier: base(notifier) }
     }
 
     /// One page of the session's tenant's records.
@@ -73,62 +82,73 @@ impl Apis {
             "sortOrder": if request.descending { "descending" } else { "ascending" },
             "detokenize": request.reveal,
         });
-        self.call(session, Method::POST, ".search", Some(body)).await
+        self.json(self.records_target(session, Method::POST, ".search"), session, Some(body)).await
     }
 
     /// One record, with clear values when `reveal`.
     pub async fn record(&self, session: &Session, id: &str, reveal: bool) -> Result<Value, ApiError> {
         let path = format!("{}?detokenize={reveal}", encode(id));
-        self.call(session, Method::GET, &path, None).await
+        self.json(self.records_target(session, Method::GET, &path), session, None).await
     }
 
     /// The tenant's latest checkpoint.
     pub async fn checkpoint(&self, session: &Session) -> Result<Value, ApiError> {
-        self.call(session, Method::GET, ".checkpoint", None).await
+        self.json(self.records_target(session, Method::GET, ".checkpoint"), session, None).await
     }
 
     /// The tenant's bundle of `body` (a window or none), as a streaming answer.
     pub async fn bundle(&self, session: &Session, body: Value) -> Result<reqwest::Response, ApiError> {
-        let url = format!("{}/scim/{}/v2/AuditRecords/.bundle", self.query, encode(&session.tenant));
-        let request = self.http.post(url).bearer_auth(&session.token).json(&body);
-        let response = request
-            .send()
-            .await
-            .map_err(|error| ApiError::Unreachable { service: "query-api", reason: error.to_string() })?;
-        if response.status().is_success() {
-            return Ok(response);
-        }
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        let detail = body["detail"].as_str().unwrap_or("the query-api refused the request").to_owned();
-        match status {
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(ApiError::SignedOut(detail)),
-            _ => Err(ApiError::Refused { status: status.as_u16(), detail }),
-        }
+        self.send(self.records_target(session, Method::POST, ".bundle"), session, Some(body)).await
     }
 
-    /// `method` on the tenant's AuditRecords `path`.
-    async fn call(
+    /// `method` on the tenant's webhooks `path` (empty: the collection) at the notifier.
+    pub async fn webhooks(
         &self,
         session: &Session,
-        method: Method,
-        path: &str,
+        (method, path): (Method, &str),
         body: Option<Value>,
     ) -> Result<Value, ApiError> {
+        let mut url = format!("{}/v1/tenants/{}/webhooks", self.notifier, encode(&session.tenant));
+        if !path.is_empty() {
+            url = format!("{url}/{path}");
+        }
+        self.json(Target { service: "notifier", method, url }, session, body).await
+    }
+
+    fn records_target(&self, session: &Session, method: Method, path: &str) -> Target {
         let url = format!("{}/scim/{}/v2/AuditRecords/{path}", self.query, encode(&session.tenant));
-        let mut request = self.http.request(method, url).bearer_auth(&session.token);
+        Target { service: "query-api", method, url }
+    }
+
+    /// The answer's JSON (none for an empty body).
+    async fn json(&self, target: Target, session: &Session, body: Option<Value>) -> Result<Value, ApiError> {
+        let response = self.send(target, session, body).await?;
+        Ok(response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The answer, when it is a success.
+    async fn send(
+        &self,
+        target: Target,
+        session: &Session,
+        body: Option<Value>,
+    ) -> Result<reqwest::Response, ApiError> {
+        let service = target.service;
+        let mut request = self.http.request(target.method, target.url).bearer_auth(&session.token);
         if let Some(body) = body {
             request = request.json(&body);
         }
         let unreachable =
-            |error: reqwest::Error| ApiError::Unreachable { service: "query-api", reason: error.to_string() };
+            |error: reqwest::Error| ApiError::Unreachable { service, reason: error.to_string() };
         let response = request.send().await.map_err(unreachable)?;
         let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
         if status.is_success() {
-            return Ok(body);
+            return Ok(response);
         }
-        let detail = body["detail"].as_str().unwrap_or("the query-api refused the request").to_owned();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        let detail = body["detail"]
+            .as_str()
+            .map_or_else(|| format!("the {service} refused the request"), str::to_owned);
         match status {
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(ApiError::SignedOut(detail)),
             _ => Err(ApiError::Refused { status: status.as_u16(), detail }),
@@ -137,6 +157,6 @@ impl Apis {
 }
 
 /// `value` as one path segment.
-fn encode(value: &str) -> String {
+pub fn encode(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>().replace('+', "%20")
 }

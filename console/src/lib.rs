@@ -1,7 +1,7 @@
 //! The administrators' web console (`/console`): audit events in a table they can
 //! filter and page, each record with its integrity, clear values revealed only on
-//! request (each reveal an audit event of its own, recorded by the vault), and the
-//! tenant's checkpoint with offline bundles to download.
+//! request (each reveal an audit event of its own, recorded by the vault), the
+//! tenant's checkpoint with offline bundles to download, and its webhooks.
 //!
 //! Server-rendered HTML (maud) and plain forms: no script and no asset fetched from
 //! anywhere at run time, usable with a keyboard and a screen reader. The console holds
@@ -11,9 +11,9 @@
 //! # Layout
 //! - `session`: the token in a cookie, the tenant it names, same-origin forms.
 //! - `filter`: the filter fields as one SCIM filter.
-//! - `client`: the calls to the query-api.
+//! - `client`: the calls to the query-api and the notifier.
 //! - `page`: the frame, the stylesheet, errors and integrity badges.
-//! - `signin`, `events`, `integrity`: the pages.
+//! - `signin`, `events`, `integrity`, `webhooks`: the pages.
 
 mod client;
 mod events;
@@ -22,6 +22,7 @@ mod integrity;
 mod page;
 mod session;
 mod signin;
+mod webhooks;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -39,6 +40,8 @@ pub use filter::{EventFilter, FilterError};
 pub struct ConsoleConfig {
     /// Base URL of the query-api the console calls (its own server's, usually).
     pub query_url: String,
+    /// Base URL of the notifier, whose webhooks the console manages.
+    pub notifier_url: String,
     /// The local stack's token issuer key: offers a development sign-in that mints a
     /// token for any tenant. Never set in production.
     pub dev_issuer_key: Option<PathBuf>,
@@ -57,7 +60,7 @@ pub fn router(config: &ConsoleConfig) -> std::io::Result<Router> {
         Some(path) => Some(Arc::new(Issuer::load_or_create(path)?)),
         None => None,
     };
-    let console = Console { apis: client::Apis::new(&config.query_url), dev_issuer };
+    let console = Console { apis: client::Apis::new(&config.query_url, &config.notifier_url), dev_issuer };
     Ok(Router::new()
         .route("/console", get(|| async { Redirect::to("/console/events") }))
         .route("/console/sign-in", get(signin::form).post(signin::submit))
@@ -68,6 +71,11 @@ pub fn router(config: &ConsoleConfig) -> std::io::Result<Router> {
         .route("/console/events/{id}/reveal", post(events::reveal_record))
         .route("/console/integrity", get(integrity::overview))
         .route("/console/integrity/bundle", get(integrity::bundle))
+        .route("/console/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/console/webhooks/{id}", get(webhooks::show).post(webhooks::update))
+        .route("/console/webhooks/{id}/ping", post(webhooks::ping))
+        .route("/console/webhooks/{id}/delete", post(webhooks::delete))
+        .route("/console/webhooks/{id}/deliveries/{delivery}/retry", post(webhooks::retry))
         .with_state(console))
 }
 

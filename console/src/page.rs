@@ -51,6 +51,8 @@ pub enum Section {
     Events,
     /// Checkpoints and bundles.
     Integrity,
+    /// Webhooks.
+    Webhooks,
     /// Sign-in.
     SignIn,
 }
@@ -74,6 +76,7 @@ pub fn page(title: &str, section: Section, session: Option<&Session>, body: Mark
                         nav aria-label="Sections" {
                             a href="/console/events" aria-current=[current(Section::Events)] { "Audit events" }
                             a href="/console/integrity" aria-current=[current(Section::Integrity)] { "Integrity" }
+                            a href="/console/webhooks" aria-current=[current(Section::Webhooks)] { "Webhooks" }
                         }
                         span.who { "Tenant " strong { (session.tenant) } " · " (session.subject) }
                         form method="post" action="/console/sign-out" {

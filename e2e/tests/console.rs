@@ -69,8 +69,8 @@ impl Case {
     }
 }
 
-/// Sends `case` with `cookie` and checks the answer; the answer's headers.
-async fn check(http: &reqwest::Client, base: &str, cookie: Option<&str>, case: &Case) -> HeaderMap {
+/// Sends `case` with `cookie` and checks the answer; the answer's headers and body.
+async fn check(http: &reqwest::Client, base: &str, cookie: Option<&str>, case: &Case) -> (HeaderMap, String) {
     let mut request = http.request(case.method.clone(), format!("{base}{}", case.path));
     if let Some(cookie) = cookie {
         request = request.header("cookie", cookie);
@@ -91,13 +91,17 @@ async fn check(http: &reqwest::Client, base: &str, cookie: Option<&str>, case: &
     for text in &case.lacks {
         assert!(!body.contains(text.as_str()), "{}: {text:?} in the page", case.name);
     }
-    headers
+    (headers, body)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_signs_in_filters_pages_reveals_and_downloads_bundles() {
     let stack = support::start().await;
-    let http = reqwest::Client::builder().redirect(redirect::Policy::none()).build().unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(20))
+        .build()
+        .unwrap();
     let base = stack.base.clone();
 
     let anonymous = [
@@ -117,7 +121,7 @@ async fn the_console_signs_in_filters_pages_reveals_and_downloads_bundles() {
     for case in &anonymous {
         check(&http, &base, None, case).await;
     }
-    let signed_in = check(
+    let (signed_in, _) = check(
         &http,
         &base,
         None,
@@ -206,7 +210,7 @@ async fn the_console_signs_in_filters_pages_reveals_and_downloads_bundles() {
 
     // A token the API refuses ends the session, with the API's reason.
     let forged = "audit_console_token=eyJhbGciOiJFZERTQSJ9.eyJ0ZW5hbnQiOiJ0MSIsInN1YiI6Im1hbGxvcnkifQ.c2ln";
-    let refused = check(
+    let (refused, _) = check(
         &http,
         &base,
         Some(forged),
@@ -214,7 +218,8 @@ async fn the_console_signs_in_filters_pages_reveals_and_downloads_bundles() {
     )
     .await;
     assert!(refused["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
-    let signed_out =
+    webhooks(&http, &base, &cookie).await;
+    let (signed_out, _) =
         check(&http, &base, Some(&cookie), &Case::post("sign out", "/console/sign-out", Vec::new(), 303))
             .await;
     assert!(signed_out["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
@@ -222,4 +227,83 @@ async fn the_console_signs_in_filters_pages_reveals_and_downloads_bundles() {
 
 fn urlencode(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// Registers a webhook to a local receiver, pings it, edits, lists and deletes it.
+async fn webhooks(http: &reqwest::Client, base: &str, cookie: &str) {
+    let (target, pings) = receiver().await;
+    let form = |insecure: &str| {
+        vec![
+            ("url", target.clone()),
+            ("events", "createUser, deleteUser".to_owned()),
+            ("insecure", insecure.to_owned()),
+            ("active", "on".to_owned()),
+        ]
+    };
+    check(
+        http,
+        base,
+        Some(cookie),
+        &Case::get("no webhook yet", "/console/webhooks", 200).with("No webhook yet"),
+    )
+    .await;
+    let refused = Case::post("http:// without insecure", "/console/webhooks", form(""), 400)
+        .with("role=\"alert\"")
+        .with("https");
+    check(http, base, Some(cookie), &refused).await;
+    let created =
+        Case::post("registered", "/console/webhooks", form("on"), 201).with("shown this once").with("whsec_");
+    let (_, page) = check(http, base, Some(cookie), &created).await;
+    let id = page
+        .split("href=\"/console/webhooks/")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    let path = format!("/console/webhooks/{id}");
+    let cases = [
+        Case::get("listed", "/console/webhooks", 200)
+            .with(target.clone())
+            .with("createUser, deleteUser")
+            .with("active"),
+        Case::get("its page", path.clone(), 200).with("Deliveries").with("Send a ping"),
+        Case::post("pinged", format!("{path}/ping"), Vec::new(), 200).with("Ping delivered"),
+        Case::post(
+            "deactivated",
+            path.clone(),
+            vec![("url", target.clone()), ("events", "createUser".into()), ("insecure", "on".into())],
+            200,
+        )
+        .with("Saved."),
+        Case::get("inactive now", "/console/webhooks", 200).with("inactive"),
+        Case::get("dead letters only", format!("{path}?status=dead"), 200)
+            .with("<option value=\"dead\" selected>"),
+        Case::post("deleted", format!("{path}/delete"), Vec::new(), 303),
+        Case::get("gone", "/console/webhooks", 200).with("No webhook yet"),
+        Case::get("a deleted webhook", path.clone(), 404).with("role=\"alert\""),
+    ];
+    for case in &cases {
+        check(http, base, Some(cookie), case).await;
+    }
+    assert_eq!(*pings.lock().unwrap(), 1, "the ping reached the receiver");
+}
+
+/// A receiver of webhooks on loopback: its URL and how many POSTs it got.
+async fn receiver() -> (String, std::sync::Arc<std::sync::Mutex<usize>>) {
+    let count = std::sync::Arc::new(std::sync::Mutex::new(0));
+    let seen = count.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            let seen = seen.clone();
+            async move {
+                *seen.lock().unwrap() += 1;
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, count)
 }

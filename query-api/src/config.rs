@@ -69,6 +69,9 @@ pub struct QueryArgs {
     /// Largest request body, in bytes.
     #[arg(long, env = "AUDIT_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
+    /// Base URL of the notifier, whose webhooks the console (`/console`) manages.
+    #[arg(long, env = "AUDIT_NOTIFIER_URL", default_value = "http://127.0.0.1:8082")]
+    pub notifier_url: String,
     /// The local stack's token issuer key: the console (`/console`) then offers a
     /// development sign-in minting a token for any tenant. Never in production.
     #[arg(long, env = "AUDIT_CONSOLE_DEV_ISSUER_KEY")]
@@ -106,6 +109,8 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Request body limit.
     pub max_body_bytes: usize,
+    /// The notifier's base URL, for the console.
+    pub notifier_url: String,
     /// The console's development sign-in key, if offered.
     pub console_dev_issuer_key: Option<PathBuf>,
 }
@@ -116,6 +121,9 @@ impl QueryArgs {
         let invalid = |name: &'static str, reason: &str| QueryError::Config { name, reason: reason.into() };
         if !self.vault_url.starts_with("http://") && !self.vault_url.starts_with("https://") {
             return Err(invalid("vault-url", "must be an http:// or https:// url"));
+        }
+        if !self.notifier_url.starts_with("http://") && !self.notifier_url.starts_with("https://") {
+            return Err(invalid("notifier-url", "must be an http:// or https:// url"));
         }
         if self.request_timeout_ms == 0 {
             return Err(invalid("request-timeout-ms", "must be positive"));
@@ -147,6 +155,7 @@ impl QueryArgs {
             catalogue: Catalogue::of(&self.policy.policy()),
             request_timeout: Duration::from_millis(self.request_timeout_ms),
             max_body_bytes: self.max_body_bytes,
+            notifier_url: self.notifier_url.clone(),
             console_dev_issuer_key: self.console_dev_issuer_key.clone(),
         })
     }

@@ -139,6 +139,7 @@ fn console(config: &Config, address: std::net::SocketAddr) -> Result<axum::Route
     }
     let console = audit_console::ConsoleConfig {
         query_url: format!("http://{reachable}"),
+        notifier_url: config.notifier_url.clone(),
         dev_issuer_key: config.console_dev_issuer_key.clone(),
     };
     audit_console::router(&console).map_err(|source| QueryError::Io { context: "console issuer key", source })

@@ -43,8 +43,11 @@ pub struct Stack {
     pub http: reqwest::Client,
     /// The query-api's service credential at the vault.
     pub credential: ServiceCredential,
+    /// `http://127.0.0.1:PORT` of the notifier (webhooks), which the console manages.
+    pub notifier: String,
     shutdown: CancellationToken,
     _indexer: testkit::process::ChildGuard,
+    _notifier: testkit::process::ChildGuard,
     _broker: EmbeddedBroker,
     _dirs: Vec<tempfile::TempDir>,
 }
@@ -179,6 +182,7 @@ pub async fn start() -> Stack {
     dataset::publish(&kafka, &envelopes, 0).await;
     let leaf_credential = ServiceCredential::generate("query-api");
     let indexer = start_indexer(&kafka, dir.path(), &leaf_credential);
+    let (notifier, notifier_process) = start_notifier(&kafka, dir.path()).await;
 
     let config = query_api::QueryArgs::parse_from([
         "query-api".to_owned(),
@@ -190,6 +194,7 @@ pub async fn start() -> Stack {
         format!("--auth-jwks-file={}", auth_jwks.display()),
         "--max-body-bytes=4096".to_owned(),
         format!("--console-dev-issuer-key={}", issuer_key.display()),
+        format!("--notifier-url={notifier}"),
     ])
     .validate()
     .unwrap();
@@ -207,8 +212,10 @@ pub async fn start() -> Stack {
         signing_jwks: keys.join("jwks.json"),
         http,
         credential,
+        notifier,
         shutdown,
         _indexer: indexer,
+        _notifier: notifier_process,
         _broker: broker,
         _dirs: vec![dir, broker_dir],
     };
@@ -235,6 +242,39 @@ fn start_indexer(
     ];
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     testkit::process::spawn_stage(env!("CARGO_BIN_EXE_e2e-indexer"), kafka, &args, log)
+}
+
+/// The notifier, its binary (SQLite in `dir`, loopback targets allowed), trusting the
+/// stack's bearer tokens; its base URL once it answers. A process, so that stopping
+/// the stack never waits for it to leave a broker that is gone.
+async fn start_notifier(
+    kafka: &audit_runtime::config::KafkaConfig,
+    dir: &std::path::Path,
+) -> (String, testkit::process::ChildGuard) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let log = std::fs::File::create(dir.join("notifier.log")).unwrap();
+    let args = [
+        format!("--listen=127.0.0.1:{port}"),
+        format!("--database=sqlite:{}", dir.join("notifier.db").display()),
+        format!("--master-key-file={}", dir.join("notifier-master.key").display()),
+        "--create-master-key=true".to_owned(),
+        "--allow-private-targets=true".to_owned(),
+        format!("--auth-jwks-file={}", dir.join("auth-jwks.json").display()),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let child = testkit::process::spawn_stage(env!("CARGO_BIN_EXE_e2e-notifier"), kafka, &args, log);
+    let base = format!("http://127.0.0.1:{port}");
+    // Its health is on its ops port; its API answers once it is up.
+    for _ in 0..200 {
+        if reqwest::get(format!("{base}/openapi.json"))
+            .await
+            .is_ok_and(|response| response.status().is_success())
+        {
+            return (base, child);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the notifier did not answer");
 }
 
 async fn start_vault(

@@ -347,8 +347,6 @@ async fn start_notifier(args: &UpArgs, bootstrap: &str, task: Task<'_>) -> anyho
         "--create-master-key=true".to_owned(),
         "--allow-private-targets=true".to_owned(),
         format!("--auth-jwks-file={}", path(auth_jwks_file(&args.data_dir))),
-        format!("--console-dev-issuer-key={}", path(local_issuer_path(&args.data_dir))),
-        format!("--notifier-url=http://{}", args.notifier_listen),
     ])?
     .validate()?;
     let listener = TcpListener::bind(config.listen)

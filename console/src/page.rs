@@ -95,9 +95,21 @@ pub fn error(message: &str) -> Markup {
     html! { div.error role="alert" { (message) } }
 }
 
-/// An HTML response.
+/// What a console page may load and do: its own inline styles and forms posting to
+/// itself, nothing else (no script, no frame, no outside resource), so injected markup
+/// could neither run nor send anything elsewhere.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// An HTML response, with the console's security headers.
 pub fn respond(status: StatusCode, markup: Markup) -> Response {
-    (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], markup.into_string()).into_response()
+    let headers = [
+        (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::CACHE_CONTROL, "no-store"),
+    ];
+    (status, headers, markup.into_string()).into_response()
 }
 
 /// The integrity badge of a record's `integrityStatus`, in words as well as color.

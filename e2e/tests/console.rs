@@ -129,6 +129,10 @@ async fn the_console_signs_in_filters_pages_reveals_and_downloads_bundles() {
     )
     .await;
     let set_cookie = signed_in["set-cookie"].to_str().unwrap();
+    let (page, _) = check(&http, &base, None, &Case::get("headers", "/console/sign-in", 200)).await;
+    let policy = page["content-security-policy"].to_str().unwrap();
+    assert!(policy.contains("default-src 'none'") && policy.contains("form-action 'self'"), "{policy}");
+    assert_eq!(page["cache-control"], "no-store", "no page with clear values stays in a cache");
     assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"), "{set_cookie}");
     let cookie = set_cookie.split(';').next().unwrap().to_owned();
 

@@ -13,9 +13,9 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::client::{ApiError, PageRequest};
+use crate::client::{ApiError, PageRequest, encode};
 use crate::filter::EventFilter;
-use crate::page::{Section, badge, error, page, respond};
+use crate::page::{Section, badge, error, page, respond, text};
 use crate::session::{Session, same_origin};
 use crate::{Console, sign_in, signed_out_response};
 
@@ -208,7 +208,7 @@ fn results(query: &EventsQuery, found: &Value, reveal: bool) -> Markup {
                 @for record in &records {
                     tr {
                         td { (text(&record["created"])) }
-                        td { a href={ "/console/events/" (url_segment(&text(&record["id"]))) } { (text(&record["action"]["actionName"])) } }
+                        td { a href={ "/console/events/" (encode(&text(&record["id"]))) } { (text(&record["action"]["actionName"])) } }
                         td { (text(&record["result"])) }
                         td { (text(&record["targetUserId"]["id"])) }
                         td { (text(&record["actingUserId"]["id"])) }
@@ -277,7 +277,7 @@ async fn record_page(console: &Console, session: &Session, id: &str, reveal: boo
                 h1 { (text(&record["action"]["actionName"])) " · " (text(&record["created"])) }
                 div.actions {
                     (badge(record["integrityStatus"].as_str().unwrap_or_default()))
-                    form method="post" action={ "/console/events/" (url_segment(id)) "/reveal" } {
+                    form method="post" action={ "/console/events/" (encode(id)) "/reveal" } {
                         button.secondary type="submit" { "Reveal clear values" }
                     }
                 }
@@ -320,19 +320,6 @@ fn walk(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
         Value::Null => {}
         scalar => out.push((prefix.to_owned(), text(scalar))),
     }
-}
-
-/// A JSON value as text: strings bare, nothing for null.
-fn text(value: &Value) -> String {
-    match value {
-        Value::String(text) => text.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
-}
-
-fn url_segment(value: &str) -> String {
-    url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>().replace('+', "%20")
 }
 
 #[cfg(test)]

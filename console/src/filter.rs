@@ -78,7 +78,7 @@ fn quoted(value: &str) -> String {
 }
 
 /// A datetime field as RFC 3339, UTC; seconds optional.
-fn instant(value: &str, field: &'static str) -> Result<Option<String>, FilterError> {
+pub(crate) fn instant(value: &str, field: &'static str) -> Result<Option<String>, FilterError> {
     let value = value.trim();
     if value.is_empty() {
         return Ok(None);

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::client::ApiError;
-use crate::filter::EventFilter;
+use crate::filter::{EventFilter, instant};
 use crate::page::{Section, error, page, respond};
 use crate::session::Session;
 use crate::{Console, sign_in, signed_out_response};
@@ -96,12 +96,9 @@ pub async fn bundle(
 
 /// The bundle request of the form's times (RFC 3339, UTC).
 fn window_body(times: &EventFilter) -> Result<Value, String> {
-    let instant = |value: &str| -> Result<Option<String>, String> {
-        let only = EventFilter { from: value.to_owned(), ..EventFilter::default() };
-        let filter = only.scim().map_err(|problem| problem.to_string())?;
-        Ok(filter.and_then(|filter| filter.split('"').nth(1).map(str::to_owned)))
-    };
-    Ok(json!({ "from": instant(&times.from)?, "to": instant(&times.to)? }))
+    let from = instant(&times.from, "from").map_err(|problem| problem.to_string())?;
+    let to = instant(&times.to, "to").map_err(|problem| problem.to_string())?;
+    Ok(json!({ "from": from, "to": to }))
 }
 
 #[cfg(test)]

@@ -121,3 +121,12 @@ pub fn badge(status: &str) -> Markup {
     };
     html! { span class={ "badge " (class) } { (class) } }
 }
+
+/// A JSON value as a page shows it: strings bare, nothing for null.
+pub fn text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(text) => text.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}

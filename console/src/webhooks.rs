@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::client::{ApiError, encode};
 use crate::events::CROSS_SITE;
-use crate::page::{Section, error, page, respond};
+use crate::page::{Section, error, page, respond, text};
 use crate::session::{Session, same_origin};
 use crate::{Console, sign_in, signed_out_response};
 
@@ -362,14 +362,6 @@ fn said(notice: &Notice) -> Markup {
 
 fn refused(session: &Session) -> Response {
     respond(StatusCode::FORBIDDEN, page("Refused", Section::Webhooks, Some(session), error(CROSS_SITE)))
-}
-
-fn text(value: &Value) -> String {
-    match value {
-        Value::String(text) => text.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
 }
 
 #[cfg(test)]

@@ -256,8 +256,16 @@ async fn a_webhook_is_changed_its_secret_rotated_and_a_gone_target_deactivates_i
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(dead["lastStatus"], 410, "{dead}");
-    let now: Value =
-        notifier.http.get(&webhook).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    // The attempt is recorded before the webhook is turned off: wait for the second step.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let now = loop {
+        let now: Value =
+            notifier.http.get(&webhook).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+        if now["active"] == false || Instant::now() > deadline {
+            break now;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert_eq!(now["active"], false, "a gone target deactivates its webhook");
     let retry = format!("{webhook}/deliveries/{}/retry", dead["id"].as_str().unwrap());
     let requeued = notifier.http.post(&retry).bearer_auth(&admin).send().await.unwrap();

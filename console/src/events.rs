@@ -7,7 +7,7 @@
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -16,8 +16,8 @@ use serde_json::Value;
 use crate::client::{ApiError, PageRequest, encode};
 use crate::filter::EventFilter;
 use crate::page::{Section, badge, error, page, respond, text};
-use crate::session::{Session, same_origin};
-use crate::{Console, sign_in, signed_out_response};
+use crate::session::{Posted, Session, SignedIn};
+use crate::{Console, signed_out_response};
 
 /// Records per page.
 const PAGE: u32 = 25;
@@ -70,31 +70,20 @@ impl EventsQuery {
 /// `GET /console/events`: the page with tokens.
 pub async fn list(
     State(console): State<Console>,
-    headers: HeaderMap,
+    SignedIn(session): SignedIn,
     Query(query): Query<EventsQuery>,
 ) -> Response {
-    let Some(session) = Session::of_request(&headers) else { return sign_in() };
     render(&console, &session, query, false).await
 }
 
 /// `POST /console/events/reveal`: the same page, clear values revealed.
 pub async fn reveal(
     State(console): State<Console>,
-    headers: HeaderMap,
+    Posted(session): Posted,
     Form(query): Form<EventsQuery>,
 ) -> Response {
-    let Some(session) = Session::of_request(&headers) else { return sign_in() };
-    if !same_origin(&headers) {
-        return respond(
-            StatusCode::FORBIDDEN,
-            page("Refused", Section::Events, Some(&session), error(CROSS_SITE)),
-        );
-    }
     render(&console, &session, query, true).await
 }
-
-/// Said when a form comes from another site.
-pub const CROSS_SITE: &str = "This form was sent from another site; open the console and try again.";
 
 async fn render(console: &Console, session: &Session, query: EventsQuery, reveal: bool) -> Response {
     let filter = match query.filter.scim() {
@@ -243,24 +232,20 @@ fn hidden(query: &EventsQuery) -> Markup {
 }
 
 /// `GET /console/events/{id}`: one record, tokens in place, its signature checked.
-pub async fn record(State(console): State<Console>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    let Some(session) = Session::of_request(&headers) else { return sign_in() };
+pub async fn record(
+    State(console): State<Console>,
+    SignedIn(session): SignedIn,
+    Path(id): Path<String>,
+) -> Response {
     record_page(&console, &session, &id, false).await
 }
 
 /// `POST /console/events/{id}/reveal`: the record with clear values.
 pub async fn reveal_record(
     State(console): State<Console>,
-    headers: HeaderMap,
+    Posted(session): Posted,
     Path(id): Path<String>,
 ) -> Response {
-    let Some(session) = Session::of_request(&headers) else { return sign_in() };
-    if !same_origin(&headers) {
-        return respond(
-            StatusCode::FORBIDDEN,
-            page("Refused", Section::Events, Some(&session), error(CROSS_SITE)),
-        );
-    }
     record_page(&console, &session, &id, true).await
 }
 

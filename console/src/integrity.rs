@@ -4,7 +4,7 @@
 
 use axum::body::Body;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use maud::html;
 use serde::Deserialize;
@@ -13,12 +13,11 @@ use serde_json::{Value, json};
 use crate::client::ApiError;
 use crate::filter::{EventFilter, instant};
 use crate::page::{Section, error, page, respond};
-use crate::session::Session;
-use crate::{Console, sign_in, signed_out_response};
+use crate::session::SignedIn;
+use crate::{Console, signed_out_response};
 
 /// `GET /console/integrity`.
-pub async fn overview(State(console): State<Console>, headers: HeaderMap) -> Response {
-    let Some(session) = Session::of_request(&headers) else { return sign_in() };
+pub async fn overview(State(console): State<Console>, SignedIn(session): SignedIn) -> Response {
     let answer = match console.apis.checkpoint(&session).await {
         Err(ApiError::SignedOut(reason)) => return signed_out_response(&reason),
         answer => answer,
@@ -62,10 +61,9 @@ pub struct Window {
 /// `GET /console/integrity/bundle`: the bundle, streamed as a download.
 pub async fn bundle(
     State(console): State<Console>,
-    headers: HeaderMap,
+    SignedIn(session): SignedIn,
     Query(window): Query<Window>,
 ) -> Response {
-    let Some(session) = Session::of_request(&headers) else { return sign_in() };
     let times = EventFilter { from: window.from, to: window.to, ..EventFilter::default() };
     let body = match window_body(&times) {
         Ok(body) => body,

@@ -5,9 +5,14 @@
 //! itself: every API it calls checks the token (SPEC section 7), and a refusal signs
 //! the user out with the API's reason.
 
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::page::{Section, error, page, respond};
 
 /// The cookie holding the token.
 const COOKIE: &str = "audit_console_token";
@@ -102,6 +107,41 @@ pub fn same_origin(headers: &HeaderMap) -> bool {
         (Some(origin), Some(host)) => origin.split_once("://").is_some_and(|(_, rest)| rest == host),
         (None, _) => true,
         _ => false,
+    }
+}
+
+/// A request of a signed-in user; without a session, the answer is the sign-in page.
+pub struct SignedIn(pub Session);
+
+impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<SignedIn, Response> {
+        Session::of_request(&parts.headers).map(SignedIn).ok_or_else(crate::sign_in)
+    }
+}
+
+/// A form a signed-in user posted from the console's own pages; one sent from another
+/// site is refused before the handler runs, so no handler can forget the check.
+pub struct Posted(pub Session);
+
+/// Said when a form comes from another site.
+pub const CROSS_SITE: &str = "This form was sent from another site; open the console and try again.";
+
+impl<S: Send + Sync> FromRequestParts<S> for Posted {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Posted, Response> {
+        let SignedIn(session) = SignedIn::from_request_parts(parts, state).await?;
+        if same_origin(&parts.headers) {
+            return Ok(Posted(session));
+        }
+        let section = if parts.uri.path().starts_with("/console/webhooks") {
+            Section::Webhooks
+        } else {
+            Section::Events
+        };
+        Err(respond(StatusCode::FORBIDDEN, page("Refused", section, Some(&session), error(CROSS_SITE))))
     }
 }
 

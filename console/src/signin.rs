@@ -13,7 +13,7 @@ use audit_auth::issuer::TokenSpec;
 
 use crate::Console;
 use crate::page::{Section, error, page, respond};
-use crate::session::{Session, same_origin, signed_out};
+use crate::session::{CROSS_SITE, Session, same_origin, signed_out};
 
 /// Lifetime of a development token.
 const DEV_TOKEN_SECONDS: u64 = 8 * 3600;
@@ -41,7 +41,7 @@ pub async fn submit(
     Form(form): Form<SignIn>,
 ) -> Response {
     if !same_origin(&headers) {
-        return sign_in_page(&console, Some(crate::events::CROSS_SITE), StatusCode::FORBIDDEN);
+        return sign_in_page(&console, Some(CROSS_SITE), StatusCode::FORBIDDEN);
     }
     let token = match (&console.dev_issuer, form.tenant.trim()) {
         (Some(issuer), tenant) if !tenant.is_empty() && form.token.trim().is_empty() => {

@@ -5,7 +5,7 @@
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use reqwest::Method;
@@ -13,10 +13,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::client::{ApiError, encode};
-use crate::events::CROSS_SITE;
 use crate::page::{Section, error, page, respond, text};
-use crate::session::{Session, same_origin};
-use crate::{Console, sign_in, signed_out_response};
+use crate::session::{Posted, Session, SignedIn};
+use crate::{Console, signed_out_response};
 
 /// The registration and edit form.
 #[derive(Debug, Default, Deserialize)]
@@ -59,21 +58,16 @@ enum Notice {
 }
 
 /// `GET /console/webhooks`.
-pub async fn list(State(console): State<Console>, headers: HeaderMap) -> Response {
-    let Some(session) = Session::of_request(&headers) else { return sign_in() };
+pub async fn list(State(console): State<Console>, SignedIn(session): SignedIn) -> Response {
     list_page(&console, &session, None, Notice::None).await
 }
 
 /// `POST /console/webhooks`: registers; shows the key and secret once.
 pub async fn create(
     State(console): State<Console>,
-    headers: HeaderMap,
+    Posted(session): Posted,
     Form(form): Form<WebhookForm>,
 ) -> Response {
-    let Some(session) = Session::of_request(&headers) else { return sign_in() };
-    if !same_origin(&headers) {
-        return refused(&session);
-    }
     match console.apis.webhooks(&session, (Method::POST, ""), Some(form.body())).await {
         Ok(created) => {
             let body = html! {
@@ -166,25 +160,20 @@ pub struct DeliveryFilter {
 /// `GET /console/webhooks/{id}`.
 pub async fn show(
     State(console): State<Console>,
-    headers: HeaderMap,
+    SignedIn(session): SignedIn,
     Path(id): Path<String>,
     Query(filter): Query<DeliveryFilter>,
 ) -> Response {
-    let Some(session) = Session::of_request(&headers) else { return sign_in() };
     webhook_page(&console, &session, (&id, &filter.status), Notice::None).await
 }
 
 /// `POST /console/webhooks/{id}`: saves the form.
 pub async fn update(
     State(console): State<Console>,
-    headers: HeaderMap,
+    Posted(session): Posted,
     Path(id): Path<String>,
     Form(form): Form<WebhookForm>,
 ) -> Response {
-    let Some(session) = Session::of_request(&headers) else { return sign_in() };
-    if !same_origin(&headers) {
-        return refused(&session);
-    }
     let answer = console.apis.webhooks(&session, (Method::PATCH, &encode(&id)), Some(form.body())).await;
     let notice = match answer {
         Ok(_) => Notice::Said("Saved.".into()),
@@ -195,11 +184,11 @@ pub async fn update(
 }
 
 /// `POST /console/webhooks/{id}/ping`: a signed test notification, and what the target said.
-pub async fn ping(State(console): State<Console>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    let Some(session) = Session::of_request(&headers) else { return sign_in() };
-    if !same_origin(&headers) {
-        return refused(&session);
-    }
+pub async fn ping(
+    State(console): State<Console>,
+    Posted(session): Posted,
+    Path(id): Path<String>,
+) -> Response {
     let path = format!("{}/ping", encode(&id));
     let notice = match console.apis.webhooks(&session, (Method::POST, &path), None).await {
         Ok(pinged) if pinged["delivered"] == true => {
@@ -218,11 +207,11 @@ pub async fn ping(State(console): State<Console>, headers: HeaderMap, Path(id): 
 }
 
 /// `POST /console/webhooks/{id}/delete`.
-pub async fn delete(State(console): State<Console>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    let Some(session) = Session::of_request(&headers) else { return sign_in() };
-    if !same_origin(&headers) {
-        return refused(&session);
-    }
+pub async fn delete(
+    State(console): State<Console>,
+    Posted(session): Posted,
+    Path(id): Path<String>,
+) -> Response {
     match console.apis.webhooks(&session, (Method::DELETE, &encode(&id)), None).await {
         Ok(_) => Redirect::to("/console/webhooks").into_response(),
         Err(ApiError::SignedOut(reason)) => signed_out_response(&reason),
@@ -235,13 +224,9 @@ pub async fn delete(State(console): State<Console>, headers: HeaderMap, Path(id)
 /// `POST /console/webhooks/{id}/deliveries/{delivery}/retry`.
 pub async fn retry(
     State(console): State<Console>,
-    headers: HeaderMap,
+    Posted(session): Posted,
     Path((id, delivery)): Path<(String, String)>,
 ) -> Response {
-    let Some(session) = Session::of_request(&headers) else { return sign_in() };
-    if !same_origin(&headers) {
-        return refused(&session);
-    }
     let path = format!("{}/deliveries/{}/retry", encode(&id), encode(&delivery));
     let notice = match console.apis.webhooks(&session, (Method::POST, &path), None).await {
         Ok(_) => Notice::Said("The delivery is queued again.".into()),
@@ -358,10 +343,6 @@ fn said(notice: &Notice) -> Markup {
         Notice::Said(message) => html! { p.notice role="status" { (message) } },
         Notice::Problem(problem) => error(problem),
     }
-}
-
-fn refused(session: &Session) -> Response {
-    respond(StatusCode::FORBIDDEN, page("Refused", Section::Webhooks, Some(session), error(CROSS_SITE)))
 }
 
 #[cfg(test)]

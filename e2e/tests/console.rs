@@ -272,6 +272,11 @@ async fn webhooks(http: &reqwest::Client, base: &str, cookie: &str) {
             .with("active"),
         Case::get("its page", path.clone(), 200).with("Deliveries").with("Send a ping"),
         Case::post("pinged", format!("{path}/ping"), Vec::new(), 200).with("Ping delivered"),
+        Case {
+            headers: vec![("sec-fetch-site", "cross-site")],
+            ..Case::post("a cross-site delete", format!("{path}/delete"), Vec::new(), 403)
+                .with("sent from another site")
+        },
         Case::post(
             "deactivated",
             path.clone(),

@@ -93,7 +93,19 @@ pub async fn run(args: ProduceArgs) -> anyhow::Result<()> {
         args.topic,
         args.count as f64 / elapsed.max(1e-9)
     );
+    // Users sign in to a tenant (a token, the console) and must learn its id somewhere.
+    println!("tenants: {}", tenant_list(generator.tenants()));
     Ok(())
+}
+
+/// The tenants' ids, the first ten of a long list.
+fn tenant_list(tenants: &[String]) -> String {
+    const SHOWN: usize = 10;
+    let shown = tenants[..tenants.len().min(SHOWN)].join(", ");
+    match tenants.len().saturating_sub(SHOWN) {
+        0 => shown,
+        more => format!("{shown} and {more} more"),
+    }
 }
 
 async fn enqueue(
@@ -151,4 +163,16 @@ fn progress_bar(count: u64) -> ProgressBar {
         .unwrap_or_else(|_| ProgressStyle::default_bar());
     progress.set_style(style);
     progress
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tenants_are_named_the_first_ten_of_many() {
+        let tenants: Vec<String> = (0..12).map(|n| format!("t{n}")).collect();
+        assert_eq!(tenant_list(&tenants[..2]), "t0, t1");
+        assert_eq!(tenant_list(&tenants), "t0, t1, t2, t3, t4, t5, t6, t7, t8, t9 and 2 more");
+    }
 }

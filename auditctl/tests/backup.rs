@@ -99,7 +99,7 @@ async fn a_backup_taken_while_events_flow_restores_every_event_it_covers() {
     // The same seed again: its first 2,000 events repeat the ones above (dropped as
     // producer duplicates), the next 3,000 are new events of the same tenants.
     let flowing = std::thread::spawn(move || produce(&broker, "5000", "5", "2000"));
-    let ops = stack.ops.clone();
+    let ops = stack.ingestor_ops.clone();
     wait_for("events flowing", Duration::from_secs(60), async || {
         metric(&ops, "ingestor_records_consumed_total").await.is_some_and(|consumed| consumed >= 4_300.0)
     })

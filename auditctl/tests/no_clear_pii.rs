@@ -7,9 +7,8 @@
 //! `auditctl token`.
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use audit_integrity::{ChainChecker, CompactJws, PublicKeys, Verifier};
@@ -20,10 +19,6 @@ use testkit::kafka::{ReadSpec, produce, read};
 
 const EVENTS: usize = 120;
 const TENANTS: [&str; 2] = ["tpii-a", "tpii-b"];
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 /// A raw event full of personal data; `n % 20` picks the data subject.
 fn event(n: usize) -> Value {
@@ -70,41 +65,15 @@ fn assert_clean(what: &str, bytes: &[u8]) {
     }
 }
 
-struct Stack {
-    child: Child,
-    broker: String,
-    tokenizer_ops: String,
-    vault: String,
-}
-
-fn start_stack(data_dir: &Path, log: &Path) -> Stack {
-    let broker = format!("127.0.0.1:{}", free_port());
-    let tokenizer_ops = format!("127.0.0.1:{}", free_port());
-    let vault = format!("127.0.0.1:{}", free_port());
-    let child = Command::new(env!("CARGO_BIN_EXE_auditctl"))
-        .args([
-            "--log-format",
-            "json",
-            "up",
-            "--data-dir",
-            data_dir.to_str().unwrap(),
-            "--broker-listen",
-            &broker,
-        ])
-        .args(["--ingestor-ops-listen", &format!("127.0.0.1:{}", free_port())])
-        .args(["--tokenizer-ops-listen", &tokenizer_ops, "--vault-listen", &vault])
-        .args(["--signer-ops-listen", &format!("127.0.0.1:{}", free_port())])
-        .args(["--indexer-ops-listen", &format!("127.0.0.1:{}", free_port())])
-        .args(["--indexer-leaf-listen", &format!("127.0.0.1:{}", free_port())])
-        .args(["--query-listen", &format!("127.0.0.1:{}", free_port())])
-        .args(["--notifier-listen", &format!("127.0.0.1:{}", free_port())])
-        .args(["--notifier-ops-listen", &format!("127.0.0.1:{}", free_port())])
-        .env("RUST_LOG", "debug")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .expect("auditctl starts");
-    Stack { child, broker, tokenizer_ops, vault }
+fn start_stack(data_dir: &Path, log: &Path) -> testkit::up::Up {
+    testkit::up::start(testkit::up::UpParams {
+        binary: env!("CARGO_BIN_EXE_auditctl"),
+        data_dir,
+        broker_port: 0,
+        global_args: &["--log-format", "json"],
+        env: &[("RUST_LOG", "debug")],
+        log: std::fs::File::create(log).unwrap().into(),
+    })
 }
 
 async fn metric(ops: &str, name: &str) -> Option<f64> {
@@ -225,8 +194,8 @@ async fn no_clear_value_leaves_the_vault_and_every_token_reveals_its_value() {
 
     let status = Command::new("kill").args(["-TERM", &stack.child.id().to_string()]).status().unwrap();
     assert!(status.success());
-    let mut child = stack.child;
-    assert!(child.wait().unwrap().success());
+    let mut stack = stack;
+    assert!(stack.child.wait().unwrap().success());
     let logs = std::fs::read(&log).unwrap();
     assert!(logs.len() > 1_000 && logs.windows(9).any(|w| w == b"\"level\":\""), "debug logs were written");
     assert_clean("the stack's logs", &logs);

@@ -8,7 +8,7 @@
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -47,41 +47,22 @@ fn event(tenant: &str, n: usize) -> Value {
     })
 }
 
+/// The stack and the data directory its tokens are minted from.
 struct Stack {
-    child: Child,
-    broker: String,
-    url: String,
-    notifier: String,
+    up: testkit::up::Up,
     data_dir: PathBuf,
 }
 
-/// A failed test must not leave the stack running (it holds its ports and data).
-impl Drop for Stack {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
 fn start_stack(data_dir: &Path) -> Stack {
-    let broker = format!("127.0.0.1:{}", free_port());
-    let query = format!("127.0.0.1:{}", free_port());
-    let mut command = Command::new(env!("CARGO_BIN_EXE_auditctl"));
-    command.args(["up", "--data-dir", data_dir.to_str().unwrap(), "--broker-listen", &broker]);
-    for flag in ["--ingestor-ops-listen", "--tokenizer-ops-listen", "--signer-ops-listen"] {
-        command.args([flag, &format!("127.0.0.1:{}", free_port())]);
-    }
-    command.args(["--indexer-ops-listen", &format!("127.0.0.1:{}", free_port())]);
-    command.args(["--indexer-leaf-listen", &format!("127.0.0.1:{}", free_port())]);
-    command.args(["--vault-listen", &format!("127.0.0.1:{}", free_port()), "--query-listen", &query]);
-    let notifier = format!("127.0.0.1:{}", free_port());
-    command.args(["--notifier-listen", &notifier]);
-    command.args(["--notifier-ops-listen", &format!("127.0.0.1:{}", free_port())]);
-    let child = command.stdout(Stdio::null()).stderr(Stdio::inherit()).spawn().expect("auditctl starts");
-    let (url, notifier) = (format!("http://{query}"), format!("http://{notifier}"));
-    Stack { child, broker, url, notifier, data_dir: data_dir.to_owned() }
+    let up = testkit::up::start(testkit::up::UpParams {
+        binary: env!("CARGO_BIN_EXE_auditctl"),
+        data_dir,
+        broker_port: 0,
+        global_args: &[],
+        env: &[],
+        log: Stdio::inherit(),
+    });
+    Stack { up, data_dir: data_dir.to_owned() }
 }
 
 fn auditctl(args: &[&str]) -> Output {
@@ -91,7 +72,7 @@ fn auditctl(args: &[&str]) -> Output {
 /// `auditctl <command> --tenant <tenant>` against the stack, token minted from its data directory.
 fn against(stack: &Stack, command: &str, tenant: &str, extra: &[&str]) -> Output {
     let data_dir = stack.data_dir.to_str().unwrap();
-    let mut args = vec![command, "--tenant", tenant, "--url", &stack.url, "--data-dir", data_dir];
+    let mut args = vec![command, "--tenant", tenant, "--url", &stack.up.query, "--data-dir", data_dir];
     args.extend(extra);
     auditctl(&args)
 }
@@ -100,7 +81,7 @@ fn against(stack: &Stack, command: &str, tenant: &str, extra: &[&str]) -> Output
 fn webhooks(stack: &Stack, command: &str, tenant: &str, extra: &[&str]) -> Output {
     let data_dir = stack.data_dir.to_str().unwrap();
     let mut args =
-        vec!["webhooks", command, "--tenant", tenant, "--url", &stack.notifier, "--data-dir", data_dir];
+        vec!["webhooks", command, "--tenant", tenant, "--url", &stack.up.notifier, "--data-dir", data_dir];
     args.extend(extra);
     auditctl(&args)
 }
@@ -177,7 +158,7 @@ async fn search_reveals_and_validates_export_verifies_refusals_exit_1() {
         TENANT,
         &["--target", &hook, "--insecure", "--event", "createUser"],
     ));
-    produce_events(&stack.broker).await;
+    produce_events(&stack.up.broker).await;
     wait_for_records(&stack, TENANT, CREATED, EVENTS).await;
     wait_for_records(&stack, OTHER, CREATED, EVENTS / 4).await;
     webhooks_deliver_and_log(&stack, &webhook, &received).await;
@@ -189,9 +170,9 @@ async fn search_reveals_and_validates_export_verifies_refusals_exit_1() {
     filtered_export_to_stdout_verifies_without_chain(&stack, data_dir.path());
     watch_keeps_checkpoints_and_bundles_verify(&stack, data_dir.path()).await;
 
-    let status = Command::new("kill").args(["-TERM", &stack.child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill").args(["-TERM", &stack.up.child.id().to_string()]).status().unwrap();
     assert!(status.success());
-    let exit = stack.child.wait().unwrap();
+    let exit = stack.up.child.wait().unwrap();
     assert!(exit.success(), "SIGTERM stops the stack and its query-api cleanly: {exit}");
 }
 

@@ -15,7 +15,7 @@ async fn up_reaches_healthy_produce_flows_through_and_sigterm_commits() {
     let data_dir = tempfile_dir();
     let broker_port = free_port();
     let stack = start_stack(&data_dir, broker_port);
-    let healthz = format!("http://{}/healthz", stack.ops);
+    let healthz = format!("http://{}/healthz", stack.ingestor_ops);
     wait_for(
         "a healthy ingestor",
         Duration::from_secs(60),
@@ -43,17 +43,17 @@ async fn up_reaches_healthy_produce_flows_through_and_sigterm_commits() {
     assert!(summary.contains("sent 500 events"), "{summary}");
 
     wait_for("500 consumed records", Duration::from_secs(60), async || {
-        metric(&stack.ops, "ingestor_records_consumed_total").await == Some(500.0)
+        metric(&stack.ingestor_ops, "ingestor_records_consumed_total").await == Some(500.0)
     })
     .await;
-    let forwarded = metric(&stack.ops, "ingestor_records_produced_total").await.unwrap();
+    let forwarded = metric(&stack.ingestor_ops, "ingestor_records_produced_total").await.unwrap();
     assert!((400.0..500.0).contains(&forwarded), "valid events reach audit.normalized: {forwarded}");
     terminate(stack);
 
     // Same data directory: topics, records and committed offsets survived, so the
     // restarted ingestor has nothing to redo.
     let stack = start_stack(&data_dir, broker_port);
-    let ops = stack.ops.clone();
+    let ops = stack.ingestor_ops.clone();
     // The lag gauge appears once the consumer owns and has fetched its partitions.
     wait_for("the restarted ingestor to fetch", Duration::from_secs(60), async || {
         let body = reqwest::get(format!("http://{ops}/metrics")).await;

@@ -8,6 +8,7 @@
 //! - [`postgres`]: a private PostgreSQL cluster per test process, a fresh database
 //!   per test.
 //! - [`tls`]: a certificate authority per test and a TLS-terminating proxy.
+//! - [`up`]: `auditctl up` as a child process on free ports.
 
 pub mod bench;
 pub mod kafka;
@@ -16,3 +17,4 @@ pub mod postgres;
 pub mod process;
 pub mod records;
 pub mod tls;
+pub mod up;

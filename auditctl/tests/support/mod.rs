@@ -6,7 +6,7 @@
 use std::{
     net::TcpListener,
     path::Path,
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
@@ -14,68 +14,32 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// A running `auditctl up`; killed when dropped, so a failed test leaves no stack
-/// behind.
-pub struct Stack {
-    pub child: Child,
-    pub broker: String,
-    /// The ingestor's ops address.
-    pub ops: String,
-    /// The indexer's ops address.
-    pub indexer_ops: String,
-    /// The query-api's base URL.
-    pub query: String,
-}
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        // Nothing to do for a stack already stopped and reaped.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+pub use testkit::up::Up as Stack;
 
 pub fn start_stack(data_dir: &Path, broker_port: u16) -> Stack {
     start_stack_logging(data_dir, broker_port, Stdio::inherit())
 }
 
-/// `count` distinct free ports, held together while picked so none is given twice.
-pub fn free_ports(count: usize) -> Vec<u16> {
-    let listeners: Vec<TcpListener> = (0..count).map(|_| TcpListener::bind("127.0.0.1:0").unwrap()).collect();
-    listeners.iter().map(|listener| listener.local_addr().unwrap().port()).collect()
-}
+/// Variables a shell may hold for one service alone: `up` builds every service's
+/// settings itself, so none of them may reroute or break the stack.
+const STRAY_ENV: [(&str, &str); 6] = [
+    ("AUDIT_INPUT_TOPIC", "audit.elsewhere"),
+    ("AUDIT_OUTPUT_TOPIC", "audit.nowhere"),
+    ("AUDIT_GROUP_ID", "one-group-for-every-stage"),
+    ("AUDIT_INDEX_DIR", "/nonexistent/index"),
+    ("AUDIT_OPS_LISTEN", "127.0.0.1:1"),
+    ("AUDIT_LEAF_LISTEN", "127.0.0.1:1"),
+];
 
 pub fn start_stack_logging(data_dir: &Path, broker_port: u16, log: Stdio) -> Stack {
-    let broker = format!("127.0.0.1:{broker_port}");
-    let ports: Vec<String> = free_ports(9).into_iter().map(|port| format!("127.0.0.1:{port}")).collect();
-    let [ops, tokenizer, signer, indexer_ops, leaf, vault, query, notifier, notifier_ops] =
-        <[String; 9]>::try_from(ports).expect("nine ports");
-    let child = Command::new(env!("CARGO_BIN_EXE_auditctl"))
-        .args(["up", "--data-dir", data_dir.to_str().unwrap(), "--broker-listen", &broker])
-        .args(["--ingestor-ops-listen", &ops])
-        .args(["--tokenizer-ops-listen", &tokenizer])
-        .args(["--signer-ops-listen", &signer])
-        .args(["--indexer-ops-listen", &indexer_ops])
-        .args(["--indexer-leaf-listen", &leaf])
-        .args(["--vault-listen", &vault])
-        .args(["--query-listen", &query])
-        .args(["--notifier-listen", &notifier])
-        .args(["--notifier-ops-listen", &notifier_ops])
-        // Variables a shell may hold for one service alone: `up` builds every service's
-        // settings itself, so none of them may reroute or break the stack.
-        .envs([
-            ("AUDIT_INPUT_TOPIC", "audit.elsewhere"),
-            ("AUDIT_OUTPUT_TOPIC", "audit.nowhere"),
-            ("AUDIT_GROUP_ID", "one-group-for-every-stage"),
-            ("AUDIT_INDEX_DIR", "/nonexistent/index"),
-            ("AUDIT_OPS_LISTEN", "127.0.0.1:1"),
-            ("AUDIT_LEAF_LISTEN", "127.0.0.1:1"),
-        ])
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("auditctl starts");
-    Stack { child, broker, ops, indexer_ops, query: format!("http://{query}") }
+    testkit::up::start(testkit::up::UpParams {
+        binary: env!("CARGO_BIN_EXE_auditctl"),
+        data_dir,
+        broker_port,
+        global_args: &[],
+        env: &STRAY_ENV,
+        log,
+    })
 }
 
 pub async fn metric(ops: &str, name: &str) -> Option<f64> {

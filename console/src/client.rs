@@ -146,9 +146,11 @@ impl Apis {
             return Ok(response);
         }
         let body: Value = response.json().await.unwrap_or(Value::Null);
-        let detail = body["detail"]
-            .as_str()
-            .map_or_else(|| format!("the {service} refused the request"), str::to_owned);
+        let detail = match (body["scimType"].as_str(), body["detail"].as_str()) {
+            (Some("invalidFilter"), Some(detail)) => format!("This filter is not valid: {detail}"),
+            (_, Some(detail)) => detail.to_owned(),
+            (_, None) => format!("the {service} refused the request"),
+        };
         match status {
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(ApiError::SignedOut(detail)),
             _ => Err(ApiError::Refused { status: status.as_u16(), detail }),

@@ -196,11 +196,11 @@ fn results(query: &EventsQuery, found: &Value, reveal: bool) -> Markup {
             tbody {
                 @for record in &records {
                     tr {
-                        td { (text(&record["created"])) }
+                        td.nowrap { (text(&record["created"])) }
                         td { a href={ "/console/events/" (encode(&text(&record["id"]))) } { (text(&record["action"]["actionName"])) } }
-                        td { (text(&record["result"])) }
-                        td { (text(&record["targetUserId"]["id"])) }
-                        td { (text(&record["actingUserId"]["id"])) }
+                        td.nowrap { (text(&record["result"])) }
+                        td.value { (text(&record["targetUserId"]["id"])) }
+                        td.value { (text(&record["actingUserId"]["id"])) }
                         td { (badge(record["integrityStatus"].as_str().unwrap_or_default())) }
                     }
                 }

@@ -16,7 +16,8 @@ pub const STYLESHEET: &str = r#"
 body { margin: 0; font: 15px/1.45 system-ui, sans-serif; color: var(--ink); background: #f6f8fa; }
 header { display: flex; gap: 1.5rem; align-items: center; padding: .6rem 1.2rem; background: #fff; border-bottom: 1px solid var(--line); flex-wrap: wrap; }
 header .product { font-weight: 700; }
-nav a { margin-right: 1rem; color: var(--accent); }
+a, a:visited { color: var(--accent); }
+nav a { margin-right: 1rem; }
 nav a[aria-current="page"] { font-weight: 700; text-decoration: none; color: var(--ink); }
 header .who { margin-left: auto; color: var(--muted); }
 main { padding: 1rem 1.2rem; max-width: 1400px; }
@@ -26,12 +27,15 @@ label { display: flex; flex-direction: column; gap: .2rem; font-weight: 600; fon
 input, select, textarea, button { font: inherit; padding: .35rem .5rem; border: 1px solid #8c959f; border-radius: 4px; background: #fff; color: var(--ink); }
 button { cursor: pointer; background: var(--accent); color: #fff; border-color: var(--accent); }
 button.secondary { background: #fff; color: var(--accent); }
-:focus-visible { outline: 3px solid #f0b400; outline-offset: 2px; }
+/* A date field's focus sits on one of its parts: the ring goes around the whole field. */
+:focus-visible, input:focus-within { outline: 3px solid #f0b400; outline-offset: 2px; }
 .actions { display: flex; gap: .6rem; align-items: end; flex-wrap: wrap; margin: .8rem 0; }
 table { width: 100%; border-collapse: collapse; background: #fff; border: 1px solid var(--line); }
-th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid var(--line); vertical-align: top; overflow-wrap: anywhere; }
+th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid var(--line); vertical-align: top; overflow-wrap: break-word; }
+td.nowrap { white-space: nowrap; }
+td.value { overflow-wrap: anywhere; }
 th { background: #eef1f4; font-size: .9rem; }
-.badge { display: inline-block; padding: 0 .45rem; border-radius: 3px; font-size: .85rem; font-weight: 600; border: 1px solid; }
+.badge { display: inline-block; white-space: nowrap; padding: 0 .45rem; border-radius: 3px; font-size: .85rem; font-weight: 600; border: 1px solid; }
 .badge.validated { color: var(--ok); border-color: var(--ok); }
 .badge.tainted { color: var(--bad); border-color: var(--bad); }
 .badge.unverified { color: var(--muted); border-color: var(--muted); }

@@ -62,7 +62,9 @@ impl ChangeLog {
 
     /// Writes `change` and waits for the broker's acknowledgement.
     pub async fn record(&self, change: Change<'_>) -> Result<(), NotifierError> {
-        let event = event(change).map_err(|error| NotifierError::TrailUnavailable(error.to_string()))?;
+        // The trail names no such tenant, so no change can be made in it: the caller's error.
+        let event = event(change)
+            .map_err(|error| NotifierError::InvalidField { field: "tenant", detail: error.to_string() })?;
         let payload = event.to_string();
         self.0
             .record(&change.webhook.tenant, payload.as_bytes())

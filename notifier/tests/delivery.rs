@@ -123,6 +123,11 @@ async fn the_management_api_refuses_what_it_must() {
         assert!(answer["detail"].as_str().unwrap().starts_with(field), "{body}: {answer}");
         assert!(!answer.to_string().contains("pw@"), "no value is echoed");
     }
+    // A tenant the trail cannot name: no change is made in it.
+    let (status, answer) =
+        notifier.create("t.1", json!({"url": "https://crm.example.com/h", "events": ["*"]})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert!(answer["detail"].as_str().unwrap().starts_with("tenant"), "{answer}");
     auth_matrix_on_every_endpoint(&notifier).await;
     notifier.stop().await;
 }

@@ -7,6 +7,7 @@
 use audit_runtime::config::KafkaConfig;
 use audit_runtime::trail::{PendingEvent, TrailWriter};
 use audit_schemas::trail::{TrailEvent, TrailEventError};
+use audit_scim::ScimType;
 
 use crate::VaultError;
 
@@ -64,7 +65,11 @@ impl AccessLog {
     /// the broker acknowledges, and answers only once [`Recording::acknowledged`]. An
     /// access in a tenant the trail cannot name is refused here, before it happens.
     pub fn begin(&self, access: &Access<'_>) -> Result<Recording, VaultError> {
-        let event = event(access).map_err(|error| VaultError::AuditUnavailable(error.to_string()))?;
+        // The trail names no such tenant, so no access can happen in it: the caller's error.
+        let event = event(access).map_err(|error| VaultError::InvalidRequest {
+            scim_type: ScimType::InvalidValue,
+            detail: error.to_string(),
+        })?;
         Ok(Recording(self.0.begin(access.tenant, event.to_string().as_bytes())))
     }
 

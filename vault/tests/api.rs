@@ -127,6 +127,17 @@ async fn nothing_is_answered_without_the_right_credentials() {
             "tenant",
         ),
         (
+            "a tenant the trail cannot name: no access happens in it",
+            Case::new(
+                Method::POST,
+                "/scim/t.1/v2/TokensVault/.erase",
+                Some(vault.bearer("t.1", &["ORG_ADMIN"])),
+                Some(json!({"ownerId": "11092"})),
+            ),
+            StatusCode::BAD_REQUEST,
+            "invalidValue",
+        ),
+        (
             "unprivileged",
             Case::new(Method::GET, &get, Some(vault.bearer("t1", &["USER"])), None),
             StatusCode::FORBIDDEN,

@@ -201,7 +201,7 @@ fn results(query: &EventsQuery, found: &Value, reveal: bool) -> Markup {
                         td.nowrap { (text(&record["result"])) }
                         td.value { (text(&record["targetUserId"]["id"])) }
                         td.value { (text(&record["actingUserId"]["id"])) }
-                        td { (badge(record["integrityStatus"].as_str().unwrap_or_default())) }
+                        td { (row_badge(record, query.verify == "on")) }
                     }
                 }
             }
@@ -210,6 +210,17 @@ fn results(query: &EventsQuery, found: &Value, reveal: bool) -> Markup {
             @if !query.cursor.is_empty() { a href=(query.link("")) { "First page" } }
             @if let Some(next) = found["nextCursor"].as_str() { a href=(query.link(next)) rel="next" { "Next page" } }
         }
+    }
+}
+
+/// A row's integrity: a search without verification checks no signature, which the
+/// row says rather than show every record as if its check had failed.
+fn row_badge(record: &Value, verified: bool) -> Markup {
+    match record["integrityStatus"].as_str().unwrap_or_default() {
+        "unverified" if !verified => html! {
+            span.badge.unverified title="Choose Verify signatures: Yes to check them" { "not checked" }
+        },
+        status => badge(status),
     }
 }
 

@@ -125,6 +125,9 @@ async fn total(browser: &Browser) -> u64 {
 }
 
 async fn filter_and_page(browser: &mut Browser) {
+    for badge in browser.client.find_all(Locator::Css("tbody .badge")).await.unwrap() {
+        assert_eq!(badge.text().await.unwrap(), "not checked", "no signature checked unless asked");
+    }
     let all = total(browser).await;
     let first = event_types(browser).await;
     assert_eq!(first.len(), 25, "a full first page");

@@ -155,19 +155,42 @@ impl Reader {
         Ok(recovered)
     }
 
+    /// The newest checkpoint whose parts are all on the topic. The last message names
+    /// how many parts its checkpoint has; twice that many back holds the checkpoint
+    /// before it whole, should a crash have cut the last one short.
     fn last_checkpoint(&self, consumer: &BaseConsumer) -> Result<Option<Checkpoint>, String> {
         let (low, high) = self.watermarks(consumer, &self.checkpoint_topic)?;
         if high <= low {
             return Ok(None);
         }
-        let mut last = None;
-        self.scan_topic(consumer, &self.checkpoint_topic, (high - 1, high), |message| {
-            last = message.payload().and_then(|sealed| Checkpoint::open(sealed, &self.verifier));
-            if last.is_none() {
-                warn!(partition = self.partition, "last checkpoint does not verify, ignored");
-            }
+        let Some(last) = self.read_checkpoints(consumer, (high - 1, high))?.pop() else {
+            warn!(partition = self.partition, "last checkpoint does not verify, ignored");
+            return Ok(None);
+        };
+        let start = (high - 2 * i64::from(last.parts)).max(low);
+        let read = self.read_checkpoints(consumer, (start, high))?;
+        let newest = Checkpoint::newest_complete(read);
+        if newest.is_none() {
+            warn!(
+                partition = self.partition,
+                parts = last.parts,
+                "no checkpoint with all its parts, ignored"
+            );
+        }
+        Ok(newest)
+    }
+
+    /// The checkpoints of `[start, end)` that verify.
+    fn read_checkpoints(
+        &self,
+        consumer: &BaseConsumer,
+        range: (i64, i64),
+    ) -> Result<Vec<Checkpoint>, String> {
+        let mut read = Vec::new();
+        self.scan_topic(consumer, &self.checkpoint_topic, range, |message| {
+            read.extend(message.payload().and_then(|sealed| Checkpoint::open(sealed, &self.verifier)));
         })?;
-        Ok(last)
+        Ok(read)
     }
 
     fn watermarks(&self, consumer: &BaseConsumer, topic: &str) -> Result<(i64, i64), String> {

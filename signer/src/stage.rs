@@ -213,7 +213,9 @@ impl<L: ChainLog> SignStage<L> {
             }
             let checkpoint =
                 Checkpoint::new(*partition, (*signed_offset, chains.last_input_offset()), chains.heads());
-            self.params.log.checkpoint(*partition, checkpoint.seal(key));
+            for part in checkpoint.split() {
+                self.params.log.checkpoint(*partition, part.seal(key));
+            }
             self.params.metrics.checkpoints.with_label_values(&["written"]).inc();
             *cadence = Cadence { records: 0, since: Instant::now() };
         }

@@ -32,7 +32,11 @@ pub struct Checkpoint {
     /// Last input offset that offset covers.
     #[serde(rename = "inputOffset")]
     pub input_offset: Option<i64>,
-    /// Tenant to `[sequence, hex hash]`, sorted.
+    /// Tenant to `[sequence, hex hash]`, sorted. Written as `partHeads` since
+    /// checkpoints have parts: a signer built before them requires `heads`, so it skips
+    /// these (and reads the log) instead of taking one part for all the tenants, which
+    /// would restart the others' chains during a rolling upgrade.
+    #[serde(rename = "partHeads", alias = "heads")]
     pub heads: BTreeMap<String, (u64, String)>,
     /// Tenant to its tree's right edge (the frontier's hashes end to end, base64);
     /// a tenant whose chain is broken has none. Absent from checkpoints written
@@ -253,5 +257,9 @@ mod tests {
         let old: Checkpoint = serde_json::from_str(before_parts).unwrap();
         assert_eq!((old.part, old.parts), (0, 1), "a checkpoint written before parts is whole");
         assert_eq!(Checkpoint::newest_complete(vec![old]).map(|found| found.signed_offset), Some(7));
+        // A signer built before parts requires `heads`: it cannot mistake a part for
+        // the whole checkpoint.
+        let written = serde_json::to_value(checkpoint(3, 1)).unwrap();
+        assert!(written.get("heads").is_none() && written.get("partHeads").is_some(), "{written}");
     }
 }

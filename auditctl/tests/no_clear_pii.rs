@@ -16,6 +16,7 @@ use audit_runtime::config::KafkaConfig;
 use audit_schemas::{Codec, SignedRecord, TokenizedRecord};
 use serde_json::{Value, json};
 use testkit::kafka::{ReadSpec, produce, read};
+use testkit::up::metric;
 
 const EVENTS: usize = 120;
 const TENANTS: [&str; 2] = ["tpii-a", "tpii-b"];
@@ -74,11 +75,6 @@ fn start_stack(data_dir: &Path, log: &Path) -> testkit::up::Up {
         env: &[("RUST_LOG", "debug")],
         log: std::fs::File::create(log).unwrap().into(),
     })
-}
-
-async fn metric(ops: &str, name: &str) -> Option<f64> {
-    let body = reqwest::get(format!("http://{ops}/metrics")).await.ok()?.text().await.ok()?;
-    body.lines().find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
 }
 
 fn bearer(data_dir: &Path, tenant: &str) -> String {

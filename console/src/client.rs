@@ -32,6 +32,18 @@ pub enum ApiError {
     },
 }
 
+impl ApiError {
+    /// The status a page showing this error answers with: the API's own, else 502.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Refused { status, .. } => {
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY)
+            }
+            _ => StatusCode::BAD_GATEWAY,
+        }
+    }
+}
+
 /// Where the APIs are.
 #[derive(Debug, Clone)]
 pub struct Apis {

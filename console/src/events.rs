@@ -44,11 +44,11 @@ impl EventsQuery {
         self.order != "asc"
     }
 
-    /// The query string of this search at `cursor`.
-    fn link(&self, cursor: &str) -> String {
+    /// The search's fields by name, at `cursor`: what a page link and a reveal carry.
+    fn fields<'a>(&'a self, cursor: &'a str) -> [(&'static str, &'a str); 10] {
         let filter = &self.filter;
-        let pairs = [
-            ("type", filter.event_type.as_str()),
+        [
+            ("type", &filter.event_type),
             ("result", &filter.result),
             ("from", &filter.from),
             ("to", &filter.to),
@@ -58,9 +58,13 @@ impl EventsQuery {
             ("order", &self.order),
             ("verify", &self.verify),
             ("cursor", cursor),
-        ];
+        ]
+    }
+
+    /// The query string of this search at `cursor`.
+    fn link(&self, cursor: &str) -> String {
         let mut query = url::form_urlencoded::Serializer::new(String::new());
-        for (name, value) in pairs.iter().filter(|(_, value)| !value.is_empty()) {
+        for (name, value) in self.fields(cursor).into_iter().filter(|(_, value)| !value.is_empty()) {
             query.append_pair(name, value);
         }
         format!("/console/events?{}", query.finish())
@@ -226,19 +230,7 @@ fn row_badge(record: &Value, verified: bool) -> Markup {
 
 /// The search's fields as hidden inputs, so a reveal shows the same page.
 fn hidden(query: &EventsQuery) -> Markup {
-    let filter = &query.filter;
-    let fields = [
-        ("type", &filter.event_type),
-        ("result", &filter.result),
-        ("from", &filter.from),
-        ("to", &filter.to),
-        ("target", &filter.target),
-        ("actor", &filter.actor),
-        ("filter", &filter.filter),
-        ("order", &query.order),
-        ("verify", &query.verify),
-        ("cursor", &query.cursor),
-    ];
+    let fields = query.fields(&query.cursor);
     html! { @for (name, value) in fields { input type="hidden" name=(name) value=(value); } }
 }
 
@@ -284,13 +276,7 @@ async fn record_page(console: &Console, session: &Session, id: &str, reveal: boo
             }
         }
     };
-    let status = match &answer {
-        Ok(_) => StatusCode::OK,
-        Err(ApiError::Refused { status, .. }) => {
-            StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY)
-        }
-        Err(_) => StatusCode::BAD_GATEWAY,
-    };
+    let status = answer.as_ref().map_or_else(ApiError::status, |_| StatusCode::OK);
     respond(status, page("Record", Section::Events, Some(session), body))
 }
 

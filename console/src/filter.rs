@@ -72,9 +72,9 @@ impl EventFilter {
     }
 }
 
-/// `value` as a SCIM string literal.
+/// `value` as a SCIM string literal: a JSON string, control characters included.
 fn quoted(value: &str) -> String {
-    format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+    serde_json::Value::from(value).to_string()
 }
 
 /// A datetime field as RFC 3339, UTC; seconds optional.
@@ -124,6 +124,10 @@ mod tests {
                     ..Default::default()
                 },
                 Ok(Some(r#"actingUserId.id eq "ops@corp" and (host pr or message co "x")"#.into())),
+            ),
+            (
+                EventFilter { target: "tab\there".into(), ..Default::default() },
+                Ok(Some(r#"targetUserId.id eq "tab\there""#.into())),
             ),
             (
                 EventFilter { from: "yesterday".into(), ..Default::default() },

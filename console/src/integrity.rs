@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::client::ApiError;
-use crate::filter::{EventFilter, instant};
+use crate::filter::instant;
 use crate::page::{Section, error, page, respond};
 use crate::session::SignedIn;
 use crate::{Console, signed_out_response};
@@ -64,8 +64,7 @@ pub async fn bundle(
     SignedIn(session): SignedIn,
     Query(window): Query<Window>,
 ) -> Response {
-    let times = EventFilter { from: window.from, to: window.to, ..EventFilter::default() };
-    let body = match window_body(&times) {
+    let body = match window_body(&window) {
         Ok(body) => body,
         Err(problem) => {
             return respond(
@@ -86,16 +85,16 @@ pub async fn bundle(
         }
         Err(ApiError::SignedOut(reason)) => signed_out_response(&reason),
         Err(problem) => respond(
-            StatusCode::BAD_GATEWAY,
+            problem.status(),
             page("Integrity", Section::Integrity, Some(&session), error(&problem.to_string())),
         ),
     }
 }
 
 /// The bundle request of the form's times (RFC 3339, UTC).
-fn window_body(times: &EventFilter) -> Result<Value, String> {
-    let from = instant(&times.from, "from").map_err(|problem| problem.to_string())?;
-    let to = instant(&times.to, "to").map_err(|problem| problem.to_string())?;
+fn window_body(window: &Window) -> Result<Value, String> {
+    let from = instant(&window.from, "from").map_err(|problem| problem.to_string())?;
+    let to = instant(&window.to, "to").map_err(|problem| problem.to_string())?;
     Ok(json!({ "from": from, "to": to }))
 }
 
@@ -105,8 +104,8 @@ mod tests {
 
     #[test]
     fn the_forms_times_become_the_bundles_window() {
-        let times = EventFilter { from: "2026-12-01T00:00".into(), ..EventFilter::default() };
+        let times = Window { from: "2026-12-01T00:00".into(), ..Window::default() };
         assert_eq!(window_body(&times), Ok(json!({"from": "2026-12-01T00:00:00Z", "to": null})));
-        assert!(window_body(&EventFilter { to: "soon".into(), ..EventFilter::default() }).is_err());
+        assert!(window_body(&Window { to: "soon".into(), ..Window::default() }).is_err());
     }
 }

@@ -242,12 +242,13 @@ async fn webhook_page(
     (id, status): (&str, &str),
     notice: Notice,
 ) -> Response {
-    let webhook = console.apis.webhooks(session, (Method::GET, &encode(id)), None).await;
     let query = if status.is_empty() { String::new() } else { format!("?status={}", encode(status)) };
-    let deliveries = console
-        .apis
-        .webhooks(session, (Method::GET, &format!("{}/deliveries{query}", encode(id))), None)
-        .await;
+    let (webhook_path, log) = (encode(id), format!("{}/deliveries{query}", encode(id)));
+    // The webhook and its log are asked at once: one round trip of waiting, not two.
+    let (webhook, deliveries) = futures::join!(
+        console.apis.webhooks(session, (Method::GET, &webhook_path), None),
+        console.apis.webhooks(session, (Method::GET, &log), None),
+    );
     let (webhook, deliveries) = match (webhook, deliveries) {
         (Err(ApiError::SignedOut(reason)), _) | (_, Err(ApiError::SignedOut(reason))) => {
             return signed_out_response(&reason);
@@ -255,10 +256,7 @@ async fn webhook_page(
         pair => pair,
     };
     let code = match (&webhook, &notice) {
-        (Err(ApiError::Refused { status, .. }), _) => {
-            StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY)
-        }
-        (Err(_), _) => StatusCode::BAD_GATEWAY,
+        (Err(problem), _) => problem.status(),
         (Ok(_), Notice::Problem(_)) => StatusCode::BAD_REQUEST,
         _ => StatusCode::OK,
     };

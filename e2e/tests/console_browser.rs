@@ -74,14 +74,7 @@ async fn produce(broker: &str) -> String {
 async fn wait_indexed(ops: &str, count: f64) {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let body = reqwest::get(format!("http://{ops}/metrics")).await.ok();
-        let body = match body {
-            Some(response) => response.text().await.unwrap_or_default(),
-            None => String::new(),
-        };
-        let indexed = body
-            .lines()
-            .find_map(|line| line.strip_prefix("indexer_records_consumed_total")?.trim().parse::<f64>().ok());
+        let indexed = testkit::up::metric(ops, "indexer_records_consumed_total").await;
         if indexed.is_some_and(|indexed| indexed >= count) {
             return;
         }

@@ -119,11 +119,10 @@ impl QueryArgs {
     /// Checks every value once.
     pub fn validate(&self) -> Result<Config, QueryError> {
         let invalid = |name: &'static str, reason: &str| QueryError::Config { name, reason: reason.into() };
-        if !self.vault_url.starts_with("http://") && !self.vault_url.starts_with("https://") {
-            return Err(invalid("vault-url", "must be an http:// or https:// url"));
-        }
-        if !self.notifier_url.starts_with("http://") && !self.notifier_url.starts_with("https://") {
-            return Err(invalid("notifier-url", "must be an http:// or https:// url"));
+        for (name, url) in [("vault-url", &self.vault_url), ("notifier-url", &self.notifier_url)] {
+            if !url.starts_with("http://") && !url.starts_with("https://") {
+                return Err(invalid(name, "must be an http:// or https:// url"));
+            }
         }
         if self.request_timeout_ms == 0 {
             return Err(invalid("request-timeout-ms", "must be positive"));

@@ -38,11 +38,6 @@ async fn start(config: &Config) -> (CancellationToken, JoinHandle<Result<(), Sig
     (stop, task, ops)
 }
 
-async fn metric(ops: &str, name: &str) -> f64 {
-    let body = reqwest::get(format!("http://{ops}/metrics")).await.unwrap().text().await.unwrap();
-    body.lines().filter_map(|line| line.strip_prefix(name)?.trim().parse::<f64>().ok()).sum()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_partition_of_thousands_of_tenants_recovers_from_its_checkpoint() {
     let (broker, storage) = broker().await;
@@ -62,7 +57,7 @@ async fn a_partition_of_thousands_of_tenants_recovers_from_its_checkpoint() {
     let (stop, task, ops) = start(&config).await;
     produce(&kafka, "audit.tokenized", &support::messages(&after)).await;
     let signed = support::read_signed(&kafka, before.len() + after.len(), Duration::from_secs(120)).await;
-    let recovered = metric(&ops, "signer_recovery_records_total").await;
+    let recovered = testkit::up::metric(&ops, "signer_recovery_records_total").await.unwrap_or(0.0);
     stop.cancel();
     task.await.unwrap().unwrap();
 

@@ -48,6 +48,13 @@ impl Drop for Up {
     }
 }
 
+/// The value of the unlabelled metric `name` at the ops server `ops` (`HOST:PORT`);
+/// `None` while the server does not answer or has not registered it.
+pub async fn metric(ops: &str, name: &str) -> Option<f64> {
+    let body = reqwest::get(format!("http://{ops}/metrics")).await.ok()?.text().await.ok()?;
+    body.lines().find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+}
+
 /// `count` distinct free ports, held together while picked so none is given twice.
 pub fn free_ports(count: usize) -> Vec<u16> {
     let listeners: Vec<TcpListener> = (0..count).map(|_| TcpListener::bind("127.0.0.1:0").unwrap()).collect();

@@ -14,7 +14,7 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-pub use testkit::up::Up as Stack;
+pub use testkit::up::{Up as Stack, metric};
 
 pub fn start_stack(data_dir: &Path, broker_port: u16) -> Stack {
     start_stack_logging(data_dir, broker_port, Stdio::inherit())
@@ -40,11 +40,6 @@ pub fn start_stack_logging(data_dir: &Path, broker_port: u16, log: Stdio) -> Sta
         env: &STRAY_ENV,
         log,
     })
-}
-
-pub async fn metric(ops: &str, name: &str) -> Option<f64> {
-    let body = reqwest::get(format!("http://{ops}/metrics")).await.ok()?.text().await.ok()?;
-    body.lines().find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
 }
 
 pub async fn wait_for<F: AsyncFn() -> bool>(what: &str, timeout: Duration, check: F) {

@@ -9,7 +9,6 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use audit_runtime::config::KafkaConfig;
@@ -92,27 +91,6 @@ fn printed(output: &Output) -> Value {
     serde_json::from_slice(&output.stdout).expect("the command prints json")
 }
 
-/// A receiver of webhooks on loopback: its URL and the `webhook-id`s it got.
-async fn receiver() -> (String, Arc<Mutex<Vec<String>>>) {
-    let received = Arc::new(Mutex::new(Vec::new()));
-    let log = received.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |headers: axum::http::HeaderMap| {
-            let log = log.clone();
-            async move {
-                let id = headers.get("webhook-id").and_then(|id| id.to_str().ok()).unwrap_or_default();
-                log.lock().unwrap().push(id.to_owned());
-                axum::http::StatusCode::NO_CONTENT
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, received)
-}
-
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
@@ -151,7 +129,8 @@ async fn search_reveals_and_validates_export_verifies_refusals_exit_1() {
     let mut stack = start_stack(data_dir.path());
     // The query-api answers once everything before it started, the broker included.
     wait_for_records(&stack, TENANT, CREATED, 0).await;
-    let (hook, received) = receiver().await;
+    let receiver = testkit::receiver::Receiver::start().await;
+    let hook = receiver.url.clone();
     let webhook = printed(&webhooks(
         &stack,
         "create",
@@ -161,7 +140,7 @@ async fn search_reveals_and_validates_export_verifies_refusals_exit_1() {
     produce_events(&stack.up.broker).await;
     wait_for_records(&stack, TENANT, CREATED, EVENTS).await;
     wait_for_records(&stack, OTHER, CREATED, EVENTS / 4).await;
-    webhooks_deliver_and_log(&stack, &webhook, &received).await;
+    webhooks_deliver_and_log(&stack, &webhook, &receiver).await;
 
     search_by_clear_value_with_verify(&stack);
     search_pages_newest_first(&stack);
@@ -178,14 +157,14 @@ async fn search_reveals_and_validates_export_verifies_refusals_exit_1() {
 
 /// The tenant's createUser records reached the webhook registered with `auditctl
 /// webhooks create`; `list`, `deliveries` and `delete` show and remove it.
-async fn webhooks_deliver_and_log(stack: &Stack, webhook: &Value, received: &Mutex<Vec<String>>) {
+async fn webhooks_deliver_and_log(stack: &Stack, webhook: &Value, receiver: &testkit::receiver::Receiver) {
     assert!(webhook["secret"].as_str().unwrap().starts_with("whsec_"), "shown once: {webhook}");
     let id = webhook["id"].as_str().unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while received.lock().unwrap().len() < EVENTS && Instant::now() < deadline {
+    while receiver.received.lock().unwrap().len() < EVENTS && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let mut ids = received.lock().unwrap().clone();
+    let mut ids = receiver.header("webhook-id");
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), EVENTS, "every createUser record of the tenant, no other");

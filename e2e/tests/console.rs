@@ -235,7 +235,8 @@ fn urlencode(value: &str) -> String {
 
 /// Registers a webhook to a local receiver, pings it, edits, lists and deletes it.
 async fn webhooks(http: &reqwest::Client, base: &str, cookie: &str) {
-    let (target, pings) = receiver().await;
+    let receiver = testkit::receiver::Receiver::start().await;
+    let target = receiver.url.clone();
     let form = |insecure: &str| {
         vec![
             ("url", target.clone()),
@@ -294,25 +295,5 @@ async fn webhooks(http: &reqwest::Client, base: &str, cookie: &str) {
     for case in &cases {
         check(http, base, Some(cookie), case).await;
     }
-    assert_eq!(*pings.lock().unwrap(), 1, "the ping reached the receiver");
-}
-
-/// A receiver of webhooks on loopback: its URL and how many POSTs it got.
-async fn receiver() -> (String, std::sync::Arc<std::sync::Mutex<usize>>) {
-    let count = std::sync::Arc::new(std::sync::Mutex::new(0));
-    let seen = count.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move || {
-            let seen = seen.clone();
-            async move {
-                *seen.lock().unwrap() += 1;
-                axum::http::StatusCode::NO_CONTENT
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, count)
+    assert_eq!(receiver.received.lock().unwrap().len(), 1, "the ping reached the receiver");
 }

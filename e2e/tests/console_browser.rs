@@ -10,7 +10,6 @@
 mod browser_support;
 
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use browser_support::Browser;
@@ -213,7 +212,8 @@ async fn integrity(browser: &mut Browser, console: &str, data_dir: &std::path::P
 
 /// Registers a webhook to a receiver on loopback and sends it a ping.
 async fn webhook_ping(browser: &mut Browser, console: &str) {
-    let (target, received) = receiver().await;
+    let receiver = testkit::receiver::Receiver::start().await;
+    let target = receiver.url.clone();
     browser.goto(&format!("{console}/webhooks")).await;
     look(browser, "webhooks").await;
     browser.fill("url", &target).await;
@@ -228,7 +228,7 @@ async fn webhook_ping(browser: &mut Browser, console: &str) {
     browser.click("Send a ping").await;
     let text = browser.text().await;
     assert!(text.contains("Ping delivered"), "{text}");
-    let signed = received.lock().unwrap().iter().any(|headers| headers.contains_key("webhook-signature"));
+    let signed = receiver.header("webhook-signature").iter().any(|signature| !signature.is_empty());
     assert!(signed, "the signed ping reached the receiver");
     look(browser, "webhook-pinged").await;
 }
@@ -246,24 +246,4 @@ async fn errors_in_words(browser: &mut Browser, console: &str, record: &str) {
     browser.goto(&format!("{console}/events/{record}-missing")).await;
     let alert = browser.find("[role=alert]").await.text().await.unwrap();
     assert!(alert.contains("not found"), "{alert}");
-}
-
-/// A webhook receiver on loopback; the headers of each POST it got.
-async fn receiver() -> (String, Arc<Mutex<Vec<axum::http::HeaderMap>>>) {
-    let received = Arc::new(Mutex::new(Vec::new()));
-    let seen = received.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |headers: axum::http::HeaderMap| {
-            let seen = seen.clone();
-            async move {
-                seen.lock().unwrap().push(headers);
-                axum::http::StatusCode::NO_CONTENT
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, received)
 }
